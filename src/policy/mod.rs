@@ -1,0 +1,6 @@
+//! The pure core: tier rules, business-hours calendars and pacing.
+//!
+//! Nothing here reads a clock, a file, the network or Redis: every function takes the time and
+//! the state it needs and returns a decision (STYLE.md, convention 1).
+
+pub mod calendar_config;

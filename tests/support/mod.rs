@@ -1,0 +1,6 @@
+//! Shared helpers for integration tests. Each test binary that needs Redis starts its own
+//! private `redis-server` on a free port (no persistence), so tests are isolated from the
+//! machine's Redis and can stop or restart it for fault tests.
+#![allow(dead_code)]
+
+pub mod redis_server;
