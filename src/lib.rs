@@ -10,5 +10,6 @@
 
 pub mod clock;
 pub mod contact;
+pub mod dispatch;
 pub mod ledger;
 pub mod policy;
