@@ -169,8 +169,14 @@ conformance!(
                 message_id: "m".into(),
             },
         );
-        assert_eq!(s.update(&run, &[sent.clone()]).await.unwrap(), 1);
-        assert_eq!(s.update(&run, &[read.clone()]).await.unwrap(), 1);
+        assert_eq!(
+            s.update(&run, std::slice::from_ref(&sent)).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            s.update(&run, std::slice::from_ref(&read)).await.unwrap(),
+            1
+        );
         // read arrived before delivered: delivered changes nothing, and read twice changes nothing
         assert_eq!(s.update(&run, &[delivered, read]).await.unwrap(), 0);
         let meta = s.meta(&run).await.unwrap();
@@ -197,7 +203,7 @@ conformance!(skips_are_counted_by_reason_once, |s: Arc<
             reason: "invalid_phone".into(),
         },
     );
-    s.claim(&run, f, &[skip.clone()]).await.unwrap();
+    s.claim(&run, f, std::slice::from_ref(&skip)).await.unwrap();
     s.claim(&run, f, &[skip]).await.unwrap();
     assert_eq!(
         s.meta(&run).await.unwrap().count("skipped:invalid_phone"),
