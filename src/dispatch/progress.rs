@@ -220,6 +220,12 @@ pub trait ProgressStore: Send + Sync + 'static {
         fence: u64,
         writes: &[Write],
     ) -> Result<Vec<Option<ContactState>>, ProgressError>;
+    /// The current states of some contacts (read only).
+    async fn states(
+        &self,
+        run: &RunId,
+        fields: &[String],
+    ) -> Result<Vec<Option<ContactState>>, ProgressError>;
     /// Moves contacts forward (sent, delivered, read, failed, unknown); returns moves applied.
     async fn update(&self, run: &RunId, writes: &[Write]) -> Result<u64, ProgressError>;
     async fn set_cursor(&self, run: &RunId, fence: u64, cursor: &str) -> Result<(), ProgressError>;

@@ -190,6 +190,14 @@ impl ProgressStore for MemoryProgress {
         })
     }
 
+    async fn states(
+        &self,
+        run: &RunId,
+        fields: &[String],
+    ) -> Result<Vec<Option<ContactState>>, ProgressError> {
+        Ok(self.with_run(run, |r| fields.iter().map(|f| r.states.get(f).cloned()).collect()))
+    }
+
     async fn update(&self, run: &RunId, writes: &[Write]) -> Result<u64, ProgressError> {
         Ok(self.with_run(run, |r| {
             writes

@@ -186,6 +186,28 @@ where
             .collect())
     }
 
+    async fn states(
+        &self,
+        run: &RunId,
+        fields: &[String],
+    ) -> Result<Vec<Option<ContactState>>, ProgressError> {
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let [states, _, _] = self.keys(run);
+        let mut conn = self.conn.clone();
+        let values: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(states)
+            .arg(fields)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(values
+            .into_iter()
+            .map(|v| v.and_then(|s| ContactState::decode(&s)))
+            .collect())
+    }
+
     async fn update(&self, run: &RunId, writes: &[Write]) -> Result<u64, ProgressError> {
         if writes.is_empty() {
             return Ok(0);
