@@ -4,3 +4,4 @@ pub mod progress;
 pub mod progress_memory;
 pub mod progress_redis;
 pub mod schedule;
+pub mod window;
