@@ -292,6 +292,15 @@ fn offset_at(tz: Tz, u: DateTime<Utc>) -> i32 {
         .local_minus_utc()
 }
 
+/// UTC offset in seconds at the instant `secs` seconds after the epoch.
+fn offset_at_secs(tz: Tz, secs: i64) -> i32 {
+    offset_at(tz, from_secs(secs))
+}
+
+fn from_secs(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// The first instant whose local time is `x` or later, counting each local time once: the
 /// instant itself, the first of two (fall back), or the end of the gap when `x` does not exist
 /// (spring forward).
@@ -302,19 +311,19 @@ fn first_instant_at_or_after(tz: Tz, x: NaiveDateTime) -> DateTime<Utc> {
         LocalResult::None => {
             // `x` lies in a gap, so the answer is the transition instant: the first instant
             // whose local time is past `x`. No offset exceeds 15 h, so it lies within x ± 15 h.
-            let guess = x.and_utc();
-            let mut lo = guess - Duration::hours(15);
-            let mut hi = guess + Duration::hours(15);
-            while hi - lo > Duration::seconds(1) {
+            let x_secs = x.and_utc().timestamp();
+            let local_at = |u: i64| u + i64::from(offset_at_secs(tz, u));
+            let (mut lo, mut hi) = (x_secs - 15 * 3600, x_secs + 15 * 3600);
+            // Transitions fall on whole seconds, so bisecting seconds finds them exactly.
+            while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                let local = mid.naive_utc() + Duration::seconds(i64::from(offset_at(tz, mid)));
-                if local >= x {
+                if local_at(mid) >= x_secs {
                     hi = mid;
                 } else {
                     lo = mid;
                 }
             }
-            hi
+            from_secs(hi)
         }
     }
 }
@@ -366,16 +375,17 @@ fn next_transition(
     hi: DateTime<Utc>,
     offset: i32,
 ) -> (DateTime<Utc>, i32) {
-    let (mut lo, mut hi) = (lo, hi);
-    while hi - lo > Duration::seconds(1) {
+    // Transitions fall on whole seconds, so bisecting seconds finds them exactly.
+    let (mut lo, mut hi) = (lo.timestamp(), hi.timestamp());
+    while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if offset_at(tz, mid) == offset {
+        if offset_at_secs(tz, mid) == offset {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    (hi, offset_at(tz, hi))
+    (from_secs(hi), offset_at_secs(tz, hi))
 }
 
 /// Iterator over the merged open stretches of a calendar inside a range; see
