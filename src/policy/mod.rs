@@ -3,4 +3,6 @@
 //! Nothing here reads a clock, a file, the network or Redis: every function takes the time and
 //! the state it needs and returns a decision (STYLE.md, convention 1).
 
+pub mod calendar;
 pub mod calendar_config;
+pub mod holidays;
