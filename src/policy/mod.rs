@@ -4,3 +4,6 @@
 //! the state it needs and returns a decision (STYLE.md, convention 1).
 
 pub mod calendar_config;
+pub mod profile;
+pub mod tier;
+pub mod tier_state;
