@@ -6,3 +6,6 @@
 pub mod calendar;
 pub mod calendar_config;
 pub mod holidays;
+pub mod profile;
+pub mod tier;
+pub mod tier_state;
