@@ -8,6 +8,7 @@
 //! admin API. Dependencies point inward: nothing in `policy/` knows about IO.
 #![forbid(unsafe_code)]
 
+pub mod campaign;
 pub mod clock;
 pub mod contact;
 pub mod ledger;
