@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod campaign;
 pub mod clock;
 pub mod contact;
 pub mod dispatch;
