@@ -12,3 +12,5 @@ pub mod clock;
 pub mod contact;
 pub mod ledger;
 pub mod policy;
+pub mod provider;
+pub mod secret;
