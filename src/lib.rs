@@ -15,3 +15,5 @@ pub mod contact;
 pub mod dispatch;
 pub mod ledger;
 pub mod policy;
+pub mod provider;
+pub mod secret;
