@@ -9,3 +9,8 @@ pub mod holidays;
 pub mod profile;
 pub mod tier;
 pub mod tier_state;
+pub mod brake;
+pub mod growth;
+pub mod pacer;
+pub mod rate;
+pub mod share;
