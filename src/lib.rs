@@ -11,4 +11,6 @@
 pub mod clock;
 pub mod contact;
 pub mod ledger;
+pub mod logging;
 pub mod policy;
+pub mod systemd;
