@@ -14,6 +14,8 @@ pub mod clock;
 pub mod contact;
 pub mod dispatch;
 pub mod ledger;
+pub mod logging;
 pub mod policy;
 pub mod provider;
 pub mod secret;
+pub mod systemd;
