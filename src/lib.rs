@@ -8,7 +8,9 @@
 //! admin API. Dependencies point inward: nothing in `policy/` knows about IO.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod clock;
 pub mod contact;
+pub mod http;
 pub mod ledger;
 pub mod policy;
