@@ -13,6 +13,7 @@ pub mod campaign;
 pub mod clock;
 pub mod contact;
 pub mod dispatch;
+pub mod http;
 pub mod ledger;
 pub mod logging;
 pub mod policy;
