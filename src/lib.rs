@@ -8,10 +8,12 @@
 //! admin API. Dependencies point inward: nothing in `policy/` knows about IO.
 #![forbid(unsafe_code)]
 
-pub mod cli;
 pub mod campaign;
+pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod contact;
+pub mod daemon;
 pub mod dispatch;
 pub mod http;
 pub mod ledger;

@@ -18,13 +18,13 @@ use crate::http::{CampaignAction, CampaignStatus, Secret, SenderStatus};
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClientArgs {
     /// Base URL of the daemon's HTTP listener.
-    #[arg(long, env = "TIERPACE_URL", default_value = "http://127.0.0.1:9464")]
+    #[arg(long, global = true, env = "TIERPACE_URL", default_value = "http://127.0.0.1:9464")]
     pub url: String,
     /// Read the admin token from this file instead of TIERPACE_ADMIN_TOKEN.
-    #[arg(long, env = "TIERPACE_ADMIN_TOKEN_FILE")]
+    #[arg(long, global = true, env = "TIERPACE_ADMIN_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
     /// Print JSON for scripts instead of tables.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
 }
 

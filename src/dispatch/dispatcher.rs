@@ -31,7 +31,6 @@ use crate::contact::ContactHasher;
 use crate::ledger::{AdmitDecision, Ledger, LedgerError, LedgerStats, LimitGroup};
 use crate::policy::brake::BrakeState;
 use crate::policy::pacer::{CampaignView, Pacer, SenderView};
-use crate::policy::rate::Gcra;
 use crate::provider::{FailureAction, Provider, SendOutcome, TemplateMessage, TemplateRef};
 
 /// Everything a sender's dispatcher works with.
@@ -74,7 +73,6 @@ struct Finished {
 pub struct Dispatcher {
     deps: SenderDeps,
     runners: BTreeMap<String, Runner>,
-    gcra: Gcra,
     sends: JoinSet<Finished>,
     permits: Arc<Semaphore>,
     new_uniques_today: u64,
@@ -86,7 +84,6 @@ pub struct Dispatcher {
 impl Dispatcher {
     pub fn new(deps: SenderDeps) -> Self {
         Self {
-            gcra: Gcra::new(deps.max_mps),
             permits: Arc::new(Semaphore::new(deps.concurrency)),
             deps,
             runners: BTreeMap::new(),
@@ -229,7 +226,7 @@ impl Dispatcher {
                 priority: r.live.campaign.priority,
                 weight: r.live.campaign.weight,
                 age_rank: r.live.age_rank,
-                mode: r.live.campaign.pacing.mode,
+                mode: pacing_mode(r.live.campaign.pacing.mode),
                 marketing: r.live.campaign.template.category == Category::Marketing,
                 daily_max: r.live.campaign.pacing.daily_max,
                 sent_today: r.sent_today,
@@ -245,11 +242,8 @@ impl Dispatcher {
                 if grant == 0 {
                     continue;
                 }
-                let n = self.gcra.try_take(now, grant);
-                if n == 0 {
-                    break;
-                }
-                if let Err(e) = self.dispatch_batch(&id, n as usize, now).await {
+                // The pacer already took these from the sender's throughput cap.
+                if let Err(e) = self.dispatch_batch(&id, grant as usize, now).await {
                     tracing::warn!(campaign = %id, error = %e, "batch not dispatched; will retry");
                 }
             }
@@ -278,6 +272,8 @@ impl Dispatcher {
             unique_24h: stats.unique_24h,
             unique_7d: stats.unique_7d,
             upgrade_threshold: stats.upgrade_threshold,
+            upgrade_at: stats.pending_upgrade.as_ref().map(|p| p.effective_at),
+            limit_frees_at: stats.next_slot_at,
             day_start,
             open_seconds_left_today: open_left,
             new_uniques_today: self.new_uniques_today,
@@ -320,7 +316,7 @@ impl Dispatcher {
         r.paused = control.paused;
         r.cancelled = control.cancelled;
         let calendar_open = r.live.calendar.is_open(now);
-        let schedule = &r.live.campaign.schedule;
+        let schedule = r.live.campaign.schedule.clone();
         let in_window = schedule.start.is_none_or(|s| now >= s) && schedule.end.is_none_or(|e| now < e);
         let wants_lease = !r.cancelled && !r.paused && calendar_open && in_window && r.read_error.is_none();
         let renew_due = r
@@ -609,6 +605,16 @@ impl Dispatcher {
                 let _ = self.deps.progress.release_lease(&r.live.run, &self.deps.owner).await;
             }
         }
+    }
+}
+
+fn pacing_mode(m: crate::campaign::file::PacingMode) -> crate::policy::growth::PacingMode {
+    use crate::campaign::file::PacingMode as F;
+    use crate::policy::growth::PacingMode as P;
+    match m {
+        F::Grow => P::Grow,
+        F::Steady => P::Steady,
+        F::Asap => P::Asap,
     }
 }
 
