@@ -341,16 +341,18 @@ impl Dispatcher {
                     let _ = until;
                 }
             }
-            r.meta = progress.meta(&r.live.run).await?;
+            r.meta_at = None;
         } else if !wants_lease && r.fence.is_some() {
             // Closed, paused or out of schedule: give the lease up so nothing is held idle.
             let _ = progress.release_lease(&r.live.run, &self.deps.owner).await;
             r.fence = None;
             r.lease_until = None;
             r.reader = None;
+        }
+        // Counters for status and completion: once a second is plenty.
+        if r.meta_at.is_none_or(|t| now - t >= chrono::Duration::seconds(1)) {
             r.meta = progress.meta(&r.live.run).await?;
-        } else if r.fence.is_none() {
-            r.meta = progress.meta(&r.live.run).await?;
+            r.meta_at = Some(now);
         }
         if let (Some(fence), true) = (r.fence, r.meta.rewind) {
             progress.clear_rewind(&r.live.run, fence).await?;

@@ -52,6 +52,8 @@ pub struct Runner {
     pub saved_cursor: String,
     pub status: RunStatus,
     pub meta: RunMeta,
+    /// When `meta` was last read from the store.
+    pub meta_at: Option<DateTime<Utc>>,
     pub paused: bool,
     pub cancelled: bool,
     /// Sends started today (local day of the campaign's calendar) and that day's start.
@@ -83,6 +85,7 @@ impl Runner {
                 until: None,
             },
             meta: RunMeta::default(),
+            meta_at: None,
             paused: false,
             cancelled: false,
             sent_today: 0,
