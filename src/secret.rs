@@ -24,6 +24,13 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Compares with a presented value in constant time (bearer tokens, webhook verify tokens),
+    /// so the comparison's duration does not leak how many leading bytes matched.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(presented).into()
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -141,6 +148,15 @@ mod tests {
         assert_eq!(format!("{s:?}"), "<redacted>");
         assert_eq!(format!("{s}"), "<redacted>");
         assert_eq!(s.expose(), "sk-live-123");
+    }
+
+    #[test]
+    fn matches_only_the_exact_value() {
+        let s = Secret::new("token-1");
+        assert!(s.matches(b"token-1"));
+        assert!(!s.matches(b"token-2"));
+        assert!(!s.matches(b"token-12"));
+        assert!(!s.matches(b""));
     }
 
     #[test]

@@ -353,3 +353,18 @@ async fn fake_posts_failure_callbacks_in_the_v2_format() {
         FailureClass::Undeliverable
     );
 }
+
+#[test]
+fn fake_on_its_own_thread_serves_tests_that_are_not_async() {
+    let fake = FakeGupshup::start_on_thread(FakeGupshupConfig {
+        api_key: KEY.into(),
+        ..FakeGupshupConfig::default()
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = rt.block_on(provider(config(fake.base_url())).send(&message("5585988887777")));
+    assert!(outcome.is_accepted(), "{outcome:?}");
+    assert_eq!(fake.sends().len(), 1);
+}

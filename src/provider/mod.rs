@@ -145,3 +145,35 @@ pub(crate) fn last4(number: &E164) -> &str {
     // E164 holds ASCII digits only, so any byte index is a char boundary.
     &s[s.len().saturating_sub(4)..]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_kind_reads_the_config_names() {
+        #[derive(serde::Deserialize)]
+        struct Sender {
+            provider: ProviderKind,
+        }
+        for (name, kind) in [
+            ("gupshup", ProviderKind::Gupshup),
+            ("meta", ProviderKind::Meta),
+            ("dryrun", ProviderKind::DryRun),
+        ] {
+            let s: Sender = toml::from_str(&format!("provider = \"{name}\"")).unwrap();
+            assert_eq!(s.provider, kind);
+            assert_eq!(kind.as_str(), name);
+        }
+        assert!(toml::from_str::<Sender>("provider = \"twilio\"").is_err());
+    }
+
+    #[test]
+    fn last4_shows_only_the_tail() {
+        assert_eq!(
+            last4(&E164::from_validated_digits("5585988881234".into())),
+            "1234"
+        );
+        assert_eq!(last4(&E164::from_validated_digits("12".into())), "12");
+    }
+}

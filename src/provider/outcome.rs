@@ -163,6 +163,19 @@ impl Failure {
         }
     }
 
+    /// A failure reported later by webhook (a `failed` status for an accepted message): the
+    /// message was handed to WhatsApp, so its conversation stays counted.
+    pub fn reported(
+        kind: ProviderKind,
+        code: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            reached_whatsapp: true,
+            ..Self::rejected(kind, code, detail)
+        }
+    }
+
     pub fn action(&self) -> FailureAction {
         self.class.action()
     }
@@ -339,6 +352,16 @@ mod tests {
             assert_eq!(class.action(), FailureAction::None);
             assert!(!class.is_retryable());
         }
+    }
+
+    #[test]
+    fn webhook_failures_reached_whatsapp_and_send_failures_did_not() {
+        let late = Failure::reported(Gupshup, "1002", "Number does not exist on WhatsApp");
+        assert_eq!(late.class, Undeliverable);
+        assert!(late.reached_whatsapp);
+        let early = Failure::rejected(Meta, "131048", "Spam rate limit hit");
+        assert_eq!(early.class, SpamBrake);
+        assert!(!early.reached_whatsapp);
     }
 
     #[test]

@@ -140,6 +140,32 @@ impl FakeMeta {
         }
     }
 
+    /// Starts the fake on its own thread and runtime, for tests that are not async (e.g. ones
+    /// that run the daemon as a child process). Stops when dropped.
+    pub fn start_on_thread(cfg: FakeMetaConfig) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the fake");
+            rt.block_on(async move {
+                let fake = FakeMeta::start(cfg).await;
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let handle = FakeMeta {
+                    inner: fake.inner.clone(),
+                    addr: fake.addr,
+                    _stop: stop,
+                };
+                if tx.send(handle).is_ok() {
+                    let _ = stopped.await;
+                }
+                drop(fake);
+            });
+        });
+        rx.recv().expect("the fake's thread started it")
+    }
+
     /// `http://127.0.0.1:PORT/v21.0`: the sender's `base_url`.
     pub fn base_url(&self) -> String {
         format!("http://{}/{API_VERSION}", self.addr)
