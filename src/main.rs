@@ -30,12 +30,22 @@ enum Command {
     /// Run the daemon: watch the campaigns directory and dispatch campaigns.
     Run {
         /// The daemon config.
-        #[arg(long, short, default_value = "config/tierpace.toml", env = "TIERPACE_CONFIG")]
+        #[arg(
+            long,
+            short,
+            default_value = "config/tierpace.toml",
+            env = "TIERPACE_CONFIG"
+        )]
         config: PathBuf,
     },
     /// Validate the config, every campaign and every audience offline; exit 1 on any error.
     Check {
-        #[arg(long, short, default_value = "config/tierpace.toml", env = "TIERPACE_CONFIG")]
+        #[arg(
+            long,
+            short,
+            default_value = "config/tierpace.toml",
+            env = "TIERPACE_CONFIG"
+        )]
         config: PathBuf,
     },
     /// Forecast the tier ladder: new conversations, trailing-7-day uniques, limit and upgrade
@@ -98,7 +108,10 @@ fn main() -> ExitCode {
 }
 
 fn admin(command: &AdminCommand, args: &ClientArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tierpace: {e}");

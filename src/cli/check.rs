@@ -24,8 +24,15 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
         }
     };
     let cfg = &loaded.config;
-    println!("{}: config ok ({} senders, {} calendars)", config.display(), cfg.senders.len(), cfg.calendars.len());
-    let calendars = build_calendars(&cfg.calendars).map(|(c, _)| c).unwrap_or_default();
+    println!(
+        "{}: config ok ({} senders, {} calendars)",
+        config.display(),
+        cfg.senders.len(),
+        cfg.calendars.len()
+    );
+    let calendars = build_calendars(&cfg.calendars)
+        .map(|(c, _)| c)
+        .unwrap_or_default();
     let mut names: std::collections::BTreeSet<String> = cfg.calendars.keys().cloned().collect();
     names.insert("always".into());
     let ctx = CampaignContext {
@@ -47,7 +54,12 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
         let open = cal.next_open(from)?;
         let close = cal.next_close(open);
         Some(match close {
-            Some(close) => format!("{} to {} (calendar time zone {})", open, close, cal.timezone()),
+            Some(close) => format!(
+                "{} to {} (calendar time zone {})",
+                open,
+                close,
+                cal.timezone()
+            ),
             None => format!("{open} onwards (always open)"),
         })
     };

@@ -18,7 +18,12 @@ use crate::http::{CampaignAction, CampaignStatus, Secret, SenderStatus};
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClientArgs {
     /// Base URL of the daemon's HTTP listener.
-    #[arg(long, global = true, env = "TIERPACE_URL", default_value = "http://127.0.0.1:9464")]
+    #[arg(
+        long,
+        global = true,
+        env = "TIERPACE_URL",
+        default_value = "http://127.0.0.1:9464"
+    )]
     pub url: String,
     /// Read the admin token from this file instead of TIERPACE_ADMIN_TOKEN.
     #[arg(long, global = true, env = "TIERPACE_ADMIN_TOKEN_FILE")]

@@ -192,10 +192,7 @@ impl LoadedConfig {
         })?;
         // First the file alone through the TOML parser, for errors with line and column.
         if let Err(e) = toml::from_str::<DaemonConfig>(&text) {
-            let (line, column) = e
-                .span()
-                .map(|s| line_col(&text, s.start))
-                .unwrap_or((1, 1));
+            let (line, column) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((1, 1));
             return Err(ConfigError::Syntax {
                 file: path.to_path_buf(),
                 line,
@@ -239,10 +236,7 @@ impl LoadedConfig {
         if p.is_absolute() {
             p.to_path_buf()
         } else {
-            self.path
-                .parent()
-                .unwrap_or_else(|| Path::new("."))
-                .join(p)
+            self.path.parent().unwrap_or_else(|| Path::new(".")).join(p)
         }
     }
 
@@ -264,7 +258,10 @@ impl DaemonConfig {
                 self.pacing.safety_share
             ));
         }
-        if self.state == StateBackend::Redis && self.hash_key_env.is_none() && self.hash_key_file.is_none() {
+        if self.state == StateBackend::Redis
+            && self.hash_key_env.is_none()
+            && self.hash_key_file.is_none()
+        {
             problems.push(
                 "hash_key_env / hash_key_file: a secret hash key is required with state = \"redis\" (contacts are keyed by it)"
                     .into(),
@@ -290,6 +287,9 @@ impl DaemonConfig {
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
     (line, column)
 }

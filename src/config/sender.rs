@@ -74,7 +74,11 @@ impl SenderConfig {
     pub fn validate(&self, id: &str) -> Vec<String> {
         let mut p = Vec::new();
         let key = |k: &str| format!("senders.{id}.{k}");
-        if self.initial_tier.parse::<crate::policy::tier::Tier>().is_err() {
+        if self
+            .initial_tier
+            .parse::<crate::policy::tier::Tier>()
+            .is_err()
+        {
             p.push(format!(
                 "{}: unknown tier {:?} (expected 250, 1k, 2k, 10k, 100k, unlimited or a TIER_* name)",
                 key("initial_tier"),
@@ -88,18 +92,29 @@ impl SenderConfig {
             p.push(format!("{}: must be at least 1", key("concurrency")));
         }
         if self.api_key_env.is_some() && self.api_key_file.is_some() {
-            p.push(format!("{}: give api_key_env or api_key_file, not both", key("api_key_env")));
+            p.push(format!(
+                "{}: give api_key_env or api_key_file, not both",
+                key("api_key_env")
+            ));
         }
         match self.provider {
             ProviderChoice::Gupshup => {
-                if self.source.as_deref().map_or(true, |s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit())) {
-                    p.push(format!("{}: the business number, digits only, is required for gupshup", key("source")));
+                if self.source.as_deref().map_or(true, |s| {
+                    s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit())
+                }) {
+                    p.push(format!(
+                        "{}: the business number, digits only, is required for gupshup",
+                        key("source")
+                    ));
                 }
                 if self.app_name.as_deref().map_or(true, str::is_empty) {
                     p.push(format!("{}: required for gupshup", key("app_name")));
                 }
                 if self.api_key_env.is_none() && self.api_key_file.is_none() {
-                    p.push(format!("{}: api_key_env or api_key_file is required for gupshup (never inline)", key("api_key_env")));
+                    p.push(format!(
+                        "{}: api_key_env or api_key_file is required for gupshup (never inline)",
+                        key("api_key_env")
+                    ));
                 }
             }
             ProviderChoice::Meta => {
@@ -107,7 +122,10 @@ impl SenderConfig {
                     p.push(format!("{}: required for meta", key("phone_number_id")));
                 }
                 if self.api_key_env.is_none() && self.api_key_file.is_none() {
-                    p.push(format!("{}: api_key_env or api_key_file (the access token) is required for meta", key("api_key_env")));
+                    p.push(format!(
+                        "{}: api_key_env or api_key_file (the access token) is required for meta",
+                        key("api_key_env")
+                    ));
                 }
             }
             ProviderChoice::Dryrun => {}

@@ -23,15 +23,25 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
         .senders
         .read()
         .ok()
-        .and_then(|s| s.get(&snap.sender).map(|h| format!("{:?}", h.config.provider).to_lowercase()))
+        .and_then(|s| {
+            s.get(&snap.sender)
+                .map(|h| format!("{:?}", h.config.provider).to_lowercase())
+        })
         .unwrap_or_default();
-    let policy = shared.loaded.read().ok().and_then(|l| l.config.policy.resolve().ok());
+    let policy = shared
+        .loaded
+        .read()
+        .ok()
+        .and_then(|l| l.config.policy.resolve().ok());
     let ladder = policy
         .as_ref()
         .map(|p| {
             p.ladder
                 .iter()
-                .map(|t| LadderStep { tier: t.provider_name().into(), limit: t.limit() })
+                .map(|t| LadderStep {
+                    tier: t.provider_name().into(),
+                    limit: t.limit(),
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -40,7 +50,9 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
         id: snap.sender.clone(),
         limit_group: snap.group.clone(),
         provider,
-        tier: stats.map(|s| s.tier.provider_name().to_string()).unwrap_or_else(|| "unknown".into()),
+        tier: stats
+            .map(|s| s.tier.provider_name().to_string())
+            .unwrap_or_else(|| "unknown".into()),
         limit: stats.and_then(|s| s.limit),
         allowance: stats.and_then(|s| s.allowed),
         unique_24h: stats.map_or(0, |s| s.unique_24h),
@@ -48,15 +60,25 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
         threshold: stats.and_then(|s| s.upgrade_threshold),
         headroom: stats.map_or(0, |s| s.headroom.unwrap_or(u64::MAX)),
         upgrade_at: stats.and_then(|s| s.pending_upgrade.as_ref().map(|p| p.effective_at)),
-        upgrade_to: stats.and_then(|s| s.pending_upgrade.as_ref().map(|p| p.to.provider_name().to_string())),
-        quality: stats.map(|s| s.quality.name().to_uppercase()).unwrap_or_else(|| "UNKNOWN".into()),
+        upgrade_to: stats.and_then(|s| {
+            s.pending_upgrade
+                .as_ref()
+                .map(|p| p.to.provider_name().to_string())
+        }),
+        quality: stats
+            .map(|s| s.quality.name().to_uppercase())
+            .unwrap_or_else(|| "UNKNOWN".into()),
         brakes: snap
             .brakes
             .iter()
             .map(|(reason, since)| ApiBrake {
                 reason: reason.clone(),
                 since: Some(*since),
-                effect: if reason.contains("Medium") { "halve".into() } else { "pause".into() },
+                effect: if reason.contains("Medium") {
+                    "halve".into()
+                } else {
+                    "pause".into()
+                },
             })
             .collect(),
         rate_per_second: snap.campaigns.iter().map(|c| c.rate_per_second).sum(),
@@ -69,13 +91,19 @@ fn campaign_status(c: &CampaignSnapshot) -> CampaignStatus {
     let skipped: BTreeMap<String, u64> = c
         .counters
         .iter()
-        .filter_map(|(k, v)| k.strip_prefix("skipped:").map(|r| (r.to_string(), (*v).max(0) as u64)))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("skipped:")
+                .map(|r| (r.to_string(), (*v).max(0) as u64))
+        })
         .filter(|(_, v)| *v > 0)
         .collect();
     let failed_by_code: BTreeMap<String, u64> = c
         .counters
         .iter()
-        .filter_map(|(k, v)| k.strip_prefix("failed:").map(|r| (r.to_string(), (*v).max(0) as u64)))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("failed:")
+                .map(|r| (r.to_string(), (*v).max(0) as u64))
+        })
         .filter(|(_, v)| *v > 0)
         .collect();
     let mut totals = CampaignTotals {
@@ -92,7 +120,9 @@ fn campaign_status(c: &CampaignSnapshot) -> CampaignStatus {
     };
     let total_rows = c.valid_contacts + totals.skipped.values().sum::<u64>();
     totals.total = total_rows.max(totals.done() + totals.in_flight);
-    totals.pending = totals.total.saturating_sub(totals.done() + totals.in_flight);
+    totals.pending = totals
+        .total
+        .saturating_sub(totals.done() + totals.in_flight);
     CampaignStatus {
         id: c.id.clone(),
         sender: c.sender.clone(),
@@ -159,7 +189,13 @@ fn unavailable(e: impl std::fmt::Display) -> AdminError {
 #[async_trait::async_trait]
 impl AdminOps for Admin {
     async fn senders(&self) -> Result<Vec<SenderStatus>, AdminError> {
-        Ok(self.0.board.senders().iter().map(|s| sender_status(&self.0, s)).collect())
+        Ok(self
+            .0
+            .board
+            .senders()
+            .iter()
+            .map(|s| sender_status(&self.0, s))
+            .collect())
     }
 
     async fn campaigns(&self) -> Result<Vec<CampaignStatus>, AdminError> {
@@ -172,7 +208,11 @@ impl AdminOps for Admin {
             .collect())
     }
 
-    async fn campaign_action(&self, id: &str, action: CampaignAction) -> Result<CampaignStatus, AdminError> {
+    async fn campaign_action(
+        &self,
+        id: &str,
+        action: CampaignAction,
+    ) -> Result<CampaignStatus, AdminError> {
         let snap = self.find_campaign(id)?;
         let p = &self.0.progress;
         let mut ctl = p.control(id).await.map_err(unavailable)?;
@@ -191,17 +231,30 @@ impl AdminOps for Admin {
                     .keys()
                     .filter_map(|k| k.strip_prefix("failed:"))
                     .filter(|code| {
-                        let class = crate::provider::classify(crate::provider::ProviderKind::Gupshup, code);
-                        let meta = crate::provider::classify(crate::provider::ProviderKind::Meta, code);
-                        class.is_retryable() || meta.is_retryable() || class == FailureClass::Unavailable
+                        let class =
+                            crate::provider::classify(crate::provider::ProviderKind::Gupshup, code);
+                        let meta =
+                            crate::provider::classify(crate::provider::ProviderKind::Meta, code);
+                        class.is_retryable()
+                            || meta.is_retryable()
+                            || class == FailureClass::Unavailable
                     })
                     .map(String::from)
                     .collect();
-                let n = p.retry_failed(&RunId(snap.run.clone()), &retryable).await.map_err(unavailable)?;
-                tracing::info!(campaign = id, requeued = n, "retry of failed contacts requested");
+                let n = p
+                    .retry_failed(&RunId(snap.run.clone()), &retryable)
+                    .await
+                    .map_err(unavailable)?;
+                tracing::info!(
+                    campaign = id,
+                    requeued = n,
+                    "retry of failed contacts requested"
+                );
             }
         }
-        p.set_control(id, Control { ..ctl }).await.map_err(unavailable)?;
+        p.set_control(id, Control { ..ctl })
+            .await
+            .map_err(unavailable)?;
         tracing::info!(campaign = id, action = action.as_str(), "operator action");
         self.wake();
         let mut status = campaign_status(&snap);
@@ -214,12 +267,19 @@ impl AdminOps for Admin {
     }
 
     async fn optout(&self, number: &str, add: bool) -> Result<(), AdminError> {
-        let e164 = super::sink::digits(number)
-            .ok_or_else(|| AdminError::Invalid(format!("{number:?} is not a phone number with country code")))?;
+        let e164 = super::sink::digits(number).ok_or_else(|| {
+            AdminError::Invalid(format!(
+                "{number:?} is not a phone number with country code"
+            ))
+        })?;
         let key = self.0.hasher.key(&e164);
         let now = self.0.clock.now();
         if add {
-            self.0.consent.opt_out(key, OptOutSource::Admin, now).await.map_err(unavailable)?;
+            self.0
+                .consent
+                .opt_out(key, OptOutSource::Admin, now)
+                .await
+                .map_err(unavailable)?;
         } else {
             self.0.consent.opt_in(key, now).await.map_err(unavailable)?;
         }
@@ -229,7 +289,9 @@ impl AdminOps for Admin {
 
     async fn set_tier(&self, sender: &str, tier: &str) -> Result<SenderStatus, AdminError> {
         let h = self.sender(sender)?;
-        let tier: Tier = tier.parse().map_err(|e: crate::policy::tier::UnknownTier| AdminError::Invalid(e.to_string()))?;
+        let tier: Tier = tier
+            .parse()
+            .map_err(|e: crate::policy::tier::UnknownTier| AdminError::Invalid(e.to_string()))?;
         self.0
             .ledger
             .apply_tier_event(&h.group, self.0.clock.now(), TierEvent::OperatorSet(tier))
@@ -240,13 +302,21 @@ impl AdminOps for Admin {
         self.sender_now(sender)
     }
 
-    async fn set_brake(&self, sender: &str, on: bool, reason: Option<String>) -> Result<SenderStatus, AdminError> {
+    async fn set_brake(
+        &self,
+        sender: &str,
+        on: bool,
+        reason: Option<String>,
+    ) -> Result<SenderStatus, AdminError> {
         let h = self.sender(sender)?;
         let now = self.0.clock.now();
         {
             let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
             if on {
-                b.set(Brake::Operator(reason.clone().unwrap_or_else(|| "operator".into())), now);
+                b.set(
+                    Brake::Operator(reason.clone().unwrap_or_else(|| "operator".into())),
+                    now,
+                );
             } else {
                 // Lifting by an operator lifts every brake: they looked and decided.
                 for (brake, _) in b.active() {
@@ -254,7 +324,12 @@ impl AdminOps for Admin {
                 }
             }
         }
-        tracing::info!(sender, on, reason = reason.as_deref().unwrap_or(""), "brake changed by an operator");
+        tracing::info!(
+            sender,
+            on,
+            reason = reason.as_deref().unwrap_or(""),
+            "brake changed by an operator"
+        );
         self.wake();
         self.sender_now(sender)
     }
@@ -270,7 +345,10 @@ impl Readiness for Admin {
         if !s.redis_up.load(Ordering::SeqCst) {
             reasons.push("redis unreachable".to_string());
         }
-        if let Err(mut r) = s.board.healthy(s.clock.now(), chrono::Duration::seconds(30)) {
+        if let Err(mut r) = s
+            .board
+            .healthy(s.clock.now(), chrono::Duration::seconds(30))
+        {
             reasons.append(&mut r);
         }
         if reasons.is_empty() {

@@ -66,15 +66,18 @@ impl CampaignPlanner {
         let (calendar_name, calendar) = match &c.schedule.calendar {
             CalendarRef::Named(name) => (
                 name.clone(),
-                calendars
-                    .get(name)
-                    .cloned()
-                    .ok_or_else(|| format!("calendar {name:?} is not defined in the daemon config"))?,
+                calendars.get(name).cloned().ok_or_else(|| {
+                    format!("calendar {name:?} is not defined in the daemon config")
+                })?,
             ),
             CalendarRef::Inline(cfg) => {
                 let name = format!("{} (inline)", c.id);
                 let (cal, _warnings) = cfg.build(&name).map_err(|errors| {
-                    errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+                    errors
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 })?;
                 (name, cal)
             }
@@ -96,7 +99,8 @@ impl CampaignPlanner {
                 None => {
                     let next = cron::next_firing(&cron, tz, now)
                         .ok_or_else(|| format!("cron {pattern:?} never fires"))?;
-                    campaign.schedule.start = Some(campaign.schedule.start.map_or(next, |s| s.max(next)));
+                    campaign.schedule.start =
+                        Some(campaign.schedule.start.map_or(next, |s| s.max(next)));
                     next
                 }
             };

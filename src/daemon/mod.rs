@@ -122,7 +122,11 @@ fn calendars(cfg: &DaemonConfig) -> anyhow::Result<BTreeMap<String, Calendar>> {
     let (map, warnings) = build_calendars(&cfg.calendars).map_err(|errors| {
         anyhow::anyhow!(
             "calendars: {}",
-            errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
         )
     })?;
     for w in warnings {
@@ -159,23 +163,42 @@ fn http_config(loaded: &LoadedConfig) -> anyhow::Result<HttpConfig> {
         "http.admin_token_env",
         "http.admin_token_file",
     ) {
-        admin_tokens.push(http::Secret::new(source.load().context("http admin token")?.expose()));
+        admin_tokens.push(http::Secret::new(
+            source.load().context("http admin token")?.expose(),
+        ));
     }
     let wrap = |s: Option<Secret>| s.map(|s| http::Secret::new(s.expose()));
     Ok(HttpConfig {
         listen: h.listen.parse().context("http.listen")?,
-        read_tokens: if h.protect_reads { admin_tokens.clone() } else { Vec::new() },
+        read_tokens: if h.protect_reads {
+            admin_tokens.clone()
+        } else {
+            Vec::new()
+        },
         admin_tokens,
-        gupshup_secret: wrap(optional_secret(&h.gupshup_secret_env, "http.gupshup_secret_env")?),
-        meta_verify_token: wrap(optional_secret(&h.meta_verify_token_env, "http.meta_verify_token_env")?),
-        meta_app_secret: wrap(optional_secret(&h.meta_app_secret_env, "http.meta_app_secret_env")?),
+        gupshup_secret: wrap(optional_secret(
+            &h.gupshup_secret_env,
+            "http.gupshup_secret_env",
+        )?),
+        meta_verify_token: wrap(optional_secret(
+            &h.meta_verify_token_env,
+            "http.meta_verify_token_env",
+        )?),
+        meta_app_secret: wrap(optional_secret(
+            &h.meta_app_secret_env,
+            "http.meta_app_secret_env",
+        )?),
         optout_keywords: h.optout_keywords.clone(),
         ..HttpConfig::default()
     })
 }
 
 /// Runs the daemon until `shutdown` is cancelled or SIGTERM/SIGINT arrives.
-pub async fn run(config_path: &Path, clock: Arc<dyn Clock>, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config_path: &Path,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let loaded = LoadedConfig::load(config_path)?;
     let cfg = loaded.config.clone();
     let hasher = hash_key(&cfg)?;
@@ -218,7 +241,11 @@ pub async fn run(config_path: &Path, clock: Arc<dyn Clock>, shutdown: Cancellati
         config: Arc::new(http_cfg),
     };
     let http_token = CancellationToken::new();
-    let http_task = tokio::spawn(http::serve(listener, http::router(state), http_token.clone()));
+    let http_task = tokio::spawn(http::serve(
+        listener,
+        http::router(state),
+        http_token.clone(),
+    ));
 
     // Campaigns and dispatchers.
     let dispatch_token = CancellationToken::new();
@@ -244,7 +271,9 @@ pub async fn run(config_path: &Path, clock: Arc<dyn Clock>, shutdown: Cancellati
     .context("installing signal handlers")?;
     let cron = cron_wakeups(&shared).await;
 
-    shared.started.store(true, std::sync::atomic::Ordering::SeqCst);
+    shared
+        .started
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     systemd::ready(&summary(&shared));
     tracing::info!(summary = %summary(&shared), "tierpace ready");
 
@@ -283,7 +312,10 @@ pub async fn run(config_path: &Path, clock: Arc<dyn Clock>, shutdown: Cancellati
     }
     dispatch_token.cancel();
     let drain = loaded.config.drain_timeout + Duration::from_secs(2);
-    if tokio::time::timeout(drain, dispatchers.join()).await.is_err() {
+    if tokio::time::timeout(drain, dispatchers.join())
+        .await
+        .is_err()
+    {
         tracing::warn!("dispatchers did not stop within the drain timeout");
     }
     http_token.cancel();
@@ -307,13 +339,18 @@ fn summary(shared: &Shared) -> String {
         .flat_map(|s| &s.campaigns)
         .filter(|c| c.status.state == crate::dispatch::schedule::RunState::Running)
         .count();
-    format!("{} senders, {campaigns} campaigns ({running} running)", shared.senders.read().map(|s| s.len()).unwrap_or(0))
+    format!(
+        "{} senders, {campaigns} campaigns ({running} running)",
+        shared.senders.read().map(|s| s.len()).unwrap_or(0)
+    )
 }
 
 /// Pings the watchdog only while healthy, refreshes metrics and readiness.
 async fn health_tick(shared: &Arc<Shared>) {
     let up = shared.pinger.ping().await.is_ok();
-    let was = shared.redis_up.swap(up, std::sync::atomic::Ordering::SeqCst);
+    let was = shared
+        .redis_up
+        .swap(up, std::sync::atomic::Ordering::SeqCst);
     if was && !up {
         tracing::error!("redis unreachable: no sends until it is back");
     } else if !was && up {
@@ -325,14 +362,21 @@ async fn health_tick(shared: &Arc<Shared>) {
     }
     admin::refresh_metrics(shared).await;
     let now = shared.clock.now();
-    if up && shared.board.healthy(now, chrono::Duration::seconds(30)).is_ok() {
+    if up
+        && shared
+            .board
+            .healthy(now, chrono::Duration::seconds(30))
+            .is_ok()
+    {
         systemd::watchdog();
     }
     systemd::status(&summary(shared));
 }
 
 async fn import_optout_file(shared: &Arc<Shared>, loaded: &LoadedConfig) {
-    let Some(path) = &loaded.config.optout_file else { return };
+    let Some(path) = &loaded.config.optout_file else {
+        return;
+    };
     let path = loaded.resolve(path);
     let ddi = loaded.config.default_ddi.clone();
     let hasher = shared.hasher.clone();
@@ -348,7 +392,12 @@ async fn import_optout_file(shared: &Arc<Shared>, loaded: &LoadedConfig) {
             let now = shared.clock.now();
             let mut n = 0;
             for k in keys {
-                if shared.consent.opt_out(k, OptOutSource::File, now).await.is_ok() {
+                if shared
+                    .consent
+                    .opt_out(k, OptOutSource::File, now)
+                    .await
+                    .is_ok()
+                {
                     n += 1;
                 }
             }
@@ -368,7 +417,11 @@ async fn reload(
     dispatchers: &mut senders::Dispatchers,
 ) {
     if trigger == Trigger::Signal {
-        let path: PathBuf = shared.loaded.read().map(|l| l.path.clone()).unwrap_or_default();
+        let path: PathBuf = shared
+            .loaded
+            .read()
+            .map(|l| l.path.clone())
+            .unwrap_or_default();
         match LoadedConfig::load(&path).and_then(|l| Ok(l)) {
             Ok(new) => match apply_config(shared, &new, dispatchers) {
                 Ok(()) => {
@@ -376,25 +429,55 @@ async fn reload(
                     if let Ok(mut l) = shared.loaded.write() {
                         *l = new;
                     }
-                    shared.metrics.config_reloads.get_or_create(&http::metrics::ResultLabels { result: "ok".into() }).inc();
+                    shared
+                        .metrics
+                        .config_reloads
+                        .get_or_create(&http::metrics::ResultLabels {
+                            result: "ok".into(),
+                        })
+                        .inc();
                     tracing::info!(trigger = trigger.as_str(), "config reloaded");
                 }
                 Err(e) => {
-                    shared.metrics.config_reloads.get_or_create(&http::metrics::ResultLabels { result: "error".into() }).inc();
+                    shared
+                        .metrics
+                        .config_reloads
+                        .get_or_create(&http::metrics::ResultLabels {
+                            result: "error".into(),
+                        })
+                        .inc();
                     tracing::error!(error = %format!("{e:#}"), "config reload refused; the previous config stays in force");
                 }
             },
             Err(e) => {
-                shared.metrics.config_reloads.get_or_create(&http::metrics::ResultLabels { result: "error".into() }).inc();
+                shared
+                    .metrics
+                    .config_reloads
+                    .get_or_create(&http::metrics::ResultLabels {
+                        result: "error".into(),
+                    })
+                    .inc();
                 tracing::error!(error = %e, "config reload refused; the previous config stays in force");
             }
         }
-        import_optout_file(shared, &shared.loaded.read().map(|l| l.clone()).expect("config lock")).await;
+        import_optout_file(
+            shared,
+            &shared
+                .loaded
+                .read()
+                .map(|l| l.clone())
+                .expect("config lock"),
+        )
+        .await;
     }
     apply_campaigns(shared, registry, planner, dispatchers).await;
 }
 
-fn apply_config(shared: &Arc<Shared>, new: &LoadedConfig, dispatchers: &mut senders::Dispatchers) -> anyhow::Result<()> {
+fn apply_config(
+    shared: &Arc<Shared>,
+    new: &LoadedConfig,
+    dispatchers: &mut senders::Dispatchers,
+) -> anyhow::Result<()> {
     let cals = calendars(&new.config)?;
     let settings = ledger_settings(&new.config)?;
     dispatchers.reconcile(shared, &new.config)?;
@@ -415,7 +498,9 @@ async fn apply_campaigns(
     let mut ok = true;
     for event in registry.reload() {
         match event {
-            RegistryEvent::Added(c) => tracing::info!(campaign = %c.id, file = %c.file.display(), "campaign added"),
+            RegistryEvent::Added(c) => {
+                tracing::info!(campaign = %c.id, file = %c.file.display(), "campaign added")
+            }
             RegistryEvent::Changed { new, new_run, .. } => {
                 tracing::info!(campaign = %new.id, new_run, "campaign changed")
             }
@@ -427,7 +512,11 @@ async fn apply_campaigns(
         }
     }
     let list: Vec<Campaign> = registry.campaigns().cloned().collect();
-    let cals = shared.calendars.read().map(|c| c.clone()).unwrap_or_default();
+    let cals = shared
+        .calendars
+        .read()
+        .map(|c| c.clone())
+        .unwrap_or_default();
     let hasher = shared.hasher.clone();
     let now = shared.clock.now();
     let mut owned = std::mem::take(planner);
@@ -447,10 +536,16 @@ async fn apply_campaigns(
     shared
         .metrics
         .config_reloads
-        .get_or_create(&http::metrics::ResultLabels { result: format!("campaigns_{result}") })
+        .get_or_create(&http::metrics::ResultLabels {
+            result: format!("campaigns_{result}"),
+        })
         .inc();
     if let Ok(mut c) = shared.campaigns.write() {
-        *c = live.values().flatten().map(|l| l.campaign.clone()).collect();
+        *c = live
+            .values()
+            .flatten()
+            .map(|l| l.campaign.clone())
+            .collect();
     }
     dispatchers.assign(live).await;
 }

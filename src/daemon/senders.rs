@@ -85,7 +85,9 @@ impl Dispatchers {
                 .read()
                 .ok()
                 .and_then(|s| s.get(&id).map(|h| h.brakes.clone()))
-                .unwrap_or_else(|| Arc::new(Mutex::new(BrakeState::new(cfg.pacing.brakes.clone()))));
+                .unwrap_or_else(|| {
+                    Arc::new(Mutex::new(BrakeState::new(cfg.pacing.brakes.clone())))
+                });
             let group = LimitGroup::new(sc.limit_group(&id));
             let (tx, rx) = mpsc::channel(16);
             let deps = SenderDeps {
@@ -117,7 +119,14 @@ impl Dispatchers {
                 commands: tx,
             };
             tracing::info!(sender = %id, provider = ?handle.config.provider, group = %handle.group, "dispatcher started");
-            self.running.insert(id, Running { handle, token, task });
+            self.running.insert(
+                id,
+                Running {
+                    handle,
+                    token,
+                    task,
+                },
+            );
         }
         if let Ok(mut s) = shared.senders.write() {
             *s = self
@@ -161,8 +170,13 @@ fn instance_name(cfg: &DaemonConfig) -> String {
 
 fn build_provider(id: &str, sc: &SenderConfig) -> anyhow::Result<Arc<dyn Provider>> {
     let secret = || {
-        SecretSource::from_keys(sc.api_key_env.clone(), sc.api_key_file.clone(), "api_key_env", "api_key_file")
-            .and_then(|s| s.load())
+        SecretSource::from_keys(
+            sc.api_key_env.clone(),
+            sc.api_key_file.clone(),
+            "api_key_env",
+            "api_key_file",
+        )
+        .and_then(|s| s.load())
     };
     let http = || http_client(Duration::from_secs(5)).context("building the HTTP client");
     Ok(match sc.provider {
@@ -180,7 +194,10 @@ fn build_provider(id: &str, sc: &SenderConfig) -> anyhow::Result<Arc<dyn Provide
             Arc::new(GupshupProvider::new(cfg, http()?))
         }
         ProviderChoice::Meta => {
-            let mut cfg = MetaConfig::new(sc.phone_number_id.clone().unwrap_or_default(), secret().context("access token")?);
+            let mut cfg = MetaConfig::new(
+                sc.phone_number_id.clone().unwrap_or_default(),
+                secret().context("access token")?,
+            );
             if let Some(url) = &sc.base_url {
                 cfg.base_url = url.clone();
             }

@@ -19,7 +19,9 @@ pub struct Sink(pub Arc<Shared>);
 /// Digits of a number as providers send it (`+55 85 ...`, `5585...`).
 pub fn digits(raw: &str) -> Option<E164> {
     let d: String = raw.chars().filter(|c| c.is_ascii_digit()).collect();
-    (8..=15).contains(&d.len()).then(|| E164::from_validated_digits(d))
+    (8..=15)
+        .contains(&d.len())
+        .then(|| E164::from_validated_digits(d))
 }
 
 impl Sink {
@@ -32,9 +34,13 @@ impl Sink {
             .filter(|h| match source {
                 WebhookSource::Gupshup { app } => {
                     h.config.provider == ProviderChoice::Gupshup
-                        && app.as_ref().is_none_or(|a| h.config.app_name.as_deref() == Some(a.as_str()))
+                        && app
+                            .as_ref()
+                            .is_none_or(|a| h.config.app_name.as_deref() == Some(a.as_str()))
                 }
-                WebhookSource::Meta { phone_number_id, .. } => {
+                WebhookSource::Meta {
+                    phone_number_id, ..
+                } => {
                     h.config.provider == ProviderChoice::Meta
                         && phone_number_id
                             .as_ref()
@@ -53,13 +59,21 @@ impl Sink {
         let s = &self.0;
         let mut found = None;
         for id in ids.into_iter().flatten() {
-            if let Some(hit) = s.progress.lookup_message(id).await.map_err(|e| e.to_string())? {
+            if let Some(hit) = s
+                .progress
+                .lookup_message(id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 found = Some((hit, id.to_string()));
                 break;
             }
         }
         let Some(((run, field), message_id)) = found else {
-            tracing::debug!(status = status.name(), "status for a message tierpace did not send (or too old); ignored");
+            tracing::debug!(
+                status = status.name(),
+                "status for a message tierpace did not send (or too old); ignored"
+            );
             return Ok(());
         };
         let current = s
@@ -67,13 +81,17 @@ impl Sink {
             .states(&run, std::slice::from_ref(&field))
             .await
             .map_err(|e| e.to_string())?;
-        let Some(Some(state)) = current.into_iter().next() else { return Ok(()) };
+        let Some(Some(state)) = current.into_iter().next() else {
+            return Ok(());
+        };
         let line = state.line();
         let new = match status {
             DeliveryStatus::Delivered => ContactState::Delivered { line, message_id },
             DeliveryStatus::Read => ContactState::Read { line, message_id },
             DeliveryStatus::Failed { code, reason } => {
-                let code = code.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into());
+                let code = code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "unknown".into());
                 let kind = match source {
                     WebhookSource::Gupshup { .. } => ProviderKind::Gupshup,
                     WebhookSource::Meta { .. } => ProviderKind::Meta,
@@ -81,7 +99,8 @@ impl Sink {
                 let class = classify(kind, &code);
                 tracing::info!(campaign = %run.campaign(), contact = %field, code = %code,
                     class = class.as_str(), reason = reason.as_deref().unwrap_or(""), "delivery failed");
-                self.act(source, run.campaign(), &field, class.action()).await?;
+                self.act(source, run.campaign(), &field, class.action())
+                    .await?;
                 ContactState::Failed { line, code }
             }
             // enqueued / sent / deleted: nothing to record beyond `sent`.
@@ -94,13 +113,22 @@ impl Sink {
         Ok(())
     }
 
-    async fn act(&self, source: &WebhookSource, campaign: &str, field: &str, action: FailureAction) -> Result<(), String> {
+    async fn act(
+        &self,
+        source: &WebhookSource,
+        campaign: &str,
+        field: &str,
+        action: FailureAction,
+    ) -> Result<(), String> {
         let s = &self.0;
         let now = s.clock.now();
         match action {
             FailureAction::OptOut => {
                 if let Some(key) = ContactKey::from_hex(field) {
-                    s.consent.opt_out(key, OptOutSource::Provider, now).await.map_err(|e| e.to_string())?;
+                    s.consent
+                        .opt_out(key, OptOutSource::Provider, now)
+                        .await
+                        .map_err(|e| e.to_string())?;
                 }
             }
             FailureAction::BrakeSender => {
@@ -112,19 +140,32 @@ impl Sink {
                 }
             }
             FailureAction::PauseCampaign | FailureAction::PauseTemplate => {
-                let c = s.progress.control(campaign).await.map_err(|e| e.to_string())?;
+                let c = s
+                    .progress
+                    .control(campaign)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 s.progress
                     .set_control(campaign, Control { paused: true, ..c })
                     .await
                     .map_err(|e| e.to_string())?;
-                tracing::warn!(campaign, "template error reported by the provider: campaign paused");
+                tracing::warn!(
+                    campaign,
+                    "template error reported by the provider: campaign paused"
+                );
             }
             _ => {}
         }
         Ok(())
     }
 
-    async fn tier(&self, source: &WebhookSource, event: &str, current: Option<&str>, new: Option<&str>) -> Result<(), String> {
+    async fn tier(
+        &self,
+        source: &WebhookSource,
+        event: &str,
+        current: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<(), String> {
         let parse = |t: Option<&str>| t.and_then(|t| t.parse::<Tier>().ok());
         let ev = match event.to_ascii_uppercase().as_str() {
             "UPGRADE" => TierEvent::Upgrade { to: parse(new) },
@@ -176,12 +217,23 @@ impl EventSink for Sink {
         let s = &self.0;
         let now = s.clock.now();
         match &event {
-            ProviderEvent::MessageStatus { provider_message_id, alt_id, status, .. } => {
-                self.message_status(&source, [Some(provider_message_id.as_str()), alt_id.as_deref()], status)
-                    .await
+            ProviderEvent::MessageStatus {
+                provider_message_id,
+                alt_id,
+                status,
+                ..
+            } => {
+                self.message_status(
+                    &source,
+                    [Some(provider_message_id.as_str()), alt_id.as_deref()],
+                    status,
+                )
+                .await
             }
             ProviderEvent::Inbound { from, .. } => {
-                let Some(number) = digits(from) else { return Ok(()) };
+                let Some(number) = digits(from) else {
+                    return Ok(());
+                };
                 let key = s.hasher.key(&number);
                 for h in self.senders_of(&source) {
                     s.ledger
@@ -192,7 +244,9 @@ impl EventSink for Sink {
                 Ok(())
             }
             ProviderEvent::OptOut { phone } => {
-                let Some(number) = digits(phone) else { return Ok(()) };
+                let Some(number) = digits(phone) else {
+                    return Ok(());
+                };
                 s.consent
                     .opt_out(s.hasher.key(&number), OptOutSource::Provider, now)
                     .await
@@ -201,11 +255,21 @@ impl EventSink for Sink {
                 Ok(())
             }
             ProviderEvent::OptIn { phone } => {
-                let Some(number) = digits(phone) else { return Ok(()) };
-                s.consent.opt_in(s.hasher.key(&number), now).await.map_err(|e| e.to_string())
+                let Some(number) = digits(phone) else {
+                    return Ok(());
+                };
+                s.consent
+                    .opt_in(s.hasher.key(&number), now)
+                    .await
+                    .map_err(|e| e.to_string())
             }
-            ProviderEvent::Tier { event, current, new } => {
-                self.tier(&source, event, current.as_deref(), new.as_deref()).await
+            ProviderEvent::Tier {
+                event,
+                current,
+                new,
+            } => {
+                self.tier(&source, event, current.as_deref(), new.as_deref())
+                    .await
             }
             ProviderEvent::Quality { quality, .. } => {
                 let q: Quality = quality.parse().unwrap_or(Quality::Unknown);
@@ -236,13 +300,23 @@ impl EventSink for Sink {
                 let campaigns = s.campaigns.read().map(|c| c.clone()).unwrap_or_default();
                 for c in campaigns {
                     let hit = match &c.template.template {
-                        crate::campaign::file::TemplateRef::Id(tid) => id.as_deref() == Some(tid.as_str()),
-                        crate::campaign::file::TemplateRef::Name { name: n, .. } => name.as_deref() == Some(n.as_str()),
+                        crate::campaign::file::TemplateRef::Id(tid) => {
+                            id.as_deref() == Some(tid.as_str())
+                        }
+                        crate::campaign::file::TemplateRef::Name { name: n, .. } => {
+                            name.as_deref() == Some(n.as_str())
+                        }
                     };
                     if hit {
                         let ctl = s.progress.control(&c.id).await.map_err(|e| e.to_string())?;
                         s.progress
-                            .set_control(&c.id, Control { paused: true, ..ctl })
+                            .set_control(
+                                &c.id,
+                                Control {
+                                    paused: true,
+                                    ..ctl
+                                },
+                            )
                             .await
                             .map_err(|e| e.to_string())?;
                         tracing::warn!(campaign = %c.id, status, "template paused or disabled: campaign paused");

@@ -182,7 +182,10 @@ impl Dispatcher {
             }
             Some(FailureAction::PauseSender) => {
                 let mut brakes = self.deps.brakes.lock().unwrap_or_else(|e| e.into_inner());
-                if brakes.set(crate::policy::brake::Brake::Operator("account problem at the provider".into()), now) {
+                if brakes.set(
+                    crate::policy::brake::Brake::Operator("account problem at the provider".into()),
+                    now,
+                ) {
                     tracing::error!(sender = %self.deps.sender_id, "account problem: sender paused");
                 }
             }
@@ -216,7 +219,12 @@ impl Dispatcher {
                 tracing::warn!(campaign = %id, error = %e, "progress store error; will retry");
             }
         }
-        let brakes = self.deps.brakes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let brakes = self
+            .deps
+            .brakes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let views: Vec<CampaignView> = self
             .runners
             .values()
@@ -238,6 +246,13 @@ impl Dispatcher {
         if !views.is_empty() && self.permits.available_permits() > 0 {
             let view = self.sender_view(&stats, now, &views);
             let plan = self.deps.pacer.plan(&view, &brakes, &views);
+            for r in self.runners.values_mut() {
+                r.hold = plan
+                    .held
+                    .iter()
+                    .find(|(id, _)| id == r.id())
+                    .map(|(_, h)| *h);
+            }
             for (id, grant) in plan.grants {
                 if grant == 0 {
                     continue;
@@ -252,7 +267,12 @@ impl Dispatcher {
         self.publish(now);
     }
 
-    fn sender_view(&self, stats: &LedgerStats, now: DateTime<Utc>, views: &[CampaignView]) -> SenderView {
+    fn sender_view(
+        &self,
+        stats: &LedgerStats,
+        now: DateTime<Utc>,
+        views: &[CampaignView],
+    ) -> SenderView {
         // The open time left today is the most generous among the open campaigns' calendars:
         // each campaign is gated by its own calendar before it gets here.
         let (day_start, open_left) = self
@@ -311,19 +331,26 @@ impl Dispatcher {
                 .is_some_and(|r| r.live.campaign.template.category == Category::Marketing);
             (b.factor(marketing), b.active())
         };
-        let Some(r) = self.runners.get_mut(id) else { return Ok(()) };
+        let Some(r) = self.runners.get_mut(id) else {
+            return Ok(());
+        };
         let control = progress.control(id).await?;
         r.paused = control.paused;
         r.cancelled = control.cancelled;
         let calendar_open = r.live.calendar.is_open(now);
         let schedule = r.live.campaign.schedule.clone();
-        let in_window = schedule.start.is_none_or(|s| now >= s) && schedule.end.is_none_or(|e| now < e);
-        let wants_lease = !r.cancelled && !r.paused && calendar_open && in_window && r.read_error.is_none();
-        let renew_due = r
-            .lease_until
-            .is_none_or(|until| until - now < chrono::Duration::from_std(self.deps.lease_ttl / 2).unwrap_or_default());
+        let in_window =
+            schedule.start.is_none_or(|s| now >= s) && schedule.end.is_none_or(|e| now < e);
+        let wants_lease =
+            !r.cancelled && !r.paused && calendar_open && in_window && r.read_error.is_none();
+        let renew_due = r.lease_until.is_none_or(|until| {
+            until - now < chrono::Duration::from_std(self.deps.lease_ttl / 2).unwrap_or_default()
+        });
         if wants_lease && renew_due {
-            match progress.acquire_lease(&r.live.run, &self.deps.owner, now, self.deps.lease_ttl).await? {
+            match progress
+                .acquire_lease(&r.live.run, &self.deps.owner, now, self.deps.lease_ttl)
+                .await?
+            {
                 LeaseStatus::Held { fence, until } => {
                     if r.fence != Some(fence) {
                         tracing::info!(campaign = %id, run = %r.live.run, fence, "lease acquired");
@@ -350,7 +377,9 @@ impl Dispatcher {
             r.reader = None;
         }
         // Counters for status and completion: once a second is plenty.
-        if r.meta_at.is_none_or(|t| now - t >= chrono::Duration::seconds(1)) {
+        if r.meta_at
+            .is_none_or(|t| now - t >= chrono::Duration::seconds(1))
+        {
             r.meta = progress.meta(&r.live.run).await?;
             r.meta_at = Some(now);
         }
@@ -374,7 +403,11 @@ impl Dispatcher {
             done: r.exhausted && r.window.is_empty() && r.meta.count("in_flight") == 0,
             calendar_open,
             calendar_name: r.live.calendar_name.clone(),
-            next_open: if calendar_open { None } else { r.live.calendar.next_open(now) },
+            next_open: if calendar_open {
+                None
+            } else {
+                r.live.calendar.next_open(now)
+            },
             braked: (brakes_factor.0 <= 0.0).then(|| {
                 brakes_factor
                     .1
@@ -383,7 +416,7 @@ impl Dispatcher {
                     .collect::<Vec<_>>()
                     .join(", ")
             }),
-            limit_until: r.limit_until,
+            waiting: waiting(r, now),
             held_by: r.held_by.clone(),
         };
         let status = decide(&facts);
@@ -403,9 +436,16 @@ impl Dispatcher {
     }
 
     /// Reads, filters, admits, claims and sends up to `n` contacts of one campaign.
-    async fn dispatch_batch(&mut self, id: &str, n: usize, now: DateTime<Utc>) -> Result<(), String> {
+    async fn dispatch_batch(
+        &mut self,
+        id: &str,
+        n: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
         let deps = &self.deps;
-        let Some(r) = self.runners.get_mut(id) else { return Ok(()) };
+        let Some(r) = self.runners.get_mut(id) else {
+            return Ok(());
+        };
         let Some(fence) = r.fence else { return Ok(()) };
         fill_window(r, n).await;
         let run = r.live.run.clone();
@@ -419,13 +459,19 @@ impl Dispatcher {
         let mut valid = Vec::new();
         for &i in &picked {
             match &r.window.get(i).map(|s| &s.row) {
-                Some(Err(skip)) => skips.push((i, format!("L{}", skip.line), skip.line, skip.reason)),
+                Some(Err(skip)) => {
+                    skips.push((i, format!("L{}", skip.line), skip.line, skip.reason))
+                }
                 Some(Ok(row)) => valid.push((i, row.key, row.line)),
                 None => {}
             }
         }
         let keys: Vec<_> = valid.iter().map(|(_, k, _)| *k).collect();
-        let opted = deps.consent.opted_out(&keys).await.map_err(|e| e.to_string())?;
+        let opted = deps
+            .consent
+            .opted_out(&keys)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut candidates = Vec::new();
         for ((i, key, line), out) in valid.into_iter().zip(opted) {
             if out {
@@ -437,7 +483,11 @@ impl Dispatcher {
 
         // 2. Already handled (same line, re-read after a restart) or a duplicate row.
         let fields: Vec<String> = candidates.iter().map(|(_, k, _)| k.to_hex()).collect();
-        let existing = deps.progress.states(&run, &fields).await.map_err(|e| e.to_string())?;
+        let existing = deps
+            .progress
+            .states(&run, &fields)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut fresh = Vec::new();
         for ((i, key, line), state) in candidates.into_iter().zip(existing) {
             match state {
@@ -451,10 +501,16 @@ impl Dispatcher {
                 .iter()
                 .map(|(_, field, line, reason)| Write {
                     field: field.clone(),
-                    state: ContactState::Skipped { line: *line, reason: reason.as_str().to_string() },
+                    state: ContactState::Skipped {
+                        line: *line,
+                        reason: reason.as_str().to_string(),
+                    },
                 })
                 .collect();
-            deps.progress.claim(&run, fence, &writes).await.map_err(|e| e.to_string())?;
+            deps.progress
+                .claim(&run, fence, &writes)
+                .await
+                .map_err(|e| e.to_string())?;
             for (i, ..) in &skips {
                 r.window.settle(*i);
             }
@@ -477,7 +533,10 @@ impl Dispatcher {
             match d {
                 AdmitDecision::Admitted { counted } => admitted.push((i, key, line, counted)),
                 AdmitDecision::LimitReached { retry_at } => {
-                    r.limit_until = Some(r.limit_until.map_or(retry_at, |t: DateTime<Utc>| t.min(retry_at)));
+                    r.limit_until = Some(
+                        r.limit_until
+                            .map_or(retry_at, |t: DateTime<Utc>| t.min(retry_at)),
+                    );
                 }
                 AdmitDecision::OverBudget => {}
             }
@@ -486,7 +545,10 @@ impl Dispatcher {
         // 4. Claim (fenced), then send.
         let writes: Vec<Write> = admitted
             .iter()
-            .map(|(_, key, line, _)| Write { field: key.to_hex(), state: ContactState::InFlight { line: *line } })
+            .map(|(_, key, line, _)| Write {
+                field: key.to_hex(),
+                state: ContactState::InFlight { line: *line },
+            })
             .collect();
         let claimed = match deps.progress.claim(&run, fence, &writes).await {
             Ok(c) => c,
@@ -509,27 +571,38 @@ impl Dispatcher {
             if prior.is_some() {
                 continue; // another row of this run got there first
             }
-            let Some(Ok(row)) = r.window.get(i).map(|s| s.row.clone()) else { continue };
+            let Some(Ok(row)) = r.window.get(i).map(|s| s.row.clone()) else {
+                continue;
+            };
             if counted {
                 self.new_uniques_today += 1;
             }
             r.sent_today += 1;
             r.template_sends += 1;
             r.recent_sends.push_back(now);
-            let msg = TemplateMessage {
-                to: row.number.clone(),
-                template: provider_template(&r.live.campaign.template.template),
-                params: row.params.clone(),
-                media: r.live.campaign.template.media.as_ref().map(|m| crate::provider::Media {
-                    kind: match m.kind {
-                        crate::campaign::file::MediaKind::Image => crate::provider::MediaKind::Image,
-                        crate::campaign::file::MediaKind::Video => crate::provider::MediaKind::Video,
-                        crate::campaign::file::MediaKind::Document => crate::provider::MediaKind::Document,
-                    },
-                    link: m.link.clone(),
-                    filename: None,
-                }),
-            };
+            let msg =
+                TemplateMessage {
+                    to: row.number.clone(),
+                    template: provider_template(&r.live.campaign.template.template),
+                    params: row.params.clone(),
+                    media: r.live.campaign.template.media.as_ref().map(|m| {
+                        crate::provider::Media {
+                            kind: match m.kind {
+                                crate::campaign::file::MediaKind::Image => {
+                                    crate::provider::MediaKind::Image
+                                }
+                                crate::campaign::file::MediaKind::Video => {
+                                    crate::provider::MediaKind::Video
+                                }
+                                crate::campaign::file::MediaKind::Document => {
+                                    crate::provider::MediaKind::Document
+                                }
+                            },
+                            link: m.link.clone(),
+                            filename: None,
+                        }
+                    }),
+                };
             let job = SendJob {
                 campaign: id.to_string(),
                 run: run.clone(),
@@ -576,13 +649,21 @@ impl Dispatcher {
                 },
             });
         }
-        let brakes = self.deps.brakes.lock().unwrap_or_else(|e| e.into_inner()).active();
+        let brakes = self
+            .deps
+            .brakes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .active();
         self.deps.board.publish(SenderSnapshot {
             sender: self.deps.sender_id.clone(),
             group: self.deps.group.0.clone(),
             ledger_ok: self.ledger_ok,
             stats: self.last_stats.clone(),
-            brakes: brakes.iter().map(|(b, since)| (format!("{b:?}"), *since)).collect(),
+            brakes: brakes
+                .iter()
+                .map(|(b, since)| (format!("{b:?}"), *since))
+                .collect(),
             campaigns,
             at: now,
         });
@@ -604,9 +685,35 @@ impl Dispatcher {
         }
         for r in self.runners.values() {
             if r.fence.is_some() && self.sends.is_empty() {
-                let _ = self.deps.progress.release_lease(&r.live.run, &self.deps.owner).await;
+                let _ = self
+                    .deps
+                    .progress
+                    .release_lease(&r.live.run, &self.deps.owner)
+                    .await;
             }
         }
+    }
+}
+
+/// Why new conversations are held back for this run, from the ledger's last answer or the pacer.
+fn waiting(r: &Runner, now: DateTime<Utc>) -> Option<(String, Option<DateTime<Utc>>)> {
+    use crate::policy::pacer::IdleReason;
+    if let Some(t) = r.limit_until.filter(|t| *t > now) {
+        return Some((
+            format!("messaging limit reached; next slot frees at {t}"),
+            Some(t),
+        ));
+    }
+    match r.hold? {
+        IdleReason::LimitReached { until } => Some((
+            match until {
+                Some(t) => format!("messaging limit reached; next slot frees at {t}"),
+                None => "messaging limit reached".to_string(),
+            },
+            until,
+        )),
+        IdleReason::BudgetSpent => Some(("today's pacing budget is spent".to_string(), None)),
+        _ => None,
     }
 }
 
@@ -622,7 +729,11 @@ fn pacing_mode(m: crate::campaign::file::PacingMode) -> crate::policy::growth::P
 
 fn provider_template(t: &CampaignTemplate) -> TemplateRef {
     match t {
-        CampaignTemplate::Id(id) => TemplateRef { id: Some(id.clone()), name: None, language: None },
+        CampaignTemplate::Id(id) => TemplateRef {
+            id: Some(id.clone()),
+            name: None,
+            language: None,
+        },
         CampaignTemplate::Name { name, language } => TemplateRef {
             id: None,
             name: Some(name.clone()),
@@ -638,7 +749,8 @@ async fn open_reader(r: &mut Runner, hasher: &ContactHasher) {
     let hasher = hasher.clone();
     let cursor = r.meta.cursor.clone();
     let opened = tokio::task::spawn_blocking(move || {
-        let mut reader = AudienceReader::open(&spec, &params, &hasher).map_err(|e| e.to_string())?;
+        let mut reader =
+            AudienceReader::open(&spec, &params, &hasher).map_err(|e| e.to_string())?;
         if let Some(pos) = cursor.as_deref().and_then(decode_position) {
             reader.seek(&pos).map_err(|e| e.to_string())?;
         }
@@ -667,7 +779,9 @@ async fn fill_window(r: &mut Runner, n: usize) {
     if need == 0 || r.exhausted {
         return;
     }
-    let Some(mut reader) = r.reader.take() else { return };
+    let Some(mut reader) = r.reader.take() else {
+        return;
+    };
     let (reader, rows, exhausted) = tokio::task::spawn_blocking(move || {
         let mut rows: Vec<(String, String, ReadItem)> = Vec::with_capacity(need);
         let mut exhausted = false;
@@ -707,7 +821,9 @@ async fn save_cursor(r: &mut Runner, progress: &dyn ProgressStore, fence: u64) {
     if cursor != r.saved_cursor {
         match progress.set_cursor(&r.live.run, fence, &cursor).await {
             Ok(()) => r.saved_cursor = cursor,
-            Err(e) => tracing::warn!(campaign = %r.id(), error = %e, "cursor not saved; will retry"),
+            Err(e) => {
+                tracing::warn!(campaign = %r.id(), error = %e, "cursor not saved; will retry")
+            }
         }
     }
 }
@@ -738,21 +854,40 @@ impl SendJob {
         let (state, action) = match &outcome {
             SendOutcome::Accepted { message_id } => {
                 tracing::debug!(campaign = %self.campaign, sender = %self.sender, contact = %self.key, outcome = "accepted", "sent");
-                (ContactState::Sent { line, message_id: message_id.clone() }, None)
+                (
+                    ContactState::Sent {
+                        line,
+                        message_id: message_id.clone(),
+                    },
+                    None,
+                )
             }
             SendOutcome::Failed(f) => {
                 tracing::info!(campaign = %self.campaign, sender = %self.sender, contact = %self.key,
                     outcome = "failed", code = %f.code, class = ?f.class, "send failed");
                 if !f.reached_whatsapp && self.counted {
-                    if let Err(e) = self.ledger.release(&self.group, self.key, self.admitted_at).await {
+                    if let Err(e) = self
+                        .ledger
+                        .release(&self.group, self.key, self.admitted_at)
+                        .await
+                    {
                         tracing::warn!(error = %e, "ledger slot not released");
                     }
                 }
                 let action = f.class.action();
                 if action == FailureAction::OptOut {
-                    let _ = self.consent.opt_out(self.key, OptOutSource::Provider, self.clock.now()).await;
+                    let _ = self
+                        .consent
+                        .opt_out(self.key, OptOutSource::Provider, self.clock.now())
+                        .await;
                 }
-                (ContactState::Failed { line, code: f.code.clone() }, Some(action))
+                (
+                    ContactState::Failed {
+                        line,
+                        code: f.code.clone(),
+                    },
+                    Some(action),
+                )
             }
             SendOutcome::Unknown { detail } => {
                 tracing::warn!(campaign = %self.campaign, sender = %self.sender, contact = %self.key,
@@ -760,11 +895,18 @@ impl SendJob {
                 (ContactState::Unknown { line }, None)
             }
         };
-        let write = Write { field: self.field.clone(), state };
+        let write = Write {
+            field: self.field.clone(),
+            state,
+        };
         // The outcome must land: retry briefly if the store blips (the contact stays in flight
         // otherwise, and becomes unknown after a restart: safe, but less exact).
         for attempt in 0..5u32 {
-            match self.progress.update(&self.run, std::slice::from_ref(&write)).await {
+            match self
+                .progress
+                .update(&self.run, std::slice::from_ref(&write))
+                .await
+            {
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(campaign = %self.campaign, error = %e, attempt, "outcome not recorded yet");
@@ -773,8 +915,14 @@ impl SendJob {
             }
         }
         if let SendOutcome::Accepted { message_id } = &outcome {
-            let _ = self.progress.index_message(message_id, &self.run, &self.field).await;
+            let _ = self
+                .progress
+                .index_message(message_id, &self.run, &self.field)
+                .await;
         }
-        Finished { campaign: self.campaign, action }
+        Finished {
+            campaign: self.campaign,
+            action,
+        }
     }
 }

@@ -195,7 +195,9 @@ impl ProgressStore for MemoryProgress {
         run: &RunId,
         fields: &[String],
     ) -> Result<Vec<Option<ContactState>>, ProgressError> {
-        Ok(self.with_run(run, |r| fields.iter().map(|f| r.states.get(f).cloned()).collect()))
+        Ok(self.with_run(run, |r| {
+            fields.iter().map(|f| r.states.get(f).cloned()).collect()
+        }))
     }
 
     async fn update(&self, run: &RunId, writes: &[Write]) -> Result<u64, ProgressError> {

@@ -49,6 +49,8 @@ pub struct Runner {
     pub lease_until: Option<DateTime<Utc>>,
     pub held_by: Option<String>,
     pub limit_until: Option<DateTime<Utc>>,
+    /// Why the pacer held this campaign back on the last tick.
+    pub hold: Option<crate::policy::pacer::IdleReason>,
     pub saved_cursor: String,
     pub status: RunStatus,
     pub meta: RunMeta,
@@ -78,6 +80,7 @@ impl Runner {
             lease_until: None,
             held_by: None,
             limit_until: None,
+            hold: None,
             saved_cursor: String::new(),
             status: RunStatus {
                 state: RunState::Scheduled,
@@ -125,7 +128,10 @@ mod tests {
 
     #[test]
     fn positions_round_trip_as_cursors() {
-        let p = AudiencePosition { rows: 12, byte: 3456 };
+        let p = AudiencePosition {
+            rows: 12,
+            byte: 3456,
+        };
         assert_eq!(decode_position(&encode_position(&p)), Some(p));
         assert_eq!(decode_position("garbage"), None);
     }

@@ -80,8 +80,8 @@ pub struct RunFacts {
     pub next_open: Option<DateTime<Utc>>,
     /// The brake factor for this campaign's category is zero.
     pub braked: Option<String>,
-    /// The ledger said no new conversation may start before this time.
-    pub limit_until: Option<DateTime<Utc>>,
+    /// The ledger or the pacer holds new conversations back: why, and until when if known.
+    pub waiting: Option<(String, Option<DateTime<Utc>>)>,
     /// Another instance holds the lease.
     pub held_by: Option<String>,
 }
@@ -94,7 +94,11 @@ pub fn decide(f: &RunFacts) -> RunStatus {
         return status(RunState::Cancelled, "cancelled by an operator".into(), None);
     }
     if f.done {
-        return status(RunState::Completed, "every contact has a final state".into(), None);
+        return status(
+            RunState::Completed,
+            "every contact has a final state".into(),
+            None,
+        );
     }
     if let Some(end) = f.end {
         if now >= end {
@@ -106,12 +110,19 @@ pub fn decide(f: &RunFacts) -> RunStatus {
     }
     if let Some(start) = f.start {
         if now < start {
-            return status(RunState::Scheduled, format!("starts at {start}"), Some(start));
+            return status(
+                RunState::Scheduled,
+                format!("starts at {start}"),
+                Some(start),
+            );
         }
     }
     if !f.calendar_open {
         let why = match f.next_open {
-            Some(t) => format!("outside business hours of calendar {} until {t}", f.calendar_name),
+            Some(t) => format!(
+                "outside business hours of calendar {} until {t}",
+                f.calendar_name
+            ),
             None => format!("calendar {} never opens again", f.calendar_name),
         };
         return status(RunState::WaitingHours, why, f.next_open);
@@ -120,15 +131,15 @@ pub fn decide(f: &RunFacts) -> RunStatus {
         return status(RunState::Braked, format!("brake: {reason}"), None);
     }
     if let Some(owner) = &f.held_by {
-        return status(RunState::Standby, format!("leased to instance {owner}"), None);
+        return status(
+            RunState::Standby,
+            format!("leased to instance {owner}"),
+            None,
+        );
     }
-    if let Some(t) = f.limit_until {
-        if t > now {
-            return status(
-                RunState::WaitingLimit,
-                format!("messaging limit reached; next slot frees at {t}"),
-                Some(t),
-            );
+    if let Some((why, until)) = &f.waiting {
+        if until.is_none_or(|t| t > now) {
+            return status(RunState::WaitingLimit, why.clone(), *until);
         }
     }
     status(RunState::Running, "sending".into(), None)
@@ -159,14 +170,21 @@ mod tests {
 
     #[test]
     fn before_start_is_scheduled_until_start() {
-        let f = RunFacts { start: Some(at(13)), ..open_now() };
+        let f = RunFacts {
+            start: Some(at(13)),
+            ..open_now()
+        };
         let s = decide(&f);
         assert_eq!((s.state, s.until), (RunState::Scheduled, Some(at(13))));
     }
 
     #[test]
     fn closed_calendar_waits_until_it_opens() {
-        let f = RunFacts { calendar_open: false, next_open: Some(at(14)), ..open_now() };
+        let f = RunFacts {
+            calendar_open: false,
+            next_open: Some(at(14)),
+            ..open_now()
+        };
         let s = decide(&f);
         assert_eq!((s.state, s.until), (RunState::WaitingHours, Some(at(14))));
         assert!(s.why.contains("comercial"));
@@ -174,31 +192,62 @@ mod tests {
 
     #[test]
     fn cancel_beats_pause_and_pause_beats_hours() {
-        let f = RunFacts { cancelled: true, paused: true, calendar_open: false, ..open_now() };
+        let f = RunFacts {
+            cancelled: true,
+            paused: true,
+            calendar_open: false,
+            ..open_now()
+        };
         assert_eq!(decide(&f).state, RunState::Cancelled);
-        let f = RunFacts { paused: true, calendar_open: false, ..open_now() };
+        let f = RunFacts {
+            paused: true,
+            calendar_open: false,
+            ..open_now()
+        };
         assert_eq!(decide(&f).state, RunState::Paused);
     }
 
     #[test]
     fn past_the_end_is_expired_even_when_paused() {
-        let f = RunFacts { end: Some(at(11)), paused: true, ..open_now() };
+        let f = RunFacts {
+            end: Some(at(11)),
+            paused: true,
+            ..open_now()
+        };
         assert_eq!(decide(&f).state, RunState::Expired);
     }
 
     #[test]
     fn limit_reached_waits_for_the_next_slot_only_while_it_is_ahead() {
-        let f = RunFacts { limit_until: Some(at(15)), ..open_now() };
+        let wait = |t| Some(("limit reached".to_string(), Some(t)));
+        let f = RunFacts {
+            waiting: wait(at(15)),
+            ..open_now()
+        };
         assert_eq!(decide(&f).state, RunState::WaitingLimit);
-        let f = RunFacts { limit_until: Some(at(11)), ..open_now() };
+        let f = RunFacts {
+            waiting: wait(at(11)),
+            ..open_now()
+        };
         assert_eq!(decide(&f).state, RunState::Running);
+        let f = RunFacts {
+            waiting: Some(("budget spent".into(), None)),
+            ..open_now()
+        };
+        assert_eq!(decide(&f).state, RunState::WaitingLimit);
     }
 
     #[test]
     fn braked_and_standby_say_why() {
-        let f = RunFacts { braked: Some("quality low".into()), ..open_now() };
+        let f = RunFacts {
+            braked: Some("quality low".into()),
+            ..open_now()
+        };
         assert!(decide(&f).why.contains("quality low"));
-        let f = RunFacts { held_by: Some("host-b".into()), ..open_now() };
+        let f = RunFacts {
+            held_by: Some("host-b".into()),
+            ..open_now()
+        };
         assert_eq!(decide(&f).state, RunState::Standby);
     }
 }

@@ -70,7 +70,11 @@ impl StatusBoard {
     }
 
     /// Whether every dispatcher reported within `max_age` of `now` with a reachable ledger.
-    pub fn healthy(&self, now: DateTime<Utc>, max_age: chrono::Duration) -> Result<(), Vec<String>> {
+    pub fn healthy(
+        &self,
+        now: DateTime<Utc>,
+        max_age: chrono::Duration,
+    ) -> Result<(), Vec<String>> {
         let problems: Vec<String> = self
             .senders
             .read()
@@ -80,7 +84,10 @@ impl StatusBoard {
                 if !s.ledger_ok {
                     Some(format!("sender {}: ledger (Redis) unreachable", s.sender))
                 } else if now - s.at > max_age {
-                    Some(format!("sender {}: dispatcher silent since {}", s.sender, s.at))
+                    Some(format!(
+                        "sender {}: dispatcher silent since {}",
+                        s.sender, s.at
+                    ))
                 } else {
                     None
                 }

@@ -99,7 +99,11 @@ mod tests {
         w.push("10".into(), "20".into(), 'b');
         w.push("20".into(), "30".into(), 'c');
         w.settle(1);
-        assert_eq!(w.compact(), "0", "a is unsettled, so a restart must re-read from a");
+        assert_eq!(
+            w.compact(),
+            "0",
+            "a is unsettled, so a restart must re-read from a"
+        );
         w.settle(0);
         assert_eq!(w.compact(), "20");
         assert_eq!(w.unsettled().collect::<Vec<_>>(), vec![0]);

@@ -6,3 +6,4 @@
 pub mod fake_gupshup;
 pub mod fake_meta;
 pub mod redis_server;
+pub mod scenario;

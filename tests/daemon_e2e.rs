@@ -1,0 +1,184 @@
+//! End to end: the daemon with a private redis-server and the fake Gupshup over real HTTP.
+//! Each test checks a guarantee of DESIGN.md §2 from what the fake provider recorded.
+mod support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig};
+use support::redis_server::RedisServer;
+use support::scenario::{self, ScenarioSpec};
+use tierpace::clock::{Clock, ManualClock, SystemClock};
+use tierpace::http::CampaignStatus;
+use tokio_util::sync::CancellationToken;
+
+async fn campaigns(s: &scenario::Scenario) -> Vec<CampaignStatus> {
+    match reqwest::get(s.url("/api/v1/campaigns")).await {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Polls until `done` holds or the deadline passes (a functional wait, not a timing assertion).
+async fn wait_for<F: FnMut() -> bool>(mut done: F, secs: u64) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done()
+}
+
+fn start_daemon(
+    config: std::path::PathBuf,
+    clock: Arc<dyn Clock>,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    let task = tokio::spawn(async move { tierpace::daemon::run(&config, clock, t).await });
+    (token, task)
+}
+
+fn destinations(fake: &FakeGupshup) -> Vec<String> {
+    fake.sends().into_iter().map(|s| s.destination).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_250_tier_with_400_contacts_sends_exactly_the_allowance_then_waits() {
+    let redis = RedisServer::start();
+    let fake = FakeGupshup::start(FakeGupshupConfig {
+        tier_limit: Some(250),
+        ..Default::default()
+    })
+    .await;
+    let s = scenario::write(&ScenarioSpec {
+        redis_url: Some(&redis.url()),
+        gupshup_url: &fake.base_url(),
+        tier: "250",
+        contacts: 400,
+        ..Default::default()
+    });
+    let (token, task) = start_daemon(s.config.clone(), Arc::new(SystemClock));
+    // 250 x 0.95 = 237 new conversations may start in the rolling 24 h.
+    let enough = wait_for(|| fake.sends().len() >= 237, 30).await;
+    assert!(
+        enough,
+        "only {} sent; {:?}",
+        fake.sends().len(),
+        campaigns(&s).await
+    );
+    let mut waiting = false;
+    for _ in 0..40 {
+        let cs = campaigns(&s).await;
+        if cs
+            .iter()
+            .any(|c| c.id == "bf" && c.state == "waiting_limit")
+        {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        waiting,
+        "campaign should say it waits for the limit: {:?}",
+        campaigns(&s).await
+    );
+    assert_eq!(fake.sends().len(), 237, "never more than the allowance");
+    assert_eq!(fake.over_limit_sends(), 0);
+    let d = destinations(&fake);
+    assert_eq!(
+        d.iter().collect::<HashSet<_>>().len(),
+        d.len(),
+        "no contact twice"
+    );
+    token.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_on_one_redis_never_send_a_contact_twice() {
+    let redis = RedisServer::start();
+    let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
+    let a = scenario::write(&ScenarioSpec {
+        redis_url: Some(&redis.url()),
+        gupshup_url: &fake.base_url(),
+        tier: "1k",
+        contacts: 300,
+        max_mps: 100,
+        ..Default::default()
+    });
+    let (replica, _) = a.replica_config();
+    let (ta, ja) = start_daemon(a.config.clone(), Arc::new(SystemClock));
+    let (tb, jb) = start_daemon(replica, Arc::new(SystemClock));
+    assert!(
+        wait_for(|| fake.sends().len() >= 300, 40).await,
+        "sent {}",
+        fake.sends().len()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let d = destinations(&fake);
+    assert_eq!(d.len(), 300, "every contact exactly once");
+    assert_eq!(d.iter().collect::<HashSet<_>>().len(), 300);
+    ta.cancel();
+    tb.cancel();
+    ja.await.unwrap().unwrap();
+    jb.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_stop_when_the_calendar_closes() {
+    // Virtual time: the daemon and the fake share a clock that runs at real speed from
+    // 11:59:55 UTC on a Friday; the calendar closes at 12:00.
+    let start = Utc.with_ymd_and_hms(2026, 11, 27, 11, 59, 55).unwrap();
+    let clock = ManualClock::new(start);
+    let fake = FakeGupshup::start(FakeGupshupConfig {
+        clock: Arc::new(clock.clone()),
+        ..Default::default()
+    })
+    .await;
+    let s = scenario::write(&ScenarioSpec {
+        gupshup_url: &fake.base_url(),
+        tier: "unlimited",
+        contacts: 2000,
+        max_mps: 40,
+        calendar: Some("timezone = \"UTC\"\nfri = [\"08:00-12:00\"]\n"),
+        ..Default::default()
+    });
+    let ticker = {
+        let clock = clock.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                clock.advance(chrono::Duration::milliseconds(20));
+            }
+        })
+    };
+    let (token, task) = start_daemon(s.config.clone(), Arc::new(clock.clone()));
+    assert!(wait_for(|| clock.now() > start + chrono::Duration::seconds(9), 30).await);
+    let close = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+    let sends = fake.sends();
+    assert!(!sends.is_empty(), "it sent while open");
+    assert!(sends.len() < 2000);
+    let last = sends
+        .iter()
+        .map(|s| chrono::DateTime::<Utc>::from(s.at))
+        .max()
+        .unwrap();
+    assert!(
+        last < close + chrono::Duration::milliseconds(200),
+        "a send started after closing: {last}"
+    );
+    let cs = campaigns(&s).await;
+    assert!(cs.iter().any(|c| c.state == "waiting_hours"), "{cs:?}");
+    ticker.abort();
+    token.cancel();
+    task.await.unwrap().unwrap();
+}
