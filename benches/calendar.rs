@@ -30,8 +30,13 @@ fn comercial(timezone: &str) -> Calendar {
 
 fn instants(n: usize) -> Vec<DateTime<Utc>> {
     let mut rng = StdRng::seed_from_u64(7);
-    let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid date");
-    (0..n).map(|_| start + Duration::seconds(rng.gen_range(0..2 * 365 * 86_400))).collect()
+    let start = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid date");
+    (0..n)
+        .map(|_| start + Duration::seconds(rng.gen_range(0..2 * 365 * 86_400)))
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {

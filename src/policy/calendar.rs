@@ -62,9 +62,9 @@ pub struct Calendar {
 }
 
 impl Calendar {
-    /// Builds a calendar from already validated parts (see `CalendarConfig::build`). Each span
-    /// list must be sorted, non-overlapping and made of non-empty spans; the constructor merges
-    /// touching spans so the rest of the code can rely on that.
+    /// Builds a calendar from already validated parts (`CalendarConfig::build` is the usual
+    /// way). Each span list is sorted and merged here; empty spans are dropped and ends are
+    /// clamped to 2880 (the end of the next day), so the invariants of [`Span`] hold.
     pub fn from_parts(
         name: impl Into<String>,
         tz: Tz,
@@ -266,8 +266,12 @@ impl Calendar {
     }
 }
 
-/// Sorts spans and merges touching or overlapping ones; drops empty ones.
+/// Sorts spans and merges touching or overlapping ones; drops empty ones. Nothing may run past
+/// the end of the next day: `is_open` only looks one day back.
 fn normalize(mut spans: Vec<Span>) -> Vec<Span> {
+    for s in &mut spans {
+        s.end = s.end.min(2 * MINUTES_PER_DAY);
+    }
     spans.retain(|s| s.start < s.end);
     spans.sort_unstable();
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
@@ -504,6 +508,12 @@ mod tests {
 
     fn runs(c: &Calendar, a: &str, b: &str) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         c.open_intervals_between(at(a), at(b)).collect()
+    }
+
+    #[test]
+    fn calendars_can_be_shared_across_tasks() {
+        fn shareable<T: Send + Sync + Clone + std::fmt::Debug>() {}
+        shareable::<Calendar>();
     }
 
     #[test]
