@@ -196,6 +196,12 @@ impl Calendar {
         }
     }
 
+    /// The open stretch in force at `t`, or the next one: what `tierpace check` prints as a
+    /// campaign's next send window. `None` when nothing opens within [`HORIZON_DAYS`].
+    pub fn next_window(&self, t: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.open_intervals(t).next()
+    }
+
     /// Open seconds in `[a, b)` (0 when `b <= a`), rounded down to whole seconds.
     pub fn open_seconds(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
         if b <= a {
@@ -754,7 +760,7 @@ mod tests {
             c.next_close(at("2026-11-23T10:00:00Z")),
             Some(at("2026-11-25T00:00:00Z"))
         );
-        let first = c.open_intervals(at("2026-11-23T10:00:00Z")).next();
+        let first = c.next_window(at("2026-11-23T10:00:00Z"));
         assert_eq!(
             first,
             Some((at("2026-11-23T10:00:00Z"), at("2026-11-25T00:00:00Z")))
