@@ -63,7 +63,7 @@ pub enum CalendarError {
         value: String,
         reason: String,
     },
-    #[error("calendar \"{calendar}\": {field}: \"{value}\" ends before it starts: {hint}")]
+    #[error("calendar \"{calendar}\": {field}: \"{value}\" does not end after it starts: {hint}")]
     EndBeforeStart {
         calendar: String,
         field: String,
@@ -465,4 +465,194 @@ fn subtract(spans: Vec<Span>, breaks: &[Span]) -> Vec<Span> {
             .collect();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml_text: &str) -> CalendarConfig {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn the_documented_example_builds_without_warnings() {
+        let cfg = parse(
+            r#"
+            timezone = "America/Sao_Paulo"
+            mon = ["08:00-18:00"]
+            tue = ["08:00-18:00"]
+            sat = ["09:00-13:00"]
+            breaks = ["12:00-13:00"]
+            holidays = ["2026-12-25", "2027-01-01"]
+            holiday_sets = ["BR"]
+            [exceptions]
+            "2026-12-24" = ["08:00-12:00"]
+            "#,
+        );
+        let (cal, warnings) = cfg.build("comercial").unwrap();
+        assert_eq!(cal.name(), "comercial");
+        assert_eq!(cal.timezone(), chrono_tz::America::Sao_Paulo);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let monday = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        assert_eq!(
+            cal.hours_on(monday),
+            &[
+                Span {
+                    start: 480,
+                    end: 720
+                },
+                Span {
+                    start: 780,
+                    end: 1080
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once_naming_calendar_field_and_value() {
+        let cfg = parse(
+            r#"
+            timezone = "America/Sao_Paul"
+            mon = ["08:00-12:00", "11:00-18:00"]
+            tue = ["8h-18h"]
+            wed = ["25:00-26:00"]
+            thu = ["10:00-10:00"]
+            fri = ["24:00-02:00"]
+            breaks = ["13:00-12:00"]
+            holidays = ["2026-02-30"]
+            holiday_sets = ["XX"]
+            [day_breaks]
+            funday = ["12:00-13:00"]
+            [exceptions]
+            "2026-13-01" = ["08:00-12:00"]
+            "#,
+        );
+        let errors = cfg.build("comercial").unwrap_err();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let has = |needle: &str| text.iter().any(|t| t.contains(needle));
+        assert_eq!(errors.len(), 11, "{text:#?}");
+        assert!(
+            text.iter()
+                .all(|t| t.starts_with("calendar \"comercial\": ")),
+            "{text:#?}"
+        );
+        assert!(has("timezone: unknown time zone \"America/Sao_Paul\""));
+        assert!(has("mon: \"08:00-12:00\" and \"11:00-18:00\" overlap"));
+        assert!(has("tue: \"8h-18h\" is not an interval"));
+        assert!(has(
+            "wed: \"25:00-26:00\" is not an interval: \"25:00\" is out of range"
+        ));
+        assert!(has("thu: \"10:00-10:00\" does not end after it starts"));
+        assert!(has(
+            "fri: \"24:00-02:00\" is not an interval: 24:00 can only end an interval"
+        ));
+        assert!(has("breaks: \"13:00-12:00\" does not end after it starts"));
+        assert!(has("holidays: \"2026-02-30\" is not a date"));
+        assert!(has("unknown holiday set \"XX\" (known: BR)"));
+        assert!(has("day_breaks: unknown weekday \"funday\""));
+        assert!(
+            !has("exceptions.2026-13-01"),
+            "the key is wrong, not its intervals"
+        );
+        assert!(errors.contains(&CalendarError::BadDate {
+            calendar: "comercial".into(),
+            field: "exceptions".into(),
+            value: "2026-13-01".into(),
+        }));
+    }
+
+    #[test]
+    fn a_break_outside_every_interval_is_only_a_warning() {
+        let cfg = parse("timezone = 'UTC'\nmon = ['08:00-18:00']\nbreaks = ['19:00-20:00']\n[day_breaks]\nmon = ['06:00-07:00']");
+        let (_, warnings) = cfg.build("late").unwrap();
+        let text: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(
+            text[0].contains("day_breaks.mon: \"06:00-07:00\" lies outside every open interval")
+        );
+        assert!(text[1].contains("breaks: \"19:00-20:00\" lies outside every open interval"));
+    }
+
+    #[test]
+    fn a_break_on_the_after_midnight_part_of_an_interval_is_no_warning() {
+        let cfg = parse("timezone = 'UTC'\nfri = ['22:00-02:00']\nbreaks = ['00:30-01:00']");
+        assert!(cfg.build("night").unwrap().1.is_empty());
+    }
+
+    #[test]
+    fn whole_days_and_midnight_ends_are_accepted() {
+        let cfg = parse(
+            "timezone = 'UTC'\nmon = ['00:00-24:00']\ntue = ['22:00-00:00']\nwed = ['9:30-12:00']",
+        );
+        let (cal, _) = cfg.build("x").unwrap();
+        let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
+        assert_eq!(
+            cal.hours_on(d(23)),
+            &[Span {
+                start: 0,
+                end: 1440
+            }]
+        );
+        assert_eq!(
+            cal.hours_on(d(24)),
+            &[Span {
+                start: 1320,
+                end: 1440
+            }]
+        );
+        assert_eq!(
+            cal.hours_on(d(25)),
+            &[Span {
+                start: 570,
+                end: 720
+            }]
+        );
+    }
+
+    #[test]
+    fn a_calendar_with_no_hours_warns_that_it_never_opens() {
+        let (_, warnings) = parse("timezone = 'UTC'").build("empty").unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].to_string().contains("never opens"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_serde() {
+        assert!(
+            toml::from_str::<CalendarConfig>("timezone = 'UTC'\nmonday = ['08:00-18:00']").is_err()
+        );
+    }
+
+    #[test]
+    fn build_calendars_adds_always_and_reserves_its_name() {
+        let mut cfg = BTreeMap::new();
+        cfg.insert(
+            "comercial".to_string(),
+            parse("timezone = 'UTC'\nmon = ['08:00-18:00']"),
+        );
+        let (calendars, warnings) = build_calendars(&cfg).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(
+            calendars.keys().collect::<Vec<_>>(),
+            ["always", "comercial"]
+        );
+
+        cfg.insert("always".to_string(), parse("timezone = 'UTC'"));
+        cfg.insert("broken".to_string(), parse("timezone = 'Mars/Olympus'"));
+        let errors = build_calendars(&cfg).unwrap_err();
+        assert_eq!(
+            errors,
+            vec![
+                CalendarError::ReservedName {
+                    calendar: "always".into()
+                },
+                CalendarError::UnknownTimeZone {
+                    calendar: "broken".into(),
+                    value: "Mars/Olympus".into()
+                },
+            ]
+        );
+    }
 }
