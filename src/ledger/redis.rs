@@ -365,6 +365,17 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
     }
 }
 
+/// How the daemon should configure its `ConnectionManager` for the ledger: fail fast while
+/// Redis is down (the dispatcher sends nothing and retries on its own tick) instead of
+/// queueing calls behind a long reconnect backoff.
+pub fn manager_config() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(1)
+        .set_max_delay(500)
+        .set_connection_timeout(std::time::Duration::from_secs(2))
+        .set_response_timeout(std::time::Duration::from_secs(5))
+}
+
 /// Connection trouble is `Unavailable` (send nothing, retry later); anything else is `Backend`.
 fn backend(e: RedisError) -> LedgerError {
     use redis::ErrorKind as K;
