@@ -351,7 +351,7 @@ pub fn parse_campaign(
             line,
             column,
             key: src.key_at(offset),
-            message: e.message().trim().to_string(),
+            message: parse_message(e.message()),
         }]
     })?;
     Validator {
@@ -804,6 +804,32 @@ impl Source<'_> {
             .position(|l| table_header(l.trim()) == Some(table))
             .map(|i| (i + 1, 1))
             .unwrap_or((1, 1))
+    }
+}
+
+/// The parser's message on one line; it is empty for some syntax errors (e.g. `key =` and
+/// nothing after it), where the position is all the parser knows.
+fn parse_message(message: &str) -> String {
+    let message = message.trim().replace('\n', "; ");
+    if message.is_empty() {
+        "TOML syntax error here, expected `key = value`, a [table] header or a comment".to_string()
+    } else {
+        message
+    }
+}
+
+/// Where the top-level `id = ...` of a campaign file is written, as `file:line:column`, or the
+/// file alone when the id comes from the file name. For errors found across files (duplicate ids).
+pub fn id_place(path: &Path, shown: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let line = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| table_header(l).is_none())
+        .position(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == "id"));
+    match line {
+        Some(i) => format!("{}:{}:1", shown.display(), i + 1),
+        None => shown.display().to_string(),
     }
 }
 

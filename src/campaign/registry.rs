@@ -26,7 +26,7 @@ use notify_debouncer_full::notify::RecursiveMode;
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 use tokio::sync::mpsc;
 
-use super::file::{load_campaign, Campaign, CampaignContext};
+use super::file::{id_place, load_campaign, Campaign, CampaignContext};
 
 /// How long the watcher waits for a burst of events (an editor's write-rename) to settle.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -123,7 +123,7 @@ impl Registry {
                 .and_then(|c| match ids.get(&c.id) {
                     Some(other) => Err(format!(
                         "{}: id: campaign id `{}` is already used by {}, expected a unique id",
-                        file.display(),
+                        id_place(file, file),
                         c.id,
                         other.display()
                     )),
