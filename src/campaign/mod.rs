@@ -12,11 +12,13 @@
 //! - [`registry`]: rescans the directory on one reload message (file watcher or SIGHUP);
 //!   a bad file keeps its previous valid version in force.
 //! - [`check`]: the offline report behind `tierpace check`.
+//! - [`metrics`]: the log line and counter for each registry event and skipped contact.
 
 pub mod audience;
 pub mod check;
 pub mod consent;
 pub mod file;
+pub mod metrics;
 pub mod opt_in;
 pub mod params;
 pub mod phone;
@@ -35,5 +37,6 @@ pub use file::{
     Category, ColumnNames, FileProblem, MediaSpec, PacingMode, PacingSpec, ScheduleSpec,
     TemplateRef, TemplateSpec,
 };
+pub use metrics::CampaignMetrics;
 pub use params::ParamTemplate;
 pub use registry::{spawn_sighup, watch_dir, Registry, RegistryEvent, ReloadTrigger, WatchGuard};
