@@ -4,7 +4,8 @@ mod support;
 
 use chrono::{TimeZone, Utc};
 use tierpace::campaign::{
-    read_optout_file, ConsentError, ConsentStore, MemoryConsent, OptOutSource, RedisConsent,
+    read_optout_file, split_opted_out, AudienceReader, AudienceSpec, ColumnNames, ConsentError,
+    ConsentStore, MemoryConsent, OptOutSource, RedisConsent, SkipReason,
 };
 use tierpace::contact::{ContactHasher, ContactKey, E164};
 
@@ -131,4 +132,37 @@ fn the_optout_file_honours_good_lines_and_names_bad_ones() {
         read_optout_file(&dir.path().join("none"), "55", &h),
         Err(ConsentError::File { .. })
     ));
+}
+
+#[tokio::test]
+async fn a_batch_of_rows_loses_exactly_the_opted_out_contacts() {
+    let server = RedisServer::shared();
+    let client = redis::Client::open(server.url()).unwrap();
+    let store = RedisConsent::new(client.get_connection_manager().await.unwrap(), "split");
+    let h = ContactHasher::new(b"s");
+    let spec = AudienceSpec {
+        file: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("config/campaigns/contacts/example.csv"),
+        default_ddi: "55".into(),
+        columns: ColumnNames::default(),
+        max_bad_share: 0.2,
+    };
+    let rows: Vec<_> = AudienceReader::open(&spec, &[], &h)
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(rows.len(), 15);
+    let t = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+    store
+        .opt_out(rows[3].key, OptOutSource::Keyword, t)
+        .await
+        .unwrap();
+    let (send, skipped) = split_opted_out(&store, rows.clone()).await.unwrap();
+    assert_eq!(send.len(), 14);
+    assert!(!send.iter().any(|r| r.key == rows[3].key));
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(
+        (skipped[0].line, skipped[0].reason),
+        (rows[3].line, SkipReason::OptedOut)
+    );
 }

@@ -138,6 +138,19 @@ fn run_key_changes_with_template_or_audience_file_only() {
 }
 
 #[test]
+fn run_key_survives_moving_the_campaigns_directory() {
+    let (a, b) = (Dir::new(), Dir::new());
+    let ka = parse_campaign(&a.path("bf.toml"), GOOD, &ctx())
+        .unwrap()
+        .run_key();
+    let kb = parse_campaign(&b.path("bf.toml"), GOOD, &ctx())
+        .unwrap()
+        .run_key();
+    assert_eq!(ka, kb);
+    assert!(ka.starts_with("black-friday-2026@"));
+}
+
+#[test]
 fn unknown_key_names_the_key_and_what_is_allowed() {
     let d = Dir::new();
     let e = d.error(&GOOD.replace("daily_max = 5000", "daily_maxx = 5000"));

@@ -183,7 +183,15 @@ impl Campaign {
             }
         }
         h.write(b"\0");
-        h.write(self.audience.file.to_string_lossy().as_bytes());
+        // The audience path as seen from the campaign file, so moving the whole campaigns
+        // directory (or a replica mounting it elsewhere) is not mistaken for a new audience.
+        let base = self.file.parent().unwrap_or(Path::new(""));
+        let audience = self
+            .audience
+            .file
+            .strip_prefix(base)
+            .unwrap_or(&self.audience.file);
+        h.write(audience.to_string_lossy().as_bytes());
         format!("{}@{:016x}", self.id, h.finish())
     }
 }

@@ -30,7 +30,8 @@ pub use audience::{
 };
 pub use check::{check_campaigns, CheckOutcome, CheckReport};
 pub use consent::{
-    read_optout_file, ConsentError, ConsentStore, MemoryConsent, OptOutSource, RedisConsent,
+    read_optout_file, split_opted_out, ConsentError, ConsentStore, MemoryConsent, OptOutSource,
+    RedisConsent,
 };
 pub use file::{
     load_campaign, AudienceSpec, CalendarRef, Campaign, CampaignContext, CampaignFileError,
