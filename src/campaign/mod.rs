@@ -23,6 +23,7 @@ pub mod opt_in;
 pub mod params;
 pub mod phone;
 pub mod registry;
+pub mod validate;
 
 pub use audience::{
     scan_audience, AudienceError, AudiencePosition, AudienceReader, AudienceRow, AudienceSummary,
