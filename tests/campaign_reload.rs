@@ -256,3 +256,54 @@ async fn sighup_alone_reloads_the_directory() {
         .unwrap();
     assert_eq!(got, (ReloadTrigger::Signal, vec![("alpha".to_string(), 1)]));
 }
+
+#[test]
+fn a_campaign_is_only_as_valid_as_its_audience() {
+    let dir = setup();
+    let d = dir.path();
+    let with_param = campaign("alpha", T1, 1).replace(
+        "category = \"marketing\"",
+        "category = \"marketing\"\nparams = [\"{{cupom}}\"]",
+    );
+    write(d, "a.toml", &with_param);
+    let mut reg = Registry::new(d.to_path_buf(), ctx());
+    let events = reg.reload();
+    assert_eq!(summary(&events), ["invalid a.toml"]);
+    let RegistryEvent::Invalid { error, .. } = &events[0] else {
+        unreachable!()
+    };
+    assert!(
+        error.contains("column `cupom` is not in the audience header"),
+        "{error}"
+    );
+
+    // The CSV gains the column: the campaign is valid on the next reload.
+    write(
+        d,
+        "contacts.csv",
+        "phone,opt_in,cupom\n85999990000,sim,BF\n",
+    );
+    assert_eq!(summary(&reg.reload()), ["added alpha a.toml"]);
+
+    // The CSV is replaced by a broken export: refused, the version in force stays.
+    write(
+        d,
+        "contacts.csv",
+        "phone,opt_in,cupom\n123,sim,BF\n85999990000,sim,BF\n",
+    );
+    write(
+        d,
+        "a.toml",
+        &with_param.replace("priority = 1", "priority = 2"),
+    );
+    let events = reg.reload();
+    assert_eq!(summary(&events), ["invalid a.toml"]);
+    let RegistryEvent::Invalid { error, .. } = &events[0] else {
+        unreachable!()
+    };
+    assert!(
+        error.contains("1 of 2 rows (50.0%) have bad data"),
+        "{error}"
+    );
+    assert_eq!(in_force(&reg), [("alpha".into(), 1)]);
+}
