@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::audience::{scan_audience_with, AudienceError, AudienceSummary};
-use super::file::{load_campaign, Campaign, CampaignContext};
+use super::file::{id_place, load_campaign, Campaign, CampaignContext};
 use super::registry::campaign_files;
 use crate::contact::{ContactHasher, ContactKey};
 
@@ -87,7 +87,7 @@ pub fn check_campaigns_with(
             report.outcomes.push(CheckOutcome::Err {
                 errors: vec![format!(
                     "{}: id: campaign id `{}` is already used by {}, expected a unique id",
-                    shown.display(),
+                    id_place(&file, &shown),
                     campaign.id,
                     relative(dir, first).display()
                 )],

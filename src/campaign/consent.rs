@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 
+use super::audience::{AudienceRow, RowSkip, SkipReason};
 use super::phone::normalise;
 use crate::contact::{ContactHasher, ContactKey};
 
@@ -217,6 +218,38 @@ where
         let mut conn = self.conn.clone();
         Ok(conn.hlen(&self.key).await?)
     }
+}
+
+/// Splits a batch of audience rows into those that may be sent and `opted_out` skips, in one
+/// store round trip. The dispatcher calls it right before asking the ledger to admit the batch,
+/// so an opt-out recorded a second ago is honoured. An error means: send none of them now.
+pub async fn split_opted_out(
+    store: &dyn ConsentStore,
+    rows: Vec<AudienceRow>,
+) -> Result<(Vec<AudienceRow>, Vec<RowSkip>), ConsentError> {
+    let keys: Vec<ContactKey> = rows.iter().map(|r| r.key).collect();
+    let out = store.opted_out(&keys).await?;
+    if out.len() != rows.len() {
+        return Err(ConsentError::Backend(format!(
+            "asked about {} contacts, got {} answers",
+            rows.len(),
+            out.len()
+        )));
+    }
+    let mut send = Vec::with_capacity(rows.len());
+    let mut skipped = Vec::new();
+    for (row, opted_out) in rows.into_iter().zip(out) {
+        if opted_out {
+            skipped.push(RowSkip {
+                line: row.line,
+                reason: SkipReason::OptedOut,
+                detail: format!("contact {} opted out", row.key.to_hex()),
+            });
+        } else {
+            send.push(row);
+        }
+    }
+    Ok((send, skipped))
 }
 
 /// Reads an opt-out file: one number a line, as people write them; blank lines and `#` comments

@@ -12,15 +12,18 @@
 //! - [`registry`]: rescans the directory on one reload message (file watcher or SIGHUP);
 //!   a bad file keeps its previous valid version in force.
 //! - [`check`]: the offline report behind `tierpace check`.
+//! - [`metrics`]: the log line and counter for each registry event and skipped contact.
 
 pub mod audience;
 pub mod check;
 pub mod consent;
 pub mod file;
+pub mod metrics;
 pub mod opt_in;
 pub mod params;
 pub mod phone;
 pub mod registry;
+pub mod validate;
 
 pub use audience::{
     scan_audience, AudienceError, AudiencePosition, AudienceReader, AudienceRow, AudienceSummary,
@@ -28,12 +31,14 @@ pub use audience::{
 };
 pub use check::{check_campaigns, CheckOutcome, CheckReport};
 pub use consent::{
-    read_optout_file, ConsentError, ConsentStore, MemoryConsent, OptOutSource, RedisConsent,
+    read_optout_file, split_opted_out, ConsentError, ConsentStore, MemoryConsent, OptOutSource,
+    RedisConsent,
 };
 pub use file::{
     load_campaign, AudienceSpec, CalendarRef, Campaign, CampaignContext, CampaignFileError,
     Category, ColumnNames, FileProblem, MediaSpec, PacingMode, PacingSpec, ScheduleSpec,
     TemplateRef, TemplateSpec,
 };
+pub use metrics::CampaignMetrics;
 pub use params::ParamTemplate;
 pub use registry::{spawn_sighup, watch_dir, Registry, RegistryEvent, ReloadTrigger, WatchGuard};

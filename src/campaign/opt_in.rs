@@ -23,12 +23,19 @@ pub struct OptInError(pub String);
 
 /// Reads one `opt_in` cell.
 pub fn parse_opt_in(cell: &str) -> Result<OptIn, OptInError> {
+    const YES: [&str; 7] = ["sim", "s", "yes", "y", "true", "1", "x"];
+    const NO: [&str; 7] = ["não", "nao", "n", "no", "false", "0", ""];
     let value = cell.trim();
-    let lower = value.to_lowercase();
-    match lower.as_str() {
-        "sim" | "s" | "yes" | "y" | "true" | "1" | "x" => return Ok(OptIn::Granted(None)),
-        "não" | "nao" | "n" | "no" | "false" | "0" | "" => return Ok(OptIn::Refused),
-        _ => {}
+    // Read once per audience row: compare without allocating; only `NÃO` needs full Unicode case.
+    let is = |words: &[&str]| {
+        words.iter().any(|w| value.eq_ignore_ascii_case(w))
+            || (!value.is_ascii() && words.contains(&value.to_lowercase().as_str()))
+    };
+    if is(&YES) {
+        return Ok(OptIn::Granted(None));
+    }
+    if is(&NO) {
+        return Ok(OptIn::Refused);
     }
     // A date, or a timestamp whose date part is enough (RFC 3339 or "YYYY-MM-DD HH:MM:SS").
     let date_part = value.get(..10).unwrap_or(value);

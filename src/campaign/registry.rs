@@ -11,6 +11,9 @@
 //! - a new valid file is `Added`; a changed one `Changed` (the new version takes over; progress
 //!   is kept unless [`Campaign::run_key`] changed, then `new_run`); a vanished one `Removed`
 //!   (its state stays in Redis);
+//! - a campaign is validated with its audience: a CSV that lacks a parameter's column or holds
+//!   more bad data than `max_bad_share` makes the campaign invalid (the CSV is re-read only when
+//!   it or the audience settings change);
 //! - a file that fails validation keeps its previous valid version in force and yields `Invalid`
 //!   on every reload until fixed (the daemon logs it and counts it in the reload-error metric);
 //! - two files with one id: the file already in force keeps it, the other is `Invalid`;
@@ -20,13 +23,15 @@
 //! `reload` does blocking file IO: call it from `spawn_blocking` or a dedicated thread.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use notify_debouncer_full::notify::RecursiveMode;
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 use tokio::sync::mpsc;
 
-use super::file::{load_campaign, Campaign, CampaignContext};
+use super::audience::scan_audience;
+use super::file::{id_place, load_campaign, AudienceSpec, Campaign, CampaignContext};
+use crate::contact::ContactHasher;
 
 /// How long the watcher waits for a burst of events (an editor's write-rename) to settle.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -66,6 +71,7 @@ pub struct Registry {
     dir: PathBuf,
     ctx: CampaignContext,
     by_file: BTreeMap<PathBuf, Campaign>,
+    audiences: AudienceChecks,
 }
 
 impl Registry {
@@ -75,6 +81,7 @@ impl Registry {
             dir,
             ctx,
             by_file: BTreeMap::new(),
+            audiences: AudienceChecks::default(),
         }
     }
 
@@ -120,10 +127,11 @@ impl Registry {
         for file in known.into_iter().chain(fresh) {
             let loaded = load_campaign(file, &self.ctx)
                 .map_err(|e| e.to_string())
+                .and_then(|c| self.audiences.verdict(&c).map(|()| c))
                 .and_then(|c| match ids.get(&c.id) {
                     Some(other) => Err(format!(
                         "{}: id: campaign id `{}` is already used by {}, expected a unique id",
-                        file.display(),
+                        id_place(file, file),
                         c.id,
                         other.display()
                     )),
@@ -176,8 +184,60 @@ impl Registry {
             }
         }
         events.extend(invalid);
+        self.audiences.retain(|file| next.contains_key(file));
         self.by_file = next;
         events
+    }
+}
+
+/// The audience half of validation: a campaign whose CSV lacks a column its parameters use, or
+/// holds too much bad data, is invalid like a broken TOML file. Reading a large CSV takes a
+/// second or two, so each verdict is kept until the campaign's audience settings or the CSV's
+/// size or modification time change.
+#[derive(Debug, Default)]
+struct AudienceChecks {
+    by_file: BTreeMap<PathBuf, (AudienceStamp, Result<(), String>)>,
+}
+
+#[derive(Debug, PartialEq)]
+struct AudienceStamp {
+    spec: AudienceSpec,
+    params: Vec<String>,
+    modified: Option<SystemTime>,
+    len: u64,
+}
+
+impl AudienceChecks {
+    fn verdict(&mut self, c: &Campaign) -> Result<(), String> {
+        let meta = std::fs::metadata(&c.audience.file).ok();
+        let stamp = AudienceStamp {
+            spec: c.audience.clone(),
+            params: c
+                .template
+                .params
+                .iter()
+                .map(|p| p.as_str().to_string())
+                .collect(),
+            modified: meta.as_ref().and_then(|m| m.modified().ok()),
+            len: meta.as_ref().map_or(0, |m| m.len()),
+        };
+        if let Some((known, verdict)) = self.by_file.get(&c.file) {
+            if *known == stamp {
+                return verdict.clone();
+            }
+        }
+        // Any key works to count duplicates inside one file; these keys are never stored.
+        let hasher = ContactHasher::new(b"tierpace-registry-audience-check");
+        let verdict = scan_audience(&c.audience, &c.template.params, &hasher)
+            .map(|_| ())
+            .map_err(|e| format!("{}: {e}", c.file.display()));
+        self.by_file
+            .insert(c.file.clone(), (stamp, verdict.clone()));
+        verdict
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Path) -> bool) {
+        self.by_file.retain(|file, _| keep(file));
     }
 }
 
