@@ -134,12 +134,12 @@ impl Spread {
     /// What is due now of `left` over `open_left` seconds, `elapsed` seconds after the previous
     /// tick, at `factor` of the even pace (brakes, warm-up). Does not change the carry: call
     /// [`Spread::settle`] with the result once it is known the tick happened.
-    pub fn due(&self, left: DayBudget, open_left_secs: i64, elapsed_secs: f64, factor: f64) -> Due {
+    pub fn due(&self, left: DayBudget, open_left_secs: f64, elapsed_secs: f64, factor: f64) -> Due {
         let exact = match left {
             DayBudget::Unlimited => f64::INFINITY,
-            DayBudget::Up(left) if open_left_secs <= 0 => left as f64,
+            DayBudget::Up(left) if open_left_secs <= 0.0 => left as f64,
             DayBudget::Up(left) => {
-                let part = (elapsed_secs / open_left_secs as f64).clamp(0.0, 1.0);
+                let part = (elapsed_secs / open_left_secs).clamp(0.0, 1.0);
                 left as f64 * part * factor.clamp(0.0, 1.0)
             }
         };
@@ -203,8 +203,8 @@ mod tests {
         let mut spread = Spread::default();
         let mut left = 950u64;
         let mut paid_at_half = 0;
-        for open_left in (1..=36_000i64).rev() {
-            let due = spread.due(DayBudget::Up(left), open_left, 1.0, 1.0);
+        for open_left in (1..=36_000u32).rev() {
+            let due = spread.due(DayBudget::Up(left), f64::from(open_left), 1.0, 1.0);
             spread.settle(due);
             left -= due.whole.min(left);
             if open_left == 18_000 {
@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn a_factor_slows_the_spread() {
         let spread = Spread::default();
-        let due = spread.due(DayBudget::Up(3600), 3600, 10.0, 0.5);
+        let due = spread.due(DayBudget::Up(3600), 3600.0, 10.0, 0.5);
         assert_eq!(due.whole, 5);
     }
 }

@@ -283,7 +283,7 @@ impl Pacer {
         );
         let headroom = DayBudget::from_option(sender.headroom)
             .min(DayBudget::from_option(allowance).left(sender.unique_24h));
-        let open_left = sender.open_seconds_left_today;
+        let open_left = open_seconds_left_exact(now, sender.open_seconds_left_today);
         let pool_left =
             growth::grow_budget(allowance).left(sender.new_uniques_today.max(self.granted_today));
         let pool_due = match pool_left {
@@ -298,7 +298,7 @@ impl Pacer {
                 continue;
             }
             let hold = |reason| (campaign.id.clone(), reason);
-            if !campaign.open_now || open_left <= 0 {
+            if !campaign.open_now || sender.open_seconds_left_today <= 0 {
                 held.push(hold(IdleReason::Closed));
                 continue;
             }
@@ -439,6 +439,24 @@ impl Pacer {
     }
 }
 
+/// The open time left today to the nanosecond. The calendar rounds it down to whole seconds and
+/// its open stretches begin and end on whole seconds (hours are `HH:MM`, zone offsets whole
+/// seconds), so while open the missing fraction is the rest of the current second. Without it
+/// the last seconds of a day would be paid up to twice their share.
+fn open_seconds_left_exact(now: DateTime<Utc>, whole: i64) -> f64 {
+    if whole <= 0 {
+        return 0.0;
+    }
+    // Leap seconds show as nanos >= 1e9; they count as the end of the second.
+    let nanos = now.timestamp_subsec_nanos().min(999_999_999);
+    let rest = if nanos == 0 {
+        0.0
+    } else {
+        f64::from(1_000_000_000 - nanos) / 1e9
+    };
+    whole as f64 + rest
+}
+
 fn claim(campaign: &CampaignView, want: u64) -> Claim {
     Claim {
         priority: campaign.priority,
@@ -459,4 +477,231 @@ fn idle_reason(campaigns: &[CampaignView], held: &[(String, IdleReason)]) -> Opt
         return None;
     }
     held.iter().map(|(_, r)| *r).max_by_key(|r| r.rank())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::brake::{Brake, BrakeState};
+    use chrono::{Duration, TimeZone};
+
+    fn day() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap()
+    }
+
+    /// 10:00 on a day open 08:00-18:00, 1K tier, nothing sent yet.
+    fn sender(now: DateTime<Utc>) -> SenderView {
+        let close = day() + Duration::hours(18);
+        SenderView {
+            now,
+            limit: Some(1000),
+            headroom: Some(950),
+            unique_24h: 0,
+            unique_7d: 0,
+            upgrade_threshold: Some(500),
+            upgrade_at: None,
+            limit_frees_at: None,
+            day_start: day(),
+            open_seconds_left_today: (close - now).num_seconds().max(0),
+            new_uniques_today: 0,
+            max_mps: 20,
+        }
+    }
+
+    fn campaign(id: &str, mode: PacingMode) -> CampaignView {
+        CampaignView {
+            id: id.into(),
+            priority: 1,
+            weight: 1,
+            age_rank: 0,
+            mode,
+            marketing: true,
+            daily_max: None,
+            sent_today: 0,
+            template_sends: 1_000_000,
+            remaining: 100_000,
+            open_now: true,
+        }
+    }
+
+    /// Runs `ticks` one-second ticks from 10:00 and returns the total granted per campaign.
+    fn run(
+        pacer: &mut Pacer,
+        brakes: &BrakeState,
+        campaigns: &[CampaignView],
+        ticks: i64,
+    ) -> Vec<u64> {
+        let start = day() + Duration::hours(10);
+        let mut totals = vec![0; campaigns.len()];
+        for k in 0..=ticks {
+            let plan = pacer.plan(&sender(start + Duration::seconds(k)), brakes, campaigns);
+            for (id, n) in plan.grants {
+                let i = campaigns.iter().position(|c| c.id == id).unwrap();
+                totals[i] += u64::from(n);
+            }
+        }
+        totals
+    }
+
+    #[test]
+    fn grow_spreads_the_allowance_over_the_open_hours_left() {
+        // 950 over the 8 h left: 950 / 28800 s, so one hour pays about 118.75.
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let totals = run(
+            &mut pacer,
+            &BrakeState::default(),
+            &[campaign("a", PacingMode::Grow)],
+            3600,
+        );
+        assert!((118..=120).contains(&totals[0]), "{totals:?}");
+    }
+
+    #[test]
+    fn asap_goes_at_the_throughput_cap() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let totals = run(
+            &mut pacer,
+            &BrakeState::default(),
+            &[campaign("a", PacingMode::Asap)],
+            10,
+        );
+        assert_eq!(totals[0], 200);
+    }
+
+    #[test]
+    fn steady_spreads_its_daily_max() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut c = campaign("a", PacingMode::Steady);
+        c.daily_max = Some(2880);
+        let totals = run(&mut pacer, &BrakeState::default(), &[c], 600);
+        assert_eq!(totals[0], 60);
+    }
+
+    #[test]
+    fn warm_up_halves_a_new_template() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut c = campaign("a", PacingMode::Steady);
+        c.daily_max = Some(2880);
+        c.template_sends = 10;
+        let totals = run(&mut pacer, &BrakeState::default(), &[c], 600);
+        assert_eq!(totals[0], 30);
+    }
+
+    #[test]
+    fn closed_hours_grant_nothing() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut c = campaign("a", PacingMode::Asap);
+        c.open_now = false;
+        let plan = pacer.plan(
+            &sender(day() + Duration::hours(10)),
+            &BrakeState::default(),
+            &[c],
+        );
+        assert_eq!(plan.reason_idle, Some(IdleReason::Closed));
+        assert!(plan.grants.is_empty());
+    }
+
+    #[test]
+    fn no_headroom_means_limit_reached_until_a_slot_frees() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let now = day() + Duration::hours(10);
+        let frees = now + Duration::hours(3);
+        let mut view = sender(now);
+        view.headroom = Some(0);
+        view.limit_frees_at = Some(frees);
+        let c = [campaign("a", PacingMode::Asap)];
+        pacer.plan(&view, &BrakeState::default(), &c);
+        view.now += Duration::seconds(1);
+        let plan = pacer.plan(&view, &BrakeState::default(), &c);
+        assert_eq!(
+            plan.reason_idle,
+            Some(IdleReason::LimitReached { until: Some(frees) })
+        );
+    }
+
+    #[test]
+    fn the_pacer_checks_the_allowance_itself() {
+        // A ledger reporting more headroom than limit x safety_share - unique_24h is not trusted.
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut view = sender(day() + Duration::hours(10));
+        view.headroom = Some(5000);
+        view.unique_24h = 940;
+        let c = [campaign("a", PacingMode::Asap)];
+        pacer.plan(&view, &BrakeState::default(), &c);
+        view.now += Duration::seconds(1);
+        assert_eq!(pacer.plan(&view, &BrakeState::default(), &c).total(), 10);
+    }
+
+    #[test]
+    fn spam_brake_pauses_marketing_but_not_utility() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut brakes = BrakeState::default();
+        brakes.set(Brake::SpamRate, day());
+        let mut utility = campaign("otp", PacingMode::Asap);
+        utility.marketing = false;
+        let promo = campaign("promo", PacingMode::Asap);
+        let totals = run(&mut pacer, &brakes, &[promo.clone(), utility], 5);
+        assert_eq!(totals, vec![0, 100]);
+        let plan = pacer.plan(&sender(day() + Duration::hours(11)), &brakes, &[promo]);
+        assert_eq!(plan.reason_idle, Some(IdleReason::Braked));
+    }
+
+    #[test]
+    fn a_spent_daily_max_is_budget_spent() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut c = campaign("a", PacingMode::Asap);
+        c.daily_max = Some(300);
+        c.sent_today = 300;
+        let plan = pacer.plan(
+            &sender(day() + Duration::hours(10)),
+            &BrakeState::default(),
+            &[c],
+        );
+        assert_eq!(plan.reason_idle, Some(IdleReason::BudgetSpent));
+    }
+
+    #[test]
+    fn a_new_day_resets_the_pace() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut c = campaign("a", PacingMode::Asap);
+        c.daily_max = Some(30);
+        let totals = run(&mut pacer, &BrakeState::default(), &[c.clone()], 5);
+        assert_eq!(totals[0], 30);
+        let tomorrow = day() + Duration::days(1);
+        let mut view = sender(tomorrow + Duration::hours(10));
+        view.day_start = tomorrow;
+        view.open_seconds_left_today = 8 * 3600;
+        // The night is one long gap: only `catch_up` (2 s, 40 sends) of it is paid, of which the
+        // throughput cap lets 20 go now; the rest of the new day's 30 follows a second later.
+        let first = pacer
+            .plan(&view, &BrakeState::default(), &[c.clone()])
+            .total();
+        view.now += Duration::seconds(1);
+        let second = pacer.plan(&view, &BrakeState::default(), &[c]).total();
+        assert_eq!((first, second), (20, 10));
+    }
+
+    #[test]
+    fn settings_validation_reports_every_problem() {
+        let settings = PacerSettings {
+            safety_share: 1.5,
+            warmup_share: 0.0,
+            ..PacerSettings::default()
+        };
+        let errors = settings.validate().unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert!(PacerSettings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn settings_read_from_toml_with_humantime_durations() {
+        let settings: PacerSettings = toml::from_str(
+            "safety_share = 0.9\nreserve = 20\ncatch_up = \"5s\"\n[brakes]\nspam_window = \"30m\"\n",
+        )
+        .unwrap();
+        assert_eq!(settings.reserve, 20);
+        assert_eq!(settings.catch_up, StdDuration::from_secs(5));
+        assert_eq!(settings.brakes.spam_window, StdDuration::from_secs(1800));
+        assert!(toml::from_str::<PacerSettings>("bogus = 1").is_err());
+    }
 }
