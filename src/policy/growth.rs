@@ -108,14 +108,16 @@ pub fn phase(
     }
 }
 
-/// Pays a day budget out evenly over the open seconds left, tick by tick, keeping the fraction
-/// that does not make a whole send for the next tick.
+/// Pays a day budget out evenly over the open time, tick by tick, in arrears, keeping the
+/// fraction that does not make a whole send for the next tick.
 ///
-/// Each tick is due `left x min(elapsed / open_left, 1)`, where `elapsed` is the time since the
-/// previous tick (the next tick is expected to be as far away). Because what is due shrinks with
-/// what is left, `left / open_left` stays constant while nothing caps the sends: the payout is
-/// linear over the open day, and the last tick of the day takes what remains. When the headroom
-/// caps a tick, the unsent part stays in `left` and is spread over the rest of the day.
+/// A tick pays for the open time elapsed since the previous one: `carry + (left - carry) x
+/// elapsed / open_left_before`, where `open_left_before` is the open time that was left at the
+/// previous tick. What is paid shrinks what is left in the same proportion as the elapsed time
+/// shrinks the open time, so `(left - carry) / open_left` stays exactly constant while nothing
+/// caps the sends: the payout follows a straight line over the open day, whatever the tick
+/// lengths, and no tick gets more than one send over its even share. When the headroom caps a
+/// tick, the unsent part stays in `left` and is spread over the rest of the day.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Spread {
     carry: f64,
@@ -131,19 +133,31 @@ pub struct Due {
 }
 
 impl Spread {
-    /// What is due now of `left` over `open_left` seconds, `elapsed` seconds after the previous
-    /// tick, at `factor` of the even pace (brakes, warm-up). Does not change the carry: call
-    /// [`Spread::settle`] with the result once it is known the tick happened.
-    pub fn due(&self, left: DayBudget, open_left_secs: f64, elapsed_secs: f64, factor: f64) -> Due {
-        let exact = match left {
-            DayBudget::Unlimited => f64::INFINITY,
-            DayBudget::Up(left) if open_left_secs <= 0.0 => left as f64,
-            DayBudget::Up(left) => {
-                let part = (elapsed_secs / open_left_secs).clamp(0.0, 1.0);
-                left as f64 * part * factor.clamp(0.0, 1.0)
-            }
+    /// What is due for `elapsed_secs` of open time out of the `open_left_before` seconds that
+    /// were left at the previous tick, for a `left` budget, at `factor` of the even pace (brakes,
+    /// warm-up). Does not change the carry: call [`Spread::settle`] with the result once the
+    /// tick is decided.
+    pub fn due(
+        &self,
+        left: DayBudget,
+        open_left_before: f64,
+        elapsed_secs: f64,
+        factor: f64,
+    ) -> Due {
+        let left = match left {
+            DayBudget::Unlimited => return Self::split(f64::INFINITY),
+            DayBudget::Up(0) => return Self::split(0.0),
+            DayBudget::Up(left) => left as f64,
         };
-        Self::split(exact + self.carry)
+        let part = if open_left_before <= 0.0 {
+            1.0
+        } else {
+            (elapsed_secs / open_left_before).clamp(0.0, 1.0)
+        };
+        // The carry is already inside `left` (it was not sent), so only the rest is spread:
+        // counting it twice would pay ahead of the even line near the end of the day.
+        let accrued = (left - self.carry).max(0.0) * part * factor.clamp(0.0, 1.0);
+        Self::split(accrued + self.carry)
     }
 
     /// What is due now at a fixed `per_second` rate (asap, and grow at the unlimited tier).
@@ -163,7 +177,9 @@ impl Spread {
                 carry: 0.0,
             };
         }
-        let whole = exact.floor();
+        // A hair of tolerance so that float rounding (0.1 x 10 = 0.9999...) does not hold back a
+        // send that is due exactly.
+        let whole = (exact + 1e-9).floor();
         Due {
             // Saturating cast; a budget never comes near 2^64.
             whole: whole as u64,

@@ -127,8 +127,11 @@ pub struct SenderView {
     pub limit_frees_at: Option<DateTime<Utc>>,
     /// Start of the local calendar day `now` is in: grants and budgets reset when it changes.
     pub day_start: DateTime<Utc>,
-    /// Open seconds left today in the sender's calendar, breaks excluded.
+    /// Open seconds left today in the sender's calendar, breaks excluded (the calendar's
+    /// `open_seconds_left_today`, rounded down). Budgets are spread over this.
     pub open_seconds_left_today: i64,
+    /// Whether that calendar is open at `now`.
+    pub open_now: bool,
     /// New unique customers this sender reached since `day_start`.
     pub new_uniques_today: u64,
     /// The sender's throughput cap.
@@ -222,6 +225,8 @@ pub struct Pacer {
     throughput: Gcra,
     day_start: Option<DateTime<Utc>>,
     last_tick: Option<DateTime<Utc>>,
+    /// Exact open seconds left today at the previous tick (spreads pay for the open time since).
+    last_open_left: Option<f64>,
     /// The grow pool of the sender: caps the sum of its grow campaigns' grants.
     pool: Spread,
     granted_today: u64,
@@ -243,6 +248,7 @@ impl Pacer {
             throughput: Gcra::new(0),
             day_start: None,
             last_tick: None,
+            last_open_left: None,
             pool: Spread::default(),
             granted_today: 0,
             campaigns: HashMap::new(),
@@ -274,6 +280,9 @@ impl Pacer {
         let now = sender.now;
         self.roll_day(sender.day_start, campaigns);
         let elapsed = self.elapsed(now);
+        let open_left =
+            open_seconds_left_exact(now, sender.open_seconds_left_today, sender.open_now);
+        let (open_before, open_elapsed) = self.open_elapsed(open_left);
         self.throughput.set_per_second(sender.max_mps);
 
         let allowance = growth::allowance(
@@ -283,12 +292,11 @@ impl Pacer {
         );
         let headroom = DayBudget::from_option(sender.headroom)
             .min(DayBudget::from_option(allowance).left(sender.unique_24h));
-        let open_left = open_seconds_left_exact(now, sender.open_seconds_left_today);
         let pool_left =
             growth::grow_budget(allowance).left(sender.new_uniques_today.max(self.granted_today));
         let pool_due = match pool_left {
             DayBudget::Unlimited => self.pool.due_at_rate(f64::from(sender.max_mps), elapsed),
-            left => self.pool.due(left, open_left, elapsed, 1.0),
+            left => self.pool.due(left, open_before, open_elapsed, 1.0),
         };
 
         let mut held = Vec::new();
@@ -298,7 +306,7 @@ impl Pacer {
                 continue;
             }
             let hold = |reason| (campaign.id.clone(), reason);
-            if !campaign.open_now || sender.open_seconds_left_today <= 0 {
+            if !campaign.open_now {
                 held.push(hold(IdleReason::Closed));
                 continue;
             }
@@ -316,8 +324,10 @@ impl Pacer {
                 (PacingMode::Asap, _, _) | (_, true, DayBudget::Unlimited) => pace
                     .spread
                     .due_at_rate(f64::from(sender.max_mps) * factor, elapsed),
-                (_, true, left) => pace.spread.due(left, open_left, elapsed, factor),
-                (_, false, _) => pace.spread.due(daily_left, open_left, elapsed, factor),
+                (_, true, left) => pace.spread.due(left, open_before, open_elapsed, factor),
+                (_, false, _) => pace
+                    .spread
+                    .due(daily_left, open_before, open_elapsed, factor),
             };
             let mut cap = campaign.remaining;
             if let DayBudget::Up(n) = daily_left {
@@ -411,6 +421,7 @@ impl Pacer {
         if self.day_start != Some(day_start) {
             self.day_start = Some(day_start);
             self.granted_today = 0;
+            self.last_open_left = None;
             self.pool = Spread::default();
             self.campaigns.clear();
         }
@@ -420,7 +431,17 @@ impl Pacer {
         }
     }
 
-    /// Seconds since the previous tick, at most `catch_up`; zero on the first tick.
+    /// The open time left at the previous tick of this day, and the open time elapsed since then
+    /// (at most `catch_up`; zero on the first tick of a day). Open time, not wall time: a break
+    /// or the night does not accrue anything.
+    fn open_elapsed(&mut self, open_left: f64) -> (f64, f64) {
+        let before = self.last_open_left.unwrap_or(open_left);
+        self.last_open_left = Some(open_left);
+        let elapsed = (before - open_left).clamp(0.0, self.settings.catch_up.as_secs_f64());
+        (before, elapsed)
+    }
+
+    /// Wall seconds since the previous tick, at most `catch_up`; zero on the first tick.
     fn elapsed(&mut self, now: DateTime<Utc>) -> f64 {
         let elapsed = self.last_tick.map_or(0.0, |last| {
             let nanos = (now - last).num_nanoseconds().unwrap_or(i64::MAX);
@@ -441,11 +462,15 @@ impl Pacer {
 
 /// The open time left today to the nanosecond. The calendar rounds it down to whole seconds and
 /// its open stretches begin and end on whole seconds (hours are `HH:MM`, zone offsets whole
-/// seconds), so while open the missing fraction is the rest of the current second. Without it
-/// the last seconds of a day would be paid up to twice their share.
-fn open_seconds_left_exact(now: DateTime<Utc>, whole: i64) -> f64 {
-    if whole <= 0 {
+/// seconds), so while open the missing fraction is the rest of the current second (and while
+/// closed there is none). Without it ticks that do not fall on whole seconds would be paid
+/// unevenly, up to twice their share in the last seconds of a day.
+fn open_seconds_left_exact(now: DateTime<Utc>, whole: i64, open_now: bool) -> f64 {
+    if whole < 0 || (whole == 0 && !open_now) {
         return 0.0;
+    }
+    if !open_now {
+        return whole as f64;
     }
     // Leap seconds show as nanos >= 1e9; they count as the end of the second.
     let nanos = now.timestamp_subsec_nanos().min(999_999_999);
@@ -503,6 +528,7 @@ mod tests {
             limit_frees_at: None,
             day_start: day(),
             open_seconds_left_today: (close - now).num_seconds().max(0),
+            open_now: now < close,
             new_uniques_today: 0,
             max_mps: 20,
         }
