@@ -4,9 +4,12 @@
 //! One [`Pacer`] per sender, called by that sender's dispatcher every tick with plain numbers: a
 //! [`SenderView`] (the ledger's counts and the calendar's open time, filled by the caller), the
 //! sender's [`BrakeState`] and one [`CampaignView`] per campaign. It returns a [`TickPlan`]: a
-//! grant per campaign (use it as the ledger `admit` budget of new uniques for that campaign), or
-//! why nothing may go. It is pure: time is `SenderView::now`; its only state is what a pace needs
-//! between ticks (fractions carried over, today's grants, the throughput log).
+//! grant per campaign, or why nothing may go. A grant is a number of sends that may start now;
+//! each opens at most one new conversation, so it is also the `budget` of new uniques to pass to
+//! the ledger's `admit` for that campaign. A send to a contact that uses no headroom (reached in
+//! the last 24 h, or in a service window) still takes a grant: the throughput cap counts sends,
+//! not conversations. The pacer is pure: time is `SenderView::now`; its only state is what a pace
+//! needs between ticks (fractions carried over, today's grants, the throughput log).
 //!
 //! Each tick, in this order:
 //! 1. **Due by pace.** Each campaign's share of its day budget for this tick ([`growth`]):
@@ -20,7 +23,13 @@
 //! "Used today" is the larger of the caller's count (`new_uniques_today`, `sent_today`) and the
 //! pacer's own grants since `day_start`: a restart or another replica is seen through the
 //! caller's numbers, and a grant is counted at once even before the ledger has recorded it. A
-//! grant the dispatcher could not use is not handed out again today (conservative).
+//! grant the dispatcher could not use, or used for a contact that took no headroom, is not handed
+//! out again today (conservative: the day's budget may be slightly under-used, never over).
+//!
+//! Spreads pay in arrears for the *open* time elapsed since the previous tick (the calendar's
+//! open seconds left, made exact to the nanosecond), so breaks and nights accrue nothing and the
+//! first tick of a day pays nothing; asap pays `max_mps` per wall second elapsed. A gap longer
+//! than `catch_up` (an outage) is paid as `catch_up`, and the rest is re-spread over the day.
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
@@ -44,8 +53,9 @@ pub struct PacerSettings {
     pub warmup_sends: u64,
     /// The pace during a template's warm-up, in (0, 1]. Default 0.5.
     pub warmup_share: f64,
-    /// The longest gap between two ticks that is paid out (after a pause, a closed period or a
-    /// Redis outage the first tick is not a catch-up burst). Default `2s`.
+    /// The longest gap between two ticks that is paid out (after a pause or a Redis outage the
+    /// first tick is not a catch-up burst). Must be longer than the dispatcher's tick, or the
+    /// pace falls behind. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub catch_up: StdDuration,
     /// When spam failures brake a sender.
@@ -59,7 +69,7 @@ impl Default for PacerSettings {
             reserve: 0,
             warmup_sends: 1000,
             warmup_share: 0.5,
-            catch_up: StdDuration::from_secs(2),
+            catch_up: StdDuration::from_secs(5),
             brakes: BrakeSettings::default(),
         }
     }
@@ -195,7 +205,8 @@ impl IdleReason {
 /// The pacer's decision for one tick.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TickPlan {
-    /// New uniques each campaign may start now; only campaigns with a grant above zero.
+    /// Sends each campaign may start now (= its `admit` budget of new uniques); only campaigns
+    /// with a grant above zero, in the order of `campaigns`.
     pub grants: Vec<(String, u32)>,
     /// Why nothing goes, when `grants` is empty and something stops it (`None` when the pace
     /// simply has no whole send due yet, or the throughput cap is full: try next tick).
@@ -697,7 +708,7 @@ mod tests {
         let mut view = sender(tomorrow + Duration::hours(10));
         view.day_start = tomorrow;
         view.open_seconds_left_today = 8 * 3600;
-        // The night is one long gap: only `catch_up` (2 s, 40 sends) of it is paid, of which the
+        // The night is one long gap: only `catch_up` (5 s, 100 sends) of it is paid, of which the
         // throughput cap lets 20 go now; the rest of the new day's 30 follows a second later.
         let first = pacer
             .plan(&view, &BrakeState::default(), &[c.clone()])
