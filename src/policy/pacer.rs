@@ -137,8 +137,11 @@ pub struct SenderView {
     pub limit_frees_at: Option<DateTime<Utc>>,
     /// Start of the local calendar day `now` is in: grants and budgets reset when it changes.
     pub day_start: DateTime<Utc>,
-    /// Open seconds left today in the sender's calendar, breaks excluded (the calendar's
-    /// `open_seconds_left_today`, rounded down). Budgets are spread over this.
+    /// Open seconds left today, breaks excluded (`Calendar::open_seconds_left_today`, rounded
+    /// down), in the calendar the sender's campaigns run on: day budgets are spread over it. With
+    /// campaigns on different calendars, use the one of the campaign that should set the pace
+    /// (the highest-priority grow or steady one); a campaign closed while this calendar is open
+    /// loses that time's share.
     pub open_seconds_left_today: i64,
     /// Whether that calendar is open at `now`.
     pub open_now: bool,
@@ -146,6 +149,18 @@ pub struct SenderView {
     pub new_uniques_today: u64,
     /// The sender's throughput cap.
     pub max_mps: u32,
+}
+
+impl SenderView {
+    /// Where the sender stands on the tier ladder (for status and logs).
+    pub fn growth_phase(&self) -> growth::GrowthPhase {
+        growth::phase(
+            self.limit,
+            self.unique_7d,
+            self.upgrade_threshold,
+            self.upgrade_at,
+        )
+    }
 }
 
 /// What the pacer needs to know about one campaign on the sender.
@@ -249,7 +264,7 @@ struct Candidate {
     index: usize,
     grow: bool,
     want: u64,
-    due: Option<growth::Due>,
+    due: growth::Due,
 }
 
 impl Pacer {
@@ -357,7 +372,7 @@ impl Pacer {
                 index,
                 grow,
                 want: due.whole.min(cap),
-                due: Some(due),
+                due,
             });
         }
 
@@ -389,12 +404,10 @@ impl Pacer {
         let given = share(hard, &claims);
 
         let mut plan = TickPlan::default();
-        for (candidate, got) in candidates.iter_mut().zip(given) {
+        for (candidate, got) in candidates.iter().zip(given) {
             let campaign = &campaigns[candidate.index];
             let pace = self.campaigns.entry(campaign.id.clone()).or_default();
-            if let Some(due) = candidate.due.take() {
-                pace.spread.settle(due);
-            }
+            pace.spread.settle(candidate.due);
             // Grants are u32 on the wire to the dispatcher; a tick never comes near that.
             let got = u32::try_from(got).unwrap_or(u32::MAX);
             if got > 0 {
