@@ -37,7 +37,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::brake::{BrakeSettings, BrakeState};
-use super::growth::{self, DayBudget, PacingMode, Spread};
+use super::growth::{self, Carry, DayBudget, Due, PacingMode, Spread};
 use super::rate::Gcra;
 use super::share::{share, Claim};
 
@@ -240,6 +240,9 @@ impl TickPlan {
 /// Per-campaign state kept between ticks.
 #[derive(Debug, Clone, Default)]
 struct CampaignPace {
+    /// Accrued pace not yet a whole send.
+    carry: Carry,
+    /// The spread of a steady campaign's `daily_max` (grow campaigns share the sender's).
     spread: Spread,
     granted_today: u64,
 }
@@ -253,18 +256,36 @@ pub struct Pacer {
     last_tick: Option<DateTime<Utc>>,
     /// Exact open seconds left today at the previous tick (spreads pay for the open time since).
     last_open_left: Option<f64>,
-    /// The grow pool of the sender: caps the sum of its grow campaigns' grants.
+    /// The spread of the sender's grow budget, shared by its grow campaigns.
     pool: Spread,
     granted_today: u64,
     campaigns: HashMap<String, CampaignPace>,
 }
 
-/// One campaign's place in this tick's computation.
+/// How a campaign's pace is computed this tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// A share of the sender's grow budget.
+    Grow,
+    /// Its own `daily_max`.
+    Steady,
+    /// `max_mps` per second (asap, and grow at the unlimited tier).
+    Rate,
+}
+
+/// A campaign that may send this tick, and how much.
 struct Candidate {
     index: usize,
-    grow: bool,
+    pace: Pace,
+    /// Brakes x warm-up.
+    factor: f64,
+    /// Remaining contacts, `daily_max` left and (grow) the grow budget left.
+    cap: u64,
+    /// What a steady campaign spreads: its `daily_max` left.
+    daily_left: DayBudget,
+    due: Option<Due>,
+    /// `min(due, cap)`, then what the shared caps leave.
     want: u64,
-    due: growth::Due,
 }
 
 impl Pacer {
@@ -320,78 +341,45 @@ impl Pacer {
             .min(DayBudget::from_option(allowance).left(sender.unique_24h));
         let pool_left =
             growth::grow_budget(allowance).left(sender.new_uniques_today.max(self.granted_today));
-        let pool_due = match pool_left {
-            DayBudget::Unlimited => self.pool.due_at_rate(f64::from(sender.max_mps), elapsed),
-            left => self.pool.due(left, open_before, open_elapsed, 1.0),
-        };
 
-        let mut held = Vec::new();
-        let mut candidates = Vec::new();
-        for (index, campaign) in campaigns.iter().enumerate() {
-            if campaign.remaining == 0 {
-                continue;
-            }
-            let hold = |reason| (campaign.id.clone(), reason);
-            if !campaign.open_now {
-                held.push(hold(IdleReason::Closed));
-                continue;
-            }
-            let factor = brakes.factor(campaign.marketing) * self.warmup_factor(campaign);
-            if factor <= 0.0 {
-                held.push(hold(IdleReason::Braked));
-                continue;
-            }
+        let (mut candidates, mut held) = self.candidates(brakes, campaigns, pool_left);
+
+        // 1. Due by pace.
+        let max_mps = f64::from(sender.max_mps);
+        let mut grow = Vec::new();
+        for (k, candidate) in candidates.iter_mut().enumerate() {
+            let campaign = &campaigns[candidate.index];
             let pace = self.campaigns.entry(campaign.id.clone()).or_default();
-            let daily_left = DayBudget::from_option(campaign.daily_max)
-                .left(campaign.sent_today.max(pace.granted_today));
-            let grow = campaign.mode == PacingMode::Grow
-                || (campaign.mode == PacingMode::Steady && campaign.daily_max.is_none());
-            let due = match (campaign.mode, grow, pool_left) {
-                (PacingMode::Asap, _, _) | (_, true, DayBudget::Unlimited) => pace
-                    .spread
-                    .due_at_rate(f64::from(sender.max_mps) * factor, elapsed),
-                (_, true, left) => pace.spread.due(left, open_before, open_elapsed, factor),
-                (_, false, _) => pace
-                    .spread
-                    .due(daily_left, open_before, open_elapsed, factor),
-            };
-            let mut cap = campaign.remaining;
-            if let DayBudget::Up(n) = daily_left {
-                cap = cap.min(n);
-            }
-            if grow {
-                if let DayBudget::Up(n) = pool_left {
-                    cap = cap.min(n);
+            match candidate.pace {
+                Pace::Rate => {
+                    candidate.due = Some(pace.carry.pay(max_mps * candidate.factor * elapsed));
                 }
+                Pace::Steady => {
+                    let accrued = pace.spread.accrue(
+                        candidate.daily_left,
+                        pace.carry.get(),
+                        open_before,
+                        open_elapsed,
+                    );
+                    pace.spread.hold_back(accrued * (1.0 - candidate.factor));
+                    candidate.due = Some(pace.carry.pay(accrued * candidate.factor));
+                }
+                Pace::Grow => grow.push(k),
             }
-            if cap == 0 {
-                held.push(hold(IdleReason::BudgetSpent));
-                continue;
-            }
-            candidates.push(Candidate {
-                index,
-                grow,
-                want: due.whole.min(cap),
-                due,
-            });
+        }
+        self.pace_grow(
+            &mut candidates,
+            &grow,
+            campaigns,
+            pool_left,
+            open_before,
+            open_elapsed,
+        );
+        for candidate in &mut candidates {
+            candidate.want = candidate.due.map_or(0, |due| due.whole.min(candidate.cap));
         }
 
-        // The grow pool's pace caps what all grow campaigns take together.
-        let grow_claims: Vec<(usize, Claim)> = candidates
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.grow)
-            .map(|(k, c)| (k, claim(&campaigns[c.index], c.want)))
-            .collect();
-        if !grow_claims.is_empty() {
-            let claims: Vec<Claim> = grow_claims.iter().map(|(_, c)| *c).collect();
-            for ((k, _), got) in grow_claims.iter().zip(share(pool_due.whole, &claims)) {
-                candidates[*k].want = got;
-            }
-            self.pool.settle(pool_due);
-        }
-
-        // Headroom and throughput are hard and shared by everyone.
+        // 2. Headroom and throughput are hard and shared by everyone.
         let throughput = u64::from(self.throughput.available(now));
         let hard = match headroom {
             DayBudget::Unlimited => throughput,
@@ -407,14 +395,16 @@ impl Pacer {
         for (candidate, got) in candidates.iter().zip(given) {
             let campaign = &campaigns[candidate.index];
             let pace = self.campaigns.entry(campaign.id.clone()).or_default();
-            pace.spread.settle(candidate.due);
+            if let Some(due) = candidate.due {
+                pace.carry.settle(due);
+            }
             // Grants are u32 on the wire to the dispatcher; a tick never comes near that.
             let got = u32::try_from(got).unwrap_or(u32::MAX);
             if got > 0 {
                 pace.granted_today += u64::from(got);
                 plan.grants.push((campaign.id.clone(), got));
             } else if headroom == DayBudget::Up(0) {
-                plan.held.push((
+                held.push((
                     campaign.id.clone(),
                     IdleReason::LimitReached {
                         until: sender.limit_frees_at,
@@ -433,11 +423,118 @@ impl Pacer {
         );
         self.granted_today += total;
 
-        plan.held.extend(held);
         if plan.grants.is_empty() {
-            plan.reason_idle = idle_reason(campaigns, &plan.held);
+            plan.reason_idle = idle_reason(campaigns, &held);
         }
+        plan.held = held;
         plan
+    }
+
+    /// Sorts the campaigns with contacts left into those that may send this tick and those held
+    /// (closed, braked, budget spent). A held campaign's carried fraction goes back to its budget.
+    fn candidates(
+        &mut self,
+        brakes: &BrakeState,
+        campaigns: &[CampaignView],
+        pool_left: DayBudget,
+    ) -> (Vec<Candidate>, Vec<(String, IdleReason)>) {
+        let mut held = Vec::new();
+        let mut candidates = Vec::new();
+        for (index, campaign) in campaigns.iter().enumerate() {
+            if campaign.remaining == 0 {
+                continue;
+            }
+            let factor = brakes.factor(campaign.marketing) * self.warmup_factor(campaign);
+            let pace = self.campaigns.entry(campaign.id.clone()).or_default();
+            let daily_left = DayBudget::from_option(campaign.daily_max)
+                .left(campaign.sent_today.max(pace.granted_today));
+            let kind = match (campaign.mode, campaign.daily_max, pool_left) {
+                (PacingMode::Asap, _, _) => Pace::Rate,
+                (PacingMode::Steady, Some(_), _) => Pace::Steady,
+                (_, _, DayBudget::Unlimited) => Pace::Rate,
+                _ => Pace::Grow,
+            };
+            let mut cap = DayBudget::Up(campaign.remaining).min(daily_left);
+            if kind == Pace::Grow {
+                cap = cap.min(pool_left);
+            }
+            let reason = if !campaign.open_now {
+                Some(IdleReason::Closed)
+            } else if factor <= 0.0 {
+                Some(IdleReason::Braked)
+            } else if cap == DayBudget::Up(0) {
+                Some(IdleReason::BudgetSpent)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                pace.carry.clear();
+                held.push((campaign.id.clone(), reason));
+                continue;
+            }
+            candidates.push(Candidate {
+                index,
+                pace: kind,
+                factor,
+                // `cap` is at most `remaining`, so it is never unlimited here.
+                cap: match cap {
+                    DayBudget::Up(n) => n,
+                    DayBudget::Unlimited => campaign.remaining,
+                },
+                daily_left,
+                due: None,
+                want: 0,
+            });
+        }
+        (candidates, held)
+    }
+
+    /// The grow budget's pace for this tick, split among the grow campaigns by priority, then
+    /// weight, then age (in millionths of a send, so a slow pace is split too), each campaign
+    /// taking its factor of its split and carrying its own fraction.
+    fn pace_grow(
+        &mut self,
+        candidates: &mut [Candidate],
+        grow: &[usize],
+        campaigns: &[CampaignView],
+        pool_left: DayBudget,
+        open_before: f64,
+        open_elapsed: f64,
+    ) {
+        const MICRO: f64 = 1e6;
+        if grow.is_empty() {
+            return;
+        }
+        let carry_of = |pacer: &Self, k: usize| {
+            pacer
+                .campaigns
+                .get(&campaigns[candidates[k].index].id)
+                .map_or(0.0, |p| p.carry.get())
+        };
+        let carried: f64 = grow.iter().map(|&k| carry_of(self, k)).sum();
+        let accrued = self
+            .pool
+            .accrue(pool_left, carried, open_before, open_elapsed);
+        let claims: Vec<Claim> = grow
+            .iter()
+            .map(|&k| {
+                let candidate = &candidates[k];
+                // Float to int casts saturate.
+                let want = (candidate.cap as f64 * MICRO) as u64;
+                claim(&campaigns[candidate.index], want)
+            })
+            .collect();
+        let split = share((accrued * MICRO) as u64, &claims);
+        for (&k, micro) in grow.iter().zip(split) {
+            let candidate = &mut candidates[k];
+            let part = micro as f64 / MICRO;
+            self.pool.hold_back(part * (1.0 - candidate.factor));
+            let pace = self
+                .campaigns
+                .entry(campaigns[candidate.index].id.clone())
+                .or_default();
+            candidate.due = Some(pace.carry.pay(part * candidate.factor));
+        }
     }
 
     /// Resets today's counters when the local day changes, and forgets campaigns that are gone.
