@@ -12,13 +12,16 @@
 //! needs between ticks (fractions carried over, today's grants, the throughput log).
 //!
 //! Each tick, in this order:
-//! 1. **Due by pace.** Each campaign's share of its day budget for this tick ([`growth`]):
-//!    grow campaigns pace the sender's grow budget (shared: their total is capped by the pool's
-//!    own pace), steady ones their `daily_max`, asap ones `max_mps`. Brakes and the new-template
-//!    warm-up scale the pace (`factor`); `daily_max` and the campaign's remaining contacts cap it.
-//! 2. **Shared hard caps.** The headroom (never more than `allowance - unique_24h`) and the
-//!    throughput cap ([`Gcra`]: never more than `max_mps` in any one-second interval) are split by
-//!    priority, then weight, then age ([`share`]).
+//! 1. **Who may send.** Campaigns with contacts left, open now, not paused by a brake, with
+//!    budget left today; the others are `held` with the reason.
+//! 2. **Due by pace** ([`growth`]). Grow campaigns share one spread of the sender's grow budget:
+//!    this tick's accrual is split among them by priority, then weight, then age. Steady
+//!    campaigns spread their own `daily_max`; asap campaigns accrue `max_mps` per second. Brakes
+//!    and the new-template warm-up scale what accrues (`factor`); the campaign's remaining
+//!    contacts, its `daily_max` left and the grow budget left cap it.
+//! 3. **Shared hard caps.** The headroom (never more than `allowance - unique_24h`, whatever the
+//!    ledger says) and the throughput cap ([`Gcra`]: never more than `max_mps` in any one-second
+//!    interval) are split by priority, then weight, then age ([`share`]).
 //!
 //! "Used today" is the larger of the caller's count (`new_uniques_today`, `sent_today`) and the
 //! pacer's own grants since `day_start`: a restart or another replica is seen through the
@@ -284,7 +287,7 @@ struct Candidate {
     /// What a steady campaign spreads: its `daily_max` left.
     daily_left: DayBudget,
     due: Option<Due>,
-    /// `min(due, cap)`, then what the shared caps leave.
+    /// `min(due, cap)`: what it asks of the shared caps.
     want: u64,
 }
 
