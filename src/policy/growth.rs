@@ -108,67 +108,106 @@ pub fn phase(
     }
 }
 
-/// Pays a day budget out evenly over the open seconds left, tick by tick, keeping the fraction
-/// that does not make a whole send for the next tick.
+/// Pays a day budget out evenly over the open time, tick by tick, in arrears.
 ///
-/// Each tick is due `left x min(elapsed / open_left, 1)`, where `elapsed` is the time since the
-/// previous tick (the next tick is expected to be as far away). Because what is due shrinks with
-/// what is left, `left / open_left` stays constant while nothing caps the sends: the payout is
-/// linear over the open day, and the last tick of the day takes what remains. When the headroom
-/// caps a tick, the unsent part stays in `left` and is spread over the rest of the day.
+/// A tick accrues, for the open time elapsed since the previous one,
+/// `(left - held back - carried) x elapsed / open_left_before`, where `open_left_before` is the
+/// open time that was left at the previous tick and `carried` what was accrued but is not yet a
+/// whole send ([`Carry`]). What accrues shrinks what is left in the same proportion as the elapsed
+/// time shrinks the open time, so `(left - held back - carried) / open_left` stays exactly
+/// constant while nothing caps the sends: the payout follows a straight line over the open day,
+/// whatever the tick lengths, and no tick gets more than one send over its even share. When the
+/// headroom caps a tick, the unsent part stays in `left` and is re-spread over the rest of the
+/// day. A factor below one (a brake, the warm-up) pays that share of what accrues and holds the
+/// rest back for the day ([`Spread::hold_back`]), so half pace all day sends half the budget,
+/// evenly, rather than the whole budget late in the day.
+///
+/// One `Spread` per budget: the sender's grow budget (shared by its grow campaigns, each with its
+/// own [`Carry`]) and each steady campaign's `daily_max`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Spread {
-    carry: f64,
+    held_back: f64,
 }
 
-/// What a [`Spread`] makes due this tick.
+impl Spread {
+    /// What accrues at the full even pace for `elapsed_secs` of open time out of the
+    /// `open_left_before` seconds that were left at the previous tick, given `carried` accrued but
+    /// unsent fractions. Infinite for an unlimited budget.
+    pub fn accrue(
+        &self,
+        left: DayBudget,
+        carried: f64,
+        open_left_before: f64,
+        elapsed_secs: f64,
+    ) -> f64 {
+        let left = match left {
+            DayBudget::Unlimited => return f64::INFINITY,
+            DayBudget::Up(left) => left as f64,
+        };
+        let part = if open_left_before <= 0.0 {
+            1.0
+        } else {
+            (elapsed_secs / open_left_before).clamp(0.0, 1.0)
+        };
+        // Carried fractions are inside `left` (they were not sent) and so is what was held back:
+        // spreading them again would pay ahead of the even line late in the day.
+        (left - self.held_back - carried).max(0.0) * part
+    }
+
+    /// Drops `amount` of accrued pace for the rest of the day (what a factor below one held back).
+    pub fn hold_back(&mut self, amount: f64) {
+        self.held_back += amount.max(0.0);
+    }
+}
+
+/// What one campaign has accrued of a pace but not yet sent: a fraction of a send.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Carry(f64);
+
+/// What a [`Carry`] makes due this tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Due {
     /// Whole sends due now.
     pub whole: u64,
-    /// The fraction carried to the next tick if this one is paid.
-    carry: f64,
+    /// The fraction carried to the next tick once this one is settled.
+    rest: f64,
 }
 
-impl Spread {
-    /// What is due now of `left` over `open_left` seconds, `elapsed` seconds after the previous
-    /// tick, at `factor` of the even pace (brakes, warm-up). Does not change the carry: call
-    /// [`Spread::settle`] with the result once it is known the tick happened.
-    pub fn due(&self, left: DayBudget, open_left_secs: i64, elapsed_secs: f64, factor: f64) -> Due {
-        let exact = match left {
-            DayBudget::Unlimited => f64::INFINITY,
-            DayBudget::Up(left) if open_left_secs <= 0 => left as f64,
-            DayBudget::Up(left) => {
-                let part = (elapsed_secs / open_left_secs as f64).clamp(0.0, 1.0);
-                left as f64 * part * factor.clamp(0.0, 1.0)
-            }
-        };
-        Self::split(exact + self.carry)
+impl Carry {
+    /// The fraction carried now.
+    pub fn get(self) -> f64 {
+        self.0
     }
 
-    /// What is due now at a fixed `per_second` rate (asap, and grow at the unlimited tier).
-    pub fn due_at_rate(&self, per_second: f64, elapsed_secs: f64) -> Due {
-        Self::split(per_second.max(0.0) * elapsed_secs.max(0.0) + self.carry)
-    }
-
-    /// Keeps the fraction of `due` for the next tick.
-    pub fn settle(&mut self, due: Due) {
-        self.carry = due.carry;
-    }
-
-    fn split(exact: f64) -> Due {
+    /// What is due when `accrued` is added to what is carried. Does not change the carry: call
+    /// [`Carry::settle`] once the tick is decided.
+    pub fn pay(self, accrued: f64) -> Due {
+        let exact = accrued.max(0.0) + self.0;
         if !exact.is_finite() {
             return Due {
                 whole: u64::MAX,
-                carry: 0.0,
+                rest: 0.0,
             };
         }
-        let whole = exact.floor();
+        // A hair of tolerance so that float rounding (0.1 x 10 = 0.9999...) does not hold back a
+        // send that is due exactly.
+        let whole = (exact + 1e-9).floor();
         Due {
             // Saturating cast; a budget never comes near 2^64.
             whole: whole as u64,
-            carry: (exact - whole).clamp(0.0, 1.0),
+            rest: (exact - whole).clamp(0.0, 1.0),
         }
+    }
+
+    /// Keeps the fraction of `due` for the next tick. Whole sends that were due but not granted
+    /// (a hard cap) are not carried: they stay in the budget and are re-spread.
+    pub fn settle(&mut self, due: Due) {
+        self.0 = due.rest;
+    }
+
+    /// Forgets the fraction (the campaign stopped pacing; the fraction goes back to the budget).
+    pub fn clear(&mut self) {
+        self.0 = 0.0;
     }
 }
 
@@ -197,28 +236,46 @@ mod tests {
         assert_eq!(phase(None, 0, None, None), GrowthPhase::Top);
     }
 
-    #[test]
-    fn a_spread_pays_linearly_and_ends_with_the_rest() {
-        // 950 over 10 open hours, one tick a second.
+    /// One budget, one campaign, one tick a second over `secs` open seconds at `factor`:
+    /// what was paid at the half and at the end.
+    fn pay_a_day(budget: u64, secs: u32, factor: f64) -> (u64, u64) {
         let mut spread = Spread::default();
-        let mut left = 950u64;
-        let mut paid_at_half = 0;
-        for open_left in (1..=36_000i64).rev() {
-            let due = spread.due(DayBudget::Up(left), open_left, 1.0, 1.0);
-            spread.settle(due);
+        let mut carry = Carry::default();
+        let mut left = budget;
+        let mut at_half = 0;
+        for before in (1..=secs).rev() {
+            let accrued = spread.accrue(DayBudget::Up(left), carry.get(), f64::from(before), 1.0);
+            spread.hold_back(accrued * (1.0 - factor));
+            let due = carry.pay(accrued * factor);
+            carry.settle(due);
             left -= due.whole.min(left);
-            if open_left == 18_000 {
-                paid_at_half = 950 - left;
+            if before == secs / 2 + 1 {
+                at_half = budget - left;
             }
         }
-        assert_eq!(left, 0);
-        assert!((474..=476).contains(&paid_at_half), "{paid_at_half}");
+        (at_half, budget - left)
     }
 
     #[test]
-    fn a_factor_slows_the_spread() {
+    fn a_spread_pays_linearly_and_ends_with_the_rest() {
+        let (half, all) = pay_a_day(950, 36_000, 1.0);
+        assert_eq!(all, 950);
+        assert!((474..=475).contains(&half), "{half}");
+    }
+
+    #[test]
+    fn half_pace_all_day_pays_half_the_budget_evenly() {
+        let (half, all) = pay_a_day(1000, 36_000, 0.5);
+        assert!((499..=500).contains(&all), "paid {all}");
+        assert!((249..=250).contains(&half), "{half}");
+    }
+
+    #[test]
+    fn an_unlimited_budget_accrues_without_end() {
         let spread = Spread::default();
-        let due = spread.due(DayBudget::Up(3600), 3600, 10.0, 0.5);
-        assert_eq!(due.whole, 5);
+        assert!(spread
+            .accrue(DayBudget::Unlimited, 0.0, 100.0, 1.0)
+            .is_infinite());
+        assert_eq!(Carry::default().pay(f64::INFINITY).whole, u64::MAX);
     }
 }

@@ -4,23 +4,35 @@
 //! One [`Pacer`] per sender, called by that sender's dispatcher every tick with plain numbers: a
 //! [`SenderView`] (the ledger's counts and the calendar's open time, filled by the caller), the
 //! sender's [`BrakeState`] and one [`CampaignView`] per campaign. It returns a [`TickPlan`]: a
-//! grant per campaign (use it as the ledger `admit` budget of new uniques for that campaign), or
-//! why nothing may go. It is pure: time is `SenderView::now`; its only state is what a pace needs
-//! between ticks (fractions carried over, today's grants, the throughput log).
+//! grant per campaign, or why nothing may go. A grant is a number of sends that may start now;
+//! each opens at most one new conversation, so it is also the `budget` of new uniques to pass to
+//! the ledger's `admit` for that campaign. A send to a contact that uses no headroom (reached in
+//! the last 24 h, or in a service window) still takes a grant: the throughput cap counts sends,
+//! not conversations. The pacer is pure: time is `SenderView::now`; its only state is what a pace
+//! needs between ticks (fractions carried over, today's grants, the throughput log).
 //!
 //! Each tick, in this order:
-//! 1. **Due by pace.** Each campaign's share of its day budget for this tick ([`growth`]):
-//!    grow campaigns pace the sender's grow budget (shared: their total is capped by the pool's
-//!    own pace), steady ones their `daily_max`, asap ones `max_mps`. Brakes and the new-template
-//!    warm-up scale the pace (`factor`); `daily_max` and the campaign's remaining contacts cap it.
-//! 2. **Shared hard caps.** The headroom (never more than `allowance - unique_24h`) and the
-//!    throughput cap ([`Gcra`]: never more than `max_mps` in any one-second interval) are split by
-//!    priority, then weight, then age ([`share`]).
+//! 1. **Who may send.** Campaigns with contacts left, open now, not paused by a brake, with
+//!    budget left today; the others are `held` with the reason.
+//! 2. **Due by pace** ([`growth`]). Grow campaigns share one spread of the sender's grow budget:
+//!    this tick's accrual is split among them by priority, then weight, then age. Steady
+//!    campaigns spread their own `daily_max`; asap campaigns accrue `max_mps` per second. Brakes
+//!    and the new-template warm-up scale what accrues (`factor`); the campaign's remaining
+//!    contacts, its `daily_max` left and the grow budget left cap it.
+//! 3. **Shared hard caps.** The headroom (never more than `allowance - unique_24h`, whatever the
+//!    ledger says) and the throughput cap ([`Gcra`]: never more than `max_mps` in any one-second
+//!    interval) are split by priority, then weight, then age ([`share`]).
 //!
 //! "Used today" is the larger of the caller's count (`new_uniques_today`, `sent_today`) and the
 //! pacer's own grants since `day_start`: a restart or another replica is seen through the
 //! caller's numbers, and a grant is counted at once even before the ledger has recorded it. A
-//! grant the dispatcher could not use is not handed out again today (conservative).
+//! grant the dispatcher could not use, or used for a contact that took no headroom, is not handed
+//! out again today (conservative: the day's budget may be slightly under-used, never over).
+//!
+//! Spreads pay in arrears for the *open* time elapsed since the previous tick (the calendar's
+//! open seconds left, made exact to the nanosecond), so breaks and nights accrue nothing and the
+//! first tick of a day pays nothing; asap pays `max_mps` per wall second elapsed. A gap longer
+//! than `catch_up` (an outage) is paid as `catch_up`, and the rest is re-spread over the day.
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
@@ -28,7 +40,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::brake::{BrakeSettings, BrakeState};
-use super::growth::{self, DayBudget, PacingMode, Spread};
+use super::growth::{self, Carry, DayBudget, Due, PacingMode, Spread};
 use super::rate::Gcra;
 use super::share::{share, Claim};
 
@@ -44,8 +56,9 @@ pub struct PacerSettings {
     pub warmup_sends: u64,
     /// The pace during a template's warm-up, in (0, 1]. Default 0.5.
     pub warmup_share: f64,
-    /// The longest gap between two ticks that is paid out (after a pause, a closed period or a
-    /// Redis outage the first tick is not a catch-up burst). Default `2s`.
+    /// The longest gap between two ticks that is paid out (after a pause or a Redis outage the
+    /// first tick is not a catch-up burst). Must be longer than the dispatcher's tick, or the
+    /// pace falls behind. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub catch_up: StdDuration,
     /// When spam failures brake a sender.
@@ -59,7 +72,7 @@ impl Default for PacerSettings {
             reserve: 0,
             warmup_sends: 1000,
             warmup_share: 0.5,
-            catch_up: StdDuration::from_secs(2),
+            catch_up: StdDuration::from_secs(5),
             brakes: BrakeSettings::default(),
         }
     }
@@ -127,12 +140,30 @@ pub struct SenderView {
     pub limit_frees_at: Option<DateTime<Utc>>,
     /// Start of the local calendar day `now` is in: grants and budgets reset when it changes.
     pub day_start: DateTime<Utc>,
-    /// Open seconds left today in the sender's calendar, breaks excluded.
+    /// Open seconds left today, breaks excluded (`Calendar::open_seconds_left_today`, rounded
+    /// down), in the calendar the sender's campaigns run on: day budgets are spread over it. With
+    /// campaigns on different calendars, use the one of the campaign that should set the pace
+    /// (the highest-priority grow or steady one); a campaign closed while this calendar is open
+    /// loses that time's share.
     pub open_seconds_left_today: i64,
+    /// Whether that calendar is open at `now`.
+    pub open_now: bool,
     /// New unique customers this sender reached since `day_start`.
     pub new_uniques_today: u64,
     /// The sender's throughput cap.
     pub max_mps: u32,
+}
+
+impl SenderView {
+    /// Where the sender stands on the tier ladder (for status and logs).
+    pub fn growth_phase(&self) -> growth::GrowthPhase {
+        growth::phase(
+            self.limit,
+            self.unique_7d,
+            self.upgrade_threshold,
+            self.upgrade_at,
+        )
+    }
 }
 
 /// What the pacer needs to know about one campaign on the sender.
@@ -192,7 +223,8 @@ impl IdleReason {
 /// The pacer's decision for one tick.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TickPlan {
-    /// New uniques each campaign may start now; only campaigns with a grant above zero.
+    /// Sends each campaign may start now (= its `admit` budget of new uniques); only campaigns
+    /// with a grant above zero, in the order of `campaigns`.
     pub grants: Vec<(String, u32)>,
     /// Why nothing goes, when `grants` is empty and something stops it (`None` when the pace
     /// simply has no whole send due yet, or the throughput cap is full: try next tick).
@@ -211,6 +243,9 @@ impl TickPlan {
 /// Per-campaign state kept between ticks.
 #[derive(Debug, Clone, Default)]
 struct CampaignPace {
+    /// Accrued pace not yet a whole send.
+    carry: Carry,
+    /// The spread of a steady campaign's `daily_max` (grow campaigns share the sender's).
     spread: Spread,
     granted_today: u64,
 }
@@ -222,18 +257,38 @@ pub struct Pacer {
     throughput: Gcra,
     day_start: Option<DateTime<Utc>>,
     last_tick: Option<DateTime<Utc>>,
-    /// The grow pool of the sender: caps the sum of its grow campaigns' grants.
+    /// Exact open seconds left today at the previous tick (spreads pay for the open time since).
+    last_open_left: Option<f64>,
+    /// The spread of the sender's grow budget, shared by its grow campaigns.
     pool: Spread,
     granted_today: u64,
     campaigns: HashMap<String, CampaignPace>,
 }
 
-/// One campaign's place in this tick's computation.
+/// How a campaign's pace is computed this tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// A share of the sender's grow budget.
+    Grow,
+    /// Its own `daily_max`.
+    Steady,
+    /// `max_mps` per second (asap, and grow at the unlimited tier).
+    Rate,
+}
+
+/// A campaign that may send this tick, and how much.
 struct Candidate {
     index: usize,
-    grow: bool,
+    pace: Pace,
+    /// Brakes x warm-up.
+    factor: f64,
+    /// Remaining contacts, `daily_max` left and (grow) the grow budget left.
+    cap: u64,
+    /// What a steady campaign spreads: its `daily_max` left.
+    daily_left: DayBudget,
+    due: Option<Due>,
+    /// `min(due, cap)`: what it asks of the shared caps.
     want: u64,
-    due: Option<growth::Due>,
 }
 
 impl Pacer {
@@ -243,6 +298,7 @@ impl Pacer {
             throughput: Gcra::new(0),
             day_start: None,
             last_tick: None,
+            last_open_left: None,
             pool: Spread::default(),
             granted_today: 0,
             campaigns: HashMap::new(),
@@ -274,6 +330,9 @@ impl Pacer {
         let now = sender.now;
         self.roll_day(sender.day_start, campaigns);
         let elapsed = self.elapsed(now);
+        let open_left =
+            open_seconds_left_exact(now, sender.open_seconds_left_today, sender.open_now);
+        let (open_before, open_elapsed) = self.open_elapsed(open_left);
         self.throughput.set_per_second(sender.max_mps);
 
         let allowance = growth::allowance(
@@ -283,79 +342,47 @@ impl Pacer {
         );
         let headroom = DayBudget::from_option(sender.headroom)
             .min(DayBudget::from_option(allowance).left(sender.unique_24h));
-        let open_left = sender.open_seconds_left_today;
         let pool_left =
             growth::grow_budget(allowance).left(sender.new_uniques_today.max(self.granted_today));
-        let pool_due = match pool_left {
-            DayBudget::Unlimited => self.pool.due_at_rate(f64::from(sender.max_mps), elapsed),
-            left => self.pool.due(left, open_left, elapsed, 1.0),
-        };
 
-        let mut held = Vec::new();
-        let mut candidates = Vec::new();
-        for (index, campaign) in campaigns.iter().enumerate() {
-            if campaign.remaining == 0 {
-                continue;
-            }
-            let hold = |reason| (campaign.id.clone(), reason);
-            if !campaign.open_now || open_left <= 0 {
-                held.push(hold(IdleReason::Closed));
-                continue;
-            }
-            let factor = brakes.factor(campaign.marketing) * self.warmup_factor(campaign);
-            if factor <= 0.0 {
-                held.push(hold(IdleReason::Braked));
-                continue;
-            }
+        let (mut candidates, mut held) = self.candidates(brakes, campaigns, pool_left);
+
+        // 1. Due by pace.
+        let max_mps = f64::from(sender.max_mps);
+        let mut grow = Vec::new();
+        for (k, candidate) in candidates.iter_mut().enumerate() {
+            let campaign = &campaigns[candidate.index];
             let pace = self.campaigns.entry(campaign.id.clone()).or_default();
-            let daily_left = DayBudget::from_option(campaign.daily_max)
-                .left(campaign.sent_today.max(pace.granted_today));
-            let grow = campaign.mode == PacingMode::Grow
-                || (campaign.mode == PacingMode::Steady && campaign.daily_max.is_none());
-            let due = match (campaign.mode, grow, pool_left) {
-                (PacingMode::Asap, _, _) | (_, true, DayBudget::Unlimited) => pace
-                    .spread
-                    .due_at_rate(f64::from(sender.max_mps) * factor, elapsed),
-                (_, true, left) => pace.spread.due(left, open_left, elapsed, factor),
-                (_, false, _) => pace.spread.due(daily_left, open_left, elapsed, factor),
-            };
-            let mut cap = campaign.remaining;
-            if let DayBudget::Up(n) = daily_left {
-                cap = cap.min(n);
-            }
-            if grow {
-                if let DayBudget::Up(n) = pool_left {
-                    cap = cap.min(n);
+            match candidate.pace {
+                Pace::Rate => {
+                    candidate.due = Some(pace.carry.pay(max_mps * candidate.factor * elapsed));
                 }
+                Pace::Steady => {
+                    let accrued = pace.spread.accrue(
+                        candidate.daily_left,
+                        pace.carry.get(),
+                        open_before,
+                        open_elapsed,
+                    );
+                    pace.spread.hold_back(accrued * (1.0 - candidate.factor));
+                    candidate.due = Some(pace.carry.pay(accrued * candidate.factor));
+                }
+                Pace::Grow => grow.push(k),
             }
-            if cap == 0 {
-                held.push(hold(IdleReason::BudgetSpent));
-                continue;
-            }
-            candidates.push(Candidate {
-                index,
-                grow,
-                want: due.whole.min(cap),
-                due: Some(due),
-            });
+        }
+        self.pace_grow(
+            &mut candidates,
+            &grow,
+            campaigns,
+            pool_left,
+            open_before,
+            open_elapsed,
+        );
+        for candidate in &mut candidates {
+            candidate.want = candidate.due.map_or(0, |due| due.whole.min(candidate.cap));
         }
 
-        // The grow pool's pace caps what all grow campaigns take together.
-        let grow_claims: Vec<(usize, Claim)> = candidates
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.grow)
-            .map(|(k, c)| (k, claim(&campaigns[c.index], c.want)))
-            .collect();
-        if !grow_claims.is_empty() {
-            let claims: Vec<Claim> = grow_claims.iter().map(|(_, c)| *c).collect();
-            for ((k, _), got) in grow_claims.iter().zip(share(pool_due.whole, &claims)) {
-                candidates[*k].want = got;
-            }
-            self.pool.settle(pool_due);
-        }
-
-        // Headroom and throughput are hard and shared by everyone.
+        // 2. Headroom and throughput are hard and shared by everyone.
         let throughput = u64::from(self.throughput.available(now));
         let hard = match headroom {
             DayBudget::Unlimited => throughput,
@@ -368,11 +395,11 @@ impl Pacer {
         let given = share(hard, &claims);
 
         let mut plan = TickPlan::default();
-        for (candidate, got) in candidates.iter_mut().zip(given) {
+        for (candidate, got) in candidates.iter().zip(given) {
             let campaign = &campaigns[candidate.index];
             let pace = self.campaigns.entry(campaign.id.clone()).or_default();
-            if let Some(due) = candidate.due.take() {
-                pace.spread.settle(due);
+            if let Some(due) = candidate.due {
+                pace.carry.settle(due);
             }
             // Grants are u32 on the wire to the dispatcher; a tick never comes near that.
             let got = u32::try_from(got).unwrap_or(u32::MAX);
@@ -380,7 +407,7 @@ impl Pacer {
                 pace.granted_today += u64::from(got);
                 plan.grants.push((campaign.id.clone(), got));
             } else if headroom == DayBudget::Up(0) {
-                plan.held.push((
+                held.push((
                     campaign.id.clone(),
                     IdleReason::LimitReached {
                         until: sender.limit_frees_at,
@@ -399,11 +426,118 @@ impl Pacer {
         );
         self.granted_today += total;
 
-        plan.held.extend(held);
         if plan.grants.is_empty() {
-            plan.reason_idle = idle_reason(campaigns, &plan.held);
+            plan.reason_idle = idle_reason(campaigns, &held);
         }
+        plan.held = held;
         plan
+    }
+
+    /// Sorts the campaigns with contacts left into those that may send this tick and those held
+    /// (closed, braked, budget spent). A held campaign's carried fraction goes back to its budget.
+    fn candidates(
+        &mut self,
+        brakes: &BrakeState,
+        campaigns: &[CampaignView],
+        pool_left: DayBudget,
+    ) -> (Vec<Candidate>, Vec<(String, IdleReason)>) {
+        let mut held = Vec::new();
+        let mut candidates = Vec::new();
+        for (index, campaign) in campaigns.iter().enumerate() {
+            if campaign.remaining == 0 {
+                continue;
+            }
+            let factor = brakes.factor(campaign.marketing) * self.warmup_factor(campaign);
+            let pace = self.campaigns.entry(campaign.id.clone()).or_default();
+            let daily_left = DayBudget::from_option(campaign.daily_max)
+                .left(campaign.sent_today.max(pace.granted_today));
+            let kind = match (campaign.mode, campaign.daily_max, pool_left) {
+                (PacingMode::Asap, _, _) => Pace::Rate,
+                (PacingMode::Steady, Some(_), _) => Pace::Steady,
+                (_, _, DayBudget::Unlimited) => Pace::Rate,
+                _ => Pace::Grow,
+            };
+            let mut cap = DayBudget::Up(campaign.remaining).min(daily_left);
+            if kind == Pace::Grow {
+                cap = cap.min(pool_left);
+            }
+            let reason = if !campaign.open_now {
+                Some(IdleReason::Closed)
+            } else if factor <= 0.0 {
+                Some(IdleReason::Braked)
+            } else if cap == DayBudget::Up(0) {
+                Some(IdleReason::BudgetSpent)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                pace.carry.clear();
+                held.push((campaign.id.clone(), reason));
+                continue;
+            }
+            candidates.push(Candidate {
+                index,
+                pace: kind,
+                factor,
+                // `cap` is at most `remaining`, so it is never unlimited here.
+                cap: match cap {
+                    DayBudget::Up(n) => n,
+                    DayBudget::Unlimited => campaign.remaining,
+                },
+                daily_left,
+                due: None,
+                want: 0,
+            });
+        }
+        (candidates, held)
+    }
+
+    /// The grow budget's pace for this tick, split among the grow campaigns by priority, then
+    /// weight, then age (in millionths of a send, so a slow pace is split too), each campaign
+    /// taking its factor of its split and carrying its own fraction.
+    fn pace_grow(
+        &mut self,
+        candidates: &mut [Candidate],
+        grow: &[usize],
+        campaigns: &[CampaignView],
+        pool_left: DayBudget,
+        open_before: f64,
+        open_elapsed: f64,
+    ) {
+        const MICRO: f64 = 1e6;
+        if grow.is_empty() {
+            return;
+        }
+        let carry_of = |pacer: &Self, k: usize| {
+            pacer
+                .campaigns
+                .get(&campaigns[candidates[k].index].id)
+                .map_or(0.0, |p| p.carry.get())
+        };
+        let carried: f64 = grow.iter().map(|&k| carry_of(self, k)).sum();
+        let accrued = self
+            .pool
+            .accrue(pool_left, carried, open_before, open_elapsed);
+        let claims: Vec<Claim> = grow
+            .iter()
+            .map(|&k| {
+                let candidate = &candidates[k];
+                // Float to int casts saturate.
+                let want = (candidate.cap as f64 * MICRO) as u64;
+                claim(&campaigns[candidate.index], want)
+            })
+            .collect();
+        let split = share((accrued * MICRO) as u64, &claims);
+        for (&k, micro) in grow.iter().zip(split) {
+            let candidate = &mut candidates[k];
+            let part = micro as f64 / MICRO;
+            self.pool.hold_back(part * (1.0 - candidate.factor));
+            let pace = self
+                .campaigns
+                .entry(campaigns[candidate.index].id.clone())
+                .or_default();
+            candidate.due = Some(pace.carry.pay(part * candidate.factor));
+        }
     }
 
     /// Resets today's counters when the local day changes, and forgets campaigns that are gone.
@@ -411,6 +545,7 @@ impl Pacer {
         if self.day_start != Some(day_start) {
             self.day_start = Some(day_start);
             self.granted_today = 0;
+            self.last_open_left = None;
             self.pool = Spread::default();
             self.campaigns.clear();
         }
@@ -420,7 +555,17 @@ impl Pacer {
         }
     }
 
-    /// Seconds since the previous tick, at most `catch_up`; zero on the first tick.
+    /// The open time left at the previous tick of this day, and the open time elapsed since then
+    /// (at most `catch_up`; zero on the first tick of a day). Open time, not wall time: a break
+    /// or the night does not accrue anything.
+    fn open_elapsed(&mut self, open_left: f64) -> (f64, f64) {
+        let before = self.last_open_left.unwrap_or(open_left);
+        self.last_open_left = Some(open_left);
+        let elapsed = (before - open_left).clamp(0.0, self.settings.catch_up.as_secs_f64());
+        (before, elapsed)
+    }
+
+    /// Wall seconds since the previous tick, at most `catch_up`; zero on the first tick.
     fn elapsed(&mut self, now: DateTime<Utc>) -> f64 {
         let elapsed = self.last_tick.map_or(0.0, |last| {
             let nanos = (now - last).num_nanoseconds().unwrap_or(i64::MAX);
@@ -437,6 +582,28 @@ impl Pacer {
             1.0
         }
     }
+}
+
+/// The open time left today to the nanosecond. The calendar rounds it down to whole seconds and
+/// its open stretches begin and end on whole seconds (hours are `HH:MM`, zone offsets whole
+/// seconds), so while open the missing fraction is the rest of the current second (and while
+/// closed there is none). Without it ticks that do not fall on whole seconds would be paid
+/// unevenly, up to twice their share in the last seconds of a day.
+fn open_seconds_left_exact(now: DateTime<Utc>, whole: i64, open_now: bool) -> f64 {
+    if whole < 0 || (whole == 0 && !open_now) {
+        return 0.0;
+    }
+    if !open_now {
+        return whole as f64;
+    }
+    // Leap seconds show as nanos >= 1e9; they count as the end of the second.
+    let nanos = now.timestamp_subsec_nanos().min(999_999_999);
+    let rest = if nanos == 0 {
+        0.0
+    } else {
+        f64::from(1_000_000_000 - nanos) / 1e9
+    };
+    whole as f64 + rest
 }
 
 fn claim(campaign: &CampaignView, want: u64) -> Claim {
@@ -459,4 +626,232 @@ fn idle_reason(campaigns: &[CampaignView], held: &[(String, IdleReason)]) -> Opt
         return None;
     }
     held.iter().map(|(_, r)| *r).max_by_key(|r| r.rank())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::brake::{Brake, BrakeState};
+    use chrono::{Duration, TimeZone};
+
+    fn day() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap()
+    }
+
+    /// 10:00 on a day open 08:00-18:00, 1K tier, nothing sent yet.
+    fn sender(now: DateTime<Utc>) -> SenderView {
+        let close = day() + Duration::hours(18);
+        SenderView {
+            now,
+            limit: Some(1000),
+            headroom: Some(950),
+            unique_24h: 0,
+            unique_7d: 0,
+            upgrade_threshold: Some(500),
+            upgrade_at: None,
+            limit_frees_at: None,
+            day_start: day(),
+            open_seconds_left_today: (close - now).num_seconds().max(0),
+            open_now: now < close,
+            new_uniques_today: 0,
+            max_mps: 20,
+        }
+    }
+
+    fn campaign(id: &str, mode: PacingMode) -> CampaignView {
+        CampaignView {
+            id: id.into(),
+            priority: 1,
+            weight: 1,
+            age_rank: 0,
+            mode,
+            marketing: true,
+            daily_max: None,
+            sent_today: 0,
+            template_sends: 1_000_000,
+            remaining: 100_000,
+            open_now: true,
+        }
+    }
+
+    /// Runs `ticks` one-second ticks from 10:00 and returns the total granted per campaign.
+    fn run(
+        pacer: &mut Pacer,
+        brakes: &BrakeState,
+        campaigns: &[CampaignView],
+        ticks: i64,
+    ) -> Vec<u64> {
+        let start = day() + Duration::hours(10);
+        let mut totals = vec![0; campaigns.len()];
+        for k in 0..=ticks {
+            let plan = pacer.plan(&sender(start + Duration::seconds(k)), brakes, campaigns);
+            for (id, n) in plan.grants {
+                let i = campaigns.iter().position(|c| c.id == id).unwrap();
+                totals[i] += u64::from(n);
+            }
+        }
+        totals
+    }
+
+    #[test]
+    fn grow_spreads_the_allowance_over_the_open_hours_left() {
+        // 950 over the 8 h left: 950 / 28800 s, so one hour pays about 118.75.
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let totals = run(
+            &mut pacer,
+            &BrakeState::default(),
+            &[campaign("a", PacingMode::Grow)],
+            3600,
+        );
+        assert!((118..=120).contains(&totals[0]), "{totals:?}");
+    }
+
+    #[test]
+    fn asap_goes_at_the_throughput_cap() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let totals = run(
+            &mut pacer,
+            &BrakeState::default(),
+            &[campaign("a", PacingMode::Asap)],
+            10,
+        );
+        assert_eq!(totals[0], 200);
+    }
+
+    #[test]
+    fn steady_spreads_its_daily_max() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut c = campaign("a", PacingMode::Steady);
+        c.daily_max = Some(2880);
+        let totals = run(&mut pacer, &BrakeState::default(), &[c], 600);
+        assert_eq!(totals[0], 60);
+    }
+
+    #[test]
+    fn warm_up_halves_a_new_template() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut c = campaign("a", PacingMode::Steady);
+        c.daily_max = Some(2880);
+        c.template_sends = 10;
+        let totals = run(&mut pacer, &BrakeState::default(), &[c], 600);
+        assert_eq!(totals[0], 30);
+    }
+
+    #[test]
+    fn closed_hours_grant_nothing() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut c = campaign("a", PacingMode::Asap);
+        c.open_now = false;
+        let plan = pacer.plan(
+            &sender(day() + Duration::hours(10)),
+            &BrakeState::default(),
+            &[c],
+        );
+        assert_eq!(plan.reason_idle, Some(IdleReason::Closed));
+        assert!(plan.grants.is_empty());
+    }
+
+    #[test]
+    fn no_headroom_means_limit_reached_until_a_slot_frees() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let now = day() + Duration::hours(10);
+        let frees = now + Duration::hours(3);
+        let mut view = sender(now);
+        view.headroom = Some(0);
+        view.limit_frees_at = Some(frees);
+        let c = [campaign("a", PacingMode::Asap)];
+        pacer.plan(&view, &BrakeState::default(), &c);
+        view.now += Duration::seconds(1);
+        let plan = pacer.plan(&view, &BrakeState::default(), &c);
+        assert_eq!(
+            plan.reason_idle,
+            Some(IdleReason::LimitReached { until: Some(frees) })
+        );
+    }
+
+    #[test]
+    fn the_pacer_checks_the_allowance_itself() {
+        // A ledger reporting more headroom than limit x safety_share - unique_24h is not trusted.
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut view = sender(day() + Duration::hours(10));
+        view.headroom = Some(5000);
+        view.unique_24h = 940;
+        let c = [campaign("a", PacingMode::Asap)];
+        pacer.plan(&view, &BrakeState::default(), &c);
+        view.now += Duration::seconds(1);
+        assert_eq!(pacer.plan(&view, &BrakeState::default(), &c).total(), 10);
+    }
+
+    #[test]
+    fn spam_brake_pauses_marketing_but_not_utility() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut brakes = BrakeState::default();
+        brakes.set(Brake::SpamRate, day());
+        let mut utility = campaign("otp", PacingMode::Asap);
+        utility.marketing = false;
+        let promo = campaign("promo", PacingMode::Asap);
+        let totals = run(&mut pacer, &brakes, &[promo.clone(), utility], 5);
+        assert_eq!(totals, vec![0, 100]);
+        let plan = pacer.plan(&sender(day() + Duration::hours(11)), &brakes, &[promo]);
+        assert_eq!(plan.reason_idle, Some(IdleReason::Braked));
+    }
+
+    #[test]
+    fn a_spent_daily_max_is_budget_spent() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut c = campaign("a", PacingMode::Asap);
+        c.daily_max = Some(300);
+        c.sent_today = 300;
+        let plan = pacer.plan(
+            &sender(day() + Duration::hours(10)),
+            &BrakeState::default(),
+            &[c],
+        );
+        assert_eq!(plan.reason_idle, Some(IdleReason::BudgetSpent));
+    }
+
+    #[test]
+    fn a_new_day_resets_the_pace() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut c = campaign("a", PacingMode::Asap);
+        c.daily_max = Some(30);
+        let totals = run(&mut pacer, &BrakeState::default(), &[c.clone()], 5);
+        assert_eq!(totals[0], 30);
+        let tomorrow = day() + Duration::days(1);
+        let mut view = sender(tomorrow + Duration::hours(10));
+        view.day_start = tomorrow;
+        view.open_seconds_left_today = 8 * 3600;
+        // The night is one long gap: only `catch_up` (5 s, 100 sends) of it is paid, of which the
+        // throughput cap lets 20 go now; the rest of the new day's 30 follows a second later.
+        let first = pacer
+            .plan(&view, &BrakeState::default(), &[c.clone()])
+            .total();
+        view.now += Duration::seconds(1);
+        let second = pacer.plan(&view, &BrakeState::default(), &[c]).total();
+        assert_eq!((first, second), (20, 10));
+    }
+
+    #[test]
+    fn settings_validation_reports_every_problem() {
+        let settings = PacerSettings {
+            safety_share: 1.5,
+            warmup_share: 0.0,
+            ..PacerSettings::default()
+        };
+        let errors = settings.validate().unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert!(PacerSettings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn settings_read_from_toml_with_humantime_durations() {
+        let settings: PacerSettings = toml::from_str(
+            "safety_share = 0.9\nreserve = 20\ncatch_up = \"5s\"\n[brakes]\nspam_window = \"30m\"\n",
+        )
+        .unwrap();
+        assert_eq!(settings.reserve, 20);
+        assert_eq!(settings.catch_up, StdDuration::from_secs(5));
+        assert_eq!(settings.brakes.spam_window, StdDuration::from_secs(1800));
+        assert!(toml::from_str::<PacerSettings>("bogus = 1").is_err());
+    }
 }

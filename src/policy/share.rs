@@ -5,8 +5,8 @@
 //!   gets only what the earlier ones do not want.
 //! - **Weight** is proportional inside one priority (a weighted fair share): with 30 to give,
 //!   weights 2 and 1 get 20 and 10. A weight of 0 counts as 1, so no running campaign starves.
-//! - **Age** breaks what is left after the proportional split (the indivisible units): older
-//!   campaigns (lower `age_rank`) get them first, one each in turn.
+//! - **Age** breaks ties: the indivisible units left after the proportional split go to whoever
+//!   is furthest behind their weight, and among equals to older campaigns (lower `age_rank`).
 //!
 //! Nobody gets more than they asked for; what one does not want flows to the others.
 
@@ -45,48 +45,67 @@ pub fn share(available: u64, claims: &[Claim]) -> Vec<u64> {
 }
 
 /// Weighted water-filling among one priority group (`members` sorted oldest first); returns
-/// how much it gave.
+/// how much it gave. Members whose proportional share covers all they want are filled and leave;
+/// when nobody is filled any more, everyone left gets the floor of their share, and the few units
+/// that rounding leaves go one at a time to whoever is furthest behind their weight, older first.
 fn share_one_priority(
     available: u64,
     claims: &[Claim],
     members: &[usize],
     given: &mut [u64],
 ) -> u64 {
+    let weight = |i: usize| u128::from(claims[i].weight.max(1));
     let mut left = available;
-    loop {
-        let hungry: Vec<usize> = members
+    let mut hungry: Vec<usize> = members
+        .iter()
+        .copied()
+        .filter(|&i| claims[i].want > 0)
+        .collect();
+    while left > 0 && !hungry.is_empty() {
+        let total_weight: u128 = hungry.iter().map(|&i| weight(i)).sum();
+        // `fair <= left`, so it fits in u64.
+        let fair = |i: usize| {
+            u64::try_from(u128::from(left) * weight(i) / total_weight).unwrap_or(u64::MAX)
+        };
+        let filled: Vec<usize> = hungry
             .iter()
             .copied()
-            .filter(|&i| given[i] < claims[i].want)
+            .filter(|&i| fair(i) >= claims[i].want - given[i])
             .collect();
-        if hungry.is_empty() || left == 0 {
-            break;
-        }
-        let total_weight: u128 = hungry
-            .iter()
-            .map(|&i| u128::from(claims[i].weight.max(1)))
-            .sum();
-        let mut handed = 0u64;
-        for &i in &hungry {
-            let fair = u128::from(left) * u128::from(claims[i].weight.max(1)) / total_weight;
-            // `fair <= left`, so it fits in u64.
-            let fair = u64::try_from(fair).unwrap_or(u64::MAX);
-            let take = fair.min(claims[i].want - given[i]);
-            given[i] += take;
-            handed += take;
-        }
-        if handed == 0 {
-            // Fewer units left than hungry members: one each, oldest first.
-            for &i in &hungry {
-                if left == 0 {
-                    break;
-                }
-                given[i] += 1;
-                left -= 1;
+        if !filled.is_empty() {
+            for &i in &filled {
+                left -= claims[i].want - given[i];
+                given[i] = claims[i].want;
             }
+            hungry.retain(|i| !filled.contains(i));
             continue;
         }
-        left -= handed;
+        let shares: Vec<u64> = hungry.iter().map(|&i| fair(i)).collect();
+        for (&i, share) in hungry.iter().zip(shares) {
+            given[i] += share;
+            left -= share;
+        }
+        // Fewer units than members are left: one at a time to whoever is furthest behind.
+        while left > 0 {
+            let behind = hungry
+                .iter()
+                .copied()
+                .filter(|&i| given[i] < claims[i].want)
+                .min_by(|&a, &b| {
+                    // (given + 1) / weight, compared without division; ties keep the older.
+                    let lhs = u128::from(given[a] + 1) * weight(b);
+                    let rhs = u128::from(given[b] + 1) * weight(a);
+                    lhs.cmp(&rhs)
+                });
+            match behind {
+                Some(i) => {
+                    given[i] += 1;
+                    left -= 1;
+                }
+                None => break,
+            }
+        }
+        break;
     }
     available - left
 }
