@@ -517,6 +517,119 @@ mod tests {
         assert_eq!(LogFormat::Json.to_string(), "json");
     }
 
+    /// Set in the child process that runs [`logging_child_process`]: the format to ask for.
+    const CHILD_ENV: &str = "TIERPACE_LOGGING_CHILD";
+
+    /// Not a test by itself: the body of a real process, started by the tests below, that sets
+    /// up logging exactly as `main` does (global subscriber, real stderr, real environment) and
+    /// logs a known key.
+    #[test]
+    #[ignore = "run as a child process by the init_logging tests"]
+    fn logging_child_process() {
+        let Ok(mode) = std::env::var(CHILD_ENV) else {
+            return;
+        };
+        let format = match mode.as_str() {
+            "auto" => None,
+            other => Some(other.parse().unwrap()),
+        };
+        init_logging(format, "info").unwrap();
+        redact_secret(KEY);
+        leak_key_everywhere();
+        tracing::info!(
+            campaign = "spring-sale",
+            sender = "sac",
+            contact = "9f86d081884c7d65",
+            outcome = "accepted",
+            "sent"
+        );
+        tracing::debug!("debug line");
+        assert!(matches!(
+            init_logging(None, "info"),
+            Err(LoggingError::AlreadyInitialised(_))
+        ));
+    }
+
+    /// Runs [`logging_child_process`] in a new process with stderr going to a file, and
+    /// returns that file's content. `journal`: set JOURNAL_STREAM to that file (as journald
+    /// does for its stream), or to some other file's identity.
+    fn run_child(mode: &str, journal: Option<bool>, rust_log: Option<&str>) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stderr");
+        let file = std::fs::File::create(&path).unwrap();
+        let m = file.metadata().unwrap();
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "--exact",
+            "logging::tests::logging_child_process",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD_ENV, mode)
+        .env_remove("RUST_LOG")
+        .env_remove("JOURNAL_STREAM")
+        .stdout(std::process::Stdio::null())
+        .stderr(file);
+        match journal {
+            Some(true) => cmd.env("JOURNAL_STREAM", format!("{}:{}", m.dev(), m.ino())),
+            Some(false) => cmd.env("JOURNAL_STREAM", format!("{}:{}", m.dev(), m.ino() + 1)),
+            None => &mut cmd,
+        };
+        if let Some(filter) = rust_log {
+            cmd.env("RUST_LOG", filter);
+        }
+        let status = cmd.status().unwrap();
+        let out = std::fs::read_to_string(&path).unwrap();
+        assert!(status.success(), "child failed: {status}\n{out}");
+        out
+    }
+
+    #[test]
+    fn under_journald_a_run_logs_json_lines_without_the_key() {
+        let out = run_child("auto", Some(true), None);
+        assert_eq!(out.lines().count(), 4, "{out}");
+        for line in out.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(v["level"].is_string(), "{line}");
+        }
+        assert!(!out.contains(KEY), "the key leaked: {out}");
+        assert!(out.contains("[redacted]"), "{out}");
+        let sent: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        assert_eq!(sent["campaign"], "spring-sale");
+        assert_eq!(sent["outcome"], "accepted");
+        assert!(
+            !out.contains("debug line"),
+            "info is the config level: {out}"
+        );
+    }
+
+    #[test]
+    fn off_the_journal_a_run_logs_human_lines_without_the_key() {
+        // JOURNAL_STREAM inherited but naming another stream: not the journal.
+        let out = run_child("auto", Some(false), None);
+        assert!(serde_json::from_str::<serde_json::Value>(out.lines().next().unwrap()).is_err());
+        assert!(
+            out.contains(" INFO ") && out.contains("campaign=\"spring-sale\""),
+            "{out}"
+        );
+        assert!(!out.contains(KEY), "the key leaked: {out}");
+        assert!(!out.contains('\u{1b}'), "no colour off a terminal: {out}");
+    }
+
+    #[test]
+    fn log_format_flag_and_rust_log_apply_to_a_run() {
+        let out = run_child("json", None, Some("debug"));
+        assert!(
+            out.contains("debug line"),
+            "RUST_LOG wins over the config: {out}"
+        );
+        for line in out.lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
+        assert!(!out.contains(KEY), "the key leaked: {out}");
+    }
+
     #[test]
     fn json_is_chosen_only_when_journal_stream_is_stderr() {
         assert_eq!(choose_format(None, true), LogFormat::Json);
