@@ -75,6 +75,7 @@ say "binary   -> $DESTDIR$bindir/tierpace"
 
 # The unit ships with the default paths; point it at the ones chosen here.
 sed -e "s#/usr/local/bin/tierpace#$bindir/tierpace#g" \
+    -e "s#/usr/local/share/doc/tierpace#$docdir#g" \
     -e "s#/etc/tierpace/#$confdir/#g" \
     "$repo/systemd/tierpace.service" >"$DESTDIR$UNITDIR/tierpace.service.new"
 chmod 0644 "$DESTDIR$UNITDIR/tierpace.service.new"
@@ -82,6 +83,7 @@ mv -f "$DESTDIR$UNITDIR/tierpace.service.new" "$DESTDIR$UNITDIR/tierpace.service
 say "unit     -> $DESTDIR$UNITDIR/tierpace.service"
 
 install -m 0644 "$repo/systemd/override.conf.example" "$repo/systemd/tierpace.env.example" "$DESTDIR$docdir/"
+if [ -f "$repo/README.md" ]; then install -m 0644 "$repo/README.md" "$DESTDIR$docdir/"; fi
 
 install_once() { # install_once SRC DEST MODE: never replaces an existing file
   if [ -e "$2" ]; then

@@ -184,7 +184,10 @@ fn prefix_and_sysconfdir_are_written_into_the_installed_unit() {
         unit.contains("EnvironmentFile=-/srv/etc/tierpace/tierpace.env"),
         "{unit}"
     );
-    assert!(!unit.contains("/usr/local/bin"), "{unit}");
+    assert!(!unit.contains("/usr/local/"), "{unit}");
+    assert!(stage
+        .path("/opt/tierpace/share/doc/tierpace/README.md")
+        .is_file());
     assert!(
         !unit
             .replace("/srv/etc/tierpace/", "")
