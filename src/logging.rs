@@ -1,7 +1,8 @@
 //! Log output: human lines on a terminal, JSON lines under journald, secrets scrubbed from both.
 //!
-//! One `tracing` subscriber for the whole process, set up once by [`init_logging`] before the
-//! config is read (so config errors are logged too). What it decides:
+//! One `tracing` subscriber for the whole process, set up once by [`init_logging`] as soon as the
+//! config's level is known (errors in reading the config itself are reported by `main` on
+//! stderr before that); [`set_level`] applies a changed level on reload. What it decides:
 //!
 //! - **Format.** `--log-format json|human` wins. Otherwise JSON when stderr is connected to the
 //!   journal (`JOURNAL_STREAM` names stderr's device and inode, see systemd.exec(5)): one object
@@ -22,7 +23,7 @@
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::str::FromStr;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 
 use tracing::Subscriber;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, ParseError};
@@ -89,6 +90,8 @@ pub enum LoggingError {
     },
     #[error("unknown log format {0:?}: expected `human` or `json`")]
     UnknownFormat(String),
+    #[error("cannot change the log level: {0}")]
+    Reload(String),
     #[error("logging was already set up in this process")]
     AlreadyInitialised(#[source] TryInitError),
 }
@@ -105,9 +108,27 @@ pub fn init_logging(format: Option<LogFormat>, default_level: &str) -> Result<()
         && io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
     let writer = Redacting::new(io::stderr, Arc::clone(&GLOBAL_SECRETS));
-    subscriber(format, colour, filter, writer)
+    let (subscriber, reloader) = subscriber(format, colour, filter, writer);
+    subscriber
         .try_init()
-        .map_err(LoggingError::AlreadyInitialised)
+        .map_err(LoggingError::AlreadyInitialised)?;
+    // Only the subscriber that became global may be reloaded; try_init succeeded, so this is
+    // the first and only set.
+    let _ = RELOADER.set(reloader);
+    Ok(())
+}
+
+/// Applies a new config level on reload (SIGHUP), without a restart.
+///
+/// A non-empty `RUST_LOG` still wins, as at start. An invalid level is an error and the
+/// current one stays. Does nothing before [`init_logging`].
+pub fn set_level(default_level: &str) -> Result<(), LoggingError> {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = filter(default_level, rust_log.as_deref())?;
+    match RELOADER.get() {
+        Some(reload) => reload(filter).map_err(LoggingError::Reload),
+        None => Ok(()),
+    }
 }
 
 /// Registers a secret value so it is replaced by `[redacted]` wherever it would appear in a log
@@ -126,13 +147,20 @@ const REDACTED: &str = "[redacted]";
 
 static GLOBAL_SECRETS: LazyLock<Arc<Secrets>> = LazyLock::new(|| Arc::new(Secrets::default()));
 
+/// Swaps the level filter of a built subscriber (a `tracing_subscriber::reload` handle, with its
+/// format-specific type erased).
+type Reloader = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+
+/// The running subscriber's [`Reloader`], set by [`init_logging`].
+static RELOADER: OnceLock<Reloader> = OnceLock::new();
+
 /// Builds the subscriber; separate from [`init_logging`] so tests can capture its output.
 fn subscriber<W>(
     format: LogFormat,
     colour: bool,
     filter: EnvFilter,
     writer: W,
-) -> Box<dyn Subscriber + Send + Sync>
+) -> (Box<dyn Subscriber + Send + Sync>, Reloader)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -140,27 +168,47 @@ where
         .with_env_filter(filter)
         .with_writer(writer);
     match format {
-        LogFormat::Human => Box::new(builder.with_ansi(colour).finish()),
+        LogFormat::Human => {
+            let builder = builder.with_ansi(colour).with_filter_reloading();
+            let handle = builder.reload_handle();
+            (
+                Box::new(builder.finish()),
+                Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())),
+            )
+        }
         // Event fields at the top level (`"campaign":...`), not nested under "fields", so the
         // documented names are the keys a `jq` filter or a log pipeline sees. Span context goes
         // in "spans"; the stable fields are always put on the event itself.
-        LogFormat::Json => Box::new(
-            builder
+        LogFormat::Json => {
+            let builder = builder
                 .json()
                 .flatten_event(true)
                 .with_current_span(false)
                 .with_span_list(true)
-                .finish(),
-        ),
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            (
+                Box::new(builder.finish()),
+                Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())),
+            )
+        }
     }
 }
 
-/// The filter: `RUST_LOG` if set and non-empty, else the config's level.
+/// The filter: `RUST_LOG` if set and non-empty, else the config's level. The config's level is
+/// checked either way, so a typo in it is reported even while `RUST_LOG` hides it.
 fn filter(default_level: &str, rust_log: Option<&str>) -> Result<EnvFilter, LoggingError> {
-    if let Some(directives) = rust_log.map(str::trim).filter(|s| !s.is_empty()) {
-        return EnvFilter::try_new(directives).map_err(|e| invalid(directives, "RUST_LOG", &e));
+    let config_filter = config_filter(default_level)?;
+    match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(directives) => {
+            EnvFilter::try_new(directives).map_err(|e| invalid(directives, "RUST_LOG", &e))
+        }
+        None => Ok(config_filter),
     }
-    let directives = match default_level.trim() {
+}
+
+fn config_filter(level: &str) -> Result<EnvFilter, LoggingError> {
+    let directives = match level.trim() {
         "" => "info",
         level => level,
     };
@@ -386,7 +434,7 @@ mod tests {
             set.add(s);
         }
         let writer = Redacting::new(captured.clone(), set);
-        let subscriber = subscriber(format, false, filter(level, None).unwrap(), writer);
+        let (subscriber, _) = subscriber(format, false, filter(level, None).unwrap(), writer);
         tracing::subscriber::with_default(subscriber, emit);
         captured.text()
     }
@@ -525,10 +573,8 @@ mod tests {
         let captured = Captured::default();
         let writer = Redacting::new(captured.clone(), Arc::new(Secrets::default()));
         let debug = filter("warn", Some("debug")).unwrap();
-        tracing::subscriber::with_default(
-            subscriber(LogFormat::Human, false, debug, writer),
-            || tracing::debug!("from RUST_LOG"),
-        );
+        let (subscriber, _) = subscriber(LogFormat::Human, false, debug, writer);
+        tracing::subscriber::with_default(subscriber, || tracing::debug!("from RUST_LOG"));
         assert!(captured.text().contains("from RUST_LOG"));
     }
 
@@ -538,6 +584,10 @@ mod tests {
         assert!(filter("warn,tierpace=debug", None).is_ok());
         assert!(filter("", None).is_ok());
         assert!(filter("info", Some("")).is_ok(), "empty RUST_LOG is unset");
+        assert!(
+            filter("inof", Some("debug")).is_err(),
+            "checked under RUST_LOG too"
+        );
         let err = filter("warn,verbose", None).unwrap_err().to_string();
         assert!(err.contains("verbose") && err.contains("config"), "{err}");
     }
@@ -577,6 +627,11 @@ mod tests {
             "sent"
         );
         tracing::debug!("debug line");
+        // A reload with a new config level: applies unless RUST_LOG is set.
+        set_level("debug").unwrap();
+        tracing::debug!("debug after reload");
+        assert!(set_level("inof").is_err());
+        tracing::debug!("debug after a bad reload");
         assert!(matches!(
             init_logging(None, "info"),
             Err(LoggingError::AlreadyInitialised(_))
@@ -621,19 +676,28 @@ mod tests {
     #[test]
     fn under_journald_a_run_logs_json_lines_without_the_key() {
         let out = run_child("auto", Some(true), None);
-        assert_eq!(out.lines().count(), 4, "{out}");
+        assert_eq!(out.lines().count(), 6, "{out}");
         for line in out.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             assert!(v["level"].is_string(), "{line}");
         }
         assert!(!out.contains(KEY), "the key leaked: {out}");
         assert!(out.contains("[redacted]"), "{out}");
-        let sent: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        let sent: serde_json::Value = serde_json::from_str(out.lines().nth(3).unwrap()).unwrap();
+        assert_eq!(sent["message"], "sent", "{out}");
         assert_eq!(sent["campaign"], "spring-sale");
         assert_eq!(sent["outcome"], "accepted");
         assert!(
             !out.contains("debug line"),
             "info is the config level: {out}"
+        );
+        assert!(
+            out.contains("debug after reload"),
+            "set_level applies: {out}"
+        );
+        assert!(
+            out.contains("debug after a bad reload"),
+            "a bad level keeps the current one: {out}"
         );
     }
 
@@ -652,10 +716,16 @@ mod tests {
 
     #[test]
     fn log_format_flag_and_rust_log_apply_to_a_run() {
-        let out = run_child("json", None, Some("debug"));
+        // The config says info, RUST_LOG says debug except for tierpace (the test's target).
+        let out = run_child("json", None, Some("debug,tierpace=warn"));
+        assert!(out.contains("send failed"), "{out}");
         assert!(
-            out.contains("debug line"),
+            !out.contains("\"sent\""),
             "RUST_LOG wins over the config: {out}"
+        );
+        assert!(
+            !out.contains("debug after reload"),
+            "RUST_LOG wins over a reloaded config level too: {out}"
         );
         for line in out.lines() {
             serde_json::from_str::<serde_json::Value>(line).unwrap();
