@@ -14,8 +14,8 @@
 //!   filter for a target named after the typo.
 //! - **Stable fields.** Events about sends carry the field names in [`field`]; dashboards and
 //!   alerts may rely on them, in JSON as top-level keys.
-//! - **Secrets.** Code should never log a secret, and the config types keep them out of `Debug`
-//!   output; as a second line of defence every line passes through a filter that replaces the
+//! - **Secrets.** Code should never log a secret, and secret-holding types should keep them out
+//!   of `Debug` output; as a second line of defence every line passes through a filter that replaces the
 //!   values registered with [`redact_secret`] (API keys, tokens, webhook secrets) by
 //!   `[redacted]` before it is written (DESIGN.md §2, guarantee 7).
 //!
