@@ -8,9 +8,17 @@
 //! admin API. Dependencies point inward: nothing in `policy/` knows about IO.
 #![forbid(unsafe_code)]
 
+pub mod campaign;
+pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod contact;
+pub mod daemon;
+pub mod dispatch;
+pub mod http;
 pub mod ledger;
 pub mod logging;
 pub mod policy;
+pub mod provider;
+pub mod secret;
 pub mod systemd;

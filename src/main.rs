@@ -1,6 +1,122 @@
 //! The `tierpace` binary: parses the command line and hands over to the library.
 #![forbid(unsafe_code)]
 
-fn main() -> anyhow::Result<()> {
-    Ok(())
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tierpace::cli::client::{AdminClient, AdminCommand, ClientArgs};
+use tierpace::clock::{Clock, SystemClock};
+use tierpace::logging::{init_logging, LogFormat};
+
+/// Sends WhatsApp Business template campaigns as fast as the sender's messaging tier allows,
+/// grows that tier safely, and never sends outside business hours.
+#[derive(Debug, Parser)]
+#[command(name = "tierpace", version, about, long_about = None)]
+struct Cli {
+    /// Log format: human on a terminal, json for journald/log shippers (default: json when
+    /// JOURNAL_STREAM is set, else human).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(flatten)]
+    client: ClientArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: watch the campaigns directory and dispatch campaigns.
+    Run {
+        /// The daemon config.
+        #[arg(long, short, default_value = "config/tierpace.toml", env = "TIERPACE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Validate the config, every campaign and every audience offline; exit 1 on any error.
+    Check {
+        #[arg(long, short, default_value = "config/tierpace.toml", env = "TIERPACE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Forecast the tier ladder: new conversations, trailing-7-day uniques, limit and upgrade
+    /// times per day.
+    Plan(tierpace::cli::plan::PlanArgs),
+    #[command(flatten)]
+    Admin(AdminCommand),
+}
+
+/// EX_USAGE: the config is invalid (STYLE.md 17).
+const EX_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = std::env::var("TIERPACE_LOG").unwrap_or_else(|_| "info".into());
+    match cli.command {
+        Command::Run { config } => {
+            if let Err(e) = init_logging(cli.log_format, &level) {
+                eprintln!("tierpace: {e}");
+                return ExitCode::from(EX_USAGE);
+            }
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("tierpace: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let token = tokio_util::sync::CancellationToken::new();
+            match runtime.block_on(tierpace::daemon::run(&config, clock, token)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "tierpace stopped");
+                    eprintln!("tierpace: {e:#}");
+                    if e.downcast_ref::<tierpace::config::ConfigError>().is_some() {
+                        ExitCode::from(EX_USAGE)
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+        }
+        Command::Check { config } => match tierpace::cli::check::run(&config, SystemClock.now()) {
+            Ok(code) => ExitCode::from(code as u8),
+            Err(e) => {
+                eprintln!("tierpace check: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Plan(args) => match tierpace::cli::plan::run(&args) {
+            Ok(code) => ExitCode::from(code as u8),
+            Err(e) => {
+                eprintln!("tierpace plan: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Admin(command) => admin(&command, &cli.client),
+    }
+}
+
+fn admin(command: &AdminCommand, args: &ClientArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tierpace: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let client = AdminClient::from_args(args)?;
+        tierpace::cli::client::run(&client, command, args.json, SystemClock.now()).await
+    });
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tierpace: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

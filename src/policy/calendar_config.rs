@@ -1,8 +1,14 @@
 //! How a business-hours calendar is written in the daemon config (`[calendars.NAME]`) or inline in
 //! a campaign file (`[schedule.hours]`). Validation turns it into a [`super::calendar::Calendar`].
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
+use chrono::NaiveDate;
+use chrono_tz::Tz;
 use serde::Deserialize;
+
+use super::calendar::{Calendar, Span, ALWAYS, MINUTES_PER_DAY};
+use super::holidays::HolidaySet;
 
 /// One calendar as written in TOML. Times are local to `timezone`; intervals are `HH:MM-HH:MM`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -39,4 +45,424 @@ pub struct CalendarConfig {
     /// One-off days with other hours (`[]` for closed); they override weekdays and holidays.
     #[serde(default)]
     pub exceptions: BTreeMap<String, Vec<String>>,
+}
+
+/// Days of the week as written in config, Monday first (the index of [`Calendar`]'s week).
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// A semantic error in one calendar. Each names the calendar, the field and the bad value, so
+/// `tierpace check` can print it next to the file and line the integrator finds for the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    #[error("calendar \"{calendar}\": timezone: unknown time zone \"{value}\" (use an IANA name such as \"America/Sao_Paulo\")")]
+    UnknownTimeZone { calendar: String, value: String },
+    #[error("calendar \"{calendar}\": {field}: \"{value}\" is not an interval: {reason} (write HH:MM-HH:MM, e.g. \"08:00-18:00\")")]
+    BadInterval {
+        calendar: String,
+        field: String,
+        value: String,
+        reason: String,
+    },
+    #[error("calendar \"{calendar}\": {field}: \"{value}\" ends before it starts: {hint}")]
+    EndBeforeStart {
+        calendar: String,
+        field: String,
+        value: String,
+        hint: String,
+    },
+    #[error("calendar \"{calendar}\": {field}: \"{first}\" and \"{second}\" overlap")]
+    Overlap {
+        calendar: String,
+        field: String,
+        first: String,
+        second: String,
+    },
+    #[error("calendar \"{calendar}\": {field}: \"{value}\" is not a date (write YYYY-MM-DD, e.g. \"2026-12-25\")")]
+    BadDate {
+        calendar: String,
+        field: String,
+        value: String,
+    },
+    #[error(
+        "calendar \"{calendar}\": holiday_sets: unknown holiday set \"{value}\" (known: {known})"
+    )]
+    UnknownHolidaySet {
+        calendar: String,
+        value: String,
+        known: String,
+    },
+    #[error("calendar \"{calendar}\": day_breaks: unknown weekday \"{value}\" (use mon, tue, wed, thu, fri, sat or sun)")]
+    UnknownWeekday { calendar: String, value: String },
+    #[error("calendar \"{calendar}\": the name \"always\" is the built-in 24/7 calendar; pick another name")]
+    ReservedName { calendar: String },
+}
+
+/// Something in a calendar that is valid but almost certainly not what was meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarWarning {
+    pub calendar: String,
+    pub field: String,
+    pub value: String,
+    pub message: String,
+}
+
+impl fmt::Display for CalendarWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value.is_empty() {
+            write!(
+                f,
+                "calendar \"{}\": {}: {}",
+                self.calendar, self.field, self.message
+            )
+        } else {
+            write!(
+                f,
+                "calendar \"{}\": {}: \"{}\" {}",
+                self.calendar, self.field, self.value, self.message
+            )
+        }
+    }
+}
+
+impl CalendarConfig {
+    /// Validates and builds; every error at once; warnings (break outside every interval)
+    /// separately.
+    pub fn build(
+        &self,
+        name: &str,
+    ) -> Result<(Calendar, Vec<CalendarWarning>), Vec<CalendarError>> {
+        let mut v = Validator {
+            calendar: name,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
+
+        let tz = match self.timezone.trim().parse::<Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                v.errors.push(CalendarError::UnknownTimeZone {
+                    calendar: name.to_string(),
+                    value: self.timezone.clone(),
+                });
+                None
+            }
+        };
+
+        let days = [
+            &self.mon, &self.tue, &self.wed, &self.thu, &self.fri, &self.sat, &self.sun,
+        ];
+        let open: Vec<Vec<Span>> = days
+            .iter()
+            .zip(WEEKDAYS)
+            .map(|(raw, field)| v.open_list(field, raw))
+            .collect();
+
+        let breaks = v.break_list("breaks", &self.breaks);
+        let mut day_breaks: [Vec<Span>; 7] = Default::default();
+        for (key, raw) in &self.day_breaks {
+            let field = format!("day_breaks.{key}");
+            let parsed = v.break_list(&field, raw);
+            match WEEKDAYS
+                .iter()
+                .position(|d| d.eq_ignore_ascii_case(key.trim()))
+            {
+                Some(i) => {
+                    for &(b, text) in &parsed {
+                        if !hits_any((b, ()), &open[i]) {
+                            v.warn(
+                                &field,
+                                text,
+                                "lies outside every open interval of that day; it has no effect",
+                            );
+                        }
+                    }
+                    day_breaks[i].extend(parsed.iter().map(|&(b, _)| b));
+                }
+                None => v.errors.push(CalendarError::UnknownWeekday {
+                    calendar: name.to_string(),
+                    value: key.clone(),
+                }),
+            }
+        }
+        for (b, text) in &breaks {
+            if !open.iter().any(|spans| hits_any((*b, text), spans)) {
+                v.warn(
+                    "breaks",
+                    text,
+                    "lies outside every open interval; it has no effect",
+                );
+            }
+        }
+
+        let mut holidays = BTreeSet::new();
+        for raw in &self.holidays {
+            if let Some(date) = v.date("holidays", raw) {
+                holidays.insert(date);
+            }
+        }
+        let mut sets = Vec::new();
+        for raw in &self.holiday_sets {
+            match HolidaySet::from_name(raw) {
+                Some(set) if !sets.contains(&set) => sets.push(set),
+                Some(_) => {}
+                None => v.errors.push(CalendarError::UnknownHolidaySet {
+                    calendar: name.to_string(),
+                    value: raw.clone(),
+                    known: HolidaySet::ALL
+                        .iter()
+                        .map(|s| s.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
+            }
+        }
+        let mut exceptions = BTreeMap::new();
+        for (raw_date, raw) in &self.exceptions {
+            let field = format!("exceptions.{raw_date}");
+            let spans = v.open_list(&field, raw);
+            if let Some(date) = v.date("exceptions", raw_date) {
+                exceptions.insert(date, spans);
+            }
+        }
+
+        let mut weekly: [Vec<Span>; 7] = Default::default();
+        for (i, spans) in open.into_iter().enumerate() {
+            let cuts: Vec<Span> = breaks
+                .iter()
+                .map(|&(b, _)| b)
+                .chain(day_breaks[i].iter().copied())
+                .collect();
+            weekly[i] = subtract(spans, &cuts);
+        }
+        if weekly.iter().all(Vec::is_empty) && exceptions.values().all(Vec::is_empty) {
+            v.warn(
+                "hours",
+                "",
+                "no weekday has open hours; this calendar never opens",
+            );
+        }
+
+        match tz {
+            Some(tz) if v.errors.is_empty() => {
+                let cal = Calendar::from_parts(name, tz, weekly, holidays, sets, exceptions);
+                Ok((cal, v.warnings))
+            }
+            _ => Err(v.errors),
+        }
+    }
+}
+
+/// Every calendar of the daemon by name, the built-in `always` included.
+pub type Calendars = BTreeMap<String, Calendar>;
+
+/// Builds every named calendar of the daemon config plus the built-in `always`.
+pub fn build_calendars(
+    cfg: &BTreeMap<String, CalendarConfig>,
+) -> Result<(Calendars, Vec<CalendarWarning>), Vec<CalendarError>> {
+    let mut calendars = BTreeMap::new();
+    let mut warnings = Vec::new();
+    let mut errors = Vec::new();
+    for (name, config) in cfg {
+        if name == ALWAYS {
+            errors.push(CalendarError::ReservedName {
+                calendar: name.clone(),
+            });
+            continue;
+        }
+        match config.build(name) {
+            Ok((cal, warns)) => {
+                calendars.insert(name.clone(), cal);
+                warnings.extend(warns);
+            }
+            Err(errs) => errors.extend(errs),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    calendars.insert(ALWAYS.to_string(), Calendar::always());
+    Ok((calendars, warnings))
+}
+
+/// Collects the errors and warnings of one calendar while its fields are parsed.
+struct Validator<'a> {
+    calendar: &'a str,
+    errors: Vec<CalendarError>,
+    warnings: Vec<CalendarWarning>,
+}
+
+impl Validator<'_> {
+    fn warn(&mut self, field: &str, value: &str, message: &str) {
+        self.warnings.push(CalendarWarning {
+            calendar: self.calendar.to_string(),
+            field: field.to_string(),
+            value: value.to_string(),
+            message: message.to_string(),
+        });
+    }
+
+    fn date(&mut self, field: &str, raw: &str) -> Option<NaiveDate> {
+        let parsed = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok();
+        if parsed.is_none() {
+            self.errors.push(CalendarError::BadDate {
+                calendar: self.calendar.to_string(),
+                field: field.to_string(),
+                value: raw.to_string(),
+            });
+        }
+        parsed
+    }
+
+    /// Parses a list of open intervals; one that ends before it starts crosses midnight.
+    fn open_list(&mut self, field: &str, raw: &[String]) -> Vec<Span> {
+        let mut parsed = Vec::new();
+        for text in raw {
+            let Some((start, end)) = self.interval(field, text) else {
+                continue;
+            };
+            if end == start {
+                self.errors.push(CalendarError::EndBeforeStart {
+                    calendar: self.calendar.to_string(),
+                    field: field.to_string(),
+                    value: text.clone(),
+                    hint: "an interval cannot be empty; for a whole day write \"00:00-24:00\""
+                        .to_string(),
+                });
+                continue;
+            }
+            // `22:00-02:00` crosses midnight and belongs to the day it starts.
+            let end = if end < start {
+                end + MINUTES_PER_DAY
+            } else {
+                end
+            };
+            parsed.push((Span { start, end }, text));
+        }
+        self.check_overlaps(field, &mut parsed);
+        parsed.into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// Parses a list of breaks; a break may not cross midnight.
+    fn break_list<'t>(&mut self, field: &str, raw: &'t [String]) -> Vec<(Span, &'t String)> {
+        let mut parsed = Vec::new();
+        for text in raw {
+            let Some((start, end)) = self.interval(field, text) else {
+                continue;
+            };
+            if end <= start {
+                self.errors.push(CalendarError::EndBeforeStart {
+                    calendar: self.calendar.to_string(),
+                    field: field.to_string(),
+                    value: text.clone(),
+                    hint: "a break cannot be empty or cross midnight; split it, e.g. \"23:00-24:00\" and \"00:00-01:00\"".to_string(),
+                });
+                continue;
+            }
+            parsed.push((Span { start, end }, text));
+        }
+        parsed
+    }
+
+    fn check_overlaps(&mut self, field: &str, parsed: &mut [(Span, &String)]) {
+        parsed.sort_by_key(|(s, _)| *s);
+        for pair in parsed.windows(2) {
+            let ((a, a_text), (b, b_text)) = (&pair[0], &pair[1]);
+            if b.start < a.end {
+                self.errors.push(CalendarError::Overlap {
+                    calendar: self.calendar.to_string(),
+                    field: field.to_string(),
+                    first: (*a_text).clone(),
+                    second: (*b_text).clone(),
+                });
+            }
+        }
+    }
+
+    /// Parses `HH:MM-HH:MM` into minutes since midnight; `24:00` only as an end.
+    fn interval(&mut self, field: &str, text: &str) -> Option<(u16, u16)> {
+        let result = parse_interval(text);
+        match result {
+            Ok(pair) => Some(pair),
+            Err(reason) => {
+                self.errors.push(CalendarError::BadInterval {
+                    calendar: self.calendar.to_string(),
+                    field: field.to_string(),
+                    value: text.to_string(),
+                    reason,
+                });
+                None
+            }
+        }
+    }
+}
+
+fn parse_interval(text: &str) -> Result<(u16, u16), String> {
+    let (start, end) = text
+        .split_once('-')
+        .ok_or_else(|| "missing '-' between start and end".to_string())?;
+    let start = parse_time(start.trim())?;
+    let end = parse_time(end.trim())?;
+    if start == MINUTES_PER_DAY {
+        return Err("24:00 can only end an interval".to_string());
+    }
+    Ok((start, end))
+}
+
+/// `HH:MM` (hour 00-24, `24:00` only) into minutes since midnight.
+fn parse_time(text: &str) -> Result<u16, String> {
+    let bad = || format!("\"{text}\" is not a time HH:MM");
+    let (h, m) = text.split_once(':').ok_or_else(bad)?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(h) || m.len() != 2 || !digits(m) {
+        return Err(bad());
+    }
+    let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 24 || m > 59 || (h == 24 && m != 0) {
+        return Err(format!("\"{text}\" is out of range (00:00 to 24:00)"));
+    }
+    Ok(h * 60 + m)
+}
+
+/// Whether a break cuts into any of the spans (at its own time, or on the after-midnight part
+/// of an interval that crossed midnight).
+fn hits_any<T>((b, _): (Span, T), spans: &[Span]) -> bool {
+    spans.iter().any(|s| {
+        let shifted = (b.start + MINUTES_PER_DAY, b.end + MINUTES_PER_DAY);
+        (b.start < s.end && s.start < b.end) || (shifted.0 < s.end && s.start < shifted.1)
+    })
+}
+
+/// The spans minus the breaks. A break also applies to the after-midnight part of an interval
+/// that crossed midnight, since that part still belongs to the same day.
+fn subtract(spans: Vec<Span>, breaks: &[Span]) -> Vec<Span> {
+    let cuts: Vec<Span> = breaks
+        .iter()
+        .flat_map(|b| {
+            [
+                *b,
+                Span {
+                    start: b.start + MINUTES_PER_DAY,
+                    end: b.end + MINUTES_PER_DAY,
+                },
+            ]
+        })
+        .collect();
+    let mut out = spans;
+    for cut in cuts {
+        out = out
+            .into_iter()
+            .flat_map(|s| {
+                let left = Span {
+                    start: s.start,
+                    end: s.end.min(cut.start),
+                };
+                let right = Span {
+                    start: s.start.max(cut.end),
+                    end: s.end,
+                };
+                [left, right].into_iter().filter(|p| p.start < p.end)
+            })
+            .collect();
+    }
+    out
 }

@@ -3,4 +3,6 @@
 //! machine's Redis and can stop or restart it for fault tests.
 #![allow(dead_code)]
 
+pub mod fake_gupshup;
+pub mod fake_meta;
 pub mod redis_server;

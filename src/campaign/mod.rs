@@ -1,0 +1,39 @@
+//! Campaigns as operators write them: one TOML file per campaign in `campaigns_dir`, an audience
+//! CSV streamed row by row, global opt-outs, and the registry that keeps the valid campaigns in
+//! force while files come, change and go (DESIGN.md §1, §2 guarantees 3, 4, 6, 7, §4; DOMAIN.md §6).
+//!
+//! The pieces, from the outside in:
+//! - [`file`]: the campaign file (serde structs with spans) validated into a [`file::Campaign`];
+//!   every error names file, line, column and key.
+//! - [`audience`]: the CSV reader; each row becomes an [`audience::AudienceRow`] or a counted
+//!   [`audience::RowSkip`], never a fatal error. It uses [`phone`] (E.164 normaliser),
+//!   [`opt_in`] (consent column) and [`params`] (`{{column}}` template parameters).
+//! - [`consent`]: the global opt-out store (memory or Redis), keyed by contact hash.
+//! - [`registry`]: rescans the directory on one reload message (file watcher or SIGHUP);
+//!   a bad file keeps its previous valid version in force.
+//! - [`check`]: the offline report behind `tierpace check`.
+
+pub mod audience;
+pub mod check;
+pub mod consent;
+pub mod file;
+pub mod opt_in;
+pub mod params;
+pub mod phone;
+pub mod registry;
+
+pub use audience::{
+    scan_audience, AudienceError, AudiencePosition, AudienceReader, AudienceRow, AudienceSummary,
+    RowSkip, SkipReason,
+};
+pub use check::{check_campaigns, CheckOutcome, CheckReport};
+pub use consent::{
+    read_optout_file, ConsentError, ConsentStore, MemoryConsent, OptOutSource, RedisConsent,
+};
+pub use file::{
+    load_campaign, AudienceSpec, CalendarRef, Campaign, CampaignContext, CampaignFileError,
+    Category, ColumnNames, FileProblem, MediaSpec, PacingMode, PacingSpec, ScheduleSpec,
+    TemplateRef, TemplateSpec,
+};
+pub use params::ParamTemplate;
+pub use registry::{spawn_sighup, watch_dir, Registry, RegistryEvent, ReloadTrigger, WatchGuard};

@@ -1,0 +1,198 @@
+//! Template parameters: `params = ["{{name}}", "20%", "Olá {{name}}, até {{date}}"]`.
+//!
+//! Each entry is literal text with `{{column}}` placeholders naming audience columns. A template
+//! is parsed when the campaign file loads (syntax errors point at the file), bound to the CSV
+//! header when the audience opens (an unknown column refuses the audience), and rendered per row
+//! (an empty referenced cell skips that row as `missing_param`: WhatsApp rejects empty
+//! parameters with 132000, DOMAIN.md §3, and it would pause the whole campaign).
+use std::fmt;
+
+/// One parsed template parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamTemplate {
+    source: String,
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Column(String),
+}
+
+/// What is wrong with a parameter or its binding to the audience header.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    #[error("`{{{{` at byte {0} is not closed, expected `{{{{column}}}}`")]
+    Unclosed(usize),
+    #[error("empty `{{{{}}}}` at byte {0}, expected a column name inside")]
+    EmptyName(usize),
+    #[error("column `{column}` is not in the audience header (columns: {header})")]
+    UnknownColumn { column: String, header: String },
+}
+
+impl ParamTemplate {
+    pub fn parse(source: &str) -> Result<Self, ParamError> {
+        let mut parts = Vec::new();
+        let mut rest = source;
+        let mut offset = 0;
+        while let Some(open) = rest.find("{{") {
+            if open > 0 {
+                parts.push(Part::Text(rest[..open].to_string()));
+            }
+            let after = &rest[open + 2..];
+            let close = after
+                .find("}}")
+                .ok_or(ParamError::Unclosed(offset + open))?;
+            let name = after[..close].trim();
+            if name.is_empty() {
+                return Err(ParamError::EmptyName(offset + open));
+            }
+            parts.push(Part::Column(name.to_string()));
+            let consumed = open + 2 + close + 2;
+            offset += consumed;
+            rest = &rest[consumed..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_string()));
+        }
+        Ok(Self {
+            source: source.to_string(),
+            parts,
+        })
+    }
+
+    /// The text as written in the campaign file.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// The audience columns this parameter reads.
+    pub fn columns(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Column(c) => Some(c.as_str()),
+            Part::Text(_) => None,
+        })
+    }
+
+    /// Resolves column names to header positions (names compare trimmed, ASCII case-insensitive).
+    pub fn bind(&self, header: &[String]) -> Result<BoundParam, ParamError> {
+        let parts = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => Ok(BoundPart::Text(t.clone())),
+                Part::Column(c) => header_index(header, c)
+                    .map(|i| BoundPart::Column(i, c.clone()))
+                    .ok_or_else(|| ParamError::UnknownColumn {
+                        column: c.clone(),
+                        header: header.join(", "),
+                    }),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(BoundParam { parts })
+    }
+}
+
+impl fmt::Display for ParamTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+/// Where a header names `column`, if anywhere.
+pub(crate) fn header_index(header: &[String], column: &str) -> Option<usize> {
+    let column = column.trim();
+    header
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case(column))
+}
+
+/// A parameter bound to one audience's header.
+#[derive(Debug, Clone)]
+pub struct BoundParam {
+    parts: Vec<BoundPart>,
+}
+
+#[derive(Debug, Clone)]
+enum BoundPart {
+    Text(String),
+    Column(usize, String),
+}
+
+impl BoundParam {
+    /// Renders for one row; `Err(column)` names the first referenced cell that is empty.
+    pub fn render<'r>(&self, cell: impl Fn(usize) -> Option<&'r str>) -> Result<String, String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                BoundPart::Text(t) => out.push_str(t),
+                BoundPart::Column(i, name) => match cell(*i).map(str::trim) {
+                    Some(v) if !v.is_empty() => out.push_str(v),
+                    _ => return Err(name.clone()),
+                },
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Vec<String> {
+        ["name", "Phone", "cupom"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn placeholders_and_literals_render_per_row() {
+        let p = ParamTemplate::parse("Olá {{ name }}, use {{CUPOM}}!").unwrap();
+        assert_eq!(p.columns().collect::<Vec<_>>(), ["name", "CUPOM"]);
+        let b = p.bind(&header()).unwrap();
+        let row = ["Ana", "85999990000", "BF20"];
+        assert_eq!(
+            b.render(|i| row.get(i).copied()),
+            Ok("Olá Ana, use BF20!".to_string())
+        );
+        let literal = ParamTemplate::parse("20%")
+            .unwrap()
+            .bind(&header())
+            .unwrap();
+        assert_eq!(literal.render(|_| None), Ok("20%".to_string()));
+    }
+
+    #[test]
+    fn an_empty_cell_names_the_missing_column() {
+        let b = ParamTemplate::parse("{{cupom}}")
+            .unwrap()
+            .bind(&header())
+            .unwrap();
+        let row = ["Ana", "85999990000", "  "];
+        assert_eq!(b.render(|i| row.get(i).copied()), Err("cupom".to_string()));
+        assert_eq!(b.render(|_| None), Err("cupom".to_string()));
+    }
+
+    #[test]
+    fn each_error_says_what_was_expected() {
+        assert_eq!(
+            ParamTemplate::parse("Olá {{name").unwrap_err().to_string(),
+            "`{{` at byte 5 is not closed, expected `{{column}}`"
+        );
+        assert_eq!(
+            ParamTemplate::parse("a{{ }}").unwrap_err().to_string(),
+            "empty `{{}}` at byte 1, expected a column name inside"
+        );
+        let unknown = ParamTemplate::parse("{{city}}")
+            .unwrap()
+            .bind(&header())
+            .unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "column `city` is not in the audience header (columns: name, Phone, cupom)"
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! Command-line subcommands of the `tierpace` binary; each file is one subcommand (or the
+//! admin-API client they share). They use `anyhow` for reporting (STYLE.md, convention 6) and
+//! return their exit code.
+pub mod check;
+pub mod client;
+pub mod plan;
+pub mod status;

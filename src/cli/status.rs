@@ -1,0 +1,343 @@
+//! `tierpace status` as tables: per sender the tier, 24 h usage against the limit, 7-day uniques
+//! against the upgrade threshold, the predicted upgrade, quality and brakes; per campaign a
+//! progress bar, sent/failed/skipped, rate, ETA, state and why (issue #6 §6).
+//!
+//! Pure: it takes the snapshots and "now" and returns text, so tests pin the layout.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::http::{CampaignStatus, SenderStatus};
+
+/// What `tierpace status --json` prints: both lists, as the admin API returns them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub senders: Vec<SenderStatus>,
+    pub campaigns: Vec<CampaignStatus>,
+}
+
+/// Both tables, ready to print.
+pub fn render_status(report: &StatusReport, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    out.push_str("SENDERS\n");
+    if report.senders.is_empty() {
+        out.push_str("  (none configured)\n");
+    } else {
+        let mut rows = vec![row(&[
+            "SENDER",
+            "GROUP",
+            "TIER",
+            "24H USED/LIMIT",
+            "7D UNIQUES/THRESHOLD",
+            "UPGRADE",
+            "QUALITY",
+            "RATE",
+            "BRAKES",
+        ])];
+        rows.extend(report.senders.iter().map(|s| sender_row(s, now)));
+        out.push_str(&table(&rows));
+    }
+    out.push_str("\nCAMPAIGNS\n");
+    if report.campaigns.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        let mut rows = vec![row(&[
+            "CAMPAIGN", "SENDER", "PROGRESS", "SENT", "FAILED", "SKIPPED", "RATE", "ETA", "STATE",
+        ])];
+        rows.extend(report.campaigns.iter().map(|c| campaign_row(c, now)));
+        out.push_str(&table(&rows));
+    }
+    out
+}
+
+fn sender_row(s: &SenderStatus, now: DateTime<Utc>) -> Vec<String> {
+    let used = match s.limit {
+        Some(limit) => format!(
+            "{}/{} ({}%)",
+            s.unique_24h,
+            limit,
+            percent(s.unique_24h, limit)
+        ),
+        None => format!("{}/unlimited", s.unique_24h),
+    };
+    let seven = match s.threshold {
+        Some(t) => format!("{}/{}", s.unique_7d, t),
+        None => format!("{} (top tier)", s.unique_7d),
+    };
+    let upgrade = match (s.upgrade_at, &s.upgrade_to) {
+        (Some(at), to) => format!(
+            "{}{} {}",
+            to.as_deref().map(|t| format!("{t} ")).unwrap_or_default(),
+            at.format("%Y-%m-%d %H:%M UTC"),
+            relative(at, now)
+        ),
+        (None, _) => "-".to_string(),
+    };
+    let brakes = if s.brakes.is_empty() {
+        "-".to_string()
+    } else {
+        s.brakes
+            .iter()
+            .map(|b| format!("{} ({})", b.reason, b.effect))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    vec![
+        s.id.clone(),
+        s.limit_group.clone(),
+        s.tier.clone(),
+        used,
+        seven,
+        upgrade,
+        s.quality.clone(),
+        format!("{:.1}/s", s.rate_per_second),
+        brakes,
+    ]
+}
+
+fn campaign_row(c: &CampaignStatus, now: DateTime<Utc>) -> Vec<String> {
+    let t = &c.totals;
+    let done = t.done();
+    let bar = format!(
+        "{} {:>3}%",
+        progress_bar(done, t.total, 20),
+        percent(done, t.total)
+    );
+    let skipped: u64 = t.skipped.values().sum();
+    let eta = match (c.eta_seconds, c.state.as_str()) {
+        (_, "finished" | "cancelled") => "-".to_string(),
+        (Some(s), _) => duration(s),
+        (None, _) => "?".to_string(),
+    };
+    let mut state = c.state.clone();
+    if let Some(why) = &c.why {
+        state.push_str(&format!(": {why}"));
+    }
+    if let Some(until) = c.until {
+        state.push_str(&format!(
+            " (until {} {})",
+            until.format("%H:%M UTC"),
+            relative(until, now)
+        ));
+    }
+    vec![
+        c.id.clone(),
+        c.sender.clone(),
+        bar,
+        (t.sent + t.delivered + t.read).to_string(),
+        t.failed.to_string(),
+        skipped.to_string(),
+        format!("{:.1}/s", c.rate_per_second),
+        eta,
+        state,
+    ]
+}
+
+/// `[########............]`: `width` cells, filled in proportion to `done / total`.
+pub fn progress_bar(done: u64, total: u64, width: usize) -> String {
+    let filled = if total == 0 {
+        0
+    } else {
+        // u128 so huge audiences cannot overflow; the result is at most `width`.
+        let f = u128::from(done.min(total)) * width as u128 / u128::from(total);
+        usize::try_from(f).unwrap_or(width)
+    };
+    format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
+}
+
+/// Whole percent, rounded down, capped at 100; 0 of 0 is 0.
+fn percent(part: u64, whole: u64) -> u64 {
+    if whole == 0 {
+        0
+    } else {
+        (u128::from(part.min(whole)) * 100 / u128::from(whole)) as u64
+    }
+}
+
+/// `1d 4h`, `3h 05m`, `12m`, `40s`: enough precision for an ETA.
+pub fn duration(seconds: u64) -> String {
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3_600,
+        seconds % 3_600 / 60,
+        seconds % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m:02}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (at - now).num_seconds();
+    if secs >= 0 {
+        format!("(in {})", duration(secs.unsigned_abs()))
+    } else {
+        format!("({} ago)", duration(secs.unsigned_abs()))
+    }
+}
+
+fn row(cells: &[&str]) -> Vec<String> {
+    cells.iter().map(|c| c.to_string()).collect()
+}
+
+/// Left-aligned columns two spaces apart, widths from the widest cell (in characters).
+fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::from("  ");
+        for (i, cell) in r.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < r.len() {
+                let pad = widths[i] - cell.chars().count() + 2;
+                line.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::admin::{Brake, CampaignTotals};
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0)
+            .single()
+            .expect("valid date")
+    }
+
+    fn sender() -> SenderStatus {
+        SenderStatus {
+            id: "sac".into(),
+            limit_group: "acme".into(),
+            provider: "gupshup".into(),
+            tier: "TIER_1K".into(),
+            limit: Some(1000),
+            allowance: Some(950),
+            unique_24h: 412,
+            unique_7d: 730,
+            threshold: Some(500),
+            headroom: 538,
+            upgrade_at: Some(now() + chrono::Duration::hours(3)),
+            upgrade_to: Some("TIER_10K".into()),
+            quality: "HIGH".into(),
+            brakes: vec![Brake {
+                reason: "quality_medium".into(),
+                since: None,
+                effect: "halve".into(),
+            }],
+            rate_per_second: 2.5,
+            ladder: vec![],
+        }
+    }
+
+    fn campaign() -> CampaignStatus {
+        CampaignStatus {
+            id: "black-friday".into(),
+            sender: "sac".into(),
+            template: Some("promo_bf".into()),
+            state: "waiting".into(),
+            why: Some("outside business hours".into()),
+            until: Some(now() + chrono::Duration::minutes(90)),
+            totals: CampaignTotals {
+                total: 1000,
+                pending: 500,
+                sent: 300,
+                delivered: 100,
+                failed: 50,
+                skipped: [("opted_out".to_string(), 50)].into_iter().collect(),
+                ..CampaignTotals::default()
+            },
+            rate_per_second: 1.25,
+            eta_seconds: Some(3 * 3600 + 5 * 60),
+        }
+    }
+
+    #[test]
+    fn status_shows_usage_threshold_upgrade_brakes_and_progress() {
+        let text = render_status(
+            &StatusReport {
+                senders: vec![sender()],
+                campaigns: vec![campaign()],
+            },
+            now(),
+        );
+        assert!(text.contains("412/1000 (41%)"), "{text}");
+        assert!(text.contains("730/500"), "{text}");
+        assert!(
+            text.contains("TIER_10K 2026-11-26 15:00 UTC (in 3h 00m)"),
+            "{text}"
+        );
+        assert!(text.contains("quality_medium (halve)"), "{text}");
+        assert!(text.contains("[##########..........]  50%"), "{text}");
+        assert!(text.contains("3h 05m"), "{text}");
+        assert!(
+            text.contains("waiting: outside business hours (until 13:30 UTC (in 1h 30m))"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unlimited_tier_and_empty_lists_read_clearly() {
+        let mut s = sender();
+        s.limit = None;
+        s.threshold = None;
+        let text = render_status(
+            &StatusReport {
+                senders: vec![s],
+                campaigns: vec![],
+            },
+            now(),
+        );
+        assert!(text.contains("412/unlimited"), "{text}");
+        assert!(text.contains("730 (top tier)"), "{text}");
+        assert!(text.contains("(none)"), "{text}");
+    }
+
+    #[test]
+    fn durations_pick_two_units() {
+        assert_eq!(duration(40), "40s");
+        assert_eq!(duration(12 * 60 + 5), "12m");
+        assert_eq!(duration(3 * 3600 + 5 * 60), "3h 05m");
+        assert_eq!(duration(86_400 + 4 * 3600 + 59), "1d 4h");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Against the naive model: the bar has `width` cells, and the filled ones are the largest
+        /// count whose share of the bar does not exceed the share of the work done.
+        #[test]
+        fn progress_bar_matches_naive_model(total in 0u64..10_000, done in 0u64..12_000, width in 1usize..60) {
+            let bar = progress_bar(done, total, width);
+            let filled = bar.matches('#').count();
+            prop_assert_eq!(bar.chars().count(), width + 2);
+            let mut expected = 0;
+            if total > 0 {
+                let d = done.min(total);
+                while expected < width && (expected as u64 + 1) * total <= d * width as u64 {
+                    expected += 1;
+                }
+            }
+            prop_assert_eq!(filled, expected);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! One sender (`[senders.ID]`): a WhatsApp business number at a provider, its limit group,
+//! the tier it starts from and its throughput cap.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Which provider sends for this sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderChoice {
+    Gupshup,
+    Meta,
+    Dryrun,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SenderConfig {
+    pub provider: ProviderChoice,
+    /// Gupshup: the business number, digits only.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Gupshup: the app name (`src.name`).
+    #[serde(default)]
+    pub app_name: Option<String>,
+    /// Meta: the phone number id.
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    /// The API key (Gupshup) or access token (Meta), by reference only.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Who shares this sender's messaging limit; default: the sender's own id.
+    #[serde(default)]
+    pub limit_group: Option<String>,
+    /// The tier until the provider or an operator says otherwise.
+    #[serde(default = "default_initial_tier")]
+    pub initial_tier: String,
+    /// Messages per second cap.
+    #[serde(default = "default_max_mps")]
+    pub max_mps: u32,
+    /// Sends in flight at once to the provider.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Business-hours calendar used when a campaign names none.
+    #[serde(default)]
+    pub calendar: Option<String>,
+}
+
+fn default_initial_tier() -> String {
+    "1k".into()
+}
+fn default_max_mps() -> u32 {
+    20
+}
+fn default_concurrency() -> usize {
+    16
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl SenderConfig {
+    pub fn limit_group(&self, id: &str) -> String {
+        self.limit_group.clone().unwrap_or_else(|| id.to_string())
+    }
+
+    pub fn validate(&self, id: &str) -> Vec<String> {
+        let mut p = Vec::new();
+        let key = |k: &str| format!("senders.{id}.{k}");
+        if self.initial_tier.parse::<crate::policy::tier::Tier>().is_err() {
+            p.push(format!(
+                "{}: unknown tier {:?} (expected 250, 1k, 2k, 10k, 100k, unlimited or a TIER_* name)",
+                key("initial_tier"),
+                self.initial_tier
+            ));
+        }
+        if self.max_mps == 0 {
+            p.push(format!("{}: must be at least 1", key("max_mps")));
+        }
+        if self.concurrency == 0 {
+            p.push(format!("{}: must be at least 1", key("concurrency")));
+        }
+        if self.api_key_env.is_some() && self.api_key_file.is_some() {
+            p.push(format!("{}: give api_key_env or api_key_file, not both", key("api_key_env")));
+        }
+        match self.provider {
+            ProviderChoice::Gupshup => {
+                if self.source.as_deref().map_or(true, |s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit())) {
+                    p.push(format!("{}: the business number, digits only, is required for gupshup", key("source")));
+                }
+                if self.app_name.as_deref().map_or(true, str::is_empty) {
+                    p.push(format!("{}: required for gupshup", key("app_name")));
+                }
+                if self.api_key_env.is_none() && self.api_key_file.is_none() {
+                    p.push(format!("{}: api_key_env or api_key_file is required for gupshup (never inline)", key("api_key_env")));
+                }
+            }
+            ProviderChoice::Meta => {
+                if self.phone_number_id.as_deref().map_or(true, str::is_empty) {
+                    p.push(format!("{}: required for meta", key("phone_number_id")));
+                }
+                if self.api_key_env.is_none() && self.api_key_file.is_none() {
+                    p.push(format!("{}: api_key_env or api_key_file (the access token) is required for meta", key("api_key_env")));
+                }
+            }
+            ProviderChoice::Dryrun => {}
+        }
+        p
+    }
+}

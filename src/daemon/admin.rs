@@ -1,0 +1,282 @@
+//! The daemon's side of the admin API and readiness: statuses come from the dispatchers'
+//! status board, changes go to the stores (so they hold across replicas) and then wake the
+//! dispatchers.
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{Shared, Trigger};
+use crate::campaign::consent::OptOutSource;
+use crate::dispatch::progress::{Control, RunId};
+use crate::dispatch::status::{CampaignSnapshot, SenderSnapshot};
+use crate::http::admin::{Brake as ApiBrake, CampaignTotals, LadderStep};
+use crate::http::{AdminError, AdminOps, CampaignAction, CampaignStatus, Readiness, SenderStatus};
+use crate::policy::brake::Brake;
+use crate::policy::tier::Tier;
+use crate::policy::tier_state::TierEvent;
+use crate::provider::FailureClass;
+
+pub struct Admin(pub Arc<Shared>);
+
+fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
+    let provider = shared
+        .senders
+        .read()
+        .ok()
+        .and_then(|s| s.get(&snap.sender).map(|h| format!("{:?}", h.config.provider).to_lowercase()))
+        .unwrap_or_default();
+    let policy = shared.loaded.read().ok().and_then(|l| l.config.policy.resolve().ok());
+    let ladder = policy
+        .as_ref()
+        .map(|p| {
+            p.ladder
+                .iter()
+                .map(|t| LadderStep { tier: t.provider_name().into(), limit: t.limit() })
+                .collect()
+        })
+        .unwrap_or_default();
+    let stats = snap.stats.as_ref();
+    SenderStatus {
+        id: snap.sender.clone(),
+        limit_group: snap.group.clone(),
+        provider,
+        tier: stats.map(|s| s.tier.provider_name().to_string()).unwrap_or_else(|| "unknown".into()),
+        limit: stats.and_then(|s| s.limit),
+        allowance: stats.and_then(|s| s.allowed),
+        unique_24h: stats.map_or(0, |s| s.unique_24h),
+        unique_7d: stats.map_or(0, |s| s.unique_7d),
+        threshold: stats.and_then(|s| s.upgrade_threshold),
+        headroom: stats.map_or(0, |s| s.headroom.unwrap_or(u64::MAX)),
+        upgrade_at: stats.and_then(|s| s.pending_upgrade.as_ref().map(|p| p.effective_at)),
+        upgrade_to: stats.and_then(|s| s.pending_upgrade.as_ref().map(|p| p.to.provider_name().to_string())),
+        quality: stats.map(|s| s.quality.name().to_uppercase()).unwrap_or_else(|| "UNKNOWN".into()),
+        brakes: snap
+            .brakes
+            .iter()
+            .map(|(reason, since)| ApiBrake {
+                reason: reason.clone(),
+                since: Some(*since),
+                effect: if reason.contains("Medium") { "halve".into() } else { "pause".into() },
+            })
+            .collect(),
+        rate_per_second: snap.campaigns.iter().map(|c| c.rate_per_second).sum(),
+        ladder,
+    }
+}
+
+fn campaign_status(c: &CampaignSnapshot) -> CampaignStatus {
+    let n = |k: &str| c.counters.get(k).copied().unwrap_or(0).max(0) as u64;
+    let skipped: BTreeMap<String, u64> = c
+        .counters
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("skipped:").map(|r| (r.to_string(), (*v).max(0) as u64)))
+        .filter(|(_, v)| *v > 0)
+        .collect();
+    let failed_by_code: BTreeMap<String, u64> = c
+        .counters
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("failed:").map(|r| (r.to_string(), (*v).max(0) as u64)))
+        .filter(|(_, v)| *v > 0)
+        .collect();
+    let mut totals = CampaignTotals {
+        total: c.valid_contacts,
+        pending: 0,
+        in_flight: n("in_flight"),
+        sent: n("sent"),
+        delivered: n("delivered"),
+        read: n("read"),
+        failed: n("failed"),
+        unknown: n("unknown"),
+        skipped,
+        failed_by_code,
+    };
+    let total_rows = c.valid_contacts + totals.skipped.values().sum::<u64>();
+    totals.total = total_rows.max(totals.done() + totals.in_flight);
+    totals.pending = totals.total.saturating_sub(totals.done() + totals.in_flight);
+    CampaignStatus {
+        id: c.id.clone(),
+        sender: c.sender.clone(),
+        template: Some(c.template.clone()),
+        state: c.status.state.as_str().to_string(),
+        why: Some(c.status.why.clone()),
+        until: c.status.until,
+        totals,
+        rate_per_second: c.rate_per_second,
+        eta_seconds: c.eta_seconds().map(|s| s as u64),
+    }
+}
+
+/// Pushes the board into the metric families (called from the health tick).
+pub async fn refresh_metrics(shared: &Arc<Shared>) {
+    for snap in shared.board.senders() {
+        shared.metrics.observe_sender(&sender_status(shared, &snap));
+        for c in &snap.campaigns {
+            shared.metrics.observe_campaign(&campaign_status(c));
+        }
+    }
+}
+
+impl Admin {
+    fn find_campaign(&self, id: &str) -> Result<CampaignSnapshot, AdminError> {
+        self.0
+            .board
+            .senders()
+            .into_iter()
+            .flat_map(|s| s.campaigns)
+            .find(|c| c.id == id)
+            .ok_or_else(|| AdminError::NotFound(format!("campaign {id}")))
+    }
+
+    fn sender(&self, id: &str) -> Result<super::SenderHandle, AdminError> {
+        self.0
+            .senders
+            .read()
+            .ok()
+            .and_then(|s| s.get(id).cloned())
+            .ok_or_else(|| AdminError::NotFound(format!("sender {id}")))
+    }
+
+    fn sender_now(&self, id: &str) -> Result<SenderStatus, AdminError> {
+        let snap = self
+            .0
+            .board
+            .senders()
+            .into_iter()
+            .find(|s| s.sender == id)
+            .ok_or_else(|| AdminError::NotFound(format!("sender {id}")))?;
+        Ok(sender_status(&self.0, &snap))
+    }
+
+    fn wake(&self) {
+        let _ = self.0.reload_tx.try_send(Trigger::Wake);
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> AdminError {
+    AdminError::Unavailable(e.to_string())
+}
+
+#[async_trait::async_trait]
+impl AdminOps for Admin {
+    async fn senders(&self) -> Result<Vec<SenderStatus>, AdminError> {
+        Ok(self.0.board.senders().iter().map(|s| sender_status(&self.0, s)).collect())
+    }
+
+    async fn campaigns(&self) -> Result<Vec<CampaignStatus>, AdminError> {
+        Ok(self
+            .0
+            .board
+            .senders()
+            .iter()
+            .flat_map(|s| s.campaigns.iter().map(campaign_status))
+            .collect())
+    }
+
+    async fn campaign_action(&self, id: &str, action: CampaignAction) -> Result<CampaignStatus, AdminError> {
+        let snap = self.find_campaign(id)?;
+        let p = &self.0.progress;
+        let mut ctl = p.control(id).await.map_err(unavailable)?;
+        match action {
+            CampaignAction::Pause => ctl.paused = true,
+            CampaignAction::Resume => {
+                if ctl.cancelled {
+                    return Err(AdminError::Conflict(format!("campaign {id} is cancelled")));
+                }
+                ctl.paused = false;
+            }
+            CampaignAction::Cancel => ctl.cancelled = true,
+            CampaignAction::RetryFailed => {
+                let retryable: Vec<String> = snap
+                    .counters
+                    .keys()
+                    .filter_map(|k| k.strip_prefix("failed:"))
+                    .filter(|code| {
+                        let class = crate::provider::classify(crate::provider::ProviderKind::Gupshup, code);
+                        let meta = crate::provider::classify(crate::provider::ProviderKind::Meta, code);
+                        class.is_retryable() || meta.is_retryable() || class == FailureClass::Unavailable
+                    })
+                    .map(String::from)
+                    .collect();
+                let n = p.retry_failed(&RunId(snap.run.clone()), &retryable).await.map_err(unavailable)?;
+                tracing::info!(campaign = id, requeued = n, "retry of failed contacts requested");
+            }
+        }
+        p.set_control(id, Control { ..ctl }).await.map_err(unavailable)?;
+        tracing::info!(campaign = id, action = action.as_str(), "operator action");
+        self.wake();
+        let mut status = campaign_status(&snap);
+        if ctl.cancelled {
+            status.state = "cancelled".into();
+        } else if ctl.paused {
+            status.state = "paused".into();
+        }
+        Ok(status)
+    }
+
+    async fn optout(&self, number: &str, add: bool) -> Result<(), AdminError> {
+        let e164 = super::sink::digits(number)
+            .ok_or_else(|| AdminError::Invalid(format!("{number:?} is not a phone number with country code")))?;
+        let key = self.0.hasher.key(&e164);
+        let now = self.0.clock.now();
+        if add {
+            self.0.consent.opt_out(key, OptOutSource::Admin, now).await.map_err(unavailable)?;
+        } else {
+            self.0.consent.opt_in(key, now).await.map_err(unavailable)?;
+        }
+        tracing::info!(contact = %key, add, "opt-out changed by an operator");
+        Ok(())
+    }
+
+    async fn set_tier(&self, sender: &str, tier: &str) -> Result<SenderStatus, AdminError> {
+        let h = self.sender(sender)?;
+        let tier: Tier = tier.parse().map_err(|e: crate::policy::tier::UnknownTier| AdminError::Invalid(e.to_string()))?;
+        self.0
+            .ledger
+            .apply_tier_event(&h.group, self.0.clock.now(), TierEvent::OperatorSet(tier))
+            .await
+            .map_err(unavailable)?;
+        tracing::info!(sender, %tier, "tier set by an operator");
+        self.wake();
+        self.sender_now(sender)
+    }
+
+    async fn set_brake(&self, sender: &str, on: bool, reason: Option<String>) -> Result<SenderStatus, AdminError> {
+        let h = self.sender(sender)?;
+        let now = self.0.clock.now();
+        {
+            let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
+            if on {
+                b.set(Brake::Operator(reason.clone().unwrap_or_else(|| "operator".into())), now);
+            } else {
+                // Lifting by an operator lifts every brake: they looked and decided.
+                for (brake, _) in b.active() {
+                    b.lift(&brake);
+                }
+            }
+        }
+        tracing::info!(sender, on, reason = reason.as_deref().unwrap_or(""), "brake changed by an operator");
+        self.wake();
+        self.sender_now(sender)
+    }
+}
+
+impl Readiness for Admin {
+    fn ready(&self) -> Result<(), Vec<String>> {
+        let s = &self.0;
+        let mut reasons = Vec::new();
+        if !s.started.load(Ordering::SeqCst) {
+            reasons.push("starting: config and campaigns not loaded yet".to_string());
+        }
+        if !s.redis_up.load(Ordering::SeqCst) {
+            reasons.push("redis unreachable".to_string());
+        }
+        if let Err(mut r) = s.board.healthy(s.clock.now(), chrono::Duration::seconds(30)) {
+            reasons.append(&mut r);
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(reasons)
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! From the registry's valid campaigns to the runs each sender's dispatcher works on: resolve
+//! the calendar, pick the run in force (a new template or audience file, or a new cron firing,
+//! is a new run), and scan the audience once per file version for the contact count and the
+//! bad-row rule (a campaign whose audience is mostly garbage is refused, not half-sent).
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+
+use crate::campaign::audience::{scan_audience, AudienceSummary};
+use crate::campaign::file::{CalendarRef, Campaign};
+use crate::contact::ContactHasher;
+use crate::dispatch::cron;
+use crate::dispatch::progress::RunId;
+use crate::dispatch::runner::LiveCampaign;
+use crate::policy::calendar::Calendar;
+
+/// Remembers audience scans (by file, modification time and size) and campaigns' arrival order.
+#[derive(Default)]
+pub struct CampaignPlanner {
+    scans: HashMap<PathBuf, (Option<SystemTime>, u64, AudienceSummary)>,
+    ages: HashMap<String, u64>,
+    next_age: u64,
+}
+
+/// A campaign that is valid as a file but cannot run (its audience or calendar is unusable).
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub campaign: String,
+    pub file: PathBuf,
+    pub error: String,
+}
+
+impl CampaignPlanner {
+    /// The live runs per sender at `now`. Blocking (reads audience files): call it off the runtime.
+    pub fn plan(
+        &mut self,
+        campaigns: &[Campaign],
+        calendars: &BTreeMap<String, Calendar>,
+        hasher: &ContactHasher,
+        now: DateTime<Utc>,
+    ) -> (BTreeMap<String, Vec<LiveCampaign>>, Vec<Refusal>) {
+        let mut live: BTreeMap<String, Vec<LiveCampaign>> = BTreeMap::new();
+        let mut refused = Vec::new();
+        for c in campaigns {
+            match self.one(c, calendars, hasher, now) {
+                Ok(l) => live.entry(c.sender.clone()).or_default().push(l),
+                Err(error) => refused.push(Refusal {
+                    campaign: c.id.clone(),
+                    file: c.file.clone(),
+                    error,
+                }),
+            }
+        }
+        (live, refused)
+    }
+
+    fn one(
+        &mut self,
+        c: &Campaign,
+        calendars: &BTreeMap<String, Calendar>,
+        hasher: &ContactHasher,
+        now: DateTime<Utc>,
+    ) -> Result<LiveCampaign, String> {
+        let (calendar_name, calendar) = match &c.schedule.calendar {
+            CalendarRef::Named(name) => (
+                name.clone(),
+                calendars
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| format!("calendar {name:?} is not defined in the daemon config"))?,
+            ),
+            CalendarRef::Inline(cfg) => {
+                let name = format!("{} (inline)", c.id);
+                let (cal, _warnings) = cfg.build(&name).map_err(|errors| {
+                    errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+                })?;
+                (name, cal)
+            }
+        };
+        let summary = self.scan(c, hasher)?;
+        if summary.refused() {
+            return Err(crate::campaign::audience::AudienceError::Refused {
+                summary: Box::new(summary),
+            }
+            .to_string());
+        }
+        let mut campaign = c.clone();
+        let mut run_key = c.run_key();
+        if let Some(pattern) = &c.schedule.cron {
+            let cron = cron::parse(pattern)?;
+            let tz = calendar.timezone();
+            let firing = match cron::latest_firing(&cron, tz, now) {
+                Some(t) => t,
+                None => {
+                    let next = cron::next_firing(&cron, tz, now)
+                        .ok_or_else(|| format!("cron {pattern:?} never fires"))?;
+                    campaign.schedule.start = Some(campaign.schedule.start.map_or(next, |s| s.max(next)));
+                    next
+                }
+            };
+            run_key = format!("{run_key}@{}", firing.timestamp());
+        }
+        let age_rank = *self.ages.entry(c.id.clone()).or_insert_with(|| {
+            self.next_age += 1;
+            self.next_age
+        });
+        Ok(LiveCampaign {
+            run: RunId::new(&c.id, &run_key),
+            campaign,
+            calendar_name,
+            calendar,
+            valid_contacts: summary.valid,
+            age_rank,
+        })
+    }
+
+    fn scan(&mut self, c: &Campaign, hasher: &ContactHasher) -> Result<AudienceSummary, String> {
+        let file = &c.audience.file;
+        let meta = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let stamp = (meta.modified().ok(), meta.len());
+        if let Some((m, len, summary)) = self.scans.get(file) {
+            if (*m, *len) == stamp {
+                return Ok(summary.clone());
+            }
+        }
+        let summary =
+            scan_audience(&c.audience, &c.template.params, hasher).map_err(|e| e.to_string())?;
+        self.scans
+            .insert(file.clone(), (stamp.0, stamp.1, summary.clone()));
+        Ok(summary)
+    }
+}

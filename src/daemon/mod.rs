@@ -1,0 +1,493 @@
+//! `tierpace run`: wiring, signals and systemd. Everything here is glue: load the config, build
+//! the stores, start one dispatcher per sender, serve HTTP, and route reloads (SIGHUP, the
+//! campaigns-directory watcher, cron firings and admin changes all take one path, STYLE.md 15).
+mod admin;
+mod campaigns;
+mod senders;
+mod sink;
+mod stores;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use prometheus_client::registry::Registry as MetricsRegistry;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::campaign::consent::OptOutSource;
+use crate::campaign::file::{Campaign, CampaignContext};
+use crate::campaign::registry::{watch_dir, Registry, RegistryEvent, ReloadTrigger};
+use crate::clock::Clock;
+use crate::config::{DaemonConfig, LoadedConfig, StateBackend};
+use crate::contact::ContactHasher;
+use crate::dispatch::status::StatusBoard;
+use crate::http::{self, HttpConfig, HttpState, Metrics};
+use crate::ledger::{LedgerSettings, LimitGroup};
+use crate::policy::calendar::Calendar;
+use crate::policy::calendar_config::build_calendars;
+use crate::policy::tier::Tier;
+use crate::secret::{Secret, SecretSource};
+use crate::systemd;
+
+pub use senders::SenderHandle;
+
+/// The key used to hash contacts when none is configured (memory state only): fine for a demo,
+/// never for production, where the keys must survive restarts and stay secret.
+const DEV_HASH_KEY: &str = "tierpace-dev-only-hash-key";
+
+/// What the daemon shares between its tasks.
+pub struct Shared {
+    pub loaded: RwLock<LoadedConfig>,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: ContactHasher,
+    pub ledger: Arc<dyn crate::ledger::Ledger>,
+    pub consent: Arc<dyn crate::campaign::consent::ConsentStore>,
+    pub progress: Arc<dyn crate::dispatch::progress::ProgressStore>,
+    pub pinger: stores::Pinger,
+    pub redis_up: std::sync::atomic::AtomicBool,
+    pub board: Arc<StatusBoard>,
+    pub senders: RwLock<BTreeMap<String, SenderHandle>>,
+    pub campaigns: RwLock<Vec<Campaign>>,
+    pub calendars: RwLock<BTreeMap<String, Calendar>>,
+    pub metrics: Metrics,
+    pub reload_tx: mpsc::Sender<Trigger>,
+    pub started: std::sync::atomic::AtomicBool,
+}
+
+/// Why the daemon re-reads its inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Signal,
+    FileChange,
+    Cron,
+    /// Admin change (pause, resume, brake): no re-read, only wake the dispatchers.
+    Wake,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Signal => "sighup",
+            Trigger::FileChange => "file_change",
+            Trigger::Cron => "cron",
+            Trigger::Wake => "wake",
+        }
+    }
+}
+
+/// Loads the hash key from its configured source (or the dev key with memory state).
+fn hash_key(cfg: &DaemonConfig) -> anyhow::Result<ContactHasher> {
+    match SecretSource::from_keys(
+        cfg.hash_key_env.clone(),
+        cfg.hash_key_file.clone(),
+        "hash_key_env",
+        "hash_key_file",
+    ) {
+        Ok(source) => {
+            let secret = source.load().context("hash key")?;
+            Ok(ContactHasher::new(secret.expose().as_bytes()))
+        }
+        Err(_) if cfg.state == StateBackend::Memory => {
+            tracing::warn!("no hash_key_env/hash_key_file: using the built-in development key (memory state only)");
+            Ok(ContactHasher::new(DEV_HASH_KEY.as_bytes()))
+        }
+        Err(e) => Err(anyhow::anyhow!("hash key: {e}")),
+    }
+}
+
+/// The ledger's view of the config.
+fn ledger_settings(cfg: &DaemonConfig) -> anyhow::Result<LedgerSettings> {
+    let policy = cfg.policy.resolve().context("policy")?;
+    let mut initial_tiers = BTreeMap::new();
+    for (id, s) in &cfg.senders {
+        let tier: Tier = s
+            .initial_tier
+            .parse()
+            .map_err(|e| anyhow::anyhow!("senders.{id}.initial_tier: {e}"))?;
+        initial_tiers.insert(LimitGroup::new(s.limit_group(id)), tier);
+    }
+    Ok(LedgerSettings {
+        policy,
+        safety_share: cfg.pacing.safety_share,
+        reserve: cfg.pacing.reserve,
+        initial_tiers,
+    })
+}
+
+fn calendars(cfg: &DaemonConfig) -> anyhow::Result<BTreeMap<String, Calendar>> {
+    let (map, warnings) = build_calendars(&cfg.calendars).map_err(|errors| {
+        anyhow::anyhow!(
+            "calendars: {}",
+            errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+        )
+    })?;
+    for w in warnings {
+        tracing::warn!(warning = %w, "calendar");
+    }
+    Ok(map)
+}
+
+fn campaign_context(cfg: &DaemonConfig) -> CampaignContext {
+    let mut calendars: std::collections::BTreeSet<String> = cfg.calendars.keys().cloned().collect();
+    calendars.insert("always".into());
+    CampaignContext {
+        senders: cfg.senders.keys().cloned().collect(),
+        calendars,
+    }
+}
+
+fn optional_secret(env: &Option<String>, what: &str) -> anyhow::Result<Option<Secret>> {
+    match env {
+        None => Ok(None),
+        Some(name) => SecretSource::Env(name.clone())
+            .load()
+            .map(Some)
+            .with_context(|| what.to_string()),
+    }
+}
+
+fn http_config(loaded: &LoadedConfig) -> anyhow::Result<HttpConfig> {
+    let h = &loaded.config.http;
+    let mut admin_tokens = Vec::new();
+    if let Ok(source) = SecretSource::from_keys(
+        h.admin_token_env.clone(),
+        h.admin_token_file.clone(),
+        "http.admin_token_env",
+        "http.admin_token_file",
+    ) {
+        admin_tokens.push(http::Secret::new(source.load().context("http admin token")?.expose()));
+    }
+    let wrap = |s: Option<Secret>| s.map(|s| http::Secret::new(s.expose()));
+    Ok(HttpConfig {
+        listen: h.listen.parse().context("http.listen")?,
+        read_tokens: if h.protect_reads { admin_tokens.clone() } else { Vec::new() },
+        admin_tokens,
+        gupshup_secret: wrap(optional_secret(&h.gupshup_secret_env, "http.gupshup_secret_env")?),
+        meta_verify_token: wrap(optional_secret(&h.meta_verify_token_env, "http.meta_verify_token_env")?),
+        meta_app_secret: wrap(optional_secret(&h.meta_app_secret_env, "http.meta_app_secret_env")?),
+        optout_keywords: h.optout_keywords.clone(),
+        ..HttpConfig::default()
+    })
+}
+
+/// Runs the daemon until `shutdown` is cancelled or SIGTERM/SIGINT arrives.
+pub async fn run(config_path: &Path, clock: Arc<dyn Clock>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let loaded = LoadedConfig::load(config_path)?;
+    let cfg = loaded.config.clone();
+    let hasher = hash_key(&cfg)?;
+    let cals = calendars(&cfg)?;
+    let stores = stores::build(&cfg, ledger_settings(&cfg)?).await?;
+    let mut metrics_registry = MetricsRegistry::with_prefix("tierpace");
+    let metrics = Metrics::register(&mut metrics_registry);
+    let (reload_tx, mut reload_rx) = mpsc::channel::<Trigger>(16);
+    let shared = Arc::new(Shared {
+        loaded: RwLock::new(loaded.clone()),
+        clock: clock.clone(),
+        hasher,
+        ledger: stores.ledger,
+        consent: stores.consent,
+        progress: stores.progress,
+        pinger: stores.pinger,
+        redis_up: std::sync::atomic::AtomicBool::new(true),
+        board: Arc::new(StatusBoard::default()),
+        senders: RwLock::new(BTreeMap::new()),
+        campaigns: RwLock::new(Vec::new()),
+        calendars: RwLock::new(cals),
+        metrics: metrics.clone(),
+        reload_tx: reload_tx.clone(),
+        started: std::sync::atomic::AtomicBool::new(false),
+    });
+    import_optout_file(&shared, &loaded).await;
+
+    // HTTP first, so /healthz answers while campaigns load.
+    let http_cfg = http_config(&loaded)?;
+    let listener = tokio::net::TcpListener::bind(http_cfg.listen)
+        .await
+        .with_context(|| format!("http.listen: cannot bind {}", http_cfg.listen))?;
+    tracing::info!(listen = %http_cfg.listen, "http listening");
+    let state = HttpState {
+        sink: Arc::new(sink::Sink(shared.clone())),
+        admin: Arc::new(admin::Admin(shared.clone())),
+        readiness: Arc::new(admin::Admin(shared.clone())),
+        registry: Arc::new(metrics_registry),
+        metrics,
+        config: Arc::new(http_cfg),
+    };
+    let http_token = CancellationToken::new();
+    let http_task = tokio::spawn(http::serve(listener, http::router(state), http_token.clone()));
+
+    // Campaigns and dispatchers.
+    let dispatch_token = CancellationToken::new();
+    let mut registry = Registry::new(loaded.campaigns_dir(), campaign_context(&cfg));
+    let mut planner = campaigns::CampaignPlanner::default();
+    let mut dispatchers = senders::Dispatchers::new(dispatch_token.clone());
+    dispatchers.reconcile(&shared, &cfg)?;
+    apply_campaigns(&shared, &mut registry, &mut planner, &dispatchers).await;
+
+    let (watch_tx, mut watch_rx) = mpsc::channel::<ReloadTrigger>(16);
+    let _watch = match watch_dir(&loaded.campaigns_dir(), watch_tx) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            tracing::warn!(error = %e, "campaigns directory not watched; reload with SIGHUP");
+            None
+        }
+    };
+    let mut signals = signal_hook_tokio::Signals::new([
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .context("installing signal handlers")?;
+    let cron = cron_wakeups(&shared).await;
+
+    shared.started.store(true, std::sync::atomic::Ordering::SeqCst);
+    systemd::ready(&summary(&shared));
+    tracing::info!(summary = %summary(&shared), "tierpace ready");
+
+    let mut health = tokio::time::interval(health_interval());
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(sig) = signals.next() => match sig {
+                signal_hook::consts::SIGHUP => {
+                    let _ = reload_tx.try_send(Trigger::Signal);
+                }
+                _ => {
+                    tracing::info!(signal = sig, "stopping");
+                    break;
+                }
+            },
+            Some(_) = watch_rx.recv() => {
+                let _ = reload_tx.try_send(Trigger::FileChange);
+            }
+            Some(trigger) = reload_rx.recv() => {
+                if trigger == Trigger::Wake {
+                    dispatchers.wake();
+                    continue;
+                }
+                systemd::reloading();
+                reload(&shared, trigger, &mut registry, &mut planner, &mut dispatchers).await;
+                systemd::ready(&summary(&shared));
+            }
+            _ = health.tick() => health_tick(&shared).await,
+        }
+    }
+
+    systemd::stopping();
+    if let Some(mut c) = cron {
+        let _ = c.shutdown().await;
+    }
+    dispatch_token.cancel();
+    let drain = loaded.config.drain_timeout + Duration::from_secs(2);
+    if tokio::time::timeout(drain, dispatchers.join()).await.is_err() {
+        tracing::warn!("dispatchers did not stop within the drain timeout");
+    }
+    http_token.cancel();
+    let _ = http_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn health_interval() -> Duration {
+    systemd::watchdog_interval()
+        .map(|w| (w / 3).min(Duration::from_secs(1)))
+        .unwrap_or(Duration::from_secs(1))
+}
+
+/// One line for systemd's STATUS= and the log.
+fn summary(shared: &Shared) -> String {
+    let senders = shared.board.senders();
+    let campaigns: usize = shared.campaigns.read().map(|c| c.len()).unwrap_or(0);
+    let running: usize = senders
+        .iter()
+        .flat_map(|s| &s.campaigns)
+        .filter(|c| c.status.state == crate::dispatch::schedule::RunState::Running)
+        .count();
+    format!("{} senders, {campaigns} campaigns ({running} running)", shared.senders.read().map(|s| s.len()).unwrap_or(0))
+}
+
+/// Pings the watchdog only while healthy, refreshes metrics and readiness.
+async fn health_tick(shared: &Arc<Shared>) {
+    let up = shared.pinger.ping().await.is_ok();
+    let was = shared.redis_up.swap(up, std::sync::atomic::Ordering::SeqCst);
+    if was && !up {
+        tracing::error!("redis unreachable: no sends until it is back");
+    } else if !was && up {
+        tracing::info!("redis reachable again");
+    }
+    shared.metrics.redis_up.set(i64::from(up));
+    if !up {
+        shared.metrics.redis_errors.inc();
+    }
+    admin::refresh_metrics(shared).await;
+    let now = shared.clock.now();
+    if up && shared.board.healthy(now, chrono::Duration::seconds(30)).is_ok() {
+        systemd::watchdog();
+    }
+    systemd::status(&summary(shared));
+}
+
+async fn import_optout_file(shared: &Arc<Shared>, loaded: &LoadedConfig) {
+    let Some(path) = &loaded.config.optout_file else { return };
+    let path = loaded.resolve(path);
+    let ddi = loaded.config.default_ddi.clone();
+    let hasher = shared.hasher.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        crate::campaign::consent::read_optout_file(&path, &ddi, &hasher).map_err(|e| e.to_string())
+    })
+    .await;
+    match read {
+        Ok(Ok((keys, bad))) => {
+            for b in bad {
+                tracing::warn!(problem = %b, "opt-out file line skipped");
+            }
+            let now = shared.clock.now();
+            let mut n = 0;
+            for k in keys {
+                if shared.consent.opt_out(k, OptOutSource::File, now).await.is_ok() {
+                    n += 1;
+                }
+            }
+            tracing::info!(count = n, "opt-out file imported");
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "opt-out file not read"),
+        Err(e) => tracing::error!(error = %e, "opt-out file task failed"),
+    }
+}
+
+/// Re-reads config and campaigns; a bad config keeps the old one in force.
+async fn reload(
+    shared: &Arc<Shared>,
+    trigger: Trigger,
+    registry: &mut Registry,
+    planner: &mut campaigns::CampaignPlanner,
+    dispatchers: &mut senders::Dispatchers,
+) {
+    if trigger == Trigger::Signal {
+        let path: PathBuf = shared.loaded.read().map(|l| l.path.clone()).unwrap_or_default();
+        match LoadedConfig::load(&path).and_then(|l| Ok(l)) {
+            Ok(new) => match apply_config(shared, &new, dispatchers) {
+                Ok(()) => {
+                    registry.set_context(campaign_context(&new.config));
+                    if let Ok(mut l) = shared.loaded.write() {
+                        *l = new;
+                    }
+                    shared.metrics.config_reloads.get_or_create(&http::metrics::ResultLabels { result: "ok".into() }).inc();
+                    tracing::info!(trigger = trigger.as_str(), "config reloaded");
+                }
+                Err(e) => {
+                    shared.metrics.config_reloads.get_or_create(&http::metrics::ResultLabels { result: "error".into() }).inc();
+                    tracing::error!(error = %format!("{e:#}"), "config reload refused; the previous config stays in force");
+                }
+            },
+            Err(e) => {
+                shared.metrics.config_reloads.get_or_create(&http::metrics::ResultLabels { result: "error".into() }).inc();
+                tracing::error!(error = %e, "config reload refused; the previous config stays in force");
+            }
+        }
+        import_optout_file(shared, &shared.loaded.read().map(|l| l.clone()).expect("config lock")).await;
+    }
+    apply_campaigns(shared, registry, planner, dispatchers).await;
+}
+
+fn apply_config(shared: &Arc<Shared>, new: &LoadedConfig, dispatchers: &mut senders::Dispatchers) -> anyhow::Result<()> {
+    let cals = calendars(&new.config)?;
+    let settings = ledger_settings(&new.config)?;
+    dispatchers.reconcile(shared, &new.config)?;
+    shared.ledger.update_settings(settings);
+    if let Ok(mut c) = shared.calendars.write() {
+        *c = cals;
+    }
+    Ok(())
+}
+
+/// Rescans the campaigns directory and hands each dispatcher its runs.
+async fn apply_campaigns(
+    shared: &Arc<Shared>,
+    registry: &mut Registry,
+    planner: &mut campaigns::CampaignPlanner,
+    dispatchers: &senders::Dispatchers,
+) {
+    let mut ok = true;
+    for event in registry.reload() {
+        match event {
+            RegistryEvent::Added(c) => tracing::info!(campaign = %c.id, file = %c.file.display(), "campaign added"),
+            RegistryEvent::Changed { new, new_run, .. } => {
+                tracing::info!(campaign = %new.id, new_run, "campaign changed")
+            }
+            RegistryEvent::Removed { id, .. } => tracing::info!(campaign = %id, "campaign removed"),
+            RegistryEvent::Invalid { file, error } => {
+                ok = false;
+                tracing::error!(file = %file.display(), error = %error, "campaign file invalid; its previous valid version (if any) stays in force");
+            }
+        }
+    }
+    let list: Vec<Campaign> = registry.campaigns().cloned().collect();
+    let cals = shared.calendars.read().map(|c| c.clone()).unwrap_or_default();
+    let hasher = shared.hasher.clone();
+    let now = shared.clock.now();
+    let mut owned = std::mem::take(planner);
+    let (planned, back) = tokio::task::spawn_blocking(move || {
+        let out = owned.plan(&list, &cals, &hasher, now);
+        (out, owned)
+    })
+    .await
+    .expect("campaign planning does not panic");
+    *planner = back;
+    let (live, refused) = planned;
+    for r in &refused {
+        ok = false;
+        tracing::error!(campaign = %r.campaign, file = %r.file.display(), error = %r.error, "campaign refused");
+    }
+    let result = if ok { "ok" } else { "error" };
+    shared
+        .metrics
+        .config_reloads
+        .get_or_create(&http::metrics::ResultLabels { result: format!("campaigns_{result}") })
+        .inc();
+    if let Ok(mut c) = shared.campaigns.write() {
+        *c = live.values().flatten().map(|l| l.campaign.clone()).collect();
+    }
+    dispatchers.assign(live).await;
+}
+
+/// Wakes the reload path at each cron firing, so a new run starts on time.
+async fn cron_wakeups(shared: &Arc<Shared>) -> Option<tokio_cron_scheduler::JobScheduler> {
+    let patterns: Vec<(String, String)> = shared
+        .campaigns
+        .read()
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c.schedule.cron.clone().map(|p| (c.id.clone(), p)))
+                .collect()
+        })
+        .unwrap_or_default();
+    if patterns.is_empty() {
+        return None;
+    }
+    let sched = tokio_cron_scheduler::JobScheduler::new().await.ok()?;
+    for (id, pattern) in patterns {
+        let tx = shared.reload_tx.clone();
+        let job = tokio_cron_scheduler::Job::new_async(pattern.as_str(), move |_, _| {
+            let tx = tx.clone();
+            Box::pin(async move {
+                let _ = tx.send(Trigger::Cron).await;
+            })
+        });
+        match job {
+            Ok(job) => {
+                let _ = sched.add(job).await;
+            }
+            Err(e) => tracing::warn!(campaign = %id, error = %e, "cron wake-up not scheduled"),
+        }
+    }
+    sched.start().await.ok()?;
+    Some(sched)
+}
+
+/// Shared brake state per sender (webhooks and admin set brakes; the dispatcher reads them).
+pub type Brakes = Arc<Mutex<crate::policy::brake::BrakeState>>;

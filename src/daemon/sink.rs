@@ -1,0 +1,255 @@
+//! What provider callbacks do to tierpace's state (DOMAIN.md §3-§5). Every effect is idempotent:
+//! states only move forward, opt-outs and service windows are sets, tier events carry their
+//! target. Returning `Err` makes the webhook answer 503 so the provider retries (Redis down).
+use std::sync::Arc;
+
+use super::Shared;
+use crate::campaign::consent::OptOutSource;
+use crate::config::ProviderChoice;
+use crate::contact::{ContactKey, E164};
+use crate::dispatch::progress::{ContactState, Control, Write};
+use crate::http::{DeliveryStatus, EventSink, ProviderEvent, WebhookSource};
+use crate::policy::brake::{Brake, QualityRating};
+use crate::policy::tier::{Quality, Tier};
+use crate::policy::tier_state::TierEvent;
+use crate::provider::{classify, FailureAction, ProviderKind};
+
+pub struct Sink(pub Arc<Shared>);
+
+/// Digits of a number as providers send it (`+55 85 ...`, `5585...`).
+pub fn digits(raw: &str) -> Option<E164> {
+    let d: String = raw.chars().filter(|c| c.is_ascii_digit()).collect();
+    (8..=15).contains(&d.len()).then(|| E164::from_validated_digits(d))
+}
+
+impl Sink {
+    /// The senders a callback concerns: by Gupshup app name or Meta phone number id; all senders
+    /// of that provider when the callback does not say.
+    fn senders_of(&self, source: &WebhookSource) -> Vec<super::SenderHandle> {
+        let senders = self.0.senders.read().map(|s| s.clone()).unwrap_or_default();
+        senders
+            .into_values()
+            .filter(|h| match source {
+                WebhookSource::Gupshup { app } => {
+                    h.config.provider == ProviderChoice::Gupshup
+                        && app.as_ref().is_none_or(|a| h.config.app_name.as_deref() == Some(a.as_str()))
+                }
+                WebhookSource::Meta { phone_number_id, .. } => {
+                    h.config.provider == ProviderChoice::Meta
+                        && phone_number_id
+                            .as_ref()
+                            .is_none_or(|p| h.config.phone_number_id.as_deref() == Some(p.as_str()))
+                }
+            })
+            .collect()
+    }
+
+    async fn message_status(
+        &self,
+        source: &WebhookSource,
+        ids: [Option<&str>; 2],
+        status: &DeliveryStatus,
+    ) -> Result<(), String> {
+        let s = &self.0;
+        let mut found = None;
+        for id in ids.into_iter().flatten() {
+            if let Some(hit) = s.progress.lookup_message(id).await.map_err(|e| e.to_string())? {
+                found = Some((hit, id.to_string()));
+                break;
+            }
+        }
+        let Some(((run, field), message_id)) = found else {
+            tracing::debug!(status = status.name(), "status for a message tierpace did not send (or too old); ignored");
+            return Ok(());
+        };
+        let current = s
+            .progress
+            .states(&run, std::slice::from_ref(&field))
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(Some(state)) = current.into_iter().next() else { return Ok(()) };
+        let line = state.line();
+        let new = match status {
+            DeliveryStatus::Delivered => ContactState::Delivered { line, message_id },
+            DeliveryStatus::Read => ContactState::Read { line, message_id },
+            DeliveryStatus::Failed { code, reason } => {
+                let code = code.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into());
+                let kind = match source {
+                    WebhookSource::Gupshup { .. } => ProviderKind::Gupshup,
+                    WebhookSource::Meta { .. } => ProviderKind::Meta,
+                };
+                let class = classify(kind, &code);
+                tracing::info!(campaign = %run.campaign(), contact = %field, code = %code,
+                    class = class.as_str(), reason = reason.as_deref().unwrap_or(""), "delivery failed");
+                self.act(source, run.campaign(), &field, class.action()).await?;
+                ContactState::Failed { line, code }
+            }
+            // enqueued / sent / deleted: nothing to record beyond `sent`.
+            _ => return Ok(()),
+        };
+        s.progress
+            .update(&run, &[Write { field, state: new }])
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    async fn act(&self, source: &WebhookSource, campaign: &str, field: &str, action: FailureAction) -> Result<(), String> {
+        let s = &self.0;
+        let now = s.clock.now();
+        match action {
+            FailureAction::OptOut => {
+                if let Some(key) = ContactKey::from_hex(field) {
+                    s.consent.opt_out(key, OptOutSource::Provider, now).await.map_err(|e| e.to_string())?;
+                }
+            }
+            FailureAction::BrakeSender => {
+                for h in self.senders_of(source) {
+                    let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
+                    if b.observe_failure(now, true) {
+                        tracing::warn!(sender = %h.id, "spam-related failures rising: marketing braked");
+                    }
+                }
+            }
+            FailureAction::PauseCampaign | FailureAction::PauseTemplate => {
+                let c = s.progress.control(campaign).await.map_err(|e| e.to_string())?;
+                s.progress
+                    .set_control(campaign, Control { paused: true, ..c })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::warn!(campaign, "template error reported by the provider: campaign paused");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn tier(&self, source: &WebhookSource, event: &str, current: Option<&str>, new: Option<&str>) -> Result<(), String> {
+        let parse = |t: Option<&str>| t.and_then(|t| t.parse::<Tier>().ok());
+        let ev = match event.to_ascii_uppercase().as_str() {
+            "UPGRADE" => TierEvent::Upgrade { to: parse(new) },
+            "DOWNGRADE" => TierEvent::Downgrade { to: parse(new) },
+            "FLAGGED" => TierEvent::Flagged,
+            "UNFLAGGED" => TierEvent::Unflagged,
+            "ONBOARDING" => TierEvent::Onboarding,
+            _ => match parse(new).or(parse(current)) {
+                Some(tier) => TierEvent::ProviderTier { tier },
+                None => {
+                    tracing::warn!(event, "tier event without a tier tierpace knows; ignored");
+                    return Ok(());
+                }
+            },
+        };
+        let now = self.0.clock.now();
+        for h in self.senders_of(source) {
+            let state = self
+                .0
+                .ledger
+                .apply_tier_event(&h.group, now, ev.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(sender = %h.id, group = %h.group, event, tier = %state.tier, "tier event applied");
+            let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
+            match &ev {
+                TierEvent::Flagged => {
+                    b.set(Brake::Flagged, now);
+                }
+                TierEvent::Unflagged => {
+                    b.lift(&Brake::Flagged);
+                }
+                TierEvent::Downgrade { .. } => {
+                    b.set(Brake::Downgraded, now);
+                }
+                TierEvent::Upgrade { .. } => {
+                    b.lift(&Brake::Downgraded);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl EventSink for Sink {
+    async fn handle(&self, source: WebhookSource, event: ProviderEvent) -> Result<(), String> {
+        let s = &self.0;
+        let now = s.clock.now();
+        match &event {
+            ProviderEvent::MessageStatus { provider_message_id, alt_id, status, .. } => {
+                self.message_status(&source, [Some(provider_message_id.as_str()), alt_id.as_deref()], status)
+                    .await
+            }
+            ProviderEvent::Inbound { from, .. } => {
+                let Some(number) = digits(from) else { return Ok(()) };
+                let key = s.hasher.key(&number);
+                for h in self.senders_of(&source) {
+                    s.ledger
+                        .open_service_window(&h.group, key, now)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }
+            ProviderEvent::OptOut { phone } => {
+                let Some(number) = digits(phone) else { return Ok(()) };
+                s.consent
+                    .opt_out(s.hasher.key(&number), OptOutSource::Provider, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!(contact = %s.hasher.key(&number), "opt-out recorded");
+                Ok(())
+            }
+            ProviderEvent::OptIn { phone } => {
+                let Some(number) = digits(phone) else { return Ok(()) };
+                s.consent.opt_in(s.hasher.key(&number), now).await.map_err(|e| e.to_string())
+            }
+            ProviderEvent::Tier { event, current, new } => {
+                self.tier(&source, event, current.as_deref(), new.as_deref()).await
+            }
+            ProviderEvent::Quality { quality, .. } => {
+                let q: Quality = quality.parse().unwrap_or(Quality::Unknown);
+                for h in self.senders_of(&source) {
+                    s.ledger
+                        .apply_tier_event(&h.group, now, TierEvent::Quality(q))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let rating = match q {
+                        Quality::High => Some(QualityRating::High),
+                        Quality::Medium => Some(QualityRating::Medium),
+                        Quality::Low => Some(QualityRating::Low),
+                        Quality::Unknown => None,
+                    };
+                    if let Some(r) = rating {
+                        let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
+                        if b.quality(r, now) {
+                            tracing::warn!(sender = %h.id, quality = q.name(), "quality changed: brakes updated");
+                        }
+                    }
+                }
+                Ok(())
+            }
+            ProviderEvent::Template { id, name, status } => {
+                if !matches!(status.as_str(), "paused" | "disabled") {
+                    return Ok(());
+                }
+                let campaigns = s.campaigns.read().map(|c| c.clone()).unwrap_or_default();
+                for c in campaigns {
+                    let hit = match &c.template.template {
+                        crate::campaign::file::TemplateRef::Id(tid) => id.as_deref() == Some(tid.as_str()),
+                        crate::campaign::file::TemplateRef::Name { name: n, .. } => name.as_deref() == Some(n.as_str()),
+                    };
+                    if hit {
+                        let ctl = s.progress.control(&c.id).await.map_err(|e| e.to_string())?;
+                        s.progress
+                            .set_control(&c.id, Control { paused: true, ..ctl })
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        tracing::warn!(campaign = %c.id, status, "template paused or disabled: campaign paused");
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The three stores the daemon keeps its state in (ledger, consent, campaign progress), built
+//! for the configured backend: all in memory, or all in one Redis (single node or Cluster).
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::campaign::consent::{ConsentStore, MemoryConsent, RedisConsent};
+use crate::config::{DaemonConfig, StateBackend};
+use crate::dispatch::progress::ProgressStore;
+use crate::dispatch::progress_memory::MemoryProgress;
+use crate::dispatch::progress_redis::RedisProgress;
+use crate::ledger::{Ledger, LedgerSettings, MemoryLedger, RedisLedger};
+
+/// A cheap handle to ask Redis whether it answers (for readiness).
+#[derive(Clone)]
+pub enum Pinger {
+    None,
+    Single(redis::aio::ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Pinger {
+    pub async fn ping(&self) -> Result<(), String> {
+        let cmd = redis::cmd("PING");
+        let r: redis::RedisResult<String> = match self {
+            Pinger::None => return Ok(()),
+            Pinger::Single(c) => cmd.query_async(&mut c.clone()).await,
+            Pinger::Cluster(c) => cmd.query_async(&mut c.clone()).await,
+        };
+        r.map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+pub struct Stores {
+    pub ledger: Arc<dyn Ledger>,
+    pub consent: Arc<dyn ConsentStore>,
+    pub progress: Arc<dyn ProgressStore>,
+    pub pinger: Pinger,
+}
+
+pub async fn build(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Result<Stores> {
+    let prefix = cfg.key_prefix.as_str();
+    match cfg.state {
+        StateBackend::Memory => Ok(Stores {
+            ledger: Arc::new(MemoryLedger::new(settings)),
+            consent: Arc::new(MemoryConsent::new()),
+            progress: Arc::new(MemoryProgress::new()),
+            pinger: Pinger::None,
+        }),
+        StateBackend::Redis if !cfg.redis_cluster.is_empty() => {
+            let client = redis::cluster::ClusterClient::new(cfg.redis_cluster.clone())
+                .context("redis_cluster: invalid node list")?;
+            let conn = client
+                .get_async_connection()
+                .await
+                .context("connecting to the Redis Cluster")?;
+            Ok(Stores {
+                ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
+                consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
+                progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
+                pinger: Pinger::Cluster(conn),
+            })
+        }
+        StateBackend::Redis => {
+            let client = redis::Client::open(cfg.redis_url.as_str())
+                .with_context(|| "redis_url: not a valid Redis URL".to_string())?;
+            // The manager reconnects by itself; while Redis is down calls fail fast and the
+            // dispatchers send nothing (DESIGN.md §2.5).
+            let manager_cfg = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(std::time::Duration::from_secs(2))
+                .set_response_timeout(std::time::Duration::from_secs(5))
+                .set_number_of_retries(1);
+            let conn = redis::aio::ConnectionManager::new_with_config(client, manager_cfg)
+                .await
+                .context("connecting to Redis (is redis_url right and the server up?)")?;
+            Ok(Stores {
+                ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
+                consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
+                progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
+                pinger: Pinger::Single(conn),
+            })
+        }
+    }
+}

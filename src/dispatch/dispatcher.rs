@@ -1,0 +1,778 @@
+//! The dispatcher: one task per sender that, each tick, asks the pacer how many new
+//! conversations may start, pulls that many contacts from its running campaign runs, admits them
+//! through the ledger, claims them in the run's progress, and sends them through the provider.
+//!
+//! Order matters for "never twice" and "never over the limit" (DESIGN.md §2):
+//! 1. look the contacts up in the run's progress (a state with the same audience line means a
+//!    restart re-read it: already handled; another line means a duplicate row);
+//! 2. `admit` in the ledger (atomic; a crash after it only burns a slot, and a re-admit inside
+//!    24 h is free, so nothing is lost);
+//! 3. `claim` in the progress store, fenced by the run's lease (a crash after it leaves the
+//!    contact `in_flight`, which the next lease holder turns into `unknown`: never resent);
+//! 4. send, then record the outcome; a send that never reached WhatsApp releases its slot.
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::progress::{ContactState, LeaseStatus, ProgressError, ProgressStore, Write};
+use super::runner::{decode_position, encode_position, LiveCampaign, ReadItem, Runner};
+use super::schedule::{decide, RunFacts, RunState};
+use super::status::{SenderSnapshot, StatusBoard};
+use crate::campaign::audience::{AudienceReader, SkipReason};
+use crate::campaign::consent::{ConsentStore, OptOutSource};
+use crate::campaign::file::{Category, TemplateRef as CampaignTemplate};
+use crate::clock::Clock;
+use crate::contact::ContactHasher;
+use crate::ledger::{AdmitDecision, Ledger, LedgerError, LedgerStats, LimitGroup};
+use crate::policy::brake::BrakeState;
+use crate::policy::pacer::{CampaignView, Pacer, SenderView};
+use crate::provider::{FailureAction, Provider, SendOutcome, TemplateMessage, TemplateRef};
+
+/// Everything a sender's dispatcher works with.
+pub struct SenderDeps {
+    pub sender_id: String,
+    pub group: LimitGroup,
+    pub provider: Arc<dyn Provider>,
+    pub ledger: Arc<dyn Ledger>,
+    pub consent: Arc<dyn ConsentStore>,
+    pub progress: Arc<dyn ProgressStore>,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: ContactHasher,
+    /// Unique per process: leases name it.
+    pub owner: String,
+    pub lease_ttl: Duration,
+    pub max_mps: u32,
+    pub concurrency: usize,
+    pub pacer: Pacer,
+    pub tick: Duration,
+    pub drain_timeout: Duration,
+    pub brakes: Arc<Mutex<BrakeState>>,
+    pub board: Arc<StatusBoard>,
+}
+
+/// What the scheduler and the admin API tell a running dispatcher.
+#[derive(Debug)]
+pub enum Command {
+    /// The full set of campaigns for this sender now (reload).
+    SetCampaigns(Vec<LiveCampaign>),
+    /// Something changed (pause, resume, brake): re-evaluate now.
+    Wake,
+}
+
+/// A finished send, reported back to the loop for brakes and counters.
+struct Finished {
+    campaign: String,
+    action: Option<FailureAction>,
+}
+
+pub struct Dispatcher {
+    deps: SenderDeps,
+    runners: BTreeMap<String, Runner>,
+    sends: JoinSet<Finished>,
+    permits: Arc<Semaphore>,
+    new_uniques_today: u64,
+    day_start: Option<DateTime<Utc>>,
+    ledger_ok: bool,
+    last_stats: Option<LedgerStats>,
+}
+
+impl Dispatcher {
+    pub fn new(deps: SenderDeps) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(deps.concurrency)),
+            deps,
+            runners: BTreeMap::new(),
+            sends: JoinSet::new(),
+            new_uniques_today: 0,
+            day_start: None,
+            ledger_ok: true,
+            last_stats: None,
+        }
+    }
+
+    /// Runs until `shutdown`; then stops admitting, drains in-flight sends (bounded) and gives
+    /// its leases up so another instance can take over at once.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(self.deps.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                cmd = commands.recv() => match cmd {
+                    Some(Command::SetCampaigns(list)) => self.set_campaigns(list),
+                    Some(Command::Wake) => {}
+                    None => break,
+                },
+                Some(done) = self.sends.join_next(), if !self.sends.is_empty() => self.finished(done),
+                _ = ticker.tick() => self.tick().await,
+            }
+        }
+        self.drain().await;
+    }
+
+    fn set_campaigns(&mut self, list: Vec<LiveCampaign>) {
+        let mut next = BTreeMap::new();
+        for live in list {
+            let id = live.campaign.id.clone();
+            match self.runners.remove(&id) {
+                // Same run: keep the reader and window, take the new settings (progress kept).
+                Some(mut r) if r.live.run == live.run => {
+                    r.live = live;
+                    next.insert(id, r);
+                }
+                Some(old) => {
+                    tracing::info!(campaign = %id, old_run = %old.live.run, new_run = %live.run,
+                        "template or audience changed: a new run starts");
+                    self.release_later(old);
+                    next.insert(id, Runner::new(live));
+                }
+                None => {
+                    next.insert(id, Runner::new(live));
+                }
+            }
+        }
+        for (_, gone) in std::mem::take(&mut self.runners) {
+            tracing::info!(campaign = %gone.id(), "campaign file removed: stopped, state kept");
+            self.release_later(gone);
+        }
+        self.runners = next;
+    }
+
+    fn release_later(&self, runner: Runner) {
+        if runner.fence.is_some() {
+            let progress = self.deps.progress.clone();
+            let owner = self.deps.owner.clone();
+            let run = runner.live.run.clone();
+            tokio::spawn(async move {
+                let _ = progress.release_lease(&run, &owner).await;
+            });
+        }
+    }
+
+    fn finished(&mut self, done: Result<Finished, tokio::task::JoinError>) {
+        let Ok(done) = done else { return };
+        let now = self.deps.clock.now();
+        match done.action {
+            Some(FailureAction::BrakeSender) => {
+                let mut brakes = self.deps.brakes.lock().unwrap_or_else(|e| e.into_inner());
+                if brakes.observe_failure(now, true) {
+                    tracing::warn!(sender = %self.deps.sender_id, campaign = %done.campaign,
+                        "spam-related failures rising: marketing braked on this sender");
+                }
+            }
+            Some(FailureAction::PauseCampaign) => {
+                if let Some(r) = self.runners.get_mut(&done.campaign) {
+                    if !r.paused {
+                        r.paused = true;
+                        tracing::warn!(campaign = %done.campaign, "template rejected: campaign paused");
+                        let progress = self.deps.progress.clone();
+                        let id = done.campaign.clone();
+                        tokio::spawn(async move {
+                            let mut c = progress.control(&id).await.unwrap_or_default();
+                            c.paused = true;
+                            let _ = progress.set_control(&id, c).await;
+                        });
+                    }
+                }
+            }
+            Some(FailureAction::PauseSender) => {
+                let mut brakes = self.deps.brakes.lock().unwrap_or_else(|e| e.into_inner());
+                if brakes.set(crate::policy::brake::Brake::Operator("account problem at the provider".into()), now) {
+                    tracing::error!(sender = %self.deps.sender_id, "account problem: sender paused");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn tick(&mut self) {
+        let now = self.deps.clock.now();
+        let stats = match self.deps.ledger.stats(&self.deps.group, now).await {
+            Ok(s) => {
+                if !self.ledger_ok {
+                    tracing::info!(sender = %self.deps.sender_id, "ledger reachable again: sending resumes");
+                }
+                self.ledger_ok = true;
+                s
+            }
+            Err(e) => {
+                if self.ledger_ok {
+                    tracing::error!(sender = %self.deps.sender_id, error = %e, "ledger unreachable: sending nothing until it is back");
+                }
+                self.ledger_ok = false;
+                self.publish(now);
+                return;
+            }
+        };
+        self.roll_day(now);
+        let ids: Vec<String> = self.runners.keys().cloned().collect();
+        for id in &ids {
+            if let Err(e) = self.refresh(id, now).await {
+                tracing::warn!(campaign = %id, error = %e, "progress store error; will retry");
+            }
+        }
+        let brakes = self.deps.brakes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let views: Vec<CampaignView> = self
+            .runners
+            .values()
+            .filter(|r| r.status.state.may_send() && r.fence.is_some())
+            .map(|r| CampaignView {
+                id: r.id().to_string(),
+                priority: r.live.campaign.priority,
+                weight: r.live.campaign.weight,
+                age_rank: r.live.age_rank,
+                mode: pacing_mode(r.live.campaign.pacing.mode),
+                marketing: r.live.campaign.template.category == Category::Marketing,
+                daily_max: r.live.campaign.pacing.daily_max,
+                sent_today: r.sent_today,
+                template_sends: r.template_sends,
+                remaining: r.remaining(),
+                open_now: true,
+            })
+            .collect();
+        if !views.is_empty() && self.permits.available_permits() > 0 {
+            let view = self.sender_view(&stats, now, &views);
+            let plan = self.deps.pacer.plan(&view, &brakes, &views);
+            for (id, grant) in plan.grants {
+                if grant == 0 {
+                    continue;
+                }
+                // The pacer already took these from the sender's throughput cap.
+                if let Err(e) = self.dispatch_batch(&id, grant as usize, now).await {
+                    tracing::warn!(campaign = %id, error = %e, "batch not dispatched; will retry");
+                }
+            }
+        }
+        self.last_stats = Some(stats);
+        self.publish(now);
+    }
+
+    fn sender_view(&self, stats: &LedgerStats, now: DateTime<Utc>, views: &[CampaignView]) -> SenderView {
+        // The open time left today is the most generous among the open campaigns' calendars:
+        // each campaign is gated by its own calendar before it gets here.
+        let (day_start, open_left) = self
+            .runners
+            .values()
+            .filter(|r| views.iter().any(|v| v.id == r.id()))
+            .map(|r| {
+                let (start, _) = r.live.calendar.local_day_bounds(now);
+                (start, r.live.calendar.open_seconds_left_today(now))
+            })
+            .max_by_key(|(_, s)| *s)
+            .unwrap_or((now, 0));
+        SenderView {
+            now,
+            limit: stats.limit,
+            headroom: stats.headroom,
+            unique_24h: stats.unique_24h,
+            unique_7d: stats.unique_7d,
+            upgrade_threshold: stats.upgrade_threshold,
+            upgrade_at: stats.pending_upgrade.as_ref().map(|p| p.effective_at),
+            limit_frees_at: stats.next_slot_at,
+            day_start,
+            open_seconds_left_today: open_left,
+            new_uniques_today: self.new_uniques_today,
+            max_mps: self.deps.max_mps,
+        }
+    }
+
+    fn roll_day(&mut self, now: DateTime<Utc>) {
+        let day = self
+            .runners
+            .values()
+            .next()
+            .map(|r| r.live.calendar.local_day_bounds(now).0);
+        if day.is_some() && day != self.day_start {
+            self.day_start = day;
+            self.new_uniques_today = 0;
+        }
+        for r in self.runners.values_mut() {
+            let d = r.live.calendar.local_day_bounds(now).0;
+            if r.day_start != Some(d) {
+                r.day_start = Some(d);
+                r.sent_today = 0;
+            }
+        }
+    }
+
+    /// Lease, controls, counters and the run's state, for one runner.
+    async fn refresh(&mut self, id: &str, now: DateTime<Utc>) -> Result<(), ProgressError> {
+        let progress = self.deps.progress.clone();
+        let brakes_factor = {
+            let b = self.deps.brakes.lock().unwrap_or_else(|e| e.into_inner());
+            let marketing = self
+                .runners
+                .get(id)
+                .is_some_and(|r| r.live.campaign.template.category == Category::Marketing);
+            (b.factor(marketing), b.active())
+        };
+        let Some(r) = self.runners.get_mut(id) else { return Ok(()) };
+        let control = progress.control(id).await?;
+        r.paused = control.paused;
+        r.cancelled = control.cancelled;
+        let calendar_open = r.live.calendar.is_open(now);
+        let schedule = r.live.campaign.schedule.clone();
+        let in_window = schedule.start.is_none_or(|s| now >= s) && schedule.end.is_none_or(|e| now < e);
+        let wants_lease = !r.cancelled && !r.paused && calendar_open && in_window && r.read_error.is_none();
+        let renew_due = r
+            .lease_until
+            .is_none_or(|until| until - now < chrono::Duration::from_std(self.deps.lease_ttl / 2).unwrap_or_default());
+        if wants_lease && renew_due {
+            match progress.acquire_lease(&r.live.run, &self.deps.owner, now, self.deps.lease_ttl).await? {
+                LeaseStatus::Held { fence, until } => {
+                    if r.fence != Some(fence) {
+                        tracing::info!(campaign = %id, run = %r.live.run, fence, "lease acquired");
+                        r.fence = Some(fence);
+                        r.reader = None; // (re)open from the saved cursor
+                    }
+                    r.lease_until = Some(until);
+                    r.held_by = None;
+                }
+                LeaseStatus::HeldByOther { owner, until } => {
+                    r.fence = None;
+                    r.reader = None;
+                    r.lease_until = None;
+                    r.held_by = Some(owner);
+                    let _ = until;
+                }
+            }
+            r.meta = progress.meta(&r.live.run).await?;
+        } else if !wants_lease && r.fence.is_some() {
+            // Closed, paused or out of schedule: give the lease up so nothing is held idle.
+            let _ = progress.release_lease(&r.live.run, &self.deps.owner).await;
+            r.fence = None;
+            r.lease_until = None;
+            r.reader = None;
+            r.meta = progress.meta(&r.live.run).await?;
+        } else if r.fence.is_none() {
+            r.meta = progress.meta(&r.live.run).await?;
+        }
+        if let (Some(fence), true) = (r.fence, r.meta.rewind) {
+            progress.clear_rewind(&r.live.run, fence).await?;
+            r.meta.rewind = false;
+            r.meta.cursor = None;
+            r.reader = None;
+            r.exhausted = false;
+            tracing::info!(campaign = %id, "retry requested: re-reading the audience from the top");
+        }
+        if r.fence.is_some() && r.reader.is_none() && r.read_error.is_none() {
+            open_reader(r, &self.deps.hasher).await;
+        }
+        let facts = RunFacts {
+            now: Some(now),
+            cancelled: r.cancelled,
+            paused: r.paused,
+            start: schedule.start,
+            end: schedule.end,
+            done: r.exhausted && r.window.is_empty() && r.meta.count("in_flight") == 0,
+            calendar_open,
+            calendar_name: r.live.calendar_name.clone(),
+            next_open: if calendar_open { None } else { r.live.calendar.next_open(now) },
+            braked: (brakes_factor.0 <= 0.0).then(|| {
+                brakes_factor
+                    .1
+                    .iter()
+                    .map(|(b, _)| format!("{b:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+            limit_until: r.limit_until,
+            held_by: r.held_by.clone(),
+        };
+        let status = decide(&facts);
+        if let Some(err) = &r.read_error {
+            r.status = super::schedule::RunStatus {
+                state: RunState::Paused,
+                why: format!("audience unreadable: {err}"),
+                until: None,
+            };
+        } else if status.state != r.status.state {
+            tracing::info!(campaign = %id, state = status.state.as_str(), why = %status.why, "campaign state");
+            r.status = status;
+        } else {
+            r.status = status;
+        }
+        Ok(())
+    }
+
+    /// Reads, filters, admits, claims and sends up to `n` contacts of one campaign.
+    async fn dispatch_batch(&mut self, id: &str, n: usize, now: DateTime<Utc>) -> Result<(), String> {
+        let deps = &self.deps;
+        let Some(r) = self.runners.get_mut(id) else { return Ok(()) };
+        let Some(fence) = r.fence else { return Ok(()) };
+        fill_window(r, n).await;
+        let run = r.live.run.clone();
+        let picked: Vec<usize> = r.window.unsettled().take(n).collect();
+        if picked.is_empty() {
+            return Ok(());
+        }
+
+        // 1. Rows skipped by the reader, and opt-outs: record once, settle.
+        let mut skips = Vec::new();
+        let mut valid = Vec::new();
+        for &i in &picked {
+            match &r.window.get(i).map(|s| &s.row) {
+                Some(Err(skip)) => skips.push((i, format!("L{}", skip.line), skip.line, skip.reason)),
+                Some(Ok(row)) => valid.push((i, row.key, row.line)),
+                None => {}
+            }
+        }
+        let keys: Vec<_> = valid.iter().map(|(_, k, _)| *k).collect();
+        let opted = deps.consent.opted_out(&keys).await.map_err(|e| e.to_string())?;
+        let mut candidates = Vec::new();
+        for ((i, key, line), out) in valid.into_iter().zip(opted) {
+            if out {
+                skips.push((i, key.to_hex(), line, SkipReason::OptedOut));
+            } else {
+                candidates.push((i, key, line));
+            }
+        }
+
+        // 2. Already handled (same line, re-read after a restart) or a duplicate row.
+        let fields: Vec<String> = candidates.iter().map(|(_, k, _)| k.to_hex()).collect();
+        let existing = deps.progress.states(&run, &fields).await.map_err(|e| e.to_string())?;
+        let mut fresh = Vec::new();
+        for ((i, key, line), state) in candidates.into_iter().zip(existing) {
+            match state {
+                Some(s) if s.line() == line => r.window.settle(i),
+                Some(_) => skips.push((i, format!("L{line}"), line, SkipReason::Duplicate)),
+                None => fresh.push((i, key, line)),
+            }
+        }
+        if !skips.is_empty() {
+            let writes: Vec<Write> = skips
+                .iter()
+                .map(|(_, field, line, reason)| Write {
+                    field: field.clone(),
+                    state: ContactState::Skipped { line: *line, reason: reason.as_str().to_string() },
+                })
+                .collect();
+            deps.progress.claim(&run, fence, &writes).await.map_err(|e| e.to_string())?;
+            for (i, ..) in &skips {
+                r.window.settle(*i);
+            }
+        }
+
+        // 3. Admit through the ledger, in file order.
+        if fresh.is_empty() {
+            save_cursor(r, deps.progress.as_ref(), fence).await;
+            return Ok(());
+        }
+        let keys: Vec<_> = fresh.iter().map(|(_, k, _)| *k).collect();
+        let decisions = deps
+            .ledger
+            .admit(&deps.group, now, &keys, n as u32)
+            .await
+            .map_err(|e: LedgerError| e.to_string())?;
+        let mut admitted = Vec::new();
+        r.limit_until = None;
+        for ((i, key, line), d) in fresh.into_iter().zip(decisions) {
+            match d {
+                AdmitDecision::Admitted { counted } => admitted.push((i, key, line, counted)),
+                AdmitDecision::LimitReached { retry_at } => {
+                    r.limit_until = Some(r.limit_until.map_or(retry_at, |t: DateTime<Utc>| t.min(retry_at)));
+                }
+                AdmitDecision::OverBudget => {}
+            }
+        }
+
+        // 4. Claim (fenced), then send.
+        let writes: Vec<Write> = admitted
+            .iter()
+            .map(|(_, key, line, _)| Write { field: key.to_hex(), state: ContactState::InFlight { line: *line } })
+            .collect();
+        let claimed = match deps.progress.claim(&run, fence, &writes).await {
+            Ok(c) => c,
+            Err(e) => {
+                // Not claimed: give the counted slots back, nothing was sent.
+                for (_, key, _, counted) in &admitted {
+                    if *counted {
+                        let _ = deps.ledger.release(&deps.group, *key, now).await;
+                    }
+                }
+                if matches!(e, ProgressError::Fenced(_)) {
+                    r.fence = None;
+                    r.reader = None;
+                }
+                return Err(e.to_string());
+            }
+        };
+        for ((i, key, line, counted), prior) in admitted.into_iter().zip(claimed) {
+            r.window.settle(i);
+            if prior.is_some() {
+                continue; // another row of this run got there first
+            }
+            let Some(Ok(row)) = r.window.get(i).map(|s| s.row.clone()) else { continue };
+            if counted {
+                self.new_uniques_today += 1;
+            }
+            r.sent_today += 1;
+            r.template_sends += 1;
+            r.recent_sends.push_back(now);
+            let msg = TemplateMessage {
+                to: row.number.clone(),
+                template: provider_template(&r.live.campaign.template.template),
+                params: row.params.clone(),
+                media: r.live.campaign.template.media.as_ref().map(|m| crate::provider::Media {
+                    kind: match m.kind {
+                        crate::campaign::file::MediaKind::Image => crate::provider::MediaKind::Image,
+                        crate::campaign::file::MediaKind::Video => crate::provider::MediaKind::Video,
+                        crate::campaign::file::MediaKind::Document => crate::provider::MediaKind::Document,
+                    },
+                    link: m.link.clone(),
+                    filename: None,
+                }),
+            };
+            let job = SendJob {
+                campaign: id.to_string(),
+                run: run.clone(),
+                field: key.to_hex(),
+                key,
+                line,
+                counted,
+                admitted_at: now,
+                msg,
+                group: deps.group.clone(),
+                sender: deps.sender_id.clone(),
+                provider: deps.provider.clone(),
+                progress: deps.progress.clone(),
+                ledger: deps.ledger.clone(),
+                consent: deps.consent.clone(),
+                clock: deps.clock.clone(),
+            };
+            let permit = self.permits.clone().acquire_owned().await;
+            self.sends.spawn(async move {
+                let _permit = permit;
+                job.run().await
+            });
+        }
+        save_cursor(r, deps.progress.as_ref(), fence).await;
+        Ok(())
+    }
+
+    fn publish(&mut self, now: DateTime<Utc>) {
+        let mut campaigns = Vec::new();
+        for r in self.runners.values_mut() {
+            let rate = r.rate(now);
+            campaigns.push(super::status::CampaignSnapshot {
+                id: r.id().to_string(),
+                sender: self.deps.sender_id.clone(),
+                run: r.live.run.0.clone(),
+                status: r.status.clone(),
+                counters: r.meta.counters.clone(),
+                valid_contacts: r.live.valid_contacts,
+                remaining: r.remaining(),
+                rate_per_second: rate,
+                template: match &r.live.campaign.template.template {
+                    CampaignTemplate::Id(id) => id.clone(),
+                    CampaignTemplate::Name { name, .. } => name.clone(),
+                },
+            });
+        }
+        let brakes = self.deps.brakes.lock().unwrap_or_else(|e| e.into_inner()).active();
+        self.deps.board.publish(SenderSnapshot {
+            sender: self.deps.sender_id.clone(),
+            group: self.deps.group.0.clone(),
+            ledger_ok: self.ledger_ok,
+            stats: self.last_stats.clone(),
+            brakes: brakes.iter().map(|(b, since)| (format!("{b:?}"), *since)).collect(),
+            campaigns,
+            at: now,
+        });
+    }
+
+    async fn drain(&mut self) {
+        let deadline = tokio::time::sleep(self.deps.drain_timeout);
+        tokio::pin!(deadline);
+        while !self.sends.is_empty() {
+            tokio::select! {
+                _ = &mut deadline => {
+                    tracing::warn!(sender = %self.deps.sender_id, left = self.sends.len(),
+                        "drain timeout: in-flight sends abandoned (they will count as unknown)");
+                    self.sends.abort_all();
+                    break;
+                }
+                Some(done) = self.sends.join_next() => self.finished(done),
+            }
+        }
+        for r in self.runners.values() {
+            if r.fence.is_some() && self.sends.is_empty() {
+                let _ = self.deps.progress.release_lease(&r.live.run, &self.deps.owner).await;
+            }
+        }
+    }
+}
+
+fn pacing_mode(m: crate::campaign::file::PacingMode) -> crate::policy::growth::PacingMode {
+    use crate::campaign::file::PacingMode as F;
+    use crate::policy::growth::PacingMode as P;
+    match m {
+        F::Grow => P::Grow,
+        F::Steady => P::Steady,
+        F::Asap => P::Asap,
+    }
+}
+
+fn provider_template(t: &CampaignTemplate) -> TemplateRef {
+    match t {
+        CampaignTemplate::Id(id) => TemplateRef { id: Some(id.clone()), name: None, language: None },
+        CampaignTemplate::Name { name, language } => TemplateRef {
+            id: None,
+            name: Some(name.clone()),
+            language: Some(language.clone()),
+        },
+    }
+}
+
+/// Opens the audience and seeks to the saved cursor (blocking IO off the runtime).
+async fn open_reader(r: &mut Runner, hasher: &ContactHasher) {
+    let spec = r.live.campaign.audience.clone();
+    let params = r.live.campaign.template.params.clone();
+    let hasher = hasher.clone();
+    let cursor = r.meta.cursor.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        let mut reader = AudienceReader::open(&spec, &params, &hasher).map_err(|e| e.to_string())?;
+        if let Some(pos) = cursor.as_deref().and_then(decode_position) {
+            reader.seek(&pos).map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>(reader)
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    match opened {
+        Ok(reader) => {
+            let start = encode_position(&reader.position());
+            r.window = super::window::Window::new(start.clone());
+            r.saved_cursor = start;
+            r.exhausted = false;
+            r.reader = Some(reader);
+        }
+        Err(e) => {
+            tracing::error!(campaign = %r.id(), error = %e, "audience cannot be read: run paused");
+            r.read_error = Some(e);
+        }
+    }
+}
+
+/// Tops the window up to `n` unsettled rows.
+async fn fill_window(r: &mut Runner, n: usize) {
+    let need = n.saturating_sub(r.window.unsettled_count());
+    if need == 0 || r.exhausted {
+        return;
+    }
+    let Some(mut reader) = r.reader.take() else { return };
+    let (reader, rows, exhausted) = tokio::task::spawn_blocking(move || {
+        let mut rows: Vec<(String, String, ReadItem)> = Vec::with_capacity(need);
+        let mut exhausted = false;
+        while rows.len() < need {
+            let before = encode_position(&reader.position());
+            match reader.next() {
+                Some(item) => rows.push((before, encode_position(&reader.position()), item)),
+                None => {
+                    exhausted = true;
+                    break;
+                }
+            }
+        }
+        (reader, rows, exhausted)
+    })
+    .await
+    .unwrap_or_else(|_| unreachable_reader());
+    let mut reader = reader;
+    if let Some(err) = reader.take_error() {
+        r.read_error = Some(err.to_string());
+    }
+    for (before, after, item) in rows {
+        r.window.push(before, after, item);
+    }
+    r.exhausted = exhausted;
+    r.reader = Some(reader);
+}
+
+fn unreachable_reader() -> (AudienceReader, Vec<(String, String, ReadItem)>, bool) {
+    // spawn_blocking only fails if the closure panicked; the reader never panics on input
+    // (fuzzed), so this is a bug worth stopping for.
+    panic!("audience reader task panicked")
+}
+
+async fn save_cursor(r: &mut Runner, progress: &dyn ProgressStore, fence: u64) {
+    let cursor = r.window.compact().to_string();
+    if cursor != r.saved_cursor {
+        match progress.set_cursor(&r.live.run, fence, &cursor).await {
+            Ok(()) => r.saved_cursor = cursor,
+            Err(e) => tracing::warn!(campaign = %r.id(), error = %e, "cursor not saved; will retry"),
+        }
+    }
+}
+
+/// One send, from provider call to recorded outcome.
+struct SendJob {
+    campaign: String,
+    run: super::progress::RunId,
+    field: String,
+    key: crate::contact::ContactKey,
+    line: u64,
+    counted: bool,
+    admitted_at: DateTime<Utc>,
+    msg: TemplateMessage,
+    group: LimitGroup,
+    sender: String,
+    provider: Arc<dyn Provider>,
+    progress: Arc<dyn ProgressStore>,
+    ledger: Arc<dyn Ledger>,
+    consent: Arc<dyn ConsentStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SendJob {
+    async fn run(self) -> Finished {
+        let outcome = self.provider.send(&self.msg).await;
+        let line = self.line;
+        let (state, action) = match &outcome {
+            SendOutcome::Accepted { message_id } => {
+                tracing::debug!(campaign = %self.campaign, sender = %self.sender, contact = %self.key, outcome = "accepted", "sent");
+                (ContactState::Sent { line, message_id: message_id.clone() }, None)
+            }
+            SendOutcome::Failed(f) => {
+                tracing::info!(campaign = %self.campaign, sender = %self.sender, contact = %self.key,
+                    outcome = "failed", code = %f.code, class = ?f.class, "send failed");
+                if !f.reached_whatsapp && self.counted {
+                    if let Err(e) = self.ledger.release(&self.group, self.key, self.admitted_at).await {
+                        tracing::warn!(error = %e, "ledger slot not released");
+                    }
+                }
+                let action = f.class.action();
+                if action == FailureAction::OptOut {
+                    let _ = self.consent.opt_out(self.key, OptOutSource::Provider, self.clock.now()).await;
+                }
+                (ContactState::Failed { line, code: f.code.clone() }, Some(action))
+            }
+            SendOutcome::Unknown { detail } => {
+                tracing::warn!(campaign = %self.campaign, sender = %self.sender, contact = %self.key,
+                    outcome = "unknown", detail = %detail, "send outcome unknown: not resent");
+                (ContactState::Unknown { line }, None)
+            }
+        };
+        let write = Write { field: self.field.clone(), state };
+        // The outcome must land: retry briefly if the store blips (the contact stays in flight
+        // otherwise, and becomes unknown after a restart: safe, but less exact).
+        for attempt in 0..5u32 {
+            match self.progress.update(&self.run, std::slice::from_ref(&write)).await {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(campaign = %self.campaign, error = %e, attempt, "outcome not recorded yet");
+                    tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+                }
+            }
+        }
+        if let SendOutcome::Accepted { message_id } = &outcome {
+            let _ = self.progress.index_message(message_id, &self.run, &self.field).await;
+        }
+        Finished { campaign: self.campaign, action }
+    }
+}

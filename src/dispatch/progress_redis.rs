@@ -1,0 +1,387 @@
+//! [`ProgressStore`] in Redis: per run a states hash, a meta hash (fence, lease, cursor,
+//! counters) and an in-flight set, all under the run's hash tag `PREFIX:{run:ID}:...` so every
+//! script touches one Cluster slot. Scripts are `.lua` files beside this one.
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use redis::aio::ConnectionLike;
+use redis::{AsyncCommands, Script};
+
+use super::progress::{
+    ContactState, Control, LeaseStatus, ProgressError, ProgressStore, RunId, RunMeta, Write,
+};
+
+/// The scripts, loaded once and run by SHA (NOSCRIPT falls back to EVAL inside `redis::Script`).
+struct Scripts {
+    claim: Script,
+    update: Script,
+    lease: Script,
+    set_cursor: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            claim: Script::new(include_str!("progress_claim.lua")),
+            update: Script::new(include_str!("progress_update.lua")),
+            lease: Script::new(include_str!("lease.lua")),
+            set_cursor: Script::new(include_str!("set_cursor.lua")),
+        }
+    }
+}
+
+pub struct RedisProgress<C> {
+    conn: C,
+    prefix: String,
+    scripts: Scripts,
+}
+
+impl<C> RedisProgress<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    pub fn new(conn: C, key_prefix: &str) -> Self {
+        Self {
+            conn,
+            prefix: key_prefix.to_string(),
+            scripts: Scripts::new(),
+        }
+    }
+
+    fn keys(&self, run: &RunId) -> [String; 3] {
+        let tag = format!("{}:{{run:{}}}", self.prefix, run.0);
+        [
+            format!("{tag}:states"),
+            format!("{tag}:meta"),
+            format!("{tag}:inflight"),
+        ]
+    }
+
+    fn control_key(&self, campaign: &str) -> String {
+        format!("{}:{{camp:{campaign}}}:control", self.prefix)
+    }
+
+    fn message_key(&self, message_id: &str) -> String {
+        format!("{}:msg:{message_id}", self.prefix)
+    }
+}
+
+fn map_err(e: redis::RedisError, run: &RunId) -> ProgressError {
+    if e.code() == Some("FENCED") || e.to_string().contains("FENCED") {
+        ProgressError::Fenced(run.0.clone())
+    } else if e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+    {
+        ProgressError::Unavailable(e.to_string())
+    } else {
+        ProgressError::Backend(e.to_string())
+    }
+}
+
+fn ms_to_time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+#[async_trait]
+impl<C> ProgressStore for RedisProgress<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    async fn acquire_lease(
+        &self,
+        run: &RunId,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<LeaseStatus, ProgressError> {
+        let [states, meta, inflight] = self.keys(run);
+        let mut conn = self.conn.clone();
+        let (held, who, until): (i64, String, i64) = self
+            .scripts
+            .lease
+            .key(meta)
+            .key(states)
+            .key(inflight)
+            .arg(now.timestamp_millis())
+            .arg(ttl.as_millis() as i64)
+            .arg(owner)
+            .arg("acquire")
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(if held == 1 {
+            LeaseStatus::Held {
+                fence: who.parse().unwrap_or(0),
+                until: ms_to_time(until),
+            }
+        } else {
+            LeaseStatus::HeldByOther {
+                owner: who,
+                until: ms_to_time(until),
+            }
+        })
+    }
+
+    async fn release_lease(&self, run: &RunId, owner: &str) -> Result<(), ProgressError> {
+        let [states, meta, inflight] = self.keys(run);
+        let mut conn = self.conn.clone();
+        let _: (i64, String, i64) = self
+            .scripts
+            .lease
+            .key(meta)
+            .key(states)
+            .key(inflight)
+            .arg(0)
+            .arg(0)
+            .arg(owner)
+            .arg("release")
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        run: &RunId,
+        fence: u64,
+        writes: &[Write],
+    ) -> Result<Vec<Option<ContactState>>, ProgressError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let [states, meta, inflight] = self.keys(run);
+        let mut inv = self.scripts.claim.prepare_invoke();
+        inv.key(states)
+            .key(meta)
+            .key(inflight)
+            .arg(fence.to_string());
+        for w in writes {
+            let kind = match &w.state {
+                ContactState::InFlight { .. } => "claim".to_string(),
+                ContactState::Skipped { reason, .. } => format!("skipped:{reason}"),
+                other => other.kind().to_string(),
+            };
+            inv.arg(&w.field).arg(w.state.encode()).arg(kind);
+        }
+        let mut conn = self.conn.clone();
+        let out: Vec<String> = inv
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(out
+            .into_iter()
+            .map(|s| {
+                if s.is_empty() {
+                    None
+                } else {
+                    ContactState::decode(&s)
+                }
+            })
+            .collect())
+    }
+
+    async fn states(
+        &self,
+        run: &RunId,
+        fields: &[String],
+    ) -> Result<Vec<Option<ContactState>>, ProgressError> {
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let [states, _, _] = self.keys(run);
+        let mut conn = self.conn.clone();
+        let values: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(states)
+            .arg(fields)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(values
+            .into_iter()
+            .map(|v| v.and_then(|s| ContactState::decode(&s)))
+            .collect())
+    }
+
+    async fn update(&self, run: &RunId, writes: &[Write]) -> Result<u64, ProgressError> {
+        if writes.is_empty() {
+            return Ok(0);
+        }
+        let [states, meta, inflight] = self.keys(run);
+        let mut inv = self.scripts.update.prepare_invoke();
+        inv.key(states).key(meta).key(inflight);
+        for w in writes {
+            inv.arg(&w.field).arg(w.state.encode()).arg(w.state.kind());
+        }
+        let mut conn = self.conn.clone();
+        inv.invoke_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))
+    }
+
+    async fn set_cursor(&self, run: &RunId, fence: u64, cursor: &str) -> Result<(), ProgressError> {
+        let [_, meta, _] = self.keys(run);
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .scripts
+            .set_cursor
+            .key(meta)
+            .arg(fence.to_string())
+            .arg(cursor)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(())
+    }
+
+    async fn meta(&self, run: &RunId) -> Result<RunMeta, ProgressError> {
+        let [_, meta, _] = self.keys(run);
+        let mut conn = self.conn.clone();
+        let fields: Vec<(String, String)> =
+            conn.hgetall(meta).await.map_err(|e| map_err(e, run))?;
+        let mut out = RunMeta::default();
+        for (k, v) in fields {
+            if let Some(name) = k.strip_prefix("n:") {
+                out.counters
+                    .insert(name.to_string(), v.parse().unwrap_or(0));
+            } else if k == "cursor" {
+                out.cursor = Some(v);
+            } else if k == "rewind" {
+                out.rewind = v == "1";
+            }
+        }
+        Ok(out)
+    }
+
+    async fn retry_failed(&self, run: &RunId, retryable: &[String]) -> Result<u64, ProgressError> {
+        let [states, meta, _] = self.keys(run);
+        let mut conn = self.conn.clone();
+        let mut writes = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, page): (u64, Vec<(String, String)>) = redis::cmd("HSCAN")
+                .arg(&states)
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| map_err(e, run))?;
+            for (field, value) in page {
+                if let Some(ContactState::Failed { line, code }) = ContactState::decode(&value) {
+                    if retryable.iter().any(|c| c == &code) {
+                        writes.push((field, line));
+                    }
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let mut applied = 0;
+        for chunk in writes.chunks(500) {
+            let mut inv = self.scripts.update.prepare_invoke();
+            inv.key(&states).key(&meta).key(self.keys(run)[2].clone());
+            for (field, line) in chunk {
+                inv.arg(field).arg(format!("x|{line}")).arg("retry");
+            }
+            let n: u64 = inv
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| map_err(e, run))?;
+            applied += n;
+        }
+        let _: () = conn
+            .hset(&meta, "rewind", "1")
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(applied)
+    }
+
+    async fn clear_rewind(&self, run: &RunId, fence: u64) -> Result<(), ProgressError> {
+        let [_, meta, _] = self.keys(run);
+        let mut conn = self.conn.clone();
+        // Reset the cursor and the flag together, only for the holder.
+        let script = Script::new(
+            "if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return redis.error_reply('FENCED') end \
+             redis.call('HDEL', KEYS[1], 'rewind', 'cursor') return 1",
+        );
+        let _: i64 = script
+            .key(meta)
+            .arg(fence.to_string())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(())
+    }
+
+    async fn control(&self, campaign: &str) -> Result<Control, ProgressError> {
+        let mut conn = self.conn.clone();
+        let (paused, cancelled): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.control_key(campaign))
+            .arg("paused")
+            .arg("cancelled")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, &RunId(campaign.into())))?;
+        Ok(Control {
+            paused: paused.as_deref() == Some("1"),
+            cancelled: cancelled.as_deref() == Some("1"),
+        })
+    }
+
+    async fn set_control(&self, campaign: &str, control: Control) -> Result<(), ProgressError> {
+        let mut conn = self.conn.clone();
+        let flag = |b: bool| if b { "1" } else { "0" };
+        let _: () = redis::cmd("HSET")
+            .arg(self.control_key(campaign))
+            .arg("paused")
+            .arg(flag(control.paused))
+            .arg("cancelled")
+            .arg(flag(control.cancelled))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, &RunId(campaign.into())))?;
+        Ok(())
+    }
+
+    async fn index_message(
+        &self,
+        message_id: &str,
+        run: &RunId,
+        field: &str,
+    ) -> Result<(), ProgressError> {
+        let mut conn = self.conn.clone();
+        // Callbacks arrive within days; a week is ample and keeps the index bounded.
+        let _: () = conn
+            .set_ex(
+                self.message_key(message_id),
+                format!("{}|{field}", run.0),
+                7 * 86_400,
+            )
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(())
+    }
+
+    async fn lookup_message(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(RunId, String)>, ProgressError> {
+        let mut conn = self.conn.clone();
+        let v: Option<String> = conn
+            .get(self.message_key(message_id))
+            .await
+            .map_err(|e| map_err(e, &RunId(message_id.into())))?;
+        Ok(v.and_then(|s| {
+            let (run, field) = s.rsplit_once('|')?;
+            Some((RunId(run.to_string()), field.to_string()))
+        }))
+    }
+}

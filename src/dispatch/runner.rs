@@ -1,0 +1,129 @@
+//! One campaign run as its dispatcher holds it: the audience reader, the read window, the lease,
+//! and the figures the pacer and `tierpace status` need.
+use chrono::{DateTime, Utc};
+
+use super::progress::{RunId, RunMeta};
+use super::schedule::{RunState, RunStatus};
+use super::window::Window;
+use crate::campaign::audience::{AudiencePosition, AudienceReader, AudienceRow, RowSkip};
+use crate::campaign::file::Campaign;
+use crate::policy::calendar::Calendar;
+
+/// A campaign as the scheduler hands it to its sender's dispatcher.
+#[derive(Debug, Clone)]
+pub struct LiveCampaign {
+    pub campaign: Campaign,
+    pub calendar_name: String,
+    pub calendar: Calendar,
+    pub run: RunId,
+    /// Valid contacts found when the audience was scanned at load (for remaining and ETA).
+    pub valid_contacts: u64,
+    /// Order of arrival, for "then age" in sharing.
+    pub age_rank: u64,
+}
+
+/// A row as read from the audience: sendable, or skipped with a reason.
+pub type ReadItem = Result<AudienceRow, RowSkip>;
+
+/// Encodes a reader position as the opaque cursor string the progress store keeps.
+pub fn encode_position(p: &AudiencePosition) -> String {
+    format!("{}:{}", p.rows, p.byte)
+}
+
+pub fn decode_position(s: &str) -> Option<AudiencePosition> {
+    let (rows, byte) = s.split_once(':')?;
+    Some(AudiencePosition {
+        rows: rows.parse().ok()?,
+        byte: byte.parse().ok()?,
+    })
+}
+
+/// The dispatcher's working state for one run.
+pub struct Runner {
+    pub live: LiveCampaign,
+    /// Opened when the lease is first held; `None` while another instance works on the run.
+    pub reader: Option<AudienceReader>,
+    pub window: Window<ReadItem>,
+    pub exhausted: bool,
+    pub fence: Option<u64>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub held_by: Option<String>,
+    pub limit_until: Option<DateTime<Utc>>,
+    pub saved_cursor: String,
+    pub status: RunStatus,
+    pub meta: RunMeta,
+    pub paused: bool,
+    pub cancelled: bool,
+    /// Sends started today (local day of the campaign's calendar) and that day's start.
+    pub sent_today: u64,
+    pub day_start: Option<DateTime<Utc>>,
+    /// Sends of this campaign's template so far in this process (warm-up).
+    pub template_sends: u64,
+    /// A reading error that stops this run (the file vanished or changed under us).
+    pub read_error: Option<String>,
+    /// Sends started in the last minute, for the rate shown in status.
+    pub recent_sends: std::collections::VecDeque<DateTime<Utc>>,
+}
+
+impl Runner {
+    pub fn new(live: LiveCampaign) -> Self {
+        Self {
+            live,
+            reader: None,
+            window: Window::new(encode_position(&AudiencePosition::default())),
+            exhausted: false,
+            fence: None,
+            lease_until: None,
+            held_by: None,
+            limit_until: None,
+            saved_cursor: String::new(),
+            status: RunStatus {
+                state: RunState::Scheduled,
+                why: "loaded".into(),
+                until: None,
+            },
+            meta: RunMeta::default(),
+            paused: false,
+            cancelled: false,
+            sent_today: 0,
+            day_start: None,
+            template_sends: 0,
+            read_error: None,
+            recent_sends: Default::default(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.live.campaign.id
+    }
+
+    /// Contacts not yet settled, from the scan at load and the run's counters.
+    pub fn remaining(&self) -> u64 {
+        let settled = self.meta.settled().max(0) as u64;
+        self.live.valid_contacts.saturating_sub(settled).max(
+            // Never report 0 while rows are still waiting in the window.
+            self.window.unsettled_count() as u64,
+        )
+    }
+
+    /// Sends per second over the last minute.
+    pub fn rate(&mut self, now: DateTime<Utc>) -> f64 {
+        let cutoff = now - chrono::Duration::seconds(60);
+        while self.recent_sends.front().is_some_and(|t| *t < cutoff) {
+            self.recent_sends.pop_front();
+        }
+        self.recent_sends.len() as f64 / 60.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_round_trip_as_cursors() {
+        let p = AudiencePosition { rows: 12, byte: 3456 };
+        assert_eq!(decode_position(&encode_position(&p)), Some(p));
+        assert_eq!(decode_position("garbage"), None);
+    }
+}

@@ -1,0 +1,95 @@
+//! The latest snapshot of every sender and campaign, published by the dispatchers each tick and
+//! read by the admin API and the metrics exporter (so neither reaches into a dispatcher).
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use chrono::{DateTime, Utc};
+
+use super::schedule::RunStatus;
+use crate::ledger::LedgerStats;
+
+#[derive(Debug, Clone)]
+pub struct CampaignSnapshot {
+    pub id: String,
+    pub sender: String,
+    pub run: String,
+    pub status: RunStatus,
+    pub counters: BTreeMap<String, i64>,
+    pub valid_contacts: u64,
+    pub remaining: u64,
+    pub rate_per_second: f64,
+    pub template: String,
+}
+
+impl CampaignSnapshot {
+    /// Seconds until every remaining contact is sent at the current rate (`None` when idle).
+    pub fn eta_seconds(&self) -> Option<f64> {
+        (self.rate_per_second > 0.0).then(|| self.remaining as f64 / self.rate_per_second)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SenderSnapshot {
+    pub sender: String,
+    pub group: String,
+    pub ledger_ok: bool,
+    pub stats: Option<LedgerStats>,
+    pub brakes: Vec<(String, DateTime<Utc>)>,
+    pub campaigns: Vec<CampaignSnapshot>,
+    pub at: DateTime<Utc>,
+}
+
+/// Shared board of snapshots.
+#[derive(Debug, Default)]
+pub struct StatusBoard {
+    senders: RwLock<BTreeMap<String, SenderSnapshot>>,
+}
+
+impl StatusBoard {
+    pub fn publish(&self, snapshot: SenderSnapshot) {
+        self.senders
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(snapshot.sender.clone(), snapshot);
+    }
+
+    pub fn senders(&self) -> Vec<SenderSnapshot> {
+        self.senders
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn remove(&self, sender: &str) {
+        self.senders
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(sender);
+    }
+
+    /// Whether every dispatcher reported within `max_age` of `now` with a reachable ledger.
+    pub fn healthy(&self, now: DateTime<Utc>, max_age: chrono::Duration) -> Result<(), Vec<String>> {
+        let problems: Vec<String> = self
+            .senders
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter_map(|s| {
+                if !s.ledger_ok {
+                    Some(format!("sender {}: ledger (Redis) unreachable", s.sender))
+                } else if now - s.at > max_age {
+                    Some(format!("sender {}: dispatcher silent since {}", s.sender, s.at))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}

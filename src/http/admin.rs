@@ -1,0 +1,362 @@
+//! The admin API under `/api/v1` (issue #6 §5): what operators and `tierpace status` read, and
+//! the few changes they may make. JSON in and out; errors are `{"error":{"code","message"}}`.
+//!
+//! | method + path | does |
+//! |---|---|
+//! | `GET /api/v1/senders` | senders with tier ladder, usage, quality, brakes |
+//! | `GET /api/v1/campaigns` | campaigns with progress, rate, ETA, state and why |
+//! | `POST /api/v1/campaigns/{id}/{pause,resume,cancel,retry-failed}` | change a campaign |
+//! | `POST` / `DELETE /api/v1/optouts/{number}` | add / lift a global opt-out |
+//! | `POST /api/v1/senders/{id}/tier` `{"tier":"TIER_1K"}` | the operator sets the tier |
+//! | `POST /api/v1/senders/{id}/brake` `{"on":true,"reason":".."}` | set or lift a brake |
+//!
+//! Every change needs `Authorization: Bearer <admin token>`; reads too when a read token is
+//! configured ([`super::auth`]). The daemon implements [`AdminOps`]; this file only maps HTTP.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::{authorize, Access};
+use super::HttpState;
+
+/// One step of a sender's tier ladder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LadderStep {
+    /// `TIER_250`, `TIER_1K`, ... `TIER_UNLIMITED`.
+    pub tier: String,
+    /// Unique customers per rolling 24 h; `None` for unlimited.
+    pub limit: Option<u64>,
+}
+
+/// A brake holding a sender back (DESIGN.md §3): why and since when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Brake {
+    /// e.g. `quality_low`, `spam_131048`, `flagged`, `operator`.
+    pub reason: String,
+    pub since: Option<DateTime<Utc>>,
+    /// `pause` (no marketing) or `halve` (half rate).
+    pub effect: String,
+}
+
+/// A sender and its limit group's ledger, as `tierpace status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SenderStatus {
+    pub id: String,
+    pub limit_group: String,
+    pub provider: String,
+    /// Current tier name (`TIER_1K`).
+    pub tier: String,
+    /// Current limit: unique customers per rolling 24 h; `None` when unlimited.
+    pub limit: Option<u64>,
+    /// The allowance actually used: `limit x safety_share - reserve`; `None` when unlimited.
+    pub allowance: Option<u64>,
+    pub unique_24h: u64,
+    pub unique_7d: u64,
+    /// 7-day uniques needed for the next tier; `None` at the top.
+    pub threshold: Option<u64>,
+    pub headroom: u64,
+    /// When a pending upgrade takes effect (the threshold was crossed 24 h / 6 h before).
+    pub upgrade_at: Option<DateTime<Utc>>,
+    /// The next tier, when an upgrade is pending.
+    pub upgrade_to: Option<String>,
+    /// HIGH / MEDIUM / LOW / UNKNOWN (or the provider's GREEN / YELLOW / RED).
+    pub quality: String,
+    pub brakes: Vec<Brake>,
+    /// Messages per second the pacer allows now.
+    pub rate_per_second: f64,
+    pub ladder: Vec<LadderStep>,
+}
+
+/// Contacts of a campaign by state. Progress comes from per-contact state (DESIGN.md §7).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CampaignTotals {
+    pub total: u64,
+    pub pending: u64,
+    pub in_flight: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub read: u64,
+    pub failed: u64,
+    /// Outcome unknown after a crash: never resent (DESIGN.md §2.4).
+    pub unknown: u64,
+    /// Skipped contacts by reason (`no_optin`, `opted_out`, `invalid_number`, `duplicate`, ...).
+    pub skipped: BTreeMap<String, u64>,
+    /// Failed contacts by provider error code (`131048`, `1002`, ...).
+    pub failed_by_code: BTreeMap<String, u64>,
+}
+
+impl CampaignTotals {
+    /// Contacts that need no more work (sent on, failed, skipped or unknown).
+    pub fn done(&self) -> u64 {
+        self.sent
+            + self.delivered
+            + self.read
+            + self.failed
+            + self.unknown
+            + self.skipped.values().sum::<u64>()
+    }
+}
+
+/// A campaign's progress as `tierpace status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignStatus {
+    pub id: String,
+    pub sender: String,
+    pub template: Option<String>,
+    /// scheduled, running, waiting, paused, braked, finished or cancelled.
+    pub state: String,
+    /// Why it is in that state ("outside business hours", "tier limit reached", "operator").
+    pub why: Option<String>,
+    /// Until when, if known (next open time, limit frees up).
+    pub until: Option<DateTime<Utc>>,
+    pub totals: CampaignTotals,
+    /// Sends per second over the last minutes.
+    pub rate_per_second: f64,
+    pub eta_seconds: Option<u64>,
+}
+
+/// What an operator may do to a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CampaignAction {
+    Pause,
+    Resume,
+    Cancel,
+    /// Put the failed contacts (retryable codes only) back to pending.
+    RetryFailed,
+}
+
+impl CampaignAction {
+    /// The path segment: `pause`, `resume`, `cancel`, `retry-failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignAction::Pause => "pause",
+            CampaignAction::Resume => "resume",
+            CampaignAction::Cancel => "cancel",
+            CampaignAction::RetryFailed => "retry-failed",
+        }
+    }
+
+    pub fn from_path(s: &str) -> Option<Self> {
+        [Self::Pause, Self::Resume, Self::Cancel, Self::RetryFailed]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+/// Why an admin operation failed; each maps to one HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// The action does not fit the current state (resume a cancelled campaign).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Redis or another dependency is down: try again later.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AdminError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AdminError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            AdminError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AdminError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            AdminError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        (status, error_body(code, &self.to_string())).into_response()
+    }
+}
+
+/// The JSON error body every admin and auth failure uses.
+pub fn error_body(code: &str, message: &str) -> Json<serde_json::Value> {
+    Json(json!({ "error": { "code": code, "message": message } }))
+}
+
+/// The daemon's side of the admin API.
+#[async_trait::async_trait]
+pub trait AdminOps: Send + Sync + 'static {
+    async fn senders(&self) -> Result<Vec<SenderStatus>, AdminError>;
+    async fn campaigns(&self) -> Result<Vec<CampaignStatus>, AdminError>;
+    async fn campaign_action(
+        &self,
+        id: &str,
+        action: CampaignAction,
+    ) -> Result<CampaignStatus, AdminError>;
+    /// `number` is digits with the country code (a leading `+` already stripped).
+    async fn optout(&self, number: &str, add: bool) -> Result<(), AdminError>;
+    async fn set_tier(&self, sender: &str, tier: &str) -> Result<SenderStatus, AdminError>;
+    async fn set_brake(
+        &self,
+        sender: &str,
+        on: bool,
+        reason: Option<String>,
+    ) -> Result<SenderStatus, AdminError>;
+}
+
+/// Body of `POST /api/v1/senders/{id}/tier`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetTier {
+    pub tier: String,
+}
+
+/// Body of `POST /api/v1/senders/{id}/brake`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetBrake {
+    pub on: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+type ApiResult = Result<Response, Response>;
+
+pub async fn list_senders(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
+    authorize(&s.config, &headers, Access::Read)?;
+    let senders = s
+        .admin
+        .senders()
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(Json(senders).into_response())
+}
+
+pub async fn list_campaigns(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
+    authorize(&s.config, &headers, Access::Read)?;
+    let campaigns = s
+        .admin
+        .campaigns()
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(Json(campaigns).into_response())
+}
+
+pub async fn campaign_action(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+) -> ApiResult {
+    authorize(&s.config, &headers, Access::Change)?;
+    let action = CampaignAction::from_path(&action).ok_or_else(|| {
+        AdminError::NotFound(format!(
+            "no campaign action `{action}` (pause, resume, cancel, retry-failed)"
+        ))
+        .into_response()
+    })?;
+    let status = s
+        .admin
+        .campaign_action(&id, action)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    tracing::info!(campaign = %id, action = action.as_str(), "campaign changed by operator");
+    Ok(Json(status).into_response())
+}
+
+pub async fn add_optout(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> ApiResult {
+    change_optout(s, headers, number, true).await
+}
+
+pub async fn remove_optout(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> ApiResult {
+    change_optout(s, headers, number, false).await
+}
+
+async fn change_optout(s: HttpState, headers: HeaderMap, number: String, add: bool) -> ApiResult {
+    authorize(&s.config, &headers, Access::Change)?;
+    let digits = optout_number(&number).map_err(IntoResponse::into_response)?;
+    s.admin
+        .optout(&digits, add)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    // The number itself stays out of the log (DESIGN.md §2.7 / STYLE.md 12).
+    tracing::info!(add, "opt-out changed by operator");
+    Ok(Json(json!({ "optout": add })).into_response())
+}
+
+/// Accept `+55 85 99999-0000` or `5585999990000`; the daemon normalises further.
+pub fn optout_number(raw: &str) -> Result<String, AdminError> {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let allowed = raw
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.'));
+    if !allowed || !(8..=15).contains(&digits.len()) {
+        return Err(AdminError::Invalid(
+            "a number is 8 to 15 digits with its country code, e.g. 5585999990000".into(),
+        ));
+    }
+    Ok(digits)
+}
+
+pub async fn set_tier(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path(sender): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s.config, &headers, Access::Change)?;
+    let req: SetTier = json_body(&body)?;
+    let status = s
+        .admin
+        .set_tier(&sender, &req.tier)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    tracing::info!(sender = %sender, tier = %req.tier, "tier set by operator");
+    Ok(Json(status).into_response())
+}
+
+pub async fn set_brake(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path(sender): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s.config, &headers, Access::Change)?;
+    let req: SetBrake = json_body(&body)?;
+    let status = s
+        .admin
+        .set_brake(&sender, req.on, req.reason.clone())
+        .await
+        .map_err(IntoResponse::into_response)?;
+    tracing::info!(sender = %sender, on = req.on, reason = ?req.reason, "brake set by operator");
+    Ok(Json(status).into_response())
+}
+
+/// Parse a JSON body ourselves so a bad one gets our JSON error, not axum's plain text.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| AdminError::Invalid(format!("bad JSON body: {e}")).into_response())
+}
+
+/// Unknown `/api/v1/...` paths answer JSON too.
+pub async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        error_body("not_found", "no such admin API route"),
+    )
+        .into_response()
+}

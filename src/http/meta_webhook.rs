@@ -1,0 +1,294 @@
+//! `GET|POST /webhooks/meta`: Meta Cloud API webhooks (DOMAIN.md §5) and their signature.
+//!
+//! The GET is Meta's subscription handshake: echo `hub.challenge` when `hub.verify_token` is ours.
+//! Every POST is signed: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>`,
+//! checked in constant time before the body is even parsed; an unsigned or badly signed POST
+//! gets 401 (an attacker must not be able to opt people in or move our tier).
+//! Bodies are `{"object":"whatsapp_business_account","entry":[{"id":WABA,"changes":[{"field","value"}]}]}`.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, TimeZone, Utc};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use std::collections::HashMap;
+
+use super::auth::secret_matches;
+use super::event::{DeliveryStatus, ProviderEvent, ReceivedEvent, WebhookError, WebhookSource};
+use super::HttpState;
+
+/// The header Meta signs its POSTs with.
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+
+/// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `app_secret`.
+/// The comparison is constant time (`Mac::verify_slice` uses `subtle`); a missing header,
+/// another algorithm or bad hex is simply `false`.
+pub fn verify_meta_signature(app_secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
+    let Some(hex_sig) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
+        return false;
+    };
+    let Ok(given) = hex::decode(hex_sig) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
+/// The signature Meta would send for `body`: `sha256=<hex>`. Tests and tools use it.
+pub fn meta_signature(app_secret: &[u8], body: &[u8]) -> String {
+    // HMAC takes keys of any length, so `new_from_slice` cannot fail here.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(app_secret) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Parse one Meta webhook body into events. Fields tierpace does not act on are skipped; a body
+/// with none it acts on is [`WebhookError::Unsupported`].
+pub fn parse_meta(body: &[u8]) -> Result<Vec<ReceivedEvent>, WebhookError> {
+    let root: Value =
+        serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
+    let entries = root
+        .get("entry")
+        .and_then(Value::as_array)
+        .ok_or_else(|| WebhookError::Malformed("no `entry` array".into()))?;
+    let mut out = Vec::new();
+    let mut fields_seen = Vec::new();
+    for entry in entries {
+        let waba_id = entry.get("id").and_then(text);
+        for change in entry
+            .get("changes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let field = change.get("field").and_then(Value::as_str).unwrap_or("");
+            let value = change.get("value").unwrap_or(&Value::Null);
+            fields_seen.push(field.to_string());
+            let source = WebhookSource::Meta {
+                waba_id: waba_id.clone(),
+                phone_number_id: value.pointer("/metadata/phone_number_id").and_then(text),
+                display_phone_number: value
+                    .pointer("/metadata/display_phone_number")
+                    .or_else(|| value.get("display_phone_number"))
+                    .and_then(text),
+            };
+            let events = match field {
+                "messages" => messages(value)?,
+                "phone_number_quality_update" => quality_update(value)?,
+                "business_capability_update" => capability_update(value),
+                "message_template_status_update" => template_update(value)?,
+                _ => Vec::new(),
+            };
+            out.extend(events.into_iter().map(|event| ReceivedEvent {
+                source: source.clone(),
+                event,
+            }));
+        }
+    }
+    if out.is_empty() {
+        return Err(WebhookError::Unsupported(format!(
+            "meta fields [{}] carry nothing tierpace acts on",
+            fields_seen.join(",")
+        )));
+    }
+    Ok(out)
+}
+
+/// `field:"messages"`: `statuses[]` for our sends and `messages[]` from customers.
+fn messages(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
+    let mut out = Vec::new();
+    for status in value
+        .get("statuses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let id = status
+            .get("id")
+            .and_then(text)
+            .ok_or_else(|| WebhookError::Malformed("status without `id`".into()))?;
+        let first_error = status.pointer("/errors/0");
+        let status_kind = match status.get("status").and_then(Value::as_str) {
+            Some("sent") => DeliveryStatus::Sent,
+            Some("delivered") => DeliveryStatus::Delivered,
+            Some("read") => DeliveryStatus::Read,
+            Some("deleted") => DeliveryStatus::Deleted,
+            Some("failed") => DeliveryStatus::Failed {
+                code: first_error.and_then(|e| e.get("code")).and_then(int),
+                reason: first_error
+                    .and_then(|e| {
+                        e.pointer("/error_data/details")
+                            .or_else(|| e.get("message"))
+                            .or_else(|| e.get("title"))
+                    })
+                    .and_then(text),
+            },
+            // Other statuses (e.g. "warning", "played") say nothing about delivery progress.
+            _ => continue,
+        };
+        out.push(ProviderEvent::MessageStatus {
+            provider_message_id: id,
+            alt_id: None,
+            status: status_kind,
+            at: status.get("timestamp").and_then(seconds),
+        });
+    }
+    for message in value
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let from = message
+            .get("from")
+            .and_then(text)
+            .map(|f| f.chars().filter(char::is_ascii_digit).collect::<String>())
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| WebhookError::Malformed("message without `from`".into()))?;
+        let text_said = message
+            .pointer("/text/body")
+            .or_else(|| message.pointer("/button/text"))
+            .or_else(|| message.pointer("/interactive/button_reply/title"))
+            .or_else(|| message.pointer("/interactive/list_reply/title"))
+            .and_then(text);
+        out.push(ProviderEvent::Inbound {
+            from,
+            text: text_said,
+            at: message.get("timestamp").and_then(seconds),
+        });
+    }
+    Ok(out)
+}
+
+/// `phone_number_quality_update`: `event` (UPGRADE, DOWNGRADE, FLAGGED, UNFLAGGED, ONBOARDING),
+/// `current_limit` (the limit after the event) and, in newer payloads, `old_limit`.
+fn quality_update(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
+    let event = value.get("event").and_then(text).ok_or_else(|| {
+        WebhookError::Malformed("phone_number_quality_update without `event`".into())
+    })?;
+    Ok(vec![ProviderEvent::Tier {
+        event: event.to_ascii_uppercase(),
+        current: value.get("old_limit").and_then(text),
+        new: value.get("current_limit").and_then(text),
+    }])
+}
+
+/// `business_capability_update`: the portfolio's messaging limit since Oct 2025
+/// (`max_daily_conversations_per_business`, a tier name or a number) or the older per-phone one.
+fn capability_update(value: &Value) -> Vec<ProviderEvent> {
+    let limit = value
+        .get("max_daily_conversations_per_business")
+        .or_else(|| value.get("max_daily_conversation_per_phone"))
+        .and_then(|v| match v {
+            Value::Number(n) => n.as_u64().map(tier_name),
+            Value::String(s) => Some(s.clone()),
+            _ => None,
+        });
+    match limit {
+        Some(limit) => vec![ProviderEvent::Tier {
+            event: "CAPABILITY_UPDATE".into(),
+            current: None,
+            new: Some(limit),
+        }],
+        None => Vec::new(),
+    }
+}
+
+/// `message_template_status_update`: APPROVED, REJECTED, PAUSED, DISABLED, ... (lowercased).
+fn template_update(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
+    let status = value
+        .get("event")
+        .and_then(text)
+        .ok_or_else(|| WebhookError::Malformed("template update without `event`".into()))?;
+    Ok(vec![ProviderEvent::Template {
+        id: value.get("message_template_id").and_then(text),
+        name: value.get("message_template_name").and_then(text),
+        status: status.to_ascii_lowercase(),
+    }])
+}
+
+/// A limit as Meta counts it, named like Gupshup's tiers (1000 -> TIER_1K).
+fn tier_name(limit: u64) -> String {
+    match limit {
+        n if n >= 1_000 && n % 1_000 == 0 => format!("TIER_{}K", n / 1_000),
+        n => format!("TIER_{n}"),
+    }
+}
+
+/// Meta writes ids and timestamps as strings, but numbers appear too.
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn int(value: &Value) -> Option<i64> {
+    value
+        .as_i64()
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+fn seconds(value: &Value) -> Option<DateTime<Utc>> {
+    int(value).and_then(|s| Utc.timestamp_opt(s, 0).single())
+}
+
+/// `GET /webhooks/meta`: the subscription handshake.
+pub async fn verify(
+    State(state): State<HttpState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let expected = state.config.meta_verify_token.as_ref();
+    let mode_ok = query.get("hub.mode").map(String::as_str) == Some("subscribe");
+    let token_ok = match (expected, query.get("hub.verify_token")) {
+        (Some(expected), Some(given)) => secret_matches(expected.expose(), given),
+        _ => false,
+    };
+    match query.get("hub.challenge") {
+        Some(challenge) if mode_ok && token_ok => {
+            (StatusCode::OK, challenge.clone()).into_response()
+        }
+        _ => {
+            tracing::warn!(
+                provider = "meta",
+                "webhook handshake refused: wrong mode or verify token"
+            );
+            StatusCode::FORBIDDEN.into_response()
+        }
+    }
+}
+
+/// `POST /webhooks/meta`: check the signature, then hand the events to the sink.
+pub async fn receive(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    let signed = match &state.config.meta_app_secret {
+        Some(secret) => verify_meta_signature(secret.expose().as_bytes(), &body, header),
+        // Without the app secret nothing can be verified: refuse rather than trust anyone.
+        None => false,
+    };
+    if !signed {
+        tracing::warn!(
+            provider = "meta",
+            "webhook rejected: missing or bad X-Hub-Signature-256"
+        );
+        state
+            .metrics
+            .webhook_event("meta", "request", "unauthorized");
+        return StatusCode::UNAUTHORIZED;
+    }
+    super::deliver(&state, "meta", parse_meta(&body)).await
+}

@@ -1,0 +1,448 @@
+//! The Prometheus metrics of tierpace (issue #6 §3) and the `GET /metrics` handler.
+//!
+//! Registered, not global (STYLE.md 16): the daemon calls [`Metrics::register`] once on its
+//! registry, keeps the returned handle (cheap to clone: families are shared) and updates it;
+//! `/metrics` encodes the registry. Labels hold limit group, sender and campaign ids, outcomes,
+//! codes and states — never a phone number or a secret (DESIGN.md §2.7).
+//!
+//! Gauges that come from persisted state (contacts by state, ledger counts) are set from the
+//! daemon's status snapshots ([`Metrics::observe_sender`], [`Metrics::observe_campaign`]), so they
+//! survive restarts; counters count events of this process.
+
+use std::sync::atomic::AtomicU64;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+use super::admin::{CampaignStatus, SenderStatus};
+use super::HttpState;
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GroupLabels {
+    pub group: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GroupQualityLabels {
+    pub group: String,
+    pub quality: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SenderLabels {
+    pub sender: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SendOutcomeLabels {
+    pub sender: String,
+    /// accepted, failed, retried, deferred, unknown, ...
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpErrorLabels {
+    pub sender: String,
+    /// The HTTP status the provider answered, or `transport` when there was no answer.
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CampaignLabels {
+    pub campaign: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CampaignStateLabels {
+    pub campaign: String,
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CampaignReasonLabels {
+    pub campaign: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CampaignCodeLabels {
+    pub campaign: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
+/// `{provider, type, result}`. `type` is a Rust keyword, hence the hand-written encoding.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct WebhookLabels {
+    pub provider: String,
+    /// message_status, inbound, opt_out, opt_in, tier, quality, template, malformed,
+    /// unsupported, request (the request as a whole: unauthorized, timeout, panic).
+    pub kind: String,
+    pub result: String,
+}
+
+impl EncodeLabelSet for WebhookLabels {
+    fn encode(&self, encoder: LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        [
+            ("provider", self.provider.as_str()),
+            ("type", self.kind.as_str()),
+            ("result", self.result.as_str()),
+        ]
+        .encode(encoder)
+    }
+}
+
+/// Every metric family tierpace exports. Fields are public so each subsystem updates its own.
+#[derive(Clone)]
+pub struct Metrics {
+    // Per limit group (the ledger).
+    pub group_tier_limit: Family<GroupLabels, FloatGauge>,
+    pub group_unique_customers_24h: Family<GroupLabels, Gauge>,
+    pub group_unique_customers_7d: Family<GroupLabels, Gauge>,
+    pub group_upgrade_threshold: Family<GroupLabels, FloatGauge>,
+    pub group_headroom: Family<GroupLabels, Gauge>,
+    pub group_upgrade_pending_timestamp_seconds: Family<GroupLabels, Gauge>,
+    pub group_quality: Family<GroupQualityLabels, Gauge>,
+    pub group_brake_active: Family<GroupLabels, Gauge>,
+    // Per sender (the dispatcher and provider).
+    pub sender_sends: Family<SendOutcomeLabels, Counter>,
+    pub sender_provider_latency_seconds: Family<SenderLabels, Histogram, fn() -> Histogram>,
+    pub sender_http_errors: Family<HttpErrorLabels, Counter>,
+    pub sender_rate_messages_per_second: Family<SenderLabels, FloatGauge>,
+    // Per campaign.
+    pub campaign_contacts: Family<CampaignStateLabels, Gauge>,
+    pub campaign_skipped_contacts: Family<CampaignReasonLabels, Gauge>,
+    pub campaign_failed_contacts: Family<CampaignCodeLabels, Gauge>,
+    pub campaign_eta_seconds: Family<CampaignLabels, Gauge>,
+    pub campaign_state: Family<CampaignStateLabels, Gauge>,
+    // The daemon.
+    pub config_reloads: Family<ResultLabels, Counter>,
+    pub redis_errors: Counter,
+    pub redis_up: Gauge,
+    pub webhook_events: Family<WebhookLabels, Counter>,
+}
+
+/// The quality names a group's `tierpace_group_quality` has one series for each.
+pub const QUALITIES: [&str; 4] = ["high", "medium", "low", "unknown"];
+
+/// The campaign states `tierpace_campaign_state` has one series for each.
+pub const CAMPAIGN_STATES: [&str; 7] = [
+    "scheduled",
+    "running",
+    "waiting",
+    "paused",
+    "braked",
+    "finished",
+    "cancelled",
+];
+
+fn latency_histogram() -> Histogram {
+    // 10 ms .. ~20 s: provider APIs answer in tens to hundreds of ms; seconds mean trouble.
+    Histogram::new(exponential_buckets(0.01, 2.0, 12))
+}
+
+impl Metrics {
+    /// Register every family on `registry` (names get the `tierpace_` prefix there).
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Metrics {
+            group_tier_limit: Family::default(),
+            group_unique_customers_24h: Family::default(),
+            group_unique_customers_7d: Family::default(),
+            group_upgrade_threshold: Family::default(),
+            group_headroom: Family::default(),
+            group_upgrade_pending_timestamp_seconds: Family::default(),
+            group_quality: Family::default(),
+            group_brake_active: Family::default(),
+            sender_sends: Family::default(),
+            sender_provider_latency_seconds: Family::new_with_constructor(latency_histogram),
+            sender_http_errors: Family::default(),
+            sender_rate_messages_per_second: Family::default(),
+            campaign_contacts: Family::default(),
+            campaign_skipped_contacts: Family::default(),
+            campaign_failed_contacts: Family::default(),
+            campaign_eta_seconds: Family::default(),
+            campaign_state: Family::default(),
+            config_reloads: Family::default(),
+            redis_errors: Counter::default(),
+            redis_up: Gauge::default(),
+            webhook_events: Family::default(),
+        };
+        let r = registry.sub_registry_with_prefix("tierpace");
+        r.register("group_tier_limit", "Messaging limit of the group's tier: unique customers per rolling 24 h (+Inf when unlimited)", m.group_tier_limit.clone());
+        r.register(
+            "group_unique_customers_24h",
+            "Unique customers reached with business-initiated conversations in the rolling 24 h",
+            m.group_unique_customers_24h.clone(),
+        );
+        r.register(
+            "group_unique_customers_7d",
+            "Unique customers reached in the trailing 7 days",
+            m.group_unique_customers_7d.clone(),
+        );
+        r.register(
+            "group_upgrade_threshold",
+            "Unique customers in 7 days needed for the next tier (+Inf when there is none)",
+            m.group_upgrade_threshold.clone(),
+        );
+        r.register(
+            "group_headroom",
+            "New unique customers the group may still reach now",
+            m.group_headroom.clone(),
+        );
+        r.register(
+            "group_upgrade_pending_timestamp_seconds",
+            "Unix time a pending tier upgrade takes effect (0 when none)",
+            m.group_upgrade_pending_timestamp_seconds.clone(),
+        );
+        r.register(
+            "group_quality",
+            "Quality rating of the group's numbers: 1 for the current rating",
+            m.group_quality.clone(),
+        );
+        r.register(
+            "group_brake_active",
+            "1 while a brake holds the group's marketing sends back",
+            m.group_brake_active.clone(),
+        );
+        r.register("sender_sends", "Sends by outcome", m.sender_sends.clone());
+        r.register(
+            "sender_provider_latency_seconds",
+            "Time the provider's send API took to answer",
+            m.sender_provider_latency_seconds.clone(),
+        );
+        r.register(
+            "sender_http_errors",
+            "Provider API answers that were errors, by HTTP status",
+            m.sender_http_errors.clone(),
+        );
+        r.register(
+            "sender_rate_messages_per_second",
+            "Current send rate the pacer allows",
+            m.sender_rate_messages_per_second.clone(),
+        );
+        r.register(
+            "campaign_contacts",
+            "Campaign contacts by state",
+            m.campaign_contacts.clone(),
+        );
+        r.register(
+            "campaign_skipped_contacts",
+            "Campaign contacts skipped, by reason",
+            m.campaign_skipped_contacts.clone(),
+        );
+        r.register(
+            "campaign_failed_contacts",
+            "Campaign contacts whose send failed, by provider error code",
+            m.campaign_failed_contacts.clone(),
+        );
+        r.register(
+            "campaign_eta_seconds",
+            "Estimated seconds until the campaign has reached every contact",
+            m.campaign_eta_seconds.clone(),
+        );
+        r.register(
+            "campaign_state",
+            "1 for the campaign's current state",
+            m.campaign_state.clone(),
+        );
+        r.register(
+            "config_reloads",
+            "Config and campaign reloads by result",
+            m.config_reloads.clone(),
+        );
+        r.register(
+            "redis_errors",
+            "Redis commands that failed",
+            m.redis_errors.clone(),
+        );
+        r.register("redis_up", "1 while Redis answers", m.redis_up.clone());
+        r.register(
+            "webhook_events",
+            "Provider webhook events by provider, type and result",
+            m.webhook_events.clone(),
+        );
+        r.register(
+            "build",
+            "Build information",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        m
+    }
+
+    /// Count one webhook event (`result`: ok, error, timeout, malformed, unsupported, unauthorized).
+    pub fn webhook_event(&self, provider: &str, kind: &str, result: &str) {
+        self.webhook_events
+            .get_or_create(&WebhookLabels {
+                provider: provider.to_string(),
+                kind: kind.to_string(),
+                result: result.to_string(),
+            })
+            .inc();
+    }
+
+    /// Set the group and sender gauges from one sender's status snapshot.
+    pub fn observe_sender(&self, s: &SenderStatus) {
+        let group = GroupLabels {
+            group: s.limit_group.clone(),
+        };
+        let to_f64 = |v: Option<u64>| v.map_or(f64::INFINITY, |n| n as f64);
+        self.group_tier_limit
+            .get_or_create(&group)
+            .set(to_f64(s.limit));
+        self.group_unique_customers_24h
+            .get_or_create(&group)
+            .set(clamp(s.unique_24h));
+        self.group_unique_customers_7d
+            .get_or_create(&group)
+            .set(clamp(s.unique_7d));
+        self.group_upgrade_threshold
+            .get_or_create(&group)
+            .set(to_f64(s.threshold));
+        self.group_headroom
+            .get_or_create(&group)
+            .set(clamp(s.headroom));
+        self.group_upgrade_pending_timestamp_seconds
+            .get_or_create(&group)
+            .set(s.upgrade_at.map_or(0, |t| t.timestamp()));
+        let current = normalize_quality(&s.quality);
+        for q in QUALITIES {
+            self.group_quality
+                .get_or_create(&GroupQualityLabels {
+                    group: s.limit_group.clone(),
+                    quality: q.to_string(),
+                })
+                .set(i64::from(q == current));
+        }
+        self.group_brake_active
+            .get_or_create(&group)
+            .set(i64::from(!s.brakes.is_empty()));
+        self.sender_rate_messages_per_second
+            .get_or_create(&SenderLabels {
+                sender: s.id.clone(),
+            })
+            .set(s.rate_per_second);
+    }
+
+    /// Set the campaign gauges from one campaign's status snapshot.
+    pub fn observe_campaign(&self, c: &CampaignStatus) {
+        let t = &c.totals;
+        let campaign = || c.id.clone();
+        for (state, n) in [
+            ("pending", t.pending),
+            ("in_flight", t.in_flight),
+            ("sent", t.sent),
+            ("delivered", t.delivered),
+            ("read", t.read),
+            ("failed", t.failed),
+            ("skipped", t.skipped.values().sum()),
+            ("unknown", t.unknown),
+        ] {
+            self.campaign_contacts
+                .get_or_create(&CampaignStateLabels {
+                    campaign: campaign(),
+                    state: state.to_string(),
+                })
+                .set(clamp(n));
+        }
+        for (reason, n) in &t.skipped {
+            self.campaign_skipped_contacts
+                .get_or_create(&CampaignReasonLabels {
+                    campaign: campaign(),
+                    reason: reason.clone(),
+                })
+                .set(clamp(*n));
+        }
+        for (code, n) in &t.failed_by_code {
+            self.campaign_failed_contacts
+                .get_or_create(&CampaignCodeLabels {
+                    campaign: campaign(),
+                    code: code.clone(),
+                })
+                .set(clamp(*n));
+        }
+        self.campaign_eta_seconds
+            .get_or_create(&CampaignLabels {
+                campaign: campaign(),
+            })
+            .set(c.eta_seconds.map_or(-1, clamp));
+        for state in CAMPAIGN_STATES {
+            self.campaign_state
+                .get_or_create(&CampaignStateLabels {
+                    campaign: campaign(),
+                    state: state.to_string(),
+                })
+                .set(i64::from(state == c.state));
+        }
+    }
+
+    /// Forget a campaign's series (its file disappeared), so dashboards stop showing it.
+    pub fn forget_campaign(&self, campaign: &str) {
+        let c = || campaign.to_string();
+        self.campaign_eta_seconds
+            .remove(&CampaignLabels { campaign: c() });
+        for state in CAMPAIGN_STATES {
+            self.campaign_state.remove(&CampaignStateLabels {
+                campaign: c(),
+                state: state.to_string(),
+            });
+        }
+        for state in [
+            "pending",
+            "in_flight",
+            "sent",
+            "delivered",
+            "read",
+            "failed",
+            "skipped",
+            "unknown",
+        ] {
+            self.campaign_contacts.remove(&CampaignStateLabels {
+                campaign: c(),
+                state: state.to_string(),
+            });
+        }
+    }
+}
+
+/// GREEN/YELLOW/RED (Gupshup) and HIGH/MEDIUM/LOW (Meta) onto one scale.
+pub fn normalize_quality(q: &str) -> &'static str {
+    match q.to_ascii_lowercase().as_str() {
+        "high" | "green" => "high",
+        "medium" | "yellow" => "medium",
+        "low" | "red" => "low",
+        _ => "unknown",
+    }
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The content type of what `prometheus_client` encodes (OpenMetrics text, which Prometheus scrapes).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `GET /metrics`.
+pub async fn serve_metrics(State(state): State<HttpState>) -> Response {
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, &state.registry) {
+        Ok(()) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "encoding metrics failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! The HTTP surface: one listener (default 127.0.0.1:9464) for everything operators and providers
+//! talk to (DESIGN.md §4, issue #6).
+//!
+//! | path | file |
+//! |---|---|
+//! | `POST /webhooks/gupshup[/{secret}]` | [`gupshup_webhook`] |
+//! | `GET`/`POST /webhooks/meta` | [`meta_webhook`] |
+//! | `GET /metrics` | [`metrics`] |
+//! | `GET /healthz`, `GET /readyz` | [`health`] |
+//! | `/api/v1/...` | [`admin`] (bearer tokens: [`auth`]) |
+//!
+//! This layer owns no state of its own: it parses, authenticates and hands over to three narrow
+//! traits the daemon implements — [`event::EventSink`] (webhook events), [`admin::AdminOps`]
+//! (operator reads and changes) and [`health::Readiness`]. Webhooks answer fast: the sink gets
+//! `sink_timeout` to finish, after which the provider gets its 200 and the work goes on.
+
+pub mod admin;
+pub mod auth;
+pub mod event;
+pub mod gupshup_webhook;
+pub mod health;
+pub mod meta_webhook;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+
+pub use admin::{AdminError, AdminOps, CampaignAction, CampaignStatus, SenderStatus};
+pub use auth::Secret;
+pub use event::{
+    is_optout_keyword, DeliveryStatus, EventSink, ProviderEvent, ReceivedEvent, WebhookError,
+    WebhookSource,
+};
+pub use gupshup_webhook::parse_gupshup;
+pub use health::Readiness;
+pub use meta_webhook::{parse_meta, verify_meta_signature};
+pub use metrics::Metrics;
+
+/// Bodies larger than this get 413: no provider callback comes near it (Meta batches stay small).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What the HTTP layer needs to know, with secrets already read from env or files.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    /// Tokens allowed to change things (and read). Empty: every change is refused.
+    pub admin_tokens: Vec<Secret>,
+    /// Tokens allowed to read. Empty: reads are open (on a listener that is local by default).
+    pub read_tokens: Vec<Secret>,
+    /// When set, Gupshup callbacks must carry it in the path or the `X-Tierpace-Webhook-Secret` header.
+    pub gupshup_secret: Option<Secret>,
+    /// Meta's subscription handshake token. Unset: the handshake is refused.
+    pub meta_verify_token: Option<Secret>,
+    /// Meta app secret for `X-Hub-Signature-256`. Unset: every Meta POST is refused (401).
+    pub meta_app_secret: Option<Secret>,
+    /// Inbound texts that opt the customer out (case- and accent-insensitive, whole message).
+    pub optout_keywords: Vec<String>,
+    /// How long a webhook waits for the sink before answering 200 anyway.
+    pub sink_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            admin_tokens: Vec::new(),
+            read_tokens: Vec::new(),
+            gupshup_secret: None,
+            meta_verify_token: None,
+            meta_app_secret: None,
+            optout_keywords: event::default_optout_keywords(),
+            sink_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Everything the handlers share. Cheap to clone (all `Arc`s).
+#[derive(Clone)]
+pub struct HttpState {
+    pub sink: Arc<dyn EventSink>,
+    pub admin: Arc<dyn AdminOps>,
+    pub readiness: Arc<dyn Readiness>,
+    /// The registry `/metrics` encodes; other subsystems register their families on it first.
+    pub registry: Arc<Registry>,
+    /// The handle the webhooks count their events on (registered on `registry`).
+    pub metrics: Metrics,
+    pub config: Arc<HttpConfig>,
+}
+
+/// Assemble every route of the listener.
+pub fn router(state: HttpState) -> Router {
+    let api = Router::new()
+        .route("/senders", get(admin::list_senders))
+        .route("/campaigns", get(admin::list_campaigns))
+        .route("/campaigns/{id}/{action}", post(admin::campaign_action))
+        .route(
+            "/optouts/{number}",
+            post(admin::add_optout).delete(admin::remove_optout),
+        )
+        .route("/senders/{id}/tier", post(admin::set_tier))
+        .route("/senders/{id}/brake", post(admin::set_brake))
+        .fallback(admin::not_found);
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::serve_metrics))
+        .route("/webhooks/gupshup", post(gupshup_webhook::receive))
+        .route(
+            "/webhooks/gupshup/{secret}",
+            post(gupshup_webhook::receive_with_secret),
+        )
+        .route(
+            "/webhooks/meta",
+            get(meta_webhook::verify).post(meta_webhook::receive),
+        )
+        .nest("/api/v1", api)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serve `router` on `listener` until `shutdown` is cancelled, then finish in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled_owned().await })
+        .await
+}
+
+/// Hand parsed webhook events to the sink, in order, and choose the answer.
+///
+/// - unparseable or unsupported body: 200 + warning + counter (a retry would fail the same way);
+/// - the sink failed (e.g. Redis down): 503, so the provider retries later (the sink is idempotent);
+/// - the sink is slow: after `sink_timeout` answer 200; the work finishes in the background.
+pub(crate) async fn deliver(
+    state: &HttpState,
+    provider: &'static str,
+    parsed: Result<Vec<ReceivedEvent>, WebhookError>,
+) -> StatusCode {
+    let events = match parsed {
+        Ok(events) => event::add_keyword_optouts(events, &state.config.optout_keywords),
+        Err(e @ WebhookError::Malformed(_)) => {
+            tracing::warn!(provider, error = %e, "webhook body ignored");
+            state
+                .metrics
+                .webhook_event(provider, "malformed", "ignored");
+            return StatusCode::OK;
+        }
+        Err(e @ WebhookError::Unsupported(_)) => {
+            tracing::info!(provider, error = %e, "webhook type ignored");
+            state
+                .metrics
+                .webhook_event(provider, "unsupported", "ignored");
+            return StatusCode::OK;
+        }
+    };
+    let sink = state.sink.clone();
+    let metrics = state.metrics.clone();
+    let work = tokio::spawn(async move {
+        let mut failed = false;
+        for ReceivedEvent { source, event } in events {
+            let kind = event.kind();
+            match sink.handle(source, event).await {
+                Ok(()) => metrics.webhook_event(provider, kind, "ok"),
+                Err(error) => {
+                    tracing::warn!(provider, kind, %error, "webhook event not applied");
+                    metrics.webhook_event(provider, kind, "error");
+                    failed = true;
+                }
+            }
+        }
+        failed
+    });
+    match tokio::time::timeout(state.config.sink_timeout, work).await {
+        Ok(Ok(false)) => StatusCode::OK,
+        Ok(Ok(true)) => StatusCode::SERVICE_UNAVAILABLE,
+        Ok(Err(panic)) => {
+            // A panic would repeat on every retry: answer 200 so it cannot loop.
+            tracing::error!(provider, error = %panic, "webhook sink panicked");
+            state.metrics.webhook_event(provider, "request", "panic");
+            StatusCode::OK
+        }
+        Err(_) => {
+            tracing::warn!(provider, "webhook sink slow; answered 200, still working");
+            state.metrics.webhook_event(provider, "request", "timeout");
+            StatusCode::OK
+        }
+    }
+}

@@ -1,0 +1,87 @@
+-- admit.lua: decide a batch of contacts for one limit group, atomically (ledger/redis.rs).
+-- The tier policy is computed in Rust and passed in; this script only counts and records.
+--
+-- KEYS[1]  conversations zset: member = 8-byte contact, score = ms its current conversation opened
+-- KEYS[2]  service windows zset: member = 8-byte contact, score = ms the customer last wrote to us
+-- KEYS[3]  tier state hash: v = version (absent = 0), s = state JSON
+-- ARGV[1]  now (ms since the epoch)       ARGV[2] window (ms)      ARGV[3] lookback (ms)
+-- ARGV[4]  allowed new uniques per window (-1 = unlimited)           ARGV[5] budget of this call
+-- ARGV[6]  the version of KEYS[3] the caller computed the policy from
+-- ARGV[7]  lookback uniques that earn the next rung (-1 = none can be earned now)
+-- ARGV[8]  state JSON to store when ARGV[7] is reached
+-- ARGV[9]  at most this many expired entries are trimmed per key (bounded work per call)
+-- ARGV[10..] the contacts, in order
+--
+-- Returns {0, version, state JSON or ""} when the tier state is not at ARGV[6] (the caller
+-- recomputes and retries; nothing was written), else {1, slot ms, crossed 0/1, codes} where
+-- codes has one digit per contact: 1 counted, 2 free (open conversation or service window),
+-- 3 over this call's budget, 4 limit reached; slot = when the oldest conversation in the window
+-- leaves it (now + window if the window is empty).
+local now = tonumber(ARGV[1])
+local wcut = now - tonumber(ARGV[2])
+local lcut = now - tonumber(ARGV[3])
+local allowed = tonumber(ARGV[4])
+local budget = tonumber(ARGV[5])
+local threshold = tonumber(ARGV[7])
+local trim_limit = tonumber(ARGV[9])
+
+local version = tonumber(redis.call('HGET', KEYS[3], 'v') or '0')
+if version ~= tonumber(ARGV[6]) then
+  return {0, version, redis.call('HGET', KEYS[3], 's') or ''}
+end
+
+-- Entries at or before the cutoff are no longer counted by anything; drop a bounded number.
+local function trim(key, cutoff)
+  local n = redis.call('ZCOUNT', key, '-inf', cutoff)
+  if n > trim_limit then n = trim_limit end
+  if n > 0 then redis.call('ZREMRANGEBYRANK', key, 0, n - 1) end
+end
+trim(KEYS[1], lcut)
+trim(KEYS[2], wcut)
+
+local c24 = redis.call('ZCOUNT', KEYS[1], '(' .. wcut, '+inf')
+local c7 = 0
+if threshold >= 0 then c7 = redis.call('ZCOUNT', KEYS[1], '(' .. lcut, '+inf') end
+
+local counted = 0
+local refused = false
+local codes = {}
+for i = 10, #ARGV do
+  local m = ARGV[i]
+  local opened = redis.call('ZSCORE', KEYS[1], m)
+  if opened then opened = tonumber(opened) end
+  local code
+  if opened and opened > wcut then
+    code = '2'
+  else
+    local wrote = redis.call('ZSCORE', KEYS[2], m)
+    if wrote and tonumber(wrote) > wcut then
+      code = '2'
+    elseif allowed >= 0 and c24 >= allowed then
+      code = '4'
+      refused = true
+    elseif counted >= budget then
+      code = '3'
+    else
+      redis.call('ZADD', KEYS[1], now, m)
+      c24 = c24 + 1
+      counted = counted + 1
+      if not (opened and opened > lcut) then c7 = c7 + 1 end
+      code = '1'
+    end
+  end
+  codes[#codes + 1] = code
+end
+
+local crossed = 0
+if threshold >= 0 and c7 >= threshold then
+  redis.call('HSET', KEYS[3], 's', ARGV[8], 'v', version + 1)
+  crossed = 1
+end
+
+local slot = now + tonumber(ARGV[2])
+if refused then
+  local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. wcut, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if oldest[2] then slot = tonumber(oldest[2]) + tonumber(ARGV[2]) end
+end
+return {1, slot, crossed, table.concat(codes)}

@@ -1,0 +1,281 @@
+//! Meta's WhatsApp Cloud API template send (DOMAIN.md §5).
+//!
+//! `POST {base_url}/{phone_number_id}/messages` with `Authorization: Bearer TOKEN` and a JSON
+//! body naming the template by name and language. Errors come as
+//! `{"error":{"code":131048,"message":"..."}}`; the code goes through the same table as
+//! Gupshup's. Meta answers throughput limits (130429, 80007, 4) with HTTP 400 as well as 429, so
+//! a `Throttled` code is retried like a 429.
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::http::{retry_after, short, transport_error, with_retries, Attempt};
+use super::outcome::{classify, http_code, Failure, FailureClass};
+use super::retry::Backoff;
+use super::{last4, Provider, ProviderKind, SendOutcome, TemplateMessage};
+use crate::secret::Secret;
+
+/// One Meta Cloud API sender (a phone number id).
+#[derive(Debug, Clone)]
+pub struct MetaConfig {
+    pub phone_number_id: String,
+    pub access_token: Secret,
+    /// `https://graph.facebook.com/v21.0` in production (the API version is part of it).
+    pub base_url: String,
+    /// For one attempt, from connecting to the end of the response body.
+    pub timeout: Duration,
+    /// Attempts per message, the first included (at least 1).
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+}
+
+impl MetaConfig {
+    /// A config with the documented defaults: Graph API v21.0, 10 s timeout, 4 attempts.
+    pub fn new(phone_number_id: impl Into<String>, access_token: Secret) -> Self {
+        Self {
+            phone_number_id: phone_number_id.into(),
+            access_token,
+            base_url: "https://graph.facebook.com/v21.0".into(),
+            timeout: Duration::from_secs(10),
+            max_attempts: 4,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// Sends through the Meta Cloud API.
+#[derive(Debug)]
+pub struct MetaProvider {
+    cfg: MetaConfig,
+    http: reqwest::Client,
+    url: String,
+}
+
+impl MetaProvider {
+    pub fn new(cfg: MetaConfig, http: reqwest::Client) -> Self {
+        let url = format!(
+            "{}/{}/messages",
+            cfg.base_url.trim_end_matches('/'),
+            cfg.phone_number_id
+        );
+        Self { cfg, http, url }
+    }
+
+    async fn attempt(&self, body: &Value) -> Attempt {
+        let sent = self
+            .http
+            .post(&self.url)
+            .bearer_auth(self.cfg.access_token.expose())
+            .json(body)
+            .timeout(self.cfg.timeout)
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(err) => return transport_error(&err, self.cfg.timeout),
+        };
+        let status = resp.status().as_u16();
+        let hint = retry_after(&resp);
+        let text = match resp.text().await {
+            Ok(text) => text,
+            Err(err) if (200..300).contains(&status) => {
+                return transport_error(&err, self.cfg.timeout)
+            }
+            Err(_) => String::new(),
+        };
+        response_attempt(status, &text, hint)
+    }
+}
+
+/// The Cloud API body for one template message.
+pub fn request_body(msg: &TemplateMessage, name: &str, language: &str) -> Value {
+    let mut components = Vec::new();
+    if let Some(media) = &msg.media {
+        let kind = media.kind.as_str();
+        let mut object = json!({ "link": media.link });
+        if let Some(filename) = &media.filename {
+            object["filename"] = json!(filename);
+        }
+        let mut parameter = serde_json::Map::new();
+        parameter.insert("type".into(), json!(kind));
+        parameter.insert(kind.into(), object);
+        components.push(json!({ "type": "header", "parameters": [Value::Object(parameter)] }));
+    }
+    if !msg.params.is_empty() {
+        let parameters: Vec<Value> = msg
+            .params
+            .iter()
+            .map(|p| json!({ "type": "text", "text": p }))
+            .collect();
+        components.push(json!({ "type": "body", "parameters": parameters }));
+    }
+    let mut template = json!({ "name": name, "language": { "code": language } });
+    if !components.is_empty() {
+        template["components"] = Value::Array(components);
+    }
+    json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": msg.to.as_str(),
+        "type": "template",
+        "template": template,
+    })
+}
+
+/// Turns one Cloud API answer into an attempt result.
+fn response_attempt(status: u16, text: &str, hint: Option<Duration>) -> Attempt {
+    let json: Option<Value> = serde_json::from_str(text).ok();
+    if (200..300).contains(&status) {
+        let id = json
+            .as_ref()
+            .and_then(|j| j.pointer("/messages/0/id"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        return Attempt::Done(match id {
+            Some(id) => SendOutcome::Accepted {
+                message_id: id.to_string(),
+            },
+            None => SendOutcome::Unknown {
+                detail: format!("HTTP {status} without a message id: {}", short(text)),
+            },
+        });
+    }
+    let error = json.as_ref().and_then(|j| j.get("error"));
+    let meta_code = error.and_then(|e| e.get("code")).and_then(|c| match c {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    });
+    let message = error
+        .and_then(|e| e.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| short(text));
+    let server_error = (500..600).contains(&status);
+    // A 5xx is about Meta, not about the message: keep the status as the code (and the
+    // Meta code in the detail) so exhausted retries read as `Unavailable`.
+    let code = match (&meta_code, server_error) {
+        (Some(code), false) => code.clone(),
+        _ => http_code(status),
+    };
+    let detail = match (&meta_code, server_error) {
+        (Some(code), true) => format!("{} (code {code})", short(&message)),
+        _ => short(&message),
+    };
+    let class = classify(ProviderKind::Meta, &code);
+    let failure = Failure {
+        class,
+        code,
+        detail,
+        reached_whatsapp: false,
+    };
+    if status == 429 || server_error || class == FailureClass::Throttled {
+        Attempt::Retry {
+            failure,
+            retry_after: hint,
+        }
+    } else {
+        Attempt::Done(SendOutcome::Failed(failure))
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for MetaProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Meta
+    }
+
+    async fn send(&self, msg: &TemplateMessage) -> SendOutcome {
+        let name = msg.template.name.as_deref().filter(|s| !s.is_empty());
+        let language = msg.template.language.as_deref().filter(|s| !s.is_empty());
+        let (Some(name), Some(language)) = (name, language) else {
+            return SendOutcome::Failed(Failure {
+                class: FailureClass::TemplateInvalid,
+                code: "missing_template_name".into(),
+                detail: "Meta needs the template name and language".into(),
+                reached_whatsapp: false,
+            });
+        };
+        let body = request_body(msg, name, language);
+        let outcome = with_retries(self.cfg.max_attempts, self.cfg.backoff, |_| {
+            self.attempt(&body)
+        })
+        .await;
+        tracing::debug!(
+            provider = "meta",
+            phone_number_id = %self.cfg.phone_number_id,
+            to_last4 = last4(&msg.to),
+            accepted = outcome.is_accepted(),
+            "provider send"
+        );
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contact::E164;
+    use crate::provider::{Media, MediaKind, TemplateRef};
+
+    #[test]
+    fn body_has_header_media_and_body_params() {
+        let msg = TemplateMessage {
+            to: E164::from_validated_digits("5585999990000".into()),
+            template: TemplateRef::default(),
+            params: vec!["Ana".into(), "10%".into()],
+            media: Some(Media {
+                kind: MediaKind::Image,
+                link: "https://example.com/a.png".into(),
+                filename: None,
+            }),
+        };
+        let body = request_body(&msg, "promo", "pt_BR");
+        assert_eq!(body["to"], "5585999990000");
+        assert_eq!(body["template"]["language"]["code"], "pt_BR");
+        assert_eq!(
+            body["template"]["components"][0]["parameters"][0]["image"]["link"],
+            "https://example.com/a.png"
+        );
+        assert_eq!(
+            body["template"]["components"][1]["parameters"][1]["text"],
+            "10%"
+        );
+    }
+
+    #[test]
+    fn spam_brake_code_is_final_and_classified() {
+        let a = response_attempt(
+            400,
+            r#"{"error":{"code":131048,"message":"Spam rate limit hit"}}"#,
+            None,
+        );
+        assert!(
+            matches!(a, Attempt::Done(SendOutcome::Failed(f)) if f.class == FailureClass::SpamBrake && f.code == "131048")
+        );
+    }
+
+    #[test]
+    fn throughput_codes_are_retried_even_on_400() {
+        let a = response_attempt(
+            400,
+            r#"{"error":{"code":130429,"message":"Rate limit hit"}}"#,
+            None,
+        );
+        assert!(
+            matches!(a, Attempt::Retry { failure, .. } if failure.class == FailureClass::Throttled)
+        );
+    }
+
+    #[test]
+    fn server_errors_keep_the_status_as_code() {
+        let a = response_attempt(
+            500,
+            r#"{"error":{"code":131000,"message":"Something went wrong"}}"#,
+            None,
+        );
+        assert!(
+            matches!(a, Attempt::Retry { failure, .. } if failure.code == "http_500" && failure.detail.contains("131000"))
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! The one table that turns a provider's error code into what tierpace does (DOMAIN.md §3).
+//!
+//! Codes are strings because they come from three places: Meta's numeric error codes (which
+//! Gupshup passes through in its failure callbacks), Gupshup's own codes and messages, and HTTP
+//! statuses, written `http_<status>` so that they never collide with a Meta code (368 is one).
+//! The webhook handlers classify failed-status codes with the same [`classify`], so a code means
+//! the same thing whether it came back from the send or an hour later in a callback.
+//!
+//! The retry delays in [`FailureAction`] are defaults taken from DOMAIN.md §3; the dispatcher
+//! may scale them, but the class of a code lives here and nowhere else.
+use std::fmt;
+use std::time::Duration;
+
+use super::ProviderKind;
+
+/// What a failure means, independent of the provider that reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureClass {
+    /// Throughput / API rate limit (HTTP 429, 130429, 4, 80007, "Too Many Requests").
+    Throttled,
+    /// Pair rate: too many messages to the same customer (131056).
+    PairRate,
+    /// Number in maintenance or throughput upgrade (131057).
+    Maintenance,
+    /// The customer's marketing cap across businesses (131049).
+    MarketingCap,
+    /// Spam rate limit: too many blocks or spam reports (131048).
+    SpamBrake,
+    /// The customer stopped marketing or opted out (131050, Gupshup 1012).
+    OptedOut,
+    /// Not on WhatsApp or not a valid destination (131026, Gupshup 1002, "Invalid Destination").
+    Undeliverable,
+    /// Template name, parameters or format wrong: a campaign config error.
+    TemplateInvalid,
+    /// Template paused or disabled for quality.
+    TemplatePaused,
+    /// Payment, locked account, empty wallet, provider-side rate limiting of the account.
+    AccountProblem,
+    /// Wrong or expired API key / access token.
+    Auth,
+    /// The provider was unreachable or answered 5xx on every attempt; nothing went out.
+    Unavailable,
+    /// A code not in the table: not retried automatically, counted by code.
+    Unknown,
+}
+
+impl FailureClass {
+    /// What the dispatcher does about a failure of this class.
+    pub fn action(self) -> FailureAction {
+        match self {
+            FailureClass::Throttled | FailureClass::Unavailable => FailureAction::SlowDown,
+            // "retry that customer later (4^n s), continue others"
+            FailureClass::PairRate => FailureAction::RetryContact {
+                first: Duration::from_secs(4),
+                factor: 4,
+            },
+            // "retry after minutes"
+            FailureClass::Maintenance => FailureAction::RetryContact {
+                first: Duration::from_secs(5 * 60),
+                factor: 2,
+            },
+            // "not before 24 h; count as deferred"
+            FailureClass::MarketingCap => FailureAction::Defer {
+                after: Duration::from_secs(24 * 3600),
+            },
+            FailureClass::SpamBrake => FailureAction::BrakeSender,
+            FailureClass::OptedOut => FailureAction::OptOut,
+            FailureClass::Undeliverable => FailureAction::MarkInvalid,
+            FailureClass::TemplateInvalid => FailureAction::PauseCampaign,
+            FailureClass::TemplatePaused => FailureAction::PauseTemplate,
+            FailureClass::AccountProblem | FailureClass::Auth => FailureAction::PauseSender,
+            FailureClass::Unknown => FailureAction::None,
+        }
+    }
+
+    /// The stable snake_case name used in logs, metric labels and contact states.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Throttled => "throttled",
+            FailureClass::PairRate => "pair_rate",
+            FailureClass::Maintenance => "maintenance",
+            FailureClass::MarketingCap => "marketing_cap",
+            FailureClass::SpamBrake => "spam_brake",
+            FailureClass::OptedOut => "opted_out",
+            FailureClass::Undeliverable => "undeliverable",
+            FailureClass::TemplateInvalid => "template_invalid",
+            FailureClass::TemplatePaused => "template_paused",
+            FailureClass::AccountProblem => "account_problem",
+            FailureClass::Auth => "auth",
+            FailureClass::Unavailable => "unavailable",
+            FailureClass::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the same contact may be sent again later by an automatic retry
+    /// (`tierpace retry --failed` re-queues exactly these).
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self.action(),
+            FailureAction::SlowDown
+                | FailureAction::RetryContact { .. }
+                | FailureAction::Defer { .. }
+        )
+    }
+}
+
+impl fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What tierpace does about a failure (the "action" column of DOMAIN.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureAction {
+    /// Lower the sender's rate and retry this contact later with backoff.
+    SlowDown,
+    /// Retry this contact after `first`, then `first x factor^n` for the n-th retry; go on with others.
+    RetryContact { first: Duration, factor: u32 },
+    /// Do not retry this contact before `after`; count it as deferred.
+    Defer { after: Duration },
+    /// Pause marketing on the sender and alert (spam brake).
+    BrakeSender,
+    /// Pause the sender and alert: its account or credentials need an operator.
+    PauseSender,
+    /// Pause the campaign: its template reference or parameters are wrong.
+    PauseCampaign,
+    /// Pause every campaign that uses this template.
+    PauseTemplate,
+    /// Add the contact to the global opt-outs; never retry.
+    OptOut,
+    /// Mark the contact invalid; never retry.
+    MarkInvalid,
+    /// No automatic action; count by code.
+    None,
+}
+
+/// Why one message was not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub class: FailureClass,
+    /// The provider's code as [`classify`] reads it (`"131048"`, `"1002"`, `"http_429"`, ...).
+    pub code: String,
+    /// A human-readable reason from the provider; never contains a secret.
+    pub detail: String,
+    /// False when the request never reached WhatsApp, so the ledger slot may be released.
+    pub reached_whatsapp: bool,
+}
+
+impl Failure {
+    /// A failure reported synchronously by the provider's send API: the message never left it.
+    pub fn rejected(
+        kind: ProviderKind,
+        code: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        let code = code.into();
+        Self {
+            class: classify(kind, &code),
+            code,
+            detail: detail.into(),
+            reached_whatsapp: false,
+        }
+    }
+
+    pub fn action(&self) -> FailureAction {
+        self.class.action()
+    }
+}
+
+/// Which codes a table row applies to.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// WhatsApp's codes: Meta reports them, Gupshup passes them through in callbacks.
+    WhatsApp,
+    /// Gupshup's own codes and error messages.
+    Gupshup,
+    /// HTTP statuses (`http_<status>`) from any provider.
+    Http,
+}
+
+/// DOMAIN.md §3, row by row. Gupshup messages are matched case-insensitively.
+const TABLE: &[(Scope, &str, FailureClass)] = &[
+    // HTTP 429, 130429, 4, 80007: throughput / API rate
+    (Scope::Http, "http_429", FailureClass::Throttled),
+    (Scope::WhatsApp, "130429", FailureClass::Throttled),
+    (Scope::WhatsApp, "4", FailureClass::Throttled),
+    (Scope::WhatsApp, "80007", FailureClass::Throttled),
+    (Scope::Gupshup, "Too Many Requests", FailureClass::Throttled),
+    // 131056: pair rate
+    (Scope::WhatsApp, "131056", FailureClass::PairRate),
+    // 131057: maintenance / throughput upgrade
+    (Scope::WhatsApp, "131057", FailureClass::Maintenance),
+    // 131049: marketing per-user cap
+    (Scope::WhatsApp, "131049", FailureClass::MarketingCap),
+    // 131048: spam rate limit
+    (Scope::WhatsApp, "131048", FailureClass::SpamBrake),
+    // 131050, Gupshup 1012: opted out
+    (Scope::WhatsApp, "131050", FailureClass::OptedOut),
+    (Scope::Gupshup, "1012", FailureClass::OptedOut),
+    // 131026, Gupshup 1002: undeliverable
+    (Scope::WhatsApp, "131026", FailureClass::Undeliverable),
+    (Scope::Gupshup, "1002", FailureClass::Undeliverable),
+    (
+        Scope::Gupshup,
+        "Invalid Destination",
+        FailureClass::Undeliverable,
+    ),
+    // 132000, 132001, 132012, Gupshup 1005, 4003: template params/name/format
+    (Scope::WhatsApp, "132000", FailureClass::TemplateInvalid),
+    (Scope::WhatsApp, "132001", FailureClass::TemplateInvalid),
+    (Scope::WhatsApp, "132012", FailureClass::TemplateInvalid),
+    (Scope::Gupshup, "1005", FailureClass::TemplateInvalid),
+    (Scope::Gupshup, "4003", FailureClass::TemplateInvalid),
+    // 132015, 132016, Gupshup 1004, 4005: template paused / disabled
+    (Scope::WhatsApp, "132015", FailureClass::TemplatePaused),
+    (Scope::WhatsApp, "132016", FailureClass::TemplatePaused),
+    (Scope::Gupshup, "1004", FailureClass::TemplatePaused),
+    (Scope::Gupshup, "4005", FailureClass::TemplatePaused),
+    // 131042, 131031, 368, Gupshup 1003, 4001: payment, account locked, wallet, rate-limited
+    (Scope::WhatsApp, "131042", FailureClass::AccountProblem),
+    (Scope::WhatsApp, "131031", FailureClass::AccountProblem),
+    (Scope::WhatsApp, "368", FailureClass::AccountProblem),
+    (Scope::Gupshup, "1003", FailureClass::AccountProblem),
+    (Scope::Gupshup, "4001", FailureClass::AccountProblem),
+    // Not in DOMAIN.md §3, but they need an operator just the same: bad credentials.
+    (Scope::WhatsApp, "190", FailureClass::Auth),
+    (Scope::WhatsApp, "0", FailureClass::Auth),
+    (Scope::Http, "http_401", FailureClass::Auth),
+    (Scope::Http, "http_403", FailureClass::Auth),
+    (Scope::Gupshup, "Authentication Failed", FailureClass::Auth),
+];
+
+/// Classifies a provider's error code (see the module doc for the code forms).
+///
+/// `Gupshup` reads its own codes and messages and WhatsApp's codes (it passes them through);
+/// `Meta` reads WhatsApp's codes; every provider reads `http_<status>`, where any other 5xx is
+/// [`FailureClass::Unavailable`]. Anything else is [`FailureClass::Unknown`].
+pub fn classify(kind: ProviderKind, code: &str) -> FailureClass {
+    let code = code.trim();
+    let applies = |scope: Scope| match scope {
+        Scope::Http => true,
+        Scope::WhatsApp => true,
+        Scope::Gupshup => matches!(kind, ProviderKind::Gupshup | ProviderKind::DryRun),
+    };
+    let found = TABLE
+        .iter()
+        .find(|(scope, c, _)| applies(*scope) && c.eq_ignore_ascii_case(code));
+    if let Some((_, _, class)) = found {
+        return *class;
+    }
+    match code
+        .strip_prefix("http_")
+        .and_then(|s| s.parse::<u16>().ok())
+    {
+        Some(500..=599) => FailureClass::Unavailable,
+        _ => FailureClass::Unknown,
+    }
+}
+
+/// The code string for an HTTP status, as [`classify`] reads it.
+pub fn http_code(status: u16) -> String {
+    format!("http_{status}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use FailureClass::*;
+    use ProviderKind::{Gupshup, Meta};
+
+    #[test]
+    fn every_row_of_domain_table_3_maps_to_its_class() {
+        let rows: &[(&[&str], FailureClass)] = &[
+            (&["http_429", "130429", "4", "80007"], Throttled),
+            (&["131056"], PairRate),
+            (&["131057"], Maintenance),
+            (&["131049"], MarketingCap),
+            (&["131048"], SpamBrake),
+            (&["131050"], OptedOut),
+            (&["131026"], Undeliverable),
+            (&["132000", "132001", "132012"], TemplateInvalid),
+            (&["132015", "132016"], TemplatePaused),
+            (&["131042", "131031", "368"], AccountProblem),
+        ];
+        for (codes, class) in rows {
+            for code in *codes {
+                assert_eq!(classify(Meta, code), *class, "meta {code}");
+                // Gupshup passes WhatsApp's codes through in its callbacks.
+                assert_eq!(classify(Gupshup, code), *class, "gupshup {code}");
+            }
+        }
+    }
+
+    #[test]
+    fn gupshup_codes_and_messages_map_to_their_class() {
+        let rows = [
+            ("1012", OptedOut),
+            ("1002", Undeliverable),
+            ("1005", TemplateInvalid),
+            ("4003", TemplateInvalid),
+            ("1004", TemplatePaused),
+            ("4005", TemplatePaused),
+            ("1003", AccountProblem),
+            ("4001", AccountProblem),
+            ("Invalid Destination", Undeliverable),
+            ("invalid destination", Undeliverable),
+            ("Authentication Failed", Auth),
+            ("Too Many Requests", Throttled),
+        ];
+        for (code, class) in rows {
+            assert_eq!(classify(Gupshup, code), class, "{code}");
+        }
+    }
+
+    #[test]
+    fn gupshup_codes_mean_nothing_to_meta() {
+        for code in ["1012", "1002", "4001", "Invalid Destination"] {
+            assert_eq!(classify(Meta, code), Unknown, "{code}");
+        }
+    }
+
+    #[test]
+    fn http_statuses_classify_for_every_provider() {
+        for kind in [Gupshup, Meta, ProviderKind::DryRun] {
+            assert_eq!(classify(kind, &http_code(429)), Throttled);
+            assert_eq!(classify(kind, &http_code(401)), Auth);
+            assert_eq!(classify(kind, &http_code(500)), Unavailable);
+            assert_eq!(classify(kind, &http_code(503)), Unavailable);
+            assert_eq!(classify(kind, &http_code(400)), Unknown);
+        }
+    }
+
+    #[test]
+    fn unknown_codes_are_not_retried() {
+        for code in ["", "999999", "131000", "http_418", "something else"] {
+            let class = classify(Meta, code);
+            assert_eq!(class, Unknown, "{code}");
+            assert_eq!(class.action(), FailureAction::None);
+            assert!(!class.is_retryable());
+        }
+    }
+
+    #[test]
+    fn actions_follow_the_domain_table() {
+        assert_eq!(Throttled.action(), FailureAction::SlowDown);
+        assert_eq!(SpamBrake.action(), FailureAction::BrakeSender);
+        assert_eq!(OptedOut.action(), FailureAction::OptOut);
+        assert_eq!(Undeliverable.action(), FailureAction::MarkInvalid);
+        assert_eq!(TemplateInvalid.action(), FailureAction::PauseCampaign);
+        assert_eq!(TemplatePaused.action(), FailureAction::PauseTemplate);
+        assert_eq!(AccountProblem.action(), FailureAction::PauseSender);
+        assert_eq!(
+            MarketingCap.action(),
+            FailureAction::Defer {
+                after: Duration::from_secs(86_400)
+            }
+        );
+        assert!(PairRate.is_retryable());
+        assert!(!OptedOut.is_retryable());
+        assert!(!Undeliverable.is_retryable());
+    }
+}

@@ -1,0 +1,460 @@
+//! An in-process fake of Gupshup's template send API (DOMAIN.md §4), for integration tests and
+//! the end-to-end benchmark.
+//!
+//! It parses the exact wire format (form body, `apikey` header, `template` JSON field, optional
+//! `message` media JSON), answers like Gupshup (`{"status":"submitted","messageId":..}`, `401
+//! Authentication Failed`, `400 Invalid Destination`, `429 Too Many Requests`, 5xx), records every
+//! accepted send with its arrival time, and counts sends that opened a conversation beyond the
+//! tier limit in any rolling 24 h — the number tierpace exists to keep at zero.
+//!
+//! Faults are injected with [`FakeGupshup::set_fault`]; with a `callback_url` it also posts the v2
+//! `message-event` callbacks (enqueued, sent, delivered, or failed with a code) to the daemon.
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tierpace::clock::{Clock, SystemClock};
+
+/// How the fake behaves when no fault is set.
+#[derive(Clone)]
+pub struct FakeGupshupConfig {
+    /// The only `apikey` header value accepted; anything else is `401 Authentication Failed`.
+    pub api_key: String,
+    /// Added before every answer (after the send is recorded).
+    pub latency: Duration,
+    /// Unique destinations per source per rolling 24 h; sends that open a conversation beyond
+    /// it are still accepted (WhatsApp publishes no error for it) but counted.
+    pub tier_limit: Option<u64>,
+    /// Where to post v2 `message-event` callbacks for accepted sends; none when unset.
+    pub callback_url: Option<String>,
+    /// Arrival times come from this clock (a `ManualClock` for virtual-time tests).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for FakeGupshupConfig {
+    fn default() -> Self {
+        Self {
+            api_key: "test-gupshup-key".into(),
+            latency: Duration::ZERO,
+            tier_limit: None,
+            callback_url: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// A fault to inject. Faults add up until [`FakeGupshup::clear_faults`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The next `times` requests get this HTTP status with Gupshup's error body (not recorded).
+    Status { status: u16, times: usize },
+    /// Every request waits this long before its answer (after the send is recorded, as when
+    /// Gupshup is slow but the message still goes out).
+    Latency(Duration),
+    /// Sends to this destination are rejected synchronously: `status` with `message`.
+    RejectDestination {
+        destination: String,
+        status: u16,
+        message: String,
+    },
+    /// Sends to this destination are accepted, then a `failed` callback with `code` is posted.
+    FailDestination { destination: String, code: String },
+}
+
+impl Fault {
+    pub fn status(status: u16, times: usize) -> Self {
+        Fault::Status { status, times }
+    }
+}
+
+/// One accepted send, as the fake read it off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedSend {
+    pub at: SystemTime,
+    pub source: String,
+    pub destination: String,
+    pub src_name: String,
+    pub template_id: String,
+    pub params: Vec<String>,
+    /// The `message` field (media templates), parsed.
+    pub message: Option<Value>,
+    pub message_id: String,
+}
+
+struct Inner {
+    cfg: FakeGupshupConfig,
+    sends: Mutex<Vec<RecordedSend>>,
+    faults: Mutex<Vec<Fault>>,
+    requests: AtomicU64,
+    next_id: AtomicU64,
+    callbacks: reqwest::Client,
+}
+
+/// A running fake Gupshup on 127.0.0.1. Stops when dropped.
+pub struct FakeGupshup {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl FakeGupshup {
+    /// Starts the fake on the current tokio runtime, on a free loopback port.
+    pub async fn start(cfg: FakeGupshupConfig) -> Self {
+        let inner = Arc::new(Inner {
+            cfg,
+            sends: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            requests: AtomicU64::new(0),
+            next_id: AtomicU64::new(1),
+            callbacks: reqwest::Client::new(),
+        });
+        let app = Router::new()
+            .route("/wa/api/v1/template/msg", post(send_template))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port for the fake Gupshup");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            inner,
+            addr,
+            _stop: stop,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`: the sender's `base_url`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every accepted send, in arrival order.
+    pub fn sends(&self) -> Vec<RecordedSend> {
+        lock(&self.inner.sends).clone()
+    }
+
+    /// Every request that reached the handler, answered or not (retries show up here).
+    pub fn requests(&self) -> u64 {
+        self.inner.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn set_fault(&self, fault: Fault) {
+        lock(&self.inner.faults).push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.inner.faults).clear();
+    }
+
+    /// Sends that opened a conversation beyond `tier_limit` unique destinations per source in
+    /// a rolling 24 h (0 without a limit).
+    pub fn over_limit_sends(&self) -> usize {
+        let Some(limit) = self.inner.cfg.tier_limit else {
+            return 0;
+        };
+        let sends = self.sends();
+        let mut by_source: HashMap<&str, Vec<(SystemTime, &str)>> = HashMap::new();
+        for s in &sends {
+            by_source
+                .entry(&s.source)
+                .or_default()
+                .push((s.at, &s.destination));
+        }
+        by_source
+            .values()
+            .map(|sends| over_limit_count(sends, limit, Duration::from_secs(24 * 3600)))
+            .sum()
+    }
+
+    /// The most sends from `source` that arrived within any one-second interval.
+    pub fn max_sends_in_any_second(&self, source: &str) -> usize {
+        let times: Vec<SystemTime> = self
+            .sends()
+            .iter()
+            .filter(|s| s.source == source)
+            .map(|s| s.at)
+            .collect();
+        max_in_window(&times, Duration::from_secs(1))
+    }
+
+    /// Posts any callback body to the configured `callback_url` (tier events, opt-outs, ...),
+    /// returning the webhook's HTTP status.
+    pub async fn post_callback(&self, body: Value) -> u16 {
+        let url = self
+            .inner
+            .cfg
+            .callback_url
+            .clone()
+            .expect("post_callback needs callback_url in FakeGupshupConfig");
+        post_json(&self.inner.callbacks, &url, &body).await
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Gupshup's error body.
+fn error(status: u16, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        Json(json!({ "status": "error", "message": message })),
+    )
+        .into_response()
+}
+
+fn status_message(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Authentication Failed",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+async fn send_template(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response {
+    inner.requests.fetch_add(1, Ordering::SeqCst);
+    let arrived = SystemTime::from(inner.cfg.clock.now());
+
+    if headers.get("apikey").and_then(|v| v.to_str().ok()) != Some(inner.cfg.api_key.as_str()) {
+        return error(401, "Authentication Failed");
+    }
+    // An injected status answers before anything else, like an overloaded gateway would.
+    let forced = {
+        let mut faults = lock(&inner.faults);
+        faults.iter_mut().find_map(|f| match f {
+            Fault::Status { status, times } if *times > 0 => {
+                *times -= 1;
+                Some(*status)
+            }
+            _ => None,
+        })
+    };
+    if let Some(status) = forced {
+        return error(status, status_message(status));
+    }
+    let Ok(Form(fields)) = form else {
+        return error(400, "Invalid request body");
+    };
+    let send = match parse(&fields, arrived, &inner) {
+        Ok(send) => send,
+        Err(message) => return error(400, &message),
+    };
+    let (reject, fail_code, latency) = {
+        let faults = lock(&inner.faults);
+        let reject = faults.iter().find_map(|f| match f {
+            Fault::RejectDestination {
+                destination,
+                status,
+                message,
+            } if *destination == send.destination => Some((*status, message.clone())),
+            _ => None,
+        });
+        let fail_code = faults.iter().find_map(|f| match f {
+            Fault::FailDestination { destination, code } if *destination == send.destination => {
+                Some(code.clone())
+            }
+            _ => None,
+        });
+        let latency = faults
+            .iter()
+            .filter_map(|f| match f {
+                Fault::Latency(d) => Some(*d),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(inner.cfg.latency);
+        (reject, fail_code, latency)
+    };
+    if let Some((status, message)) = reject {
+        return error(status, &message);
+    }
+    lock(&inner.sends).push(send.clone());
+    if let Some(url) = inner.cfg.callback_url.clone() {
+        tokio::spawn(post_events(inner.clone(), url, send.clone(), fail_code));
+    }
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "submitted", "messageId": send.message_id })),
+    )
+        .into_response()
+}
+
+/// Reads the form as Gupshup does; the error text is what Gupshup would answer with a 400.
+fn parse(
+    fields: &HashMap<String, String>,
+    at: SystemTime,
+    inner: &Inner,
+) -> Result<RecordedSend, String> {
+    let field = |name: &str| {
+        fields
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .ok_or_else(|| format!("Missing parameter: {name}"))
+    };
+    if field("channel")? != "whatsapp" {
+        return Err("Invalid channel".into());
+    }
+    let source = field("source")?;
+    let destination = field("destination")?;
+    let src_name = field("src.name")?;
+    let template: Value =
+        serde_json::from_str(&field("template")?).map_err(|_| "Invalid template".to_string())?;
+    let template_id = template
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or("Invalid template id")?
+        .to_string();
+    let params = match template.get("params") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|p| p.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("Invalid template params")?,
+        Some(_) => return Err("Invalid template params".into()),
+    };
+    let message = match fields.get("message") {
+        None => None,
+        Some(m) => Some(serde_json::from_str(m).map_err(|_| "Invalid message".to_string())?),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(&source) {
+        return Err("Invalid Source".into());
+    }
+    if !digits(&destination) || !(8..=15).contains(&destination.len()) {
+        return Err("Invalid Destination".into());
+    }
+    let n = inner.next_id.fetch_add(1, Ordering::SeqCst);
+    Ok(RecordedSend {
+        at,
+        source,
+        destination,
+        src_name,
+        template_id,
+        params,
+        message,
+        message_id: format!("00000000-0000-4000-8000-{n:012x}"),
+    })
+}
+
+/// The v2 `message-event` callbacks Gupshup posts after accepting a message.
+async fn post_events(
+    inner: Arc<Inner>,
+    url: String,
+    send: RecordedSend,
+    fail_code: Option<String>,
+) {
+    let event = |kind: &str, id: &str, payload: Value| {
+        json!({
+            "app": send.src_name,
+            "timestamp": send.at.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+            "version": 2,
+            "type": "message-event",
+            "payload": {
+                "id": id,
+                "gsId": send.message_id,
+                "type": kind,
+                "destination": send.destination,
+                "payload": payload,
+            }
+        })
+    };
+    let wa_id = format!("gBEG{}", send.message_id.replace('-', ""));
+    let mut events = vec![event(
+        "enqueued",
+        &send.message_id,
+        json!({ "whatsappMessageId": wa_id, "type": "template" }),
+    )];
+    match fail_code {
+        Some(code) => events.push(event(
+            "failed",
+            &send.message_id,
+            json!({ "code": code.parse::<u64>().map(Value::from).unwrap_or(Value::from(code.clone())), "reason": "injected failure" }),
+        )),
+        None => {
+            events.push(event("sent", &wa_id, json!({ "ts": 0 })));
+            events.push(event("delivered", &wa_id, json!({ "ts": 0 })));
+        }
+    }
+    for e in events {
+        post_json(&inner.callbacks, &url, &e).await;
+    }
+}
+
+async fn post_json(client: &reqwest::Client, url: &str, body: &Value) -> u16 {
+    match client.post(url).json(body).send().await {
+        Ok(resp) => resp.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+/// Counts sends that opened a conversation while `limit` conversations were already open in
+/// the trailing `window` (a send to a destination with a conversation still open opens none).
+/// `sends` need not be sorted.
+pub fn over_limit_count(sends: &[(SystemTime, &str)], limit: u64, window: Duration) -> usize {
+    let mut sends = sends.to_vec();
+    sends.sort_by_key(|(at, _)| *at);
+    let mut opened_at: HashMap<&str, SystemTime> = HashMap::new();
+    let mut open: VecDeque<SystemTime> = VecDeque::new();
+    let mut over = 0;
+    for (at, dest) in sends {
+        while open.front().is_some_and(|t| *t + window <= at) {
+            open.pop_front();
+        }
+        let still_open = opened_at.get(dest).is_some_and(|t| *t + window > at);
+        if still_open {
+            continue;
+        }
+        opened_at.insert(dest, at);
+        open.push_back(at);
+        if open.len() as u64 > limit {
+            over += 1;
+        }
+    }
+    over
+}
+
+/// The most instants that fall within any interval of length `window` (half-open).
+pub fn max_in_window(times: &[SystemTime], window: Duration) -> usize {
+    let mut times = times.to_vec();
+    times.sort();
+    let mut best = 0;
+    let mut start = 0;
+    for end in 0..times.len() {
+        while times[start] + window <= times[end] {
+            start += 1;
+        }
+        best = best.max(end - start + 1);
+    }
+    best
+}
