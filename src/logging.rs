@@ -1,7 +1,8 @@
 //! Log output: human lines on a terminal, JSON lines under journald, secrets scrubbed from both.
 //!
-//! One `tracing` subscriber for the whole process, set up once by [`init_logging`] before the
-//! config is read (so config errors are logged too). What it decides:
+//! One `tracing` subscriber for the whole process, set up once by [`init_logging`] as soon as the
+//! config's level is known (errors in reading the config itself are reported by `main` on
+//! stderr before that); [`set_level`] applies a changed level on reload. What it decides:
 //!
 //! - **Format.** `--log-format json|human` wins. Otherwise JSON when stderr is connected to the
 //!   journal (`JOURNAL_STREAM` names stderr's device and inode, see systemd.exec(5)): one object
@@ -13,8 +14,8 @@
 //!   filter for a target named after the typo.
 //! - **Stable fields.** Events about sends carry the field names in [`field`]; dashboards and
 //!   alerts may rely on them, in JSON as top-level keys.
-//! - **Secrets.** Code should never log a secret, and the config types keep them out of `Debug`
-//!   output; as a second line of defence every line passes through a filter that replaces the
+//! - **Secrets.** Code should never log a secret, and secret-holding types should keep them out
+//!   of `Debug` output; as a second line of defence every line passes through a filter that replaces the
 //!   values registered with [`redact_secret`] (API keys, tokens, webhook secrets) by
 //!   `[redacted]` before it is written (DESIGN.md §2, guarantee 7).
 //!
@@ -22,7 +23,7 @@
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::str::FromStr;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 
 use tracing::Subscriber;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, ParseError};
@@ -89,6 +90,8 @@ pub enum LoggingError {
     },
     #[error("unknown log format {0:?}: expected `human` or `json`")]
     UnknownFormat(String),
+    #[error("cannot change the log level: {0}")]
+    Reload(String),
     #[error("logging was already set up in this process")]
     AlreadyInitialised(#[source] TryInitError),
 }
@@ -105,9 +108,27 @@ pub fn init_logging(format: Option<LogFormat>, default_level: &str) -> Result<()
         && io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
     let writer = Redacting::new(io::stderr, Arc::clone(&GLOBAL_SECRETS));
-    subscriber(format, colour, filter, writer)
+    let (subscriber, reloader) = subscriber(format, colour, filter, writer);
+    subscriber
         .try_init()
-        .map_err(LoggingError::AlreadyInitialised)
+        .map_err(LoggingError::AlreadyInitialised)?;
+    // Only the subscriber that became global may be reloaded; try_init succeeded, so this is
+    // the first and only set.
+    let _ = RELOADER.set(reloader);
+    Ok(())
+}
+
+/// Applies a new config level on reload (SIGHUP), without a restart.
+///
+/// A non-empty `RUST_LOG` still wins, as at start. An invalid level is an error and the
+/// current one stays. Does nothing before [`init_logging`].
+pub fn set_level(default_level: &str) -> Result<(), LoggingError> {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = filter(default_level, rust_log.as_deref())?;
+    match RELOADER.get() {
+        Some(reload) => reload(filter).map_err(LoggingError::Reload),
+        None => Ok(()),
+    }
 }
 
 /// Registers a secret value so it is replaced by `[redacted]` wherever it would appear in a log
@@ -122,9 +143,16 @@ pub fn redact_secret(secret: &str) {
 pub const MIN_SECRET_LEN: usize = 6;
 
 /// What a scrubbed secret is replaced with.
-const REDACTED: &[u8] = b"[redacted]";
+const REDACTED: &str = "[redacted]";
 
 static GLOBAL_SECRETS: LazyLock<Arc<Secrets>> = LazyLock::new(|| Arc::new(Secrets::default()));
+
+/// Swaps the level filter of a built subscriber (a `tracing_subscriber::reload` handle, with its
+/// format-specific type erased).
+type Reloader = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+
+/// The running subscriber's [`Reloader`], set by [`init_logging`].
+static RELOADER: OnceLock<Reloader> = OnceLock::new();
 
 /// Builds the subscriber; separate from [`init_logging`] so tests can capture its output.
 fn subscriber<W>(
@@ -132,7 +160,7 @@ fn subscriber<W>(
     colour: bool,
     filter: EnvFilter,
     writer: W,
-) -> Box<dyn Subscriber + Send + Sync>
+) -> (Box<dyn Subscriber + Send + Sync>, Reloader)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -140,27 +168,47 @@ where
         .with_env_filter(filter)
         .with_writer(writer);
     match format {
-        LogFormat::Human => Box::new(builder.with_ansi(colour).finish()),
+        LogFormat::Human => {
+            let builder = builder.with_ansi(colour).with_filter_reloading();
+            let handle = builder.reload_handle();
+            (
+                Box::new(builder.finish()),
+                Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())),
+            )
+        }
         // Event fields at the top level (`"campaign":...`), not nested under "fields", so the
         // documented names are the keys a `jq` filter or a log pipeline sees. Span context goes
         // in "spans"; the stable fields are always put on the event itself.
-        LogFormat::Json => Box::new(
-            builder
+        LogFormat::Json => {
+            let builder = builder
                 .json()
                 .flatten_event(true)
                 .with_current_span(false)
                 .with_span_list(true)
-                .finish(),
-        ),
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            (
+                Box::new(builder.finish()),
+                Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())),
+            )
+        }
     }
 }
 
-/// The filter: `RUST_LOG` if set and non-empty, else the config's level.
+/// The filter: `RUST_LOG` if set and non-empty, else the config's level. The config's level is
+/// checked either way, so a typo in it is reported even while `RUST_LOG` hides it.
 fn filter(default_level: &str, rust_log: Option<&str>) -> Result<EnvFilter, LoggingError> {
-    if let Some(directives) = rust_log.map(str::trim).filter(|s| !s.is_empty()) {
-        return EnvFilter::try_new(directives).map_err(|e| invalid(directives, "RUST_LOG", &e));
+    let config_filter = config_filter(default_level)?;
+    match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(directives) => {
+            EnvFilter::try_new(directives).map_err(|e| invalid(directives, "RUST_LOG", &e))
+        }
+        None => Ok(config_filter),
     }
-    let directives = match default_level.trim() {
+}
+
+fn config_filter(level: &str) -> Result<EnvFilter, LoggingError> {
+    let directives = match level.trim() {
         "" => "info",
         level => level,
     };
@@ -225,7 +273,7 @@ fn journal_stream_matches(journal_stream: &str, stderr: Option<(u64, u64)>) -> b
 /// The secret values to scrub, as the byte patterns they take in a log line.
 #[derive(Debug, Default)]
 struct Secrets {
-    patterns: RwLock<Vec<Vec<u8>>>,
+    patterns: RwLock<Vec<String>>,
 }
 
 impl Secrets {
@@ -244,8 +292,8 @@ impl Secrets {
         ];
         let mut patterns = self.patterns.write().unwrap_or_else(|p| p.into_inner());
         for form in forms {
-            if form.len() >= MIN_SECRET_LEN && !patterns.iter().any(|p| p == form.as_bytes()) {
-                patterns.push(form.as_bytes().to_vec());
+            if form.len() >= MIN_SECRET_LEN && !patterns.iter().any(|p| p == form) {
+                patterns.push(form.to_string());
             }
         }
         // Longest first, so a secret that contains another is replaced whole.
@@ -258,26 +306,48 @@ impl Secrets {
         if patterns.is_empty() {
             return None;
         }
-        let mut out: Option<Vec<u8>> = None;
-        let mut copied_up_to = 0;
-        let mut i = 0;
-        while i < line.len() {
-            match patterns.iter().find(|p| line[i..].starts_with(p)) {
-                Some(pattern) => {
-                    let buf = out.get_or_insert_with(|| Vec::with_capacity(line.len()));
-                    buf.extend_from_slice(&line[copied_up_to..i]);
-                    buf.extend_from_slice(REDACTED);
-                    i += pattern.len();
-                    copied_up_to = i;
-                }
-                None => i += 1,
+        // The formatter writes UTF-8; `str::find` is much faster than a byte-by-byte scan.
+        let Ok(text) = std::str::from_utf8(line) else {
+            return scrub_bytes(line, &patterns);
+        };
+        if !patterns.iter().any(|p| text.contains(p.as_str())) {
+            return None;
+        }
+        let mut out = text.to_string();
+        for pattern in patterns.iter() {
+            if out.contains(pattern.as_str()) {
+                out = out.replace(pattern.as_str(), REDACTED);
             }
         }
-        if let Some(buf) = out.as_mut() {
-            buf.extend_from_slice(&line[copied_up_to..]);
-        }
-        out
+        Some(out.into_bytes())
     }
+}
+
+/// [`Secrets::scrub`] for a line that is not UTF-8 (never written by the formatter, but a
+/// writer must not pass anything through unchecked).
+fn scrub_bytes(line: &[u8], patterns: &[String]) -> Option<Vec<u8>> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied_up_to = 0;
+    let mut i = 0;
+    while i < line.len() {
+        match patterns
+            .iter()
+            .find(|p| line[i..].starts_with(p.as_bytes()))
+        {
+            Some(pattern) => {
+                let buf = out.get_or_insert_with(|| Vec::with_capacity(line.len()));
+                buf.extend_from_slice(&line[copied_up_to..i]);
+                buf.extend_from_slice(REDACTED.as_bytes());
+                i += pattern.len();
+                copied_up_to = i;
+            }
+            None => i += 1,
+        }
+    }
+    if let Some(buf) = out.as_mut() {
+        buf.extend_from_slice(&line[copied_up_to..]);
+    }
+    out
 }
 
 /// A [`MakeWriter`] whose writers scrub secrets before passing lines on.
@@ -364,7 +434,7 @@ mod tests {
             set.add(s);
         }
         let writer = Redacting::new(captured.clone(), set);
-        let subscriber = subscriber(format, false, filter(level, None).unwrap(), writer);
+        let (subscriber, _) = subscriber(format, false, filter(level, None).unwrap(), writer);
         tracing::subscriber::with_default(subscriber, emit);
         captured.text()
     }
@@ -479,6 +549,17 @@ mod tests {
     }
 
     #[test]
+    fn lines_that_are_not_utf8_are_scrubbed_too() {
+        let secrets = Secrets::default();
+        secrets.add("topsecret");
+        assert_eq!(
+            secrets.scrub(b"\xff topsecret \xfe").as_deref(),
+            Some(&b"\xff [redacted] \xfe"[..])
+        );
+        assert_eq!(secrets.scrub(b"\xff plain"), None);
+    }
+
+    #[test]
     fn config_level_filters_and_rust_log_overrides_it() {
         let quiet = capture(LogFormat::Human, "warn", &[], || {
             tracing::info!("hidden");
@@ -492,10 +573,8 @@ mod tests {
         let captured = Captured::default();
         let writer = Redacting::new(captured.clone(), Arc::new(Secrets::default()));
         let debug = filter("warn", Some("debug")).unwrap();
-        tracing::subscriber::with_default(
-            subscriber(LogFormat::Human, false, debug, writer),
-            || tracing::debug!("from RUST_LOG"),
-        );
+        let (subscriber, _) = subscriber(LogFormat::Human, false, debug, writer);
+        tracing::subscriber::with_default(subscriber, || tracing::debug!("from RUST_LOG"));
         assert!(captured.text().contains("from RUST_LOG"));
     }
 
@@ -505,6 +584,10 @@ mod tests {
         assert!(filter("warn,tierpace=debug", None).is_ok());
         assert!(filter("", None).is_ok());
         assert!(filter("info", Some("")).is_ok(), "empty RUST_LOG is unset");
+        assert!(
+            filter("inof", Some("debug")).is_err(),
+            "checked under RUST_LOG too"
+        );
         let err = filter("warn,verbose", None).unwrap_err().to_string();
         assert!(err.contains("verbose") && err.contains("config"), "{err}");
     }
@@ -515,6 +598,139 @@ mod tests {
         assert_eq!("human".parse::<LogFormat>().unwrap(), LogFormat::Human);
         assert!("xml".parse::<LogFormat>().is_err());
         assert_eq!(LogFormat::Json.to_string(), "json");
+    }
+
+    /// Set in the child process that runs [`logging_child_process`]: the format to ask for.
+    const CHILD_ENV: &str = "TIERPACE_LOGGING_CHILD";
+
+    /// Not a test by itself: the body of a real process, started by the tests below, that sets
+    /// up logging exactly as `main` does (global subscriber, real stderr, real environment) and
+    /// logs a known key.
+    #[test]
+    #[ignore = "run as a child process by the init_logging tests"]
+    fn logging_child_process() {
+        let Ok(mode) = std::env::var(CHILD_ENV) else {
+            return;
+        };
+        let format = match mode.as_str() {
+            "auto" => None,
+            other => Some(other.parse().unwrap()),
+        };
+        init_logging(format, "info").unwrap();
+        redact_secret(KEY);
+        leak_key_everywhere();
+        tracing::info!(
+            campaign = "spring-sale",
+            sender = "sac",
+            contact = "9f86d081884c7d65",
+            outcome = "accepted",
+            "sent"
+        );
+        tracing::debug!("debug line");
+        // A reload with a new config level: applies unless RUST_LOG is set.
+        set_level("debug").unwrap();
+        tracing::debug!("debug after reload");
+        assert!(set_level("inof").is_err());
+        tracing::debug!("debug after a bad reload");
+        assert!(matches!(
+            init_logging(None, "info"),
+            Err(LoggingError::AlreadyInitialised(_))
+        ));
+    }
+
+    /// Runs [`logging_child_process`] in a new process with stderr going to a file, and
+    /// returns that file's content. `journal`: set JOURNAL_STREAM to that file (as journald
+    /// does for its stream), or to some other file's identity.
+    fn run_child(mode: &str, journal: Option<bool>, rust_log: Option<&str>) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stderr");
+        let file = std::fs::File::create(&path).unwrap();
+        let m = file.metadata().unwrap();
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "--exact",
+            "logging::tests::logging_child_process",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD_ENV, mode)
+        .env_remove("RUST_LOG")
+        .env_remove("JOURNAL_STREAM")
+        .stdout(std::process::Stdio::null())
+        .stderr(file);
+        match journal {
+            Some(true) => cmd.env("JOURNAL_STREAM", format!("{}:{}", m.dev(), m.ino())),
+            Some(false) => cmd.env("JOURNAL_STREAM", format!("{}:{}", m.dev(), m.ino() + 1)),
+            None => &mut cmd,
+        };
+        if let Some(filter) = rust_log {
+            cmd.env("RUST_LOG", filter);
+        }
+        let status = cmd.status().unwrap();
+        let out = std::fs::read_to_string(&path).unwrap();
+        assert!(status.success(), "child failed: {status}\n{out}");
+        out
+    }
+
+    #[test]
+    fn under_journald_a_run_logs_json_lines_without_the_key() {
+        let out = run_child("auto", Some(true), None);
+        assert_eq!(out.lines().count(), 6, "{out}");
+        for line in out.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(v["level"].is_string(), "{line}");
+        }
+        assert!(!out.contains(KEY), "the key leaked: {out}");
+        assert!(out.contains("[redacted]"), "{out}");
+        let sent: serde_json::Value = serde_json::from_str(out.lines().nth(3).unwrap()).unwrap();
+        assert_eq!(sent["message"], "sent", "{out}");
+        assert_eq!(sent["campaign"], "spring-sale");
+        assert_eq!(sent["outcome"], "accepted");
+        assert!(
+            !out.contains("debug line"),
+            "info is the config level: {out}"
+        );
+        assert!(
+            out.contains("debug after reload"),
+            "set_level applies: {out}"
+        );
+        assert!(
+            out.contains("debug after a bad reload"),
+            "a bad level keeps the current one: {out}"
+        );
+    }
+
+    #[test]
+    fn off_the_journal_a_run_logs_human_lines_without_the_key() {
+        // JOURNAL_STREAM inherited but naming another stream: not the journal.
+        let out = run_child("auto", Some(false), None);
+        assert!(serde_json::from_str::<serde_json::Value>(out.lines().next().unwrap()).is_err());
+        assert!(
+            out.contains(" INFO ") && out.contains("campaign=\"spring-sale\""),
+            "{out}"
+        );
+        assert!(!out.contains(KEY), "the key leaked: {out}");
+        assert!(!out.contains('\u{1b}'), "no colour off a terminal: {out}");
+    }
+
+    #[test]
+    fn log_format_flag_and_rust_log_apply_to_a_run() {
+        // The config says info, RUST_LOG says debug except for tierpace (the test's target).
+        let out = run_child("json", None, Some("debug,tierpace=warn"));
+        assert!(out.contains("send failed"), "{out}");
+        assert!(
+            !out.contains("\"sent\""),
+            "RUST_LOG wins over the config: {out}"
+        );
+        assert!(
+            !out.contains("debug after reload"),
+            "RUST_LOG wins over a reloaded config level too: {out}"
+        );
+        for line in out.lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
+        assert!(!out.contains(KEY), "the key leaked: {out}");
     }
 
     #[test]

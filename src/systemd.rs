@@ -14,7 +14,6 @@
 //!
 //! Wire format (sd_notify(3)): one datagram of `KEY=VALUE` lines to the unix socket named by
 //! `NOTIFY_SOCKET`. The `sd-notify` crate writes it; this module decides what to send and when.
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -73,25 +72,6 @@ pub fn watchdog_interval() -> Option<Duration> {
         Some(Duration::from_micros(usec))
     } else {
         None
-    }
-}
-
-/// Where a secret file named in the config lives: `api_key_file = "gupshup-key-sac"`.
-///
-/// A relative name is looked up in `$CREDENTIALS_DIRECTORY`, where systemd places the files of
-/// `LoadCredential=` (readable only by the service's user, even a `DynamicUser=`); an absolute
-/// path is used as it is. Without `$CREDENTIALS_DIRECTORY` a relative name stays relative to the
-/// working directory, so the error on reading it names the file the operator wrote.
-pub fn credential_path(file: &Path) -> PathBuf {
-    let dir = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
-    resolve_credential(file, dir.as_deref())
-}
-
-/// [`credential_path`] with the credentials directory passed in.
-fn resolve_credential(file: &Path, credentials_dir: Option<&Path>) -> PathBuf {
-    match credentials_dir {
-        Some(dir) if file.is_relative() && !dir.as_os_str().is_empty() => dir.join(file),
-        _ => file.to_path_buf(),
     }
 }
 
@@ -236,22 +216,5 @@ mod tests {
         std::env::remove_var("WATCHDOG_USEC");
         std::env::remove_var("WATCHDOG_PID");
         assert_eq!(watchdog_interval(), None);
-    }
-
-    #[test]
-    fn relative_credential_names_resolve_in_the_credentials_directory() {
-        let dir = Path::new("/run/credentials/tierpace.service");
-        assert_eq!(
-            resolve_credential(Path::new("gupshup-key-sac"), Some(dir)),
-            dir.join("gupshup-key-sac")
-        );
-        assert_eq!(
-            resolve_credential(Path::new("/etc/keys/k"), Some(dir)),
-            PathBuf::from("/etc/keys/k")
-        );
-        assert_eq!(
-            resolve_credential(Path::new("gupshup-key-sac"), None),
-            PathBuf::from("gupshup-key-sac")
-        );
     }
 }
