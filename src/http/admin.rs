@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::{authorize, Access};
+use super::auth::{authorize, Access, Unauthorized};
 use super::HttpState;
 
 /// One step of a sender's tier ladder.
@@ -227,25 +227,45 @@ pub struct SetBrake {
     pub reason: Option<String>,
 }
 
-type ApiResult = Result<Response, Response>;
+/// What an admin handler can fail with; both kinds answer JSON.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized(Unauthorized),
+    Admin(AdminError),
+}
+
+impl From<Unauthorized> for ApiError {
+    fn from(e: Unauthorized) -> Self {
+        ApiError::Unauthorized(e)
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        ApiError::Admin(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Unauthorized(e) => e.into_response(),
+            ApiError::Admin(e) => e.into_response(),
+        }
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
 
 pub async fn list_senders(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
     authorize(&s.config, &headers, Access::Read)?;
-    let senders = s
-        .admin
-        .senders()
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let senders = s.admin.senders().await?;
     Ok(Json(senders).into_response())
 }
 
 pub async fn list_campaigns(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
     authorize(&s.config, &headers, Access::Read)?;
-    let campaigns = s
-        .admin
-        .campaigns()
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let campaigns = s.admin.campaigns().await?;
     Ok(Json(campaigns).into_response())
 }
 
@@ -259,13 +279,8 @@ pub async fn campaign_action(
         AdminError::NotFound(format!(
             "no campaign action `{action}` (pause, resume, cancel, retry-failed)"
         ))
-        .into_response()
     })?;
-    let status = s
-        .admin
-        .campaign_action(&id, action)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let status = s.admin.campaign_action(&id, action).await?;
     tracing::info!(campaign = %id, action = action.as_str(), "campaign changed by operator");
     Ok(Json(status).into_response())
 }
@@ -288,11 +303,8 @@ pub async fn remove_optout(
 
 async fn change_optout(s: HttpState, headers: HeaderMap, number: String, add: bool) -> ApiResult {
     authorize(&s.config, &headers, Access::Change)?;
-    let digits = optout_number(&number).map_err(IntoResponse::into_response)?;
-    s.admin
-        .optout(&digits, add)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let digits = optout_number(&number)?;
+    s.admin.optout(&digits, add).await?;
     // The number itself stays out of the log (DESIGN.md §2.7 / STYLE.md 12).
     tracing::info!(add, "opt-out changed by operator");
     Ok(Json(json!({ "optout": add })).into_response())
@@ -320,11 +332,7 @@ pub async fn set_tier(
 ) -> ApiResult {
     authorize(&s.config, &headers, Access::Change)?;
     let req: SetTier = json_body(&body)?;
-    let status = s
-        .admin
-        .set_tier(&sender, &req.tier)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let status = s.admin.set_tier(&sender, &req.tier).await?;
     tracing::info!(sender = %sender, tier = %req.tier, "tier set by operator");
     Ok(Json(status).into_response())
 }
@@ -340,16 +348,14 @@ pub async fn set_brake(
     let status = s
         .admin
         .set_brake(&sender, req.on, req.reason.clone())
-        .await
-        .map_err(IntoResponse::into_response)?;
+        .await?;
     tracing::info!(sender = %sender, on = req.on, reason = ?req.reason, "brake set by operator");
     Ok(Json(status).into_response())
 }
 
 /// Parse a JSON body ourselves so a bad one gets our JSON error, not axum's plain text.
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| AdminError::Invalid(format!("bad JSON body: {e}")).into_response())
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
+    serde_json::from_slice(body).map_err(|e| AdminError::Invalid(format!("bad JSON body: {e}")))
 }
 
 /// Unknown `/api/v1/...` paths answer JSON too.

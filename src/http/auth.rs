@@ -48,8 +48,27 @@ pub enum Access {
     Change,
 }
 
-/// Allow the request or answer 401 with a JSON error saying why (without echoing the token).
-pub fn authorize(config: &HttpConfig, headers: &HeaderMap, access: Access) -> Result<(), Response> {
+/// A refused request: answered 401 with a JSON error saying why (never echoing the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unauthorized(pub &'static str);
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            error_body("unauthorized", self.0),
+        )
+            .into_response()
+    }
+}
+
+/// Allow the request or say why not.
+pub fn authorize(
+    config: &HttpConfig,
+    headers: &HeaderMap,
+    access: Access,
+) -> Result<(), Unauthorized> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -78,12 +97,7 @@ pub fn authorize(config: &HttpConfig, headers: &HeaderMap, access: Access) -> Re
         _ => "wrong token",
     };
     tracing::warn!(?access, "admin API request refused: {message}");
-    Err((
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        error_body("unauthorized", message),
-    )
-        .into_response())
+    Err(Unauthorized(message))
 }
 
 #[cfg(test)]

@@ -292,3 +292,68 @@ pub async fn receive(
     }
     super::deliver(&state, "meta", parse_meta(&body)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const BODY: &[u8] = br#"{"object":"whatsapp_business_account","entry":[]}"#;
+    /// Computed independently (Python's hmac module) so a broken HMAC cannot agree with itself.
+    const KNOWN: &str = "sha256=d3e4f9da0ce6c71ab3dba55929b8eeeee2455349e534924ead19f98d143e904f";
+
+    #[test]
+    fn known_signature_is_accepted() {
+        assert!(verify_meta_signature(b"app-secret", BODY, Some(KNOWN)));
+        assert_eq!(meta_signature(b"app-secret", BODY), KNOWN);
+    }
+
+    #[test]
+    fn missing_malformed_or_wrong_signatures_are_refused() {
+        assert!(!verify_meta_signature(b"app-secret", BODY, None));
+        assert!(!verify_meta_signature(b"app-secret", BODY, Some("")));
+        assert!(!verify_meta_signature(
+            b"app-secret",
+            BODY,
+            Some(&KNOWN[7..])
+        ));
+        assert!(!verify_meta_signature(
+            b"app-secret",
+            BODY,
+            Some("sha1=d3e4f9")
+        ));
+        assert!(!verify_meta_signature(
+            b"app-secret",
+            BODY,
+            Some("sha256=zz")
+        ));
+        assert!(!verify_meta_signature(b"other-secret", BODY, Some(KNOWN)));
+        assert!(!verify_meta_signature(b"app-secret", b"{}", Some(KNOWN)));
+        // A truncated MAC must not pass as a prefix match.
+        assert!(!verify_meta_signature(
+            b"app-secret",
+            BODY,
+            Some(&KNOWN[..40])
+        ));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn a_signature_holds_only_for_its_own_body(
+            secret in proptest::collection::vec(any::<u8>(), 1..64),
+            body in proptest::collection::vec(any::<u8>(), 0..512),
+            flip in any::<proptest::sample::Index>(),
+        ) {
+            let sig = meta_signature(&secret, &body);
+            prop_assert!(verify_meta_signature(&secret, &body, Some(&sig)));
+            if !body.is_empty() {
+                let mut tampered = body.clone();
+                let i = flip.index(tampered.len());
+                tampered[i] ^= 0x01;
+                prop_assert!(!verify_meta_signature(&secret, &tampered, Some(&sig)));
+            }
+        }
+    }
+}

@@ -139,6 +139,18 @@ pub struct Metrics {
 /// The quality names a group's `tierpace_group_quality` has one series for each.
 pub const QUALITIES: [&str; 4] = ["high", "medium", "low", "unknown"];
 
+/// The contact states `tierpace_campaign_contacts` has one series for each.
+pub const CONTACT_STATES: [&str; 8] = [
+    "pending",
+    "in_flight",
+    "sent",
+    "delivered",
+    "read",
+    "failed",
+    "skipped",
+    "unknown",
+];
+
 /// The campaign states `tierpace_campaign_state` has one series for each.
 pub const CAMPAIGN_STATES: [&str; 7] = [
     "scheduled",
@@ -390,8 +402,9 @@ impl Metrics {
     }
 
     /// Forget a campaign's series (its file disappeared), so dashboards stop showing it.
-    pub fn forget_campaign(&self, campaign: &str) {
-        let c = || campaign.to_string();
+    /// `last` is its last status: it names the skip reasons and failure codes it had.
+    pub fn forget_campaign(&self, last: &CampaignStatus) {
+        let c = || last.id.clone();
         self.campaign_eta_seconds
             .remove(&CampaignLabels { campaign: c() });
         for state in CAMPAIGN_STATES {
@@ -400,19 +413,23 @@ impl Metrics {
                 state: state.to_string(),
             });
         }
-        for state in [
-            "pending",
-            "in_flight",
-            "sent",
-            "delivered",
-            "read",
-            "failed",
-            "skipped",
-            "unknown",
-        ] {
+        for state in CONTACT_STATES {
             self.campaign_contacts.remove(&CampaignStateLabels {
                 campaign: c(),
                 state: state.to_string(),
+            });
+        }
+        for reason in last.totals.skipped.keys() {
+            self.campaign_skipped_contacts
+                .remove(&CampaignReasonLabels {
+                    campaign: c(),
+                    reason: reason.clone(),
+                });
+        }
+        for code in last.totals.failed_by_code.keys() {
+            self.campaign_failed_contacts.remove(&CampaignCodeLabels {
+                campaign: c(),
+                code: code.clone(),
             });
         }
     }

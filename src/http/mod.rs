@@ -21,6 +21,7 @@ pub mod gupshup_webhook;
 pub mod health;
 pub mod meta_webhook;
 pub mod metrics;
+pub mod settings;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub use gupshup_webhook::parse_gupshup;
 pub use health::Readiness;
 pub use meta_webhook::{parse_meta, verify_meta_signature};
 pub use metrics::Metrics;
+pub use settings::{HttpConfigError, HttpSection};
 
 /// Bodies larger than this get 413: no provider callback comes near it (Meta batches stay small).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

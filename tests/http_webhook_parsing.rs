@@ -1,0 +1,307 @@
+//! The webhook parsers against payloads written from the documented shapes (DOMAIN.md §4-§5).
+//! Pure: no HTTP here (see `http_webhooks.rs`), so each rule reads on its own.
+
+use chrono::{TimeZone, Utc};
+use tierpace::http::{
+    is_optout_keyword, parse_gupshup, parse_meta, DeliveryStatus, ProviderEvent, WebhookError,
+    WebhookSource,
+};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/webhooks/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+}
+
+fn gupshup_events(name: &str) -> Vec<ProviderEvent> {
+    let received = parse_gupshup(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for r in &received {
+        assert_eq!(
+            r.source,
+            WebhookSource::Gupshup {
+                app: Some("AcmeSAC".into())
+            }
+        );
+    }
+    received.into_iter().map(|r| r.event).collect()
+}
+
+fn meta_events(name: &str) -> Vec<ProviderEvent> {
+    parse_meta(&fixture(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .into_iter()
+        .map(|r| r.event)
+        .collect()
+}
+
+#[test]
+fn gupshup_enqueued_is_matched_by_our_message_id() {
+    let events = gupshup_events("gupshup_message_event_enqueued.json");
+    assert_eq!(
+        events,
+        vec![ProviderEvent::MessageStatus {
+            provider_message_id: "ee4a68a0-1203-4c85-8dc3-49d0b3226a35".into(),
+            alt_id: None,
+            status: DeliveryStatus::Enqueued,
+            at: Utc.timestamp_millis_opt(1_764_158_400_123).single(),
+        }]
+    );
+}
+
+#[test]
+fn gupshup_from_sent_on_gsid_wins_over_whatsapp_id() {
+    for (file, status, ts) in [
+        (
+            "gupshup_message_event_sent.json",
+            DeliveryStatus::Sent,
+            1_764_158_401,
+        ),
+        (
+            "gupshup_message_event_delivered.json",
+            DeliveryStatus::Delivered,
+            1_764_158_402,
+        ),
+        (
+            "gupshup_message_event_read.json",
+            DeliveryStatus::Read,
+            1_764_158_460,
+        ),
+    ] {
+        assert_eq!(
+            gupshup_events(file),
+            vec![ProviderEvent::MessageStatus {
+                provider_message_id: "ee4a68a0-1203-4c85-8dc3-49d0b3226a35".into(),
+                alt_id: Some("gBEGVYWZmZkAAgk0RR8qhAMhHrc".into()),
+                status,
+                at: Utc.timestamp_opt(ts, 0).single(),
+            }],
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn gupshup_failure_carries_code_and_reason() {
+    let events = gupshup_events("gupshup_message_event_failed.json");
+    match &events[..] {
+        [ProviderEvent::MessageStatus { status, .. }] => assert_eq!(
+            status,
+            &DeliveryStatus::Failed {
+                code: Some(1002),
+                reason: Some("Number Does Not Exists On WhatsApp".into())
+            }
+        ),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn gupshup_inbound_text_and_quick_reply() {
+    assert_eq!(
+        gupshup_events("gupshup_message_text.json"),
+        vec![ProviderEvent::Inbound {
+            from: "5585999990001".into(),
+            text: Some("Olá, quero saber mais".into()),
+            at: Utc.timestamp_millis_opt(1_764_158_500_000).single(),
+        }]
+    );
+    match &gupshup_events("gupshup_message_quick_reply.json")[..] {
+        [ProviderEvent::Inbound { from, text, .. }] => {
+            assert_eq!(from, "5585999990004");
+            assert_eq!(text.as_deref(), Some("PARAR"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn gupshup_user_events_opt_out_and_in() {
+    assert_eq!(
+        gupshup_events("gupshup_user_event_opted_out.json"),
+        vec![ProviderEvent::OptOut {
+            phone: "5585999990005".into()
+        }]
+    );
+    assert_eq!(
+        gupshup_events("gupshup_user_event_opted_in.json"),
+        vec![ProviderEvent::OptIn {
+            phone: "5585999990005".into()
+        }]
+    );
+}
+
+#[test]
+fn gupshup_tier_events() {
+    assert_eq!(
+        gupshup_events("gupshup_account_tier_upgrade.json"),
+        vec![ProviderEvent::Tier {
+            event: "UPGRADE".into(),
+            current: Some("TIER_1K".into()),
+            new: Some("TIER_10K".into()),
+        }]
+    );
+    assert_eq!(
+        gupshup_events("gupshup_account_tier_flagged.json"),
+        vec![ProviderEvent::Tier {
+            event: "FLAGGED".into(),
+            current: Some("TIER_10K".into()),
+            new: None,
+        }]
+    );
+}
+
+#[test]
+fn gupshup_template_paused() {
+    assert_eq!(
+        gupshup_events("gupshup_template_paused.json"),
+        vec![ProviderEvent::Template {
+            id: Some("6f1c2a44-8d0e-4b9b-9a55-0c5e1a2b3c4d".into()),
+            name: Some("promo_black_friday".into()),
+            status: "paused".into(),
+        }]
+    );
+}
+
+#[test]
+fn gupshup_unknown_and_malformed_bodies_are_told_apart() {
+    assert!(matches!(
+        parse_gupshup(&fixture("gupshup_unknown_type.json")),
+        Err(WebhookError::Unsupported(_))
+    ));
+    assert!(matches!(
+        parse_gupshup(&fixture("gupshup_malformed.json")),
+        Err(WebhookError::Malformed(_))
+    ));
+    assert!(matches!(
+        parse_gupshup(b"not json"),
+        Err(WebhookError::Malformed(_))
+    ));
+    assert!(matches!(
+        parse_gupshup(b"[]"),
+        Err(WebhookError::Malformed(_))
+    ));
+    assert!(matches!(
+        parse_gupshup(br#"{"type":"message-event","payload":{"id":"x","type":"bounced"}}"#),
+        Err(WebhookError::Unsupported(_))
+    ));
+}
+
+#[test]
+fn gupshup_codes_may_be_strings() {
+    let body = br#"{"type":"message-event","payload":{"id":"a","type":"failed","payload":{"code":"4003","reason":"Template params mismatch"}}}"#;
+    match &parse_gupshup(body).expect("parses")[0].event {
+        ProviderEvent::MessageStatus {
+            status: DeliveryStatus::Failed { code, .. },
+            ..
+        } => assert_eq!(*code, Some(4003)),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn meta_statuses_with_failure_code_and_source() {
+    let received = parse_meta(&fixture("meta_statuses.json")).expect("parses");
+    assert_eq!(received.len(), 2);
+    assert_eq!(
+        received[0].source,
+        WebhookSource::Meta {
+            waba_id: Some("102290129340398".into()),
+            phone_number_id: Some("106540352242922".into()),
+            display_phone_number: Some("558530000000".into()),
+        }
+    );
+    assert_eq!(
+        received[0].event,
+        ProviderEvent::MessageStatus {
+            provider_message_id: "wamid.HBgNNTU4NTk5OTk5MDAwMRUCABEYEjRBQjM0".into(),
+            alt_id: None,
+            status: DeliveryStatus::Delivered,
+            at: Utc.timestamp_opt(1_764_158_402, 0).single(),
+        }
+    );
+    match &received[1].event {
+        ProviderEvent::MessageStatus {
+            status: DeliveryStatus::Failed { code, reason },
+            ..
+        } => {
+            assert_eq!(*code, Some(131_048));
+            assert!(reason
+                .as_deref()
+                .is_some_and(|r| r.contains("restrictions")));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn meta_inbound_text_and_button() {
+    assert_eq!(
+        meta_events("meta_inbound.json"),
+        vec![
+            ProviderEvent::Inbound {
+                from: "5585999990001".into(),
+                text: Some("stop".into()),
+                at: Utc.timestamp_opt(1_764_158_500, 0).single(),
+            },
+            ProviderEvent::Inbound {
+                from: "5585999990006".into(),
+                text: Some("Quero saber mais".into()),
+                at: Utc.timestamp_opt(1_764_158_501, 0).single(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn meta_quality_capability_and_template_updates() {
+    assert_eq!(
+        meta_events("meta_quality_update.json"),
+        vec![ProviderEvent::Tier {
+            event: "DOWNGRADE".into(),
+            current: Some("TIER_10K".into()),
+            new: Some("TIER_1K".into()),
+        }]
+    );
+    assert_eq!(
+        meta_events("meta_business_capability_update.json"),
+        vec![ProviderEvent::Tier {
+            event: "CAPABILITY_UPDATE".into(),
+            current: None,
+            new: Some("TIER_2K".into()),
+        }]
+    );
+    assert_eq!(
+        meta_events("meta_template_status_update.json"),
+        vec![ProviderEvent::Template {
+            id: Some("594425479261596".into()),
+            name: Some("promo_black_friday".into()),
+            status: "paused".into(),
+        }]
+    );
+}
+
+#[test]
+fn meta_unknown_fields_and_bad_bodies() {
+    assert!(matches!(
+        parse_meta(&fixture("meta_unknown_field.json")),
+        Err(WebhookError::Unsupported(_))
+    ));
+    assert!(matches!(parse_meta(b"{"), Err(WebhookError::Malformed(_))));
+    assert!(matches!(
+        parse_meta(b"{\"object\":\"x\"}"),
+        Err(WebhookError::Malformed(_))
+    ));
+}
+
+#[test]
+fn default_keywords_cover_the_fixture_replies() {
+    let keywords: Vec<String> = ["STOP", "SAIR", "PARAR", "CANCELAR", "DESCADASTRAR"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert!(is_optout_keyword(" Sair ", &keywords));
+    assert!(is_optout_keyword("stop", &keywords));
+    assert!(!is_optout_keyword("Olá, quero saber mais", &keywords));
+}
