@@ -275,16 +275,20 @@ impl Dispatcher {
     ) -> SenderView {
         // The open time left today is the most generous among the open campaigns' calendars:
         // each campaign is gated by its own calendar before it gets here.
-        let (day_start, open_left) = self
+        let (day_start, open_left, open_now) = self
             .runners
             .values()
             .filter(|r| views.iter().any(|v| v.id == r.id()))
             .map(|r| {
                 let (start, _) = r.live.calendar.local_day_bounds(now);
-                (start, r.live.calendar.open_seconds_left_today(now))
+                (
+                    start,
+                    r.live.calendar.open_seconds_left_today(now),
+                    r.live.calendar.is_open(now),
+                )
             })
-            .max_by_key(|(_, s)| *s)
-            .unwrap_or((now, 0));
+            .max_by_key(|(_, s, _)| *s)
+            .unwrap_or((now, 0, false));
         SenderView {
             now,
             limit: stats.limit,
@@ -296,6 +300,7 @@ impl Dispatcher {
             limit_frees_at: stats.next_slot_at,
             day_start,
             open_seconds_left_today: open_left,
+            open_now,
             new_uniques_today: self.new_uniques_today,
             max_mps: self.deps.max_mps,
         }
