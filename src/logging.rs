@@ -106,7 +106,7 @@ pub fn init_logging(format: Option<LogFormat>, default_level: &str) -> Result<()
     let format = choose_format(format, stderr_is_journal());
     let colour = format == LogFormat::Human
         && io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let writer = Redacting::new(io::stderr, Arc::clone(&GLOBAL_SECRETS));
     let (subscriber, reloader) = subscriber(format, colour, filter, writer);
     subscriber

@@ -456,7 +456,7 @@ proptest! {
                 match r.next_with(p, want) {
                     Some(expected) => prop_assert_eq!(got, Some(expected), "from {} want open={}", p, want),
                     // Not within the reference's window: the answer must lie beyond it.
-                    None => prop_assert!(got.map_or(true, |g| g >= r.end()), "from {} want open={} got {:?}", p, want, got),
+                    None => prop_assert!(got.is_none_or(|g| g >= r.end()), "from {} want open={} got {:?}", p, want, got),
                 }
             }
         }

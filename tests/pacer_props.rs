@@ -34,7 +34,7 @@ struct SendLog {
 
 impl SendLog {
     fn record(&mut self, at: DateTime<Utc>, n: u64) {
-        self.sends.extend(std::iter::repeat(at).take(n as usize));
+        self.sends.extend(std::iter::repeat_n(at, n as usize));
     }
 
     /// Sends in the half-open second `(now - 1 s, now]`.

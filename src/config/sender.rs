@@ -99,15 +99,17 @@ impl SenderConfig {
         }
         match self.provider {
             ProviderChoice::Gupshup => {
-                if self.source.as_deref().map_or(true, |s| {
-                    s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit())
-                }) {
+                if self
+                    .source
+                    .as_deref()
+                    .is_none_or(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()))
+                {
                     p.push(format!(
                         "{}: the business number, digits only, is required for gupshup",
                         key("source")
                     ));
                 }
-                if self.app_name.as_deref().map_or(true, str::is_empty) {
+                if self.app_name.as_deref().is_none_or(str::is_empty) {
                     p.push(format!("{}: required for gupshup", key("app_name")));
                 }
                 if self.api_key_env.is_none() && self.api_key_file.is_none() {
@@ -118,7 +120,7 @@ impl SenderConfig {
                 }
             }
             ProviderChoice::Meta => {
-                if self.phone_number_id.as_deref().map_or(true, str::is_empty) {
+                if self.phone_number_id.as_deref().is_none_or(str::is_empty) {
                     p.push(format!("{}: required for meta", key("phone_number_id")));
                 }
                 if self.api_key_env.is_none() && self.api_key_file.is_none() {

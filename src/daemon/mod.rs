@@ -422,7 +422,7 @@ async fn reload(
             .read()
             .map(|l| l.path.clone())
             .unwrap_or_default();
-        match LoadedConfig::load(&path).and_then(|l| Ok(l)) {
+        match LoadedConfig::load(&path) {
             Ok(new) => match apply_config(shared, &new, dispatchers) {
                 Ok(()) => {
                     registry.set_context(campaign_context(&new.config));

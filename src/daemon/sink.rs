@@ -186,7 +186,7 @@ impl Sink {
             let state = self
                 .0
                 .ledger
-                .apply_tier_event(&h.group, now, ev.clone())
+                .apply_tier_event(&h.group, now, ev)
                 .await
                 .map_err(|e| e.to_string())?;
             tracing::info!(sender = %h.id, group = %h.group, event, tier = %state.tier, "tier event applied");

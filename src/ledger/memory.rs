@@ -180,7 +180,7 @@ impl GroupBook {
             } else if counted >= u64::from(plan.budget) {
                 Code::OverBudget
             } else {
-                debug_assert!(open.map_or(true, |t| t <= lookback_cutoff || t <= window_cutoff));
+                debug_assert!(open.is_none_or(|t| t <= lookback_cutoff || t <= window_cutoff));
                 self.set_opened(m, plan.now_ms);
                 counted += 1;
                 Code::Counted
@@ -245,7 +245,7 @@ impl Ledger for MemoryLedger {
         let t = to_millis(now);
         self.with_group(group, |book| {
             let old = book.service.get(&m).copied();
-            if old.map_or(true, |o| t > o) {
+            if old.is_none_or(|o| t > o) {
                 if let Some(o) = old {
                     book.service_by_time.remove(&(o, m));
                 }

@@ -165,7 +165,7 @@ impl Calendar {
         let mut pieces = Vec::new();
         // Pieces of later days start no earlier than that day's start, so once the best
         // candidate is at or before it, nothing later can beat it.
-        while day_start < hi && best.map_or(true, |b| b > day_start) {
+        while day_start < hi && best.is_none_or(|b| b > day_start) {
             pieces.clear();
             self.day_pieces(day, &mut pieces);
             for &(s, e) in &pieces {
