@@ -134,6 +134,8 @@ fn non_empty(value: String, origin: impl FnOnce() -> String) -> Result<Secret, S
     if value.trim().is_empty() {
         Err(SecretError::Empty(origin()))
     } else {
+        // Second line of defence: the log scrubber masks this value wherever it might appear.
+        crate::logging::redact_secret(&value);
         Ok(Secret(value))
     }
 }

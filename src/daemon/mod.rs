@@ -201,6 +201,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let loaded = LoadedConfig::load(config_path)?;
     let cfg = loaded.config.clone();
+    if let Err(e) = crate::logging::set_level(&cfg.log_level) {
+        tracing::warn!(error = %e, "log_level not applied");
+    }
     let hasher = hash_key(&cfg)?;
     let cals = calendars(&cfg)?;
     let stores = stores::build(&cfg, ledger_settings(&cfg)?).await?;
@@ -426,6 +429,9 @@ async fn reload(
             Ok(new) => match apply_config(shared, &new, dispatchers) {
                 Ok(()) => {
                     registry.set_context(campaign_context(&new.config));
+                    if let Err(e) = crate::logging::set_level(&new.config.log_level) {
+                        tracing::warn!(error = %e, "log_level not applied");
+                    }
                     if let Ok(mut l) = shared.loaded.write() {
                         *l = new;
                     }

@@ -69,6 +69,15 @@ impl StatusBoard {
             .remove(sender);
     }
 
+    /// Whether every dispatcher published within `max_age` of `now` (its loop is not stuck).
+    pub fn ticking(&self, now: DateTime<Utc>, max_age: chrono::Duration) -> bool {
+        self.senders
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .all(|s| now - s.at <= max_age)
+    }
+
     /// Whether every dispatcher reported within `max_age` of `now` with a reachable ledger.
     pub fn healthy(
         &self,
