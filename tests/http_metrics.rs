@@ -346,3 +346,36 @@ async fn a_campaign_can_be_forgotten() {
     assert!(!text.contains("campaign=\"old\""), "{text}");
     assert!(text.contains("campaign=\"new\""), "{text}");
 }
+
+/// The shipped Grafana dashboard and alert rules use only metric names `/metrics` exports.
+#[tokio::test]
+async fn dashboard_and_alerts_name_only_exported_metrics() {
+    let server = TestServer::start(full_config()).await;
+    populate(&server).await;
+    let (_, scrape) = scrape(&server).await;
+    let exported: std::collections::HashSet<String> =
+        scrape.samples.iter().map(|s| s.metric.clone()).collect();
+    let root = env!("CARGO_MANIFEST_DIR");
+    for file in [
+        "config/grafana-dashboard.json",
+        "config/prometheus-alerts.yml",
+    ] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).expect("read");
+        let mut names = 0;
+        for (i, _) in text.match_indices("tierpace_") {
+            let name: String = text[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            names += 1;
+            let known = exported.contains(&name)
+                || exported.contains(&format!("{name}_total"))
+                || ["_bucket", "_sum", "_count"].iter().any(|sfx| {
+                    name.strip_suffix(sfx)
+                        .is_some_and(|base| exported.iter().any(|e| e == base))
+                });
+            assert!(known, "{file} names {name}, which /metrics does not export");
+        }
+        assert!(names > 10, "{file} names only {names} metrics");
+    }
+}
