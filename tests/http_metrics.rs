@@ -72,7 +72,6 @@ async fn populate(server: &TestServer) {
     let m = &server.metrics;
     let mut sender = sample_sender();
     sender.upgrade_at = chrono::DateTime::from_timestamp(1_764_244_800, 0);
-    m.observe_sender(&sender);
     let mut unlimited = sample_sender();
     unlimited.limit_group = "portfolio-2".into();
     unlimited.id = "vendas".into();
@@ -84,7 +83,13 @@ async fn populate(server: &TestServer) {
         since: None,
         effect: "halve".into(),
     }];
-    m.observe_sender(&unlimited);
+    // A second sender in the first group, braked and at LOW quality: the group shows both.
+    let mut braked = sample_sender();
+    braked.id = "sac-2".into();
+    braked.quality = "RED".into();
+    braked.brakes = unlimited.brakes.clone();
+    braked.rate_per_second = 0.0;
+    m.observe_senders(&[sender, braked, unlimited]);
     m.observe_campaign(&sample_campaign("black-friday"));
     m.sender_sends
         .get_or_create(&SendOutcomeLabels {
@@ -171,7 +176,7 @@ async fn metrics_carry_the_values_the_daemon_set() {
             "tierpace_group_quality",
             &[("group", "acme"), ("quality", "high")]
         ),
-        Some(1.0)
+        Some(0.0)
     );
     assert_eq!(
         value(
@@ -179,9 +184,17 @@ async fn metrics_carry_the_values_the_daemon_set() {
             "tierpace_group_quality",
             &[("group", "acme"), ("quality", "low")]
         ),
+        Some(1.0)
+    );
+    assert_eq!(value(&s, "tierpace_group_brake_active", &acme), Some(1.0));
+    assert_eq!(
+        value(
+            &s,
+            "tierpace_sender_rate_messages_per_second",
+            &[("sender", "sac-2")]
+        ),
         Some(0.0)
     );
-    assert_eq!(value(&s, "tierpace_group_brake_active", &acme), Some(0.0));
 
     let p2 = [("group", "portfolio-2")];
     assert_eq!(
