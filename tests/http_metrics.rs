@@ -72,7 +72,6 @@ async fn populate(server: &TestServer) {
     let m = &server.metrics;
     let mut sender = sample_sender();
     sender.upgrade_at = chrono::DateTime::from_timestamp(1_764_244_800, 0);
-    m.observe_sender(&sender);
     let mut unlimited = sample_sender();
     unlimited.limit_group = "portfolio-2".into();
     unlimited.id = "vendas".into();
@@ -84,7 +83,13 @@ async fn populate(server: &TestServer) {
         since: None,
         effect: "halve".into(),
     }];
-    m.observe_sender(&unlimited);
+    // A second sender in the first group, braked and at LOW quality: the group shows both.
+    let mut braked = sample_sender();
+    braked.id = "sac-2".into();
+    braked.quality = "RED".into();
+    braked.brakes = unlimited.brakes.clone();
+    braked.rate_per_second = 0.0;
+    m.observe_senders(&[sender, braked, unlimited]);
     m.observe_campaign(&sample_campaign("black-friday"));
     m.sender_sends
         .get_or_create(&SendOutcomeLabels {
@@ -171,7 +176,7 @@ async fn metrics_carry_the_values_the_daemon_set() {
             "tierpace_group_quality",
             &[("group", "acme"), ("quality", "high")]
         ),
-        Some(1.0)
+        Some(0.0)
     );
     assert_eq!(
         value(
@@ -179,9 +184,17 @@ async fn metrics_carry_the_values_the_daemon_set() {
             "tierpace_group_quality",
             &[("group", "acme"), ("quality", "low")]
         ),
+        Some(1.0)
+    );
+    assert_eq!(value(&s, "tierpace_group_brake_active", &acme), Some(1.0));
+    assert_eq!(
+        value(
+            &s,
+            "tierpace_sender_rate_messages_per_second",
+            &[("sender", "sac-2")]
+        ),
         Some(0.0)
     );
-    assert_eq!(value(&s, "tierpace_group_brake_active", &acme), Some(0.0));
 
     let p2 = [("group", "portfolio-2")];
     assert_eq!(
@@ -345,4 +358,37 @@ async fn a_campaign_can_be_forgotten() {
     let (text, _) = scrape(&server).await;
     assert!(!text.contains("campaign=\"old\""), "{text}");
     assert!(text.contains("campaign=\"new\""), "{text}");
+}
+
+/// The shipped Grafana dashboard and alert rules use only metric names `/metrics` exports.
+#[tokio::test]
+async fn dashboard_and_alerts_name_only_exported_metrics() {
+    let server = TestServer::start(full_config()).await;
+    populate(&server).await;
+    let (_, scrape) = scrape(&server).await;
+    let exported: std::collections::HashSet<String> =
+        scrape.samples.iter().map(|s| s.metric.clone()).collect();
+    let root = env!("CARGO_MANIFEST_DIR");
+    for file in [
+        "config/grafana-dashboard.json",
+        "config/prometheus-alerts.yml",
+    ] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).expect("read");
+        let mut names = 0;
+        for (i, _) in text.match_indices("tierpace_") {
+            let name: String = text[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            names += 1;
+            let known = exported.contains(&name)
+                || exported.contains(&format!("{name}_total"))
+                || ["_bucket", "_sum", "_count"].iter().any(|sfx| {
+                    name.strip_suffix(sfx)
+                        .is_some_and(|base| exported.iter().any(|e| e == base))
+                });
+            assert!(known, "{file} names {name}, which /metrics does not export");
+        }
+        assert!(names > 10, "{file} names only {names} metrics");
+    }
 }

@@ -305,3 +305,80 @@ fn default_keywords_cover_the_fixture_replies() {
     assert!(is_optout_keyword("stop", &keywords));
     assert!(!is_optout_keyword("Olá, quero saber mais", &keywords));
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    const FIXTURES: [&str; 8] = [
+        "gupshup_message_event_failed.json",
+        "gupshup_message_quick_reply.json",
+        "gupshup_account_tier_upgrade.json",
+        "gupshup_template_paused.json",
+        "meta_statuses.json",
+        "meta_inbound.json",
+        "meta_quality_update.json",
+        "meta_business_capability_update.json",
+    ];
+
+    /// JSON pieces that turn a valid callback into a strange but parseable one.
+    fn token() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "null",
+            "1",
+            "-1",
+            "\"\"",
+            "[]",
+            "{}",
+            "\"x\"",
+            "1e400",
+            "true",
+            "\"+55 (85)\"",
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// A provider (or an attacker) may send anything: the parsers answer, never panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse_gupshup(&body);
+            let _ = parse_meta(&body);
+        }
+
+        /// Values of the wrong JSON type in any place give an error or events, never a panic,
+        /// and any event that comes out still names a message or a number when it must.
+        #[test]
+        fn wrong_value_types_never_panic(
+            which in 0..FIXTURES.len(),
+            at in any::<prop::sample::Index>(),
+            replacement in token(),
+        ) {
+            let text = String::from_utf8(fixture(FIXTURES[which])).expect("utf8");
+            // Replace one string or number value (what follows a `:`) with another JSON value.
+            let colons: Vec<usize> = text.match_indices(':').map(|(i, _)| i).collect();
+            let start = colons[at.index(colons.len())] + 1;
+            let end = text[start..]
+                .find([',', '}', ']'])
+                .map_or(text.len(), |n| start + n);
+            if text[start..end].trim_start().starts_with(['{', '[']) {
+                return Ok(());
+            }
+            let mutated = format!("{}{}{}", &text[..start], replacement, &text[end..]);
+            for parsed in [parse_gupshup(mutated.as_bytes()), parse_meta(mutated.as_bytes())] {
+                for received in parsed.into_iter().flatten() {
+                    match received.event {
+                        ProviderEvent::MessageStatus { provider_message_id, .. } => {
+                            prop_assert!(!provider_message_id.is_empty())
+                        }
+                        ProviderEvent::Inbound { from, .. } => {
+                            prop_assert!(from.chars().all(|c| c.is_ascii_digit()) && !from.is_empty())
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}

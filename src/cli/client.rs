@@ -87,6 +87,20 @@ pub enum ClientError {
     TokenFile { path: String, detail: String },
 }
 
+impl ClientError {
+    /// The process exit code for this error (sysexits.h, like the rest of tierpace):
+    /// 69 the daemon is unavailable, 77 permission denied, 65 bad input, 1 anything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ClientError::NotRunning { .. } | ClientError::Transport { .. } => 69,
+            ClientError::Unauthorized { .. } | ClientError::TokenFile { .. } => 77,
+            ClientError::Api { status: 400, .. } => 65,
+            ClientError::Api { status: 503, .. } => 69,
+            ClientError::Api { .. } | ClientError::Decode { .. } => 1,
+        }
+    }
+}
+
 /// A small typed client of `/api/v1`.
 #[derive(Debug, Clone)]
 pub struct AdminClient {
@@ -332,6 +346,48 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use clap::{CommandFactory, Parser};
+
+    /// How the top-level CLI embeds these: flatten the args, flatten the subcommands.
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    }
+
+    #[test]
+    fn commands_parse_as_documented() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["tierpace", "--json", "retry", "black-friday", "--failed"])
+            .expect("parses");
+        assert!(cli.client.json);
+        assert!(matches!(
+            cli.command,
+            AdminCommand::Retry { ref campaign, failed: true } if campaign == "black-friday"
+        ));
+        let cli = Cli::try_parse_from(["tierpace", "optout", "remove", "+5585999990001"])
+            .expect("parses");
+        assert!(matches!(
+            cli.command,
+            AdminCommand::Optout { action: OptoutAction::Remove { ref number } } if number == "+5585999990001"
+        ));
+        assert!(
+            Cli::try_parse_from(["tierpace", "pause"]).is_err(),
+            "campaign is required"
+        );
+    }
+
+    #[test]
+    fn exit_codes_tell_unavailable_from_forbidden() {
+        let not_running = ClientError::NotRunning { url: "u".into() };
+        let refused = ClientError::Unauthorized {
+            message: "wrong token".into(),
+        };
+        assert_eq!((not_running.exit_code(), refused.exit_code()), (69, 77));
+    }
 
     #[test]
     fn path_segments_are_escaped() {

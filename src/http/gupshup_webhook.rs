@@ -49,8 +49,13 @@ fn message_event(
     payload: &Value,
     callback_time: Option<DateTime<Utc>>,
 ) -> Result<ProviderEvent, WebhookError> {
-    let id = str_at(payload, &["id"]).map(str::to_string);
-    let gs_id = str_at(payload, &["gsId"]).map(str::to_string);
+    // An empty id matches nothing: treat it as absent.
+    let id = str_at(payload, &["id"])
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let gs_id = str_at(payload, &["gsId"])
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     let (provider_message_id, alt_id) = match (gs_id, id) {
         (Some(gs), id) => (gs, id),
         (None, Some(id)) => (id, None),

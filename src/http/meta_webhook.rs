@@ -115,6 +115,7 @@ fn messages(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
         let id = status
             .get("id")
             .and_then(text)
+            .filter(|id| !id.is_empty())
             .ok_or_else(|| WebhookError::Malformed("status without `id`".into()))?;
         let first_error = status.pointer("/errors/0");
         let status_kind = match status.get("status").and_then(Value::as_str) {

@@ -6,7 +6,7 @@
 //! codes and states — never a phone number or a secret (DESIGN.md §2.7).
 //!
 //! Gauges that come from persisted state (contacts by state, ledger counts) are set from the
-//! daemon's status snapshots ([`Metrics::observe_sender`], [`Metrics::observe_campaign`]), so they
+//! daemon's status snapshots ([`Metrics::observe_senders`], [`Metrics::observe_campaign`]), so they
 //! survive restarts; counters count events of this process.
 
 use std::sync::atomic::AtomicU64;
@@ -136,7 +136,8 @@ pub struct Metrics {
     pub webhook_events: Family<WebhookLabels, Counter>,
 }
 
-/// The quality names a group's `tierpace_group_quality` has one series for each.
+/// The quality names a group's `tierpace_group_quality` has one series for each, best to worst
+/// (`unknown` last: a number not rated yet, e.g. before 1,000 sends).
 pub const QUALITIES: [&str; 4] = ["high", "medium", "low", "unknown"];
 
 /// The contact states `tierpace_campaign_contacts` has one series for each.
@@ -306,47 +307,66 @@ impl Metrics {
             .inc();
     }
 
-    /// Set the group and sender gauges from one sender's status snapshot.
-    pub fn observe_sender(&self, s: &SenderStatus) {
-        let group = GroupLabels {
-            group: s.limit_group.clone(),
-        };
-        let to_f64 = |v: Option<u64>| v.map_or(f64::INFINITY, |n| n as f64);
-        self.group_tier_limit
-            .get_or_create(&group)
-            .set(to_f64(s.limit));
-        self.group_unique_customers_24h
-            .get_or_create(&group)
-            .set(clamp(s.unique_24h));
-        self.group_unique_customers_7d
-            .get_or_create(&group)
-            .set(clamp(s.unique_7d));
-        self.group_upgrade_threshold
-            .get_or_create(&group)
-            .set(to_f64(s.threshold));
-        self.group_headroom
-            .get_or_create(&group)
-            .set(clamp(s.headroom));
-        self.group_upgrade_pending_timestamp_seconds
-            .get_or_create(&group)
-            .set(s.upgrade_at.map_or(0, |t| t.timestamp()));
-        let current = normalize_quality(&s.quality);
-        for q in QUALITIES {
-            self.group_quality
-                .get_or_create(&GroupQualityLabels {
-                    group: s.limit_group.clone(),
-                    quality: q.to_string(),
+    /// Set the group and sender gauges from a snapshot of every sender.
+    ///
+    /// Senders of one limit group share its ledger, so the counts are the group's; the group's
+    /// quality is the worst of its numbers and its brake is on while any of its senders is braked.
+    pub fn observe_senders(&self, senders: &[SenderStatus]) {
+        let mut groups: std::collections::BTreeMap<&str, Vec<&SenderStatus>> = Default::default();
+        for s in senders {
+            groups.entry(s.limit_group.as_str()).or_default().push(s);
+            self.sender_rate_messages_per_second
+                .get_or_create(&SenderLabels {
+                    sender: s.id.clone(),
                 })
-                .set(i64::from(q == current));
+                .set(s.rate_per_second);
         }
-        self.group_brake_active
-            .get_or_create(&group)
-            .set(i64::from(!s.brakes.is_empty()));
-        self.sender_rate_messages_per_second
-            .get_or_create(&SenderLabels {
-                sender: s.id.clone(),
-            })
-            .set(s.rate_per_second);
+        for (name, members) in groups {
+            let Some(first) = members.first() else {
+                continue;
+            };
+            let group = GroupLabels {
+                group: name.to_string(),
+            };
+            let to_f64 = |v: Option<u64>| v.map_or(f64::INFINITY, |n| n as f64);
+            self.group_tier_limit
+                .get_or_create(&group)
+                .set(to_f64(first.limit));
+            self.group_unique_customers_24h
+                .get_or_create(&group)
+                .set(clamp(first.unique_24h));
+            self.group_unique_customers_7d
+                .get_or_create(&group)
+                .set(clamp(first.unique_7d));
+            self.group_upgrade_threshold
+                .get_or_create(&group)
+                .set(to_f64(first.threshold));
+            self.group_headroom
+                .get_or_create(&group)
+                .set(clamp(first.headroom));
+            self.group_upgrade_pending_timestamp_seconds
+                .get_or_create(&group)
+                .set(first.upgrade_at.map_or(0, |t| t.timestamp()));
+            // QUALITIES runs best to worst, so the worst rating present wins.
+            let current = QUALITIES
+                .iter()
+                .rev()
+                .skip(1)
+                .find(|q| members.iter().any(|m| normalize_quality(&m.quality) == **q))
+                .copied()
+                .unwrap_or("unknown");
+            for q in QUALITIES {
+                self.group_quality
+                    .get_or_create(&GroupQualityLabels {
+                        group: name.to_string(),
+                        quality: q.to_string(),
+                    })
+                    .set(i64::from(q == current));
+            }
+            self.group_brake_active
+                .get_or_create(&group)
+                .set(i64::from(members.iter().any(|m| !m.brakes.is_empty())));
+        }
     }
 
     /// Set the campaign gauges from one campaign's status snapshot.
