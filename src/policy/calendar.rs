@@ -141,15 +141,11 @@ impl Calendar {
             return true;
         }
         let date = self.local_date(t);
-        let mut pieces = Vec::new();
+        let mut open = false;
         for day in [date.pred_opt(), Some(date)].into_iter().flatten() {
-            pieces.clear();
-            self.day_pieces(day, &mut pieces);
-            if pieces.iter().any(|&(s, e)| s <= t && t < e) {
-                return true;
-            }
+            self.for_each_piece(day, |s, e| open |= s <= t && t < e);
         }
-        false
+        open
     }
 
     /// The first instant at or after `t` that is open: `t` itself when open, `None` when the
@@ -162,18 +158,15 @@ impl Calendar {
         let mut day = self.local_date(t).pred_opt()?;
         let mut day_start = self.day_start(day);
         let mut best: Option<DateTime<Utc>> = None;
-        let mut pieces = Vec::new();
         // Pieces of later days start no earlier than that day's start, so once the best
         // candidate is at or before it, nothing later can beat it.
         while day_start < hi && best.map_or(true, |b| b > day_start) {
-            pieces.clear();
-            self.day_pieces(day, &mut pieces);
-            for &(s, e) in &pieces {
+            self.for_each_piece(day, |s, e| {
                 if e > t {
                     let candidate = s.max(t);
                     best = Some(best.map_or(candidate, |b| b.min(candidate)));
                 }
-            }
+            });
             day = day.succ_opt()?;
             day_start = self.day_start(day);
         }
@@ -259,14 +252,37 @@ impl Calendar {
         first_instant_at_or_after(self.tz, date.and_time(NaiveTime::MIN))
     }
 
-    /// Appends the open pieces (UTC, sorted, disjoint) of the spans of local `date`.
-    fn day_pieces(&self, date: NaiveDate, out: &mut Vec<(DateTime<Utc>, DateTime<Utc>)>) {
+    /// Calls `f` with each open piece (UTC, in order, disjoint) of the spans of local `date`.
+    fn for_each_piece(&self, date: NaiveDate, mut f: impl FnMut(DateTime<Utc>, DateTime<Utc>)) {
+        let spans = self.hours_on(date);
+        let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+            return;
+        };
         let midnight = date.and_time(NaiveTime::MIN);
-        for span in self.hours_on(date) {
-            let start = midnight.checked_add_signed(Duration::minutes(i64::from(span.start)));
-            let end = midnight.checked_add_signed(Duration::minutes(i64::from(span.end)));
-            if let (Some(start), Some(end)) = (start, end) {
-                local_range_to_utc(self.tz, start, end, out);
+        let local = |minute: u16| midnight.checked_add_signed(Duration::minutes(i64::from(minute)));
+        let Some(x0) = local(first.start) else {
+            return;
+        };
+        // Fast path, taken on all but a few days a year: the offset is the same from the first
+        // open minute to the last, so every local time maps by that one offset (with at most
+        // one change inside 48 h, equal ends mean no change).
+        let u0 = first_instant_at_or_after(self.tz, x0);
+        let offset = offset_at(self.tz, u0);
+        let x0_exists = u0.naive_utc() + Duration::seconds(i64::from(offset)) == x0;
+        let u_last = plus_minutes(u0, last.end - first.start);
+        if let Some(u_last) = u_last.filter(|u| x0_exists && offset_at(self.tz, *u) == offset) {
+            for span in spans {
+                let start = plus_minutes(u0, span.start - first.start);
+                let end = plus_minutes(u0, span.end - first.start).map(|e| e.min(u_last));
+                if let (Some(start), Some(end)) = (start, end) {
+                    f(start, end);
+                }
+            }
+            return;
+        }
+        for span in spans {
+            if let (Some(start), Some(end)) = (local(span.start), local(span.end)) {
+                local_range_to_utc(self.tz, start, end, &mut f);
             }
         }
     }
@@ -288,6 +304,10 @@ fn normalize(mut spans: Vec<Span>) -> Vec<Span> {
         }
     }
     out
+}
+
+fn plus_minutes(u: DateTime<Utc>, minutes: u16) -> Option<DateTime<Utc>> {
+    u.checked_add_signed(Duration::minutes(i64::from(minutes)))
 }
 
 fn horizon_end(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -345,7 +365,7 @@ fn local_range_to_utc(
     tz: Tz,
     start: NaiveDateTime,
     end: NaiveDateTime,
-    out: &mut Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    f: &mut impl FnMut(DateTime<Utc>, DateTime<Utc>),
 ) {
     let u0 = first_instant_at_or_after(tz, start);
     let u1 = first_instant_at_or_after(tz, end);
@@ -365,7 +385,7 @@ fn local_range_to_utc(
             // second pass is closed.
             let repeat_end = transition + Duration::seconds(i64::from(offset - after));
             if transition > piece_start {
-                out.push((piece_start, transition));
+                f(piece_start, transition);
             }
             piece_start = piece_start.max(repeat_end.min(u1));
         }
@@ -373,7 +393,7 @@ fn local_range_to_utc(
         offset = after;
     }
     if piece_start < u1 {
-        out.push((piece_start, u1));
+        f(piece_start, u1);
     }
 }
 
@@ -453,18 +473,22 @@ impl<'a> OpenIntervals<'a> {
             }
         };
         let before = self.pending.len();
-        self.cal.day_pieces(day, &mut self.pending);
+        let pending = &mut self.pending;
+        self.cal.for_each_piece(day, |s, e| pending.push((s, e)));
         if self.pending.len() != before {
+            // Merge in place: a day's pieces may touch or overlap the previous day's tail.
             self.pending.sort_unstable_by_key(|&(s, _)| s);
-            let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> =
-                Vec::with_capacity(self.pending.len());
-            for &(s, e) in &self.pending {
-                match merged.last_mut() {
-                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                    _ => merged.push((s, e)),
+            let mut kept = 0;
+            for i in 1..self.pending.len() {
+                let (s, e) = self.pending[i];
+                if s <= self.pending[kept].1 {
+                    self.pending[kept].1 = self.pending[kept].1.max(e);
+                } else {
+                    kept += 1;
+                    self.pending[kept] = (s, e);
                 }
             }
-            self.pending = merged;
+            self.pending.truncate(kept + 1);
         }
         self.day = day.succ_opt();
         match self.day {
