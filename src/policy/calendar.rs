@@ -142,7 +142,8 @@ impl Calendar {
         }
         let date = self.local_date(t);
         let mut open = false;
-        for day in [date.pred_opt(), Some(date)].into_iter().flatten() {
+        let before = date.pred_opt().filter(|d| self.crosses_midnight(*d));
+        for day in [before, Some(date)].into_iter().flatten() {
             self.for_each_piece(day, |s, e| open |= s <= t && t < e);
         }
         open
@@ -155,7 +156,7 @@ impl Calendar {
             return Some(t);
         }
         let hi = horizon_end(t);
-        let mut day = self.local_date(t).pred_opt()?;
+        let mut day = self.first_day_reaching(self.local_date(t))?;
         let mut day_start = self.day_start(day);
         let mut best: Option<DateTime<Utc>> = None;
         // Pieces of later days start no earlier than that day's start, so once the best
@@ -245,6 +246,24 @@ impl Calendar {
     /// The local date at instant `t`.
     fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
         t.with_timezone(&self.tz).date_naive()
+    }
+
+    /// The first local day whose hours can reach into `date`: the day before when one of its
+    /// intervals crosses midnight, else `date` itself.
+    fn first_day_reaching(&self, date: NaiveDate) -> Option<NaiveDate> {
+        let before = date.pred_opt()?;
+        Some(if self.crosses_midnight(before) {
+            before
+        } else {
+            date
+        })
+    }
+
+    /// Whether one of `date`'s intervals runs past its midnight into the next day.
+    fn crosses_midnight(&self, date: NaiveDate) -> bool {
+        self.hours_on(date)
+            .last()
+            .is_some_and(|s| s.end > MINUTES_PER_DAY)
     }
 
     /// The instant at which local `date` starts.
@@ -453,7 +472,7 @@ impl<'a> OpenIntervals<'a> {
             return it;
         }
         // The day before `lo` may have an interval crossing midnight into it.
-        match cal.local_date(lo).pred_opt() {
+        match cal.first_day_reaching(cal.local_date(lo)) {
             Some(d) => {
                 it.day = Some(d);
                 it.day_start = cal.day_start(d);
