@@ -287,7 +287,10 @@ impl Calendar {
         // one change inside 48 h, equal ends mean no change).
         let u0 = first_instant_at_or_after(self.tz, x0);
         let offset = offset_at(self.tz, u0);
-        let x0_exists = u0.naive_utc() + Duration::seconds(i64::from(offset)) == x0;
+        let x0_exists = u0
+            .naive_utc()
+            .checked_add_signed(Duration::seconds(i64::from(offset)))
+            == Some(x0);
         let u_last = plus_minutes(u0, last.end - first.start);
         if let Some(u_last) = u_last.filter(|u| x0_exists && offset_at(self.tz, *u) == offset) {
             for span in spans {
@@ -402,7 +405,8 @@ fn local_range_to_utc(
         if after < offset {
             // Fall back: local times from here on repeat for `offset - after` seconds; their
             // second pass is closed.
-            let repeat_end = transition + Duration::seconds(i64::from(offset - after));
+            let repeat = Duration::seconds(i64::from(offset - after));
+            let repeat_end = transition.checked_add_signed(repeat).unwrap_or(u1);
             if transition > piece_start {
                 f(piece_start, transition);
             }
