@@ -1,7 +1,7 @@
 //! How fast the calendar answers the pacer's questions (issue #3 targets: `next_open` under
 //! 2 µs, a 30-day `open_seconds` under 20 µs). Instants are random over 2026-2027 so every
 //! weekday, break, holiday and DST change is hit; each zone is measured separately.
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Offset, TimeZone, Utc};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use tierpace::policy::calendar::Calendar;
@@ -44,7 +44,19 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("calendar");
     for zone in ["America/Sao_Paulo", "America/New_York"] {
         let cal = comercial(zone);
+        let tz = cal.timezone();
         let mut i = 0;
+        // A yardstick: one chrono-tz offset look-up, the unit the calendar's work is made of.
+        // On a loaded machine, read the other figures relative to it.
+        group.bench_function(BenchmarkId::new("tz_offset_lookup", zone), |b| {
+            b.iter(|| {
+                i = (i + 1) % ts.len();
+                black_box(
+                    tz.offset_from_utc_datetime(&black_box(ts[i]).naive_utc())
+                        .fix(),
+                )
+            })
+        });
         group.bench_function(BenchmarkId::new("next_open", zone), |b| {
             b.iter(|| {
                 i = (i + 1) % ts.len();

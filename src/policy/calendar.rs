@@ -141,15 +141,12 @@ impl Calendar {
             return true;
         }
         let date = self.local_date(t);
-        let mut pieces = Vec::new();
-        for day in [date.pred_opt(), Some(date)].into_iter().flatten() {
-            pieces.clear();
-            self.day_pieces(day, &mut pieces);
-            if pieces.iter().any(|&(s, e)| s <= t && t < e) {
-                return true;
-            }
+        let mut open = false;
+        let before = date.pred_opt().filter(|d| self.crosses_midnight(*d));
+        for day in [before, Some(date)].into_iter().flatten() {
+            self.for_each_piece(day, |s, e| open |= s <= t && t < e);
         }
-        false
+        open
     }
 
     /// The first instant at or after `t` that is open: `t` itself when open, `None` when the
@@ -159,21 +156,18 @@ impl Calendar {
             return Some(t);
         }
         let hi = horizon_end(t);
-        let mut day = self.local_date(t).pred_opt()?;
+        let mut day = self.first_day_reaching(self.local_date(t))?;
         let mut day_start = self.day_start(day);
         let mut best: Option<DateTime<Utc>> = None;
-        let mut pieces = Vec::new();
         // Pieces of later days start no earlier than that day's start, so once the best
         // candidate is at or before it, nothing later can beat it.
-        while day_start < hi && best.is_none_or(|b| b > day_start) {
-            pieces.clear();
-            self.day_pieces(day, &mut pieces);
-            for &(s, e) in &pieces {
+        while day_start < hi && best.map_or(true, |b| b > day_start) {
+            self.for_each_piece(day, |s, e| {
                 if e > t {
                     let candidate = s.max(t);
                     best = Some(best.map_or(candidate, |b| b.min(candidate)));
                 }
-            }
+            });
             day = day.succ_opt()?;
             day_start = self.day_start(day);
         }
@@ -254,19 +248,63 @@ impl Calendar {
         t.with_timezone(&self.tz).date_naive()
     }
 
+    /// The first local day whose hours can reach into `date`: the day before when one of its
+    /// intervals crosses midnight, else `date` itself.
+    fn first_day_reaching(&self, date: NaiveDate) -> Option<NaiveDate> {
+        let before = date.pred_opt()?;
+        Some(if self.crosses_midnight(before) {
+            before
+        } else {
+            date
+        })
+    }
+
+    /// Whether one of `date`'s intervals runs past its midnight into the next day.
+    fn crosses_midnight(&self, date: NaiveDate) -> bool {
+        self.hours_on(date)
+            .last()
+            .is_some_and(|s| s.end > MINUTES_PER_DAY)
+    }
+
     /// The instant at which local `date` starts.
     fn day_start(&self, date: NaiveDate) -> DateTime<Utc> {
         first_instant_at_or_after(self.tz, date.and_time(NaiveTime::MIN))
     }
 
-    /// Appends the open pieces (UTC, sorted, disjoint) of the spans of local `date`.
-    fn day_pieces(&self, date: NaiveDate, out: &mut Vec<(DateTime<Utc>, DateTime<Utc>)>) {
+    /// Calls `f` with each open piece (UTC, in order, disjoint) of the spans of local `date`.
+    fn for_each_piece(&self, date: NaiveDate, mut f: impl FnMut(DateTime<Utc>, DateTime<Utc>)) {
+        let spans = self.hours_on(date);
+        let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+            return;
+        };
         let midnight = date.and_time(NaiveTime::MIN);
-        for span in self.hours_on(date) {
-            let start = midnight.checked_add_signed(Duration::minutes(i64::from(span.start)));
-            let end = midnight.checked_add_signed(Duration::minutes(i64::from(span.end)));
-            if let (Some(start), Some(end)) = (start, end) {
-                local_range_to_utc(self.tz, start, end, out);
+        let local = |minute: u16| midnight.checked_add_signed(Duration::minutes(i64::from(minute)));
+        let Some(x0) = local(first.start) else {
+            return;
+        };
+        // Fast path, taken on all but a few days a year: the offset is the same from the first
+        // open minute to the last, so every local time maps by that one offset (with at most
+        // one change inside 48 h, equal ends mean no change).
+        let u0 = first_instant_at_or_after(self.tz, x0);
+        let offset = offset_at(self.tz, u0);
+        let x0_exists = u0
+            .naive_utc()
+            .checked_add_signed(Duration::seconds(i64::from(offset)))
+            == Some(x0);
+        let u_last = plus_minutes(u0, last.end - first.start);
+        if let Some(u_last) = u_last.filter(|u| x0_exists && offset_at(self.tz, *u) == offset) {
+            for span in spans {
+                let start = plus_minutes(u0, span.start - first.start);
+                let end = plus_minutes(u0, span.end - first.start).map(|e| e.min(u_last));
+                if let (Some(start), Some(end)) = (start, end) {
+                    f(start, end);
+                }
+            }
+            return;
+        }
+        for span in spans {
+            if let (Some(start), Some(end)) = (local(span.start), local(span.end)) {
+                local_range_to_utc(self.tz, start, end, &mut f);
             }
         }
     }
@@ -288,6 +326,10 @@ fn normalize(mut spans: Vec<Span>) -> Vec<Span> {
         }
     }
     out
+}
+
+fn plus_minutes(u: DateTime<Utc>, minutes: u16) -> Option<DateTime<Utc>> {
+    u.checked_add_signed(Duration::minutes(i64::from(minutes)))
 }
 
 fn horizon_end(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -345,7 +387,7 @@ fn local_range_to_utc(
     tz: Tz,
     start: NaiveDateTime,
     end: NaiveDateTime,
-    out: &mut Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    f: &mut impl FnMut(DateTime<Utc>, DateTime<Utc>),
 ) {
     let u0 = first_instant_at_or_after(tz, start);
     let u1 = first_instant_at_or_after(tz, end);
@@ -363,9 +405,10 @@ fn local_range_to_utc(
         if after < offset {
             // Fall back: local times from here on repeat for `offset - after` seconds; their
             // second pass is closed.
-            let repeat_end = transition + Duration::seconds(i64::from(offset - after));
+            let repeat = Duration::seconds(i64::from(offset - after));
+            let repeat_end = transition.checked_add_signed(repeat).unwrap_or(u1);
             if transition > piece_start {
-                out.push((piece_start, transition));
+                f(piece_start, transition);
             }
             piece_start = piece_start.max(repeat_end.min(u1));
         }
@@ -373,7 +416,7 @@ fn local_range_to_utc(
         offset = after;
     }
     if piece_start < u1 {
-        out.push((piece_start, u1));
+        f(piece_start, u1);
     }
 }
 
@@ -433,7 +476,7 @@ impl<'a> OpenIntervals<'a> {
             return it;
         }
         // The day before `lo` may have an interval crossing midnight into it.
-        match cal.local_date(lo).pred_opt() {
+        match cal.first_day_reaching(cal.local_date(lo)) {
             Some(d) => {
                 it.day = Some(d);
                 it.day_start = cal.day_start(d);
@@ -453,18 +496,22 @@ impl<'a> OpenIntervals<'a> {
             }
         };
         let before = self.pending.len();
-        self.cal.day_pieces(day, &mut self.pending);
+        let pending = &mut self.pending;
+        self.cal.for_each_piece(day, |s, e| pending.push((s, e)));
         if self.pending.len() != before {
+            // Merge in place: a day's pieces may touch or overlap the previous day's tail.
             self.pending.sort_unstable_by_key(|&(s, _)| s);
-            let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> =
-                Vec::with_capacity(self.pending.len());
-            for &(s, e) in &self.pending {
-                match merged.last_mut() {
-                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                    _ => merged.push((s, e)),
+            let mut kept = 0;
+            for i in 1..self.pending.len() {
+                let (s, e) = self.pending[i];
+                if s <= self.pending[kept].1 {
+                    self.pending[kept].1 = self.pending[kept].1.max(e);
+                } else {
+                    kept += 1;
+                    self.pending[kept] = (s, e);
                 }
             }
-            self.pending = merged;
+            self.pending.truncate(kept + 1);
         }
         self.day = day.succ_opt();
         match self.day {

@@ -168,7 +168,7 @@ impl CalendarConfig {
             {
                 Some(i) => {
                     for &(b, text) in &parsed {
-                        if !hits_any((b, ()), &open[i]) {
+                        if !hits_any(b, &open[i]) {
                             v.warn(
                                 &field,
                                 text,
@@ -185,7 +185,7 @@ impl CalendarConfig {
             }
         }
         for (b, text) in &breaks {
-            if !open.iter().any(|spans| hits_any((*b, text), spans)) {
+            if !open.iter().any(|spans| hits_any(*b, spans)) {
                 v.warn(
                     "breaks",
                     text,
@@ -238,7 +238,7 @@ impl CalendarConfig {
             v.warn(
                 "hours",
                 "",
-                "no weekday has open hours; this calendar never opens",
+                "no weekday or exception has open hours; this calendar never opens",
             );
         }
 
@@ -425,7 +425,7 @@ fn parse_time(text: &str) -> Result<u16, String> {
 
 /// Whether a break cuts into any of the spans (at its own time, or on the after-midnight part
 /// of an interval that crossed midnight).
-fn hits_any<T>((b, _): (Span, T), spans: &[Span]) -> bool {
+fn hits_any(b: Span, spans: &[Span]) -> bool {
     spans.iter().any(|s| {
         let shifted = (b.start + MINUTES_PER_DAY, b.end + MINUTES_PER_DAY);
         (b.start < s.end && s.start < b.end) || (shifted.0 < s.end && s.start < shifted.1)
