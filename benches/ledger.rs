@@ -42,7 +42,12 @@ fn key(i: u64) -> ContactKey {
 /// Admits `iters` batches of fresh contacts on a 100K tier, one contact a second of virtual
 /// time, so the 24 h window stays under the limit and the 7 d lookback keeps trimming: the
 /// realistic path (counting, recording, crossing checks), not the refusal shortcut.
-async fn admit_batches<L: Ledger>(ledger: &L, next: &mut u64, batch: usize, iters: u64) -> StdDuration {
+async fn admit_batches<L: Ledger>(
+    ledger: &L,
+    next: &mut u64,
+    batch: usize,
+    iters: u64,
+) -> StdDuration {
     let group = LimitGroup::new("bench");
     let mut total = StdDuration::ZERO;
     for _ in 0..iters {
@@ -68,7 +73,9 @@ fn admissions(c: &mut Criterion) {
     let server = RedisServer::start();
     let conn = rt.block_on(async {
         let client = redis::Client::open(server.url()).expect("client");
-        redis::aio::ConnectionManager::new(client).await.expect("connect")
+        redis::aio::ConnectionManager::new(client)
+            .await
+            .expect("connect")
     });
 
     let mut group = c.benchmark_group("admit");
@@ -79,7 +86,11 @@ fn admissions(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("memory", batch), &batch, |b, &batch| {
             b.iter_custom(|iters| rt.block_on(admit_batches(&memory, &mut next, batch, iters)))
         });
-        let redis = RedisLedger::new(conn.clone(), &format!("bench{batch}"), settings(Tier::T100K));
+        let redis = RedisLedger::new(
+            conn.clone(),
+            &format!("bench{batch}"),
+            settings(Tier::T100K),
+        );
         let mut next = 0u64;
         group.bench_with_input(BenchmarkId::new("redis", batch), &batch, |b, &batch| {
             b.iter_custom(|iters| rt.block_on(admit_batches(&redis, &mut next, batch, iters)))
@@ -103,8 +114,15 @@ async fn bytes_per_customer(mut conn: redis::aio::ConnectionManager) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.expect("flush");
-    let info: String = redis::cmd("INFO").arg("memory").query_async(&mut conn).await.expect("info");
+    let _: () = redis::cmd("FLUSHALL")
+        .query_async(&mut conn)
+        .await
+        .expect("flush");
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut conn)
+        .await
+        .expect("info");
     let before = used_memory(&info);
     let ledger = RedisLedger::new(conn.clone(), "mem", settings(Tier::Unlimited));
     let group = LimitGroup::new("bench");
@@ -113,11 +131,18 @@ async fn bytes_per_customer(mut conn: redis::aio::ConnectionManager) {
     while i < n {
         let batch: Vec<ContactKey> = (i..(i + 1_000).min(n)).map(key).collect();
         let now = start() + Duration::milliseconds(i as i64);
-        ledger.admit(&group, now, &batch, batch.len() as u32).await.expect("admit");
+        ledger
+            .admit(&group, now, &batch, batch.len() as u32)
+            .await
+            .expect("admit");
         i += batch.len() as u64;
     }
     let load = t0.elapsed();
-    let info: String = redis::cmd("INFO").arg("memory").query_async(&mut conn).await.expect("info");
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut conn)
+        .await
+        .expect("info");
     let after = used_memory(&info);
     let usage: u64 = redis::cmd("MEMORY")
         .arg("USAGE")

@@ -299,6 +299,7 @@ impl Ledger for MemoryLedger {
                 book.window.inside,
                 book.lookback.inside,
                 book.oldest_in_window(),
+                None,
             )
         }))
     }
