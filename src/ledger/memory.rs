@@ -21,19 +21,19 @@ use crate::policy::tier_state::{TierEvent, TierState};
 /// A ledger held in this process; lost on exit.
 #[derive(Debug, Clone)]
 pub struct MemoryLedger {
-    settings: Arc<RwLock<LedgerSettings>>,
+    settings: Arc<RwLock<Arc<LedgerSettings>>>,
     groups: Arc<Mutex<HashMap<LimitGroup, GroupBook>>>,
 }
 
 impl MemoryLedger {
     pub fn new(settings: LedgerSettings) -> Self {
         Self {
-            settings: Arc::new(RwLock::new(settings)),
+            settings: Arc::new(RwLock::new(Arc::new(settings))),
             groups: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    fn settings(&self) -> LedgerSettings {
+    fn settings(&self) -> Arc<LedgerSettings> {
         self.settings
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -166,7 +166,6 @@ impl GroupBook {
     fn admit(&mut self, plan: &AdmitPlan, members: impl Iterator<Item = u64>) -> AdmitOutcome {
         self.advance(plan.now_ms, plan.window_ms, plan.lookback_ms);
         let window_cutoff = plan.now_ms - plan.window_ms;
-        let lookback_cutoff = plan.now_ms - plan.lookback_ms;
         let mut counted: u64 = 0;
         let mut codes = Vec::new();
         for m in members {
@@ -180,7 +179,6 @@ impl GroupBook {
             } else if counted >= u64::from(plan.budget) {
                 Code::OverBudget
             } else {
-                debug_assert!(open.map_or(true, |t| t <= lookback_cutoff || t <= window_cutoff));
                 self.set_opened(m, plan.now_ms);
                 counted += 1;
                 Code::Counted
@@ -305,6 +303,6 @@ impl Ledger for MemoryLedger {
     }
 
     fn update_settings(&self, settings: LedgerSettings) {
-        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
     }
 }

@@ -13,7 +13,7 @@
 //! script enforces is always derived from the state it sees, even with many replicas. Only the
 //! first call per group (or after another replica changed the tier) costs a second round trip.
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use redis::{aio::ConnectionLike, RedisError, Script, Value};
@@ -61,7 +61,7 @@ struct Cached {
 pub struct RedisLedger<C> {
     conn: C,
     prefix: String,
-    settings: RwLock<LedgerSettings>,
+    settings: RwLock<Arc<LedgerSettings>>,
     cache: Mutex<HashMap<LimitGroup, Cached>>,
     scripts: Scripts,
 }
@@ -88,7 +88,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLedger<C> {
         Self {
             conn,
             prefix: key_prefix.to_string(),
-            settings: RwLock::new(settings),
+            settings: RwLock::new(Arc::new(settings)),
             cache: Mutex::new(HashMap::new()),
             scripts: Scripts::new(),
         }
@@ -109,7 +109,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLedger<C> {
         }
     }
 
-    fn settings(&self) -> LedgerSettings {
+    fn settings(&self) -> Arc<LedgerSettings> {
         self.settings
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -422,7 +422,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
     }
 
     fn update_settings(&self, settings: LedgerSettings) {
-        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
     }
 }
 
