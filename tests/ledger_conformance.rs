@@ -585,7 +585,8 @@ async fn redis_unreachable_is_a_typed_error_not_an_admission() {
         .await
         .unwrap_err();
     assert!(matches!(err, LedgerError::Unavailable(_)), "{err:?}");
-    // Back up (empty, like a restart without persistence): the same ledger works again.
+    // Back up (empty, like a restart without persistence): the same ledger answers again, and
+    // knows it lost its records (see the data-loss test below).
     server.restart();
     let mut recovered = None;
     for _ in 0..50 {
@@ -597,7 +598,12 @@ async fn redis_unreachable_is_a_typed_error_not_an_admission() {
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
         }
     }
-    assert_eq!(recovered, Some(vec![COUNTED]));
+    assert_eq!(
+        recovered,
+        Some(vec![AdmitDecision::LimitReached {
+            retry_at: t(3, 9, 2)
+        }])
+    );
 }
 
 #[tokio::test]
@@ -688,7 +694,8 @@ async fn redis_holds_no_raw_numbers_and_uses_hash_tagged_keys() {
         keys,
         vec![
             format!("{prefix}:{{sac}}:conv"),
-            format!("{prefix}:{{sac}}:svc")
+            format!("{prefix}:{{sac}}:epoch"),
+            format!("{prefix}:{{sac}}:svc"),
         ]
     );
     let members: Vec<Vec<u8>> = redis::cmd("ZRANGE")
@@ -699,4 +706,59 @@ async fn redis_holds_no_raw_numbers_and_uses_hash_tagged_keys() {
         .await
         .unwrap();
     assert_eq!(members, vec![(c(1).0 as u64).to_be_bytes().to_vec()]);
+}
+
+#[tokio::test]
+async fn redis_restarted_empty_admits_no_new_unique_for_a_window_and_keeps_the_tier() {
+    let server = RedisServer::start();
+    let l = RedisLedger::new(
+        connect(&server).await,
+        "lost",
+        settings("g", Tier::T250, 1.0, 0),
+    );
+    let g = group("g");
+    assert_eq!(
+        l.admit(&g, t(2, 9, 0), &[c(1)], 1).await.unwrap(),
+        vec![COUNTED]
+    );
+    l.apply_tier_event(&g, t(2, 9, 0), TierEvent::OperatorSet(Tier::T10K))
+        .await
+        .unwrap();
+    server.restart();
+    let mut after = None;
+    for _ in 0..50 {
+        match l.admit(&g, t(2, 10, 0), &[c(1), c(2)], 2).await {
+            Ok(d) => {
+                after = Some(d);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    // Nobody knows who was reached before the loss: no new unique until a window has passed.
+    let refused = AdmitDecision::LimitReached {
+        retry_at: t(3, 10, 0),
+    };
+    assert_eq!(after, Some(vec![refused, refused]));
+    let s = l.stats(&g, t(2, 10, 0)).await.unwrap();
+    assert_eq!(
+        (s.tier, s.recovering_until),
+        (Tier::T10K, Some(t(3, 10, 0)))
+    );
+    // A second replica that knew nothing before the restart sees the same.
+    let other = RedisLedger::new(
+        connect(&server).await,
+        "lost",
+        settings("g", Tier::T250, 1.0, 0),
+    );
+    let d = other.admit(&g, t(2, 11, 0), &[c(3)], 1).await.unwrap();
+    assert_eq!(d, vec![refused]);
+    assert_eq!(
+        l.admit(&g, t(3, 10, 0), &[c(2)], 1).await.unwrap(),
+        vec![COUNTED]
+    );
+    assert_eq!(
+        l.stats(&g, t(3, 10, 0)).await.unwrap().recovering_until,
+        None
+    );
 }

@@ -3,15 +3,454 @@
 //! days, the limit in force at the end of the day, and when an upgrade takes effect.
 //!
 //! The forecast runs the real in-memory ledger on virtual time, so it applies exactly the rules
-//! the daemon applies (policy, safety share, reserve). Sends the limit refuses are not clipped
-//! silently: the day is flagged with how many would have been refused.
-use anyhow::Result;
+//! the daemon applies (policy, safety share, reserve). Every send goes to a new customer. Sends
+//! the limit refuses are not clipped silently: the day is flagged with how many were refused, and
+//! the command exits 1 so a pre-flight script notices (glific/glific#3541 in DESIGN.md §7).
+use std::fmt::Write as _;
+
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::clock::{Clock, SystemClock};
+use crate::contact::ContactKey;
+use crate::ledger::{AdmitDecision, Ledger, LedgerSettings, LimitGroup, MemoryLedger};
+use crate::policy::profile::{Policy, PROFILE_NAMES};
+use crate::policy::tier::Tier;
+use crate::policy::tier_state::PendingUpgrade;
+
+/// Exit code when the flags are unusable (EX_USAGE, STYLE.md convention 17).
+pub const EXIT_USAGE: i32 = 64;
+/// Exit code when some day's sends go over the limit.
+pub const EXIT_OVER_LIMIT: i32 = 1;
 
 /// Arguments of `tierpace plan`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct PlanArgs {}
+pub struct PlanArgs {
+    /// Tier policy profile: legacy or meta-2025.
+    #[arg(long, default_value = "legacy")]
+    pub profile: String,
+    /// Tier at the start of the first day: 250, 1k, 10k, 100k, unlimited, TIER_2K, ...
+    #[arg(long, default_value = "1k")]
+    pub tier: Tier,
+    /// New customers to reach each day, comma-separated: 500,500,2000
+    #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+    pub sends: Vec<u64>,
+    /// First day, YYYY-MM-DD (default: today in --timezone).
+    #[arg(long)]
+    pub start: Option<NaiveDate>,
+    /// Send each day's batch at this time, HH:MM (default: spread evenly over the day).
+    #[arg(long, value_parser = parse_hh_mm)]
+    pub at: Option<NaiveTime>,
+    /// IANA time zone the days and times are in.
+    #[arg(long, default_value = "UTC")]
+    pub timezone: String,
+    /// Share of the limit tierpace may use.
+    #[arg(long, default_value_t = 0.95)]
+    pub safety_share: f64,
+    /// Unique customers per 24 h kept free for agents' manual messages.
+    #[arg(long, default_value_t = 0)]
+    pub reserve: u64,
+}
+
+fn parse_hh_mm(s: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(s, "%H:%M")
+        .map_err(|_| format!("{s:?} is not a time of day; accepted: HH:MM, e.g. 15:00"))
+}
+
+/// One row of the forecast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanDay {
+    pub day: usize,
+    pub date: NaiveDate,
+    /// New business-initiated conversations actually opened (admitted sends).
+    pub new_conversations: u64,
+    /// Sends of this day the limit refused.
+    pub refused: u64,
+    pub unique_7d: u64,
+    pub tier_at_end: Tier,
+    pub limit_at_end: Option<u64>,
+    /// Upgrades earned this day (the crossing conversation's time and when it takes effect).
+    pub crossed: Vec<PendingUpgrade>,
+    /// Upgrades that took effect this day.
+    pub upgraded: Vec<PendingUpgrade>,
+}
+
+/// The validated inputs of a forecast.
+#[derive(Debug, Clone)]
+pub struct PlanInput {
+    pub policy: Policy,
+    pub tier: Tier,
+    pub sends: Vec<u64>,
+    pub start: NaiveDate,
+    pub at: Option<NaiveTime>,
+    pub timezone: Tz,
+    pub safety_share: f64,
+    pub reserve: u64,
+}
 
 /// Prints the plan; returns the process exit code.
-pub fn run(_args: &PlanArgs) -> Result<i32> {
-    Ok(0)
+pub fn run(args: &PlanArgs) -> Result<i32> {
+    let input = match validate(args) {
+        Ok(input) => input,
+        Err(e) => {
+            eprintln!("tierpace plan: {e:#}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let days = simulate(&input)?;
+    print!("{}", render(&input, &days));
+    Ok(if days.iter().any(|d| d.refused > 0) {
+        EXIT_OVER_LIMIT
+    } else {
+        0
+    })
+}
+
+fn validate(args: &PlanArgs) -> Result<PlanInput> {
+    let policy = Policy::by_name(&args.profile).ok_or_else(|| {
+        anyhow!(
+            "--profile: unknown profile {:?}; accepted: {PROFILE_NAMES}",
+            args.profile
+        )
+    })?;
+    let timezone: Tz = args.timezone.parse().map_err(|_| {
+        anyhow!(
+            "--timezone: unknown time zone {:?}; accepted: IANA names like UTC or America/Sao_Paulo",
+            args.timezone
+        )
+    })?;
+    if !(args.safety_share > 0.0 && args.safety_share <= 1.0) {
+        bail!(
+            "--safety-share: {} is out of range; accepted: a number in (0, 1], e.g. 0.95",
+            args.safety_share
+        );
+    }
+    if args.sends.is_empty() {
+        bail!("--sends: give at least one day, e.g. --sends 500,500");
+    }
+    let start = match args.start {
+        Some(d) => d,
+        None => SystemClock.now().with_timezone(&timezone).date_naive(),
+    };
+    Ok(PlanInput {
+        policy,
+        tier: args.tier,
+        sends: args.sends.clone(),
+        start,
+        at: args.at,
+        timezone,
+        safety_share: args.safety_share,
+        reserve: args.reserve,
+    })
+}
+
+/// The instant a local date and time of day fall on (the earlier one in a DST overlap, the
+/// first valid minute after a DST gap).
+fn local(tz: Tz, date: NaiveDate, time: NaiveTime) -> Result<DateTime<Utc>> {
+    let naive = date.and_time(time);
+    for shift in 0..=180 {
+        if let Some(t) = tz
+            .from_local_datetime(&(naive + Duration::minutes(shift)))
+            .earliest()
+        {
+            return Ok(t.with_timezone(&Utc));
+        }
+    }
+    Err(anyhow!("{date} {time} does not exist in {tz}"))
+}
+
+/// Runs the days through an in-memory ledger on virtual time.
+pub fn simulate(input: &PlanInput) -> Result<Vec<PlanDay>> {
+    let group = LimitGroup::new("plan");
+    let settings = LedgerSettings {
+        policy: input.policy.clone(),
+        safety_share: input.safety_share,
+        reserve: input.reserve,
+        initial_tiers: [(group.clone(), input.tier)].into_iter().collect(),
+    };
+    let ledger = MemoryLedger::new(settings);
+    let mut next_contact: u128 = 0;
+    let mut last_pending: Option<PendingUpgrade> = None;
+    let mut days = Vec::new();
+    for (i, &n) in input.sends.iter().enumerate() {
+        let date = input.start + Duration::days(i as i64);
+        let day_start = local(input.timezone, date, NaiveTime::MIN)?;
+        let day_end = local(input.timezone, date + Duration::days(1), NaiveTime::MIN)?;
+        let mut day = PlanDay {
+            day: i + 1,
+            date,
+            new_conversations: 0,
+            refused: 0,
+            unique_7d: 0,
+            tier_at_end: input.tier,
+            limit_at_end: None,
+            crossed: Vec::new(),
+            upgraded: Vec::new(),
+        };
+        // (time, how many) batches: all at --at, or one send every (day / n).
+        let batches: Vec<(DateTime<Utc>, u64)> = match input.at {
+            Some(at) => vec![(local(input.timezone, date, at)?, n)],
+            None => {
+                let span = (day_end - day_start).num_milliseconds();
+                (0..n)
+                    .map(|k| {
+                        let offset =
+                            (i128::from(span) * i128::from(k) / i128::from(n.max(1))) as i64;
+                        (day_start + Duration::milliseconds(offset), 1)
+                    })
+                    .collect()
+            }
+        };
+        for (at, count) in batches {
+            let mut left = count;
+            while left > 0 {
+                let chunk = left.min(10_000);
+                let contacts: Vec<ContactKey> = (0..chunk)
+                    .map(|k| ContactKey(next_contact + u128::from(k)))
+                    .collect();
+                next_contact += u128::from(chunk);
+                left -= chunk;
+                let decisions = block_on(ledger.admit(&group, at, &contacts, chunk as u32))
+                    .context("simulated ledger")?;
+                for d in decisions {
+                    match d {
+                        AdmitDecision::Admitted { .. } => day.new_conversations += 1,
+                        _ => day.refused += 1,
+                    }
+                }
+            }
+            let stats = block_on(ledger.stats(&group, at)).context("simulated ledger")?;
+            if let Some(p) = stats.pending_upgrade {
+                if last_pending != Some(p) {
+                    day.crossed.push(p);
+                    last_pending = Some(p);
+                }
+            }
+        }
+        let end = block_on(ledger.stats(&group, day_end - Duration::seconds(1)))
+            .context("simulated ledger")?;
+        // Upgrades whose time came inside this day.
+        if let Some(p) = last_pending {
+            if p.effective_at < day_end && end.pending_upgrade != Some(p) {
+                day.upgraded.push(p);
+                last_pending = None;
+            }
+        }
+        if let Some(p) = end.pending_upgrade {
+            if last_pending != Some(p) {
+                day.crossed.push(p);
+                last_pending = Some(p);
+            }
+        }
+        day.unique_7d = end.unique_7d;
+        day.tier_at_end = end.tier;
+        day.limit_at_end = end.limit;
+        days.push(day);
+    }
+    Ok(days)
+}
+
+/// The memory ledger never awaits anything, so a minimal executor drives it.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    futures::executor::block_on(f)
+}
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// The table, seed style.
+pub fn render(input: &PlanInput, days: &[PlanDay]) -> String {
+    let tz = input.timezone;
+    let hm = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M").to_string();
+    let date_hm = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "profile {}, starting tier {}, safety share {}, reserve {}, times in {}",
+        input.policy.profile, input.tier, input.safety_share, input.reserve, tz
+    );
+    let _ = writeln!(
+        out,
+        "{:>4}  {:<10}  {:>17}  {:>16}  {:>11}  upgrade",
+        "day", "date", "new conversations", "unique in 7 days", "limit (end)"
+    );
+    for d in days {
+        let mut notes = Vec::new();
+        for p in d.upgraded.iter().filter(|p| !d.crossed.contains(p)) {
+            notes.push(format!("{} from {}", p.to, hm(p.effective_at)));
+        }
+        for p in &d.crossed {
+            let from = if d.upgraded.contains(p) {
+                hm(p.effective_at)
+            } else {
+                date_hm(p.effective_at)
+            };
+            notes.push(format!(
+                "threshold hit {}, {} from {}",
+                hm(p.crossed_at),
+                p.to,
+                from
+            ));
+        }
+        if d.refused > 0 {
+            notes.push(format!(
+                "OVER LIMIT: {} of {} sends refused",
+                thousands(d.refused),
+                thousands(d.refused + d.new_conversations)
+            ));
+        }
+        let limit = d
+            .limit_at_end
+            .map_or_else(|| "unlimited".to_string(), thousands);
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<10}  {:>17}  {:>16}  {:>11}  {}",
+            d.day,
+            d.date,
+            thousands(d.new_conversations),
+            thousands(d.unique_7d),
+            limit,
+            notes.join("; ")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(tier: Tier, sends: &[u64], at: Option<&str>) -> PlanInput {
+        PlanInput {
+            policy: Policy::legacy(),
+            tier,
+            sends: sends.to_vec(),
+            start: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+            at: at.map(|s| parse_hh_mm(s).unwrap()),
+            timezone: chrono_tz::UTC,
+            safety_share: 1.0,
+            reserve: 0,
+        }
+    }
+
+    fn utc(d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, d, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn seed_table_500_500_on_1k_gives_10k_from_15h_day_2() {
+        let i = input(Tier::T1K, &[500, 500], Some("15:00"));
+        let days = simulate(&i).unwrap();
+        assert_eq!(
+            (
+                days[0].new_conversations,
+                days[0].unique_7d,
+                days[0].limit_at_end
+            ),
+            (500, 500, Some(1_000))
+        );
+        assert_eq!(days[0].crossed.len(), 1);
+        assert_eq!(
+            (
+                days[0].crossed[0].crossed_at,
+                days[0].crossed[0].effective_at
+            ),
+            (utc(2, 15), utc(3, 15))
+        );
+        assert_eq!(
+            (
+                days[1].new_conversations,
+                days[1].unique_7d,
+                days[1].limit_at_end
+            ),
+            (500, 1_000, Some(10_000))
+        );
+        assert_eq!(days[1].upgraded.len(), 1);
+        let table = render(&i, &days);
+        assert!(
+            table.contains("threshold hit 15:00, 10K from 2026-03-03 15:00"),
+            "{table}"
+        );
+        assert!(table.contains("10K from 15:00"), "{table}");
+        assert!(table.contains("1,000       10,000"), "{table}");
+    }
+
+    #[test]
+    fn days_over_the_limit_are_flagged_not_clipped() {
+        let i = PlanInput {
+            safety_share: 0.95,
+            ..input(Tier::T1K, &[1_200], Some("09:00"))
+        };
+        let days = simulate(&i).unwrap();
+        assert_eq!((days[0].new_conversations, days[0].refused), (950, 250));
+        assert!(render(&i, &days).contains("OVER LIMIT: 250 of 1,200 sends refused"));
+    }
+
+    #[test]
+    fn spread_sends_cross_when_the_500th_goes_out() {
+        // 500 over the day: one every 172.8 s, the 500th at 23:57:07.2.
+        let days = simulate(&input(Tier::T1K, &[500, 0], None)).unwrap();
+        let p = days[0].crossed[0];
+        assert_eq!(
+            p.crossed_at,
+            utc(2, 0) + Duration::milliseconds(499 * 172_800)
+        );
+        assert_eq!(days[1].tier_at_end, Tier::T10K);
+    }
+
+    #[test]
+    fn meta_2025_upgrade_comes_six_hours_later_on_the_same_day() {
+        let i = PlanInput {
+            policy: Policy::meta_2025(),
+            ..input(Tier::T2K, &[1_000], Some("09:00"))
+        };
+        let days = simulate(&i).unwrap();
+        assert_eq!(days[0].tier_at_end, Tier::T10K);
+        assert_eq!(days[0].upgraded[0].effective_at, utc(2, 15));
+        assert!(render(&i, &days).contains("threshold hit 09:00, 10K from 15:00\n"));
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag_and_accepted_values() {
+        let args = PlanArgs {
+            profile: "meta".into(),
+            tier: Tier::T1K,
+            sends: vec![1],
+            start: None,
+            at: None,
+            timezone: "UTC".into(),
+            safety_share: 0.95,
+            reserve: 0,
+        };
+        let e = validate(&args).unwrap_err().to_string();
+        assert!(e.contains("--profile") && e.contains("meta-2025"), "{e}");
+        let e = validate(&PlanArgs {
+            profile: "legacy".into(),
+            timezone: "Mars/Base".into(),
+            ..args
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--timezone"), "{e}");
+        assert!(parse_hh_mm("25:00").is_err());
+    }
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
 }

@@ -21,19 +21,19 @@ use crate::policy::tier_state::{TierEvent, TierState};
 /// A ledger held in this process; lost on exit.
 #[derive(Debug, Clone)]
 pub struct MemoryLedger {
-    settings: Arc<RwLock<LedgerSettings>>,
+    settings: Arc<RwLock<Arc<LedgerSettings>>>,
     groups: Arc<Mutex<HashMap<LimitGroup, GroupBook>>>,
 }
 
 impl MemoryLedger {
     pub fn new(settings: LedgerSettings) -> Self {
         Self {
-            settings: Arc::new(RwLock::new(settings)),
+            settings: Arc::new(RwLock::new(Arc::new(settings))),
             groups: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    fn settings(&self) -> LedgerSettings {
+    fn settings(&self) -> Arc<LedgerSettings> {
         self.settings
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -166,7 +166,6 @@ impl GroupBook {
     fn admit(&mut self, plan: &AdmitPlan, members: impl Iterator<Item = u64>) -> AdmitOutcome {
         self.advance(plan.now_ms, plan.window_ms, plan.lookback_ms);
         let window_cutoff = plan.now_ms - plan.window_ms;
-        let lookback_cutoff = plan.now_ms - plan.lookback_ms;
         let mut counted: u64 = 0;
         let mut codes = Vec::new();
         for m in members {
@@ -180,7 +179,6 @@ impl GroupBook {
             } else if counted >= u64::from(plan.budget) {
                 Code::OverBudget
             } else {
-                debug_assert!(open.is_none_or(|t| t <= lookback_cutoff || t <= window_cutoff));
                 self.set_opened(m, plan.now_ms);
                 counted += 1;
                 Code::Counted
@@ -245,7 +243,7 @@ impl Ledger for MemoryLedger {
         let t = to_millis(now);
         self.with_group(group, |book| {
             let old = book.service.get(&m).copied();
-            if old.is_none_or(|o| t > o) {
+            if old.map_or(true, |o| t > o) {
                 if let Some(o) = old {
                     book.service_by_time.remove(&(o, m));
                 }
@@ -299,11 +297,12 @@ impl Ledger for MemoryLedger {
                 book.window.inside,
                 book.lookback.inside,
                 book.oldest_in_window(),
+                None,
             )
         }))
     }
 
     fn update_settings(&self, settings: LedgerSettings) {
-        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
     }
 }

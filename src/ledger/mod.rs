@@ -136,6 +136,9 @@ pub struct LedgerStats {
     /// When the low-quality rule lowers the limit, if it is counting down.
     pub downgrade_at: Option<DateTime<Utc>>,
     pub flagged: bool,
+    /// Redis was found to have lost this group's records (restarted empty): no new unique
+    /// customer is admitted until this time, one window after the loss was noticed.
+    pub recovering_until: Option<DateTime<Utc>>,
 }
 
 /// The ledger interface; see the module doc for the contract.
@@ -295,6 +298,7 @@ pub(crate) fn stats_from(
     unique_24h: u64,
     unique_7d: u64,
     oldest_in_window_ms: Option<i64>,
+    recovering_until: Option<DateTime<Utc>>,
 ) -> LedgerStats {
     let policy = &settings.policy;
     let allowed = settings.allowance(settled.tier);
@@ -312,5 +316,6 @@ pub(crate) fn stats_from(
             .map(|ms| from_millis(ms) + Duration::milliseconds(policy.window.num_milliseconds())),
         downgrade_at: settled.downgrade_at(policy),
         flagged: settled.flagged,
+        recovering_until,
     }
 }

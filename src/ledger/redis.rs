@@ -13,7 +13,7 @@
 //! script enforces is always derived from the state it sees, even with many replicas. Only the
 //! first call per group (or after another replica changed the tier) costs a second round trip.
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use redis::{aio::ConnectionLike, RedisError, Script, Value};
@@ -23,7 +23,7 @@ use super::{
     LedgerError, LedgerSettings, LedgerStats, LimitGroup,
 };
 use crate::contact::ContactKey;
-use crate::policy::profile::to_millis;
+use crate::policy::profile::{from_millis, to_millis};
 use crate::policy::tier_state::{TierEvent, TierState};
 
 /// How many times a call recomputes after the tier state moved under it before giving up.
@@ -53,13 +53,15 @@ impl Scripts {
 struct Cached {
     version: i64,
     state: Option<TierState>,
+    /// The group's epoch id as last seen ("" = never seen).
+    epoch: String,
 }
 
 /// A ledger in Redis (standalone via `ConnectionManager`, or Cluster via its async client).
 pub struct RedisLedger<C> {
     conn: C,
     prefix: String,
-    settings: RwLock<LedgerSettings>,
+    settings: RwLock<Arc<LedgerSettings>>,
     cache: Mutex<HashMap<LimitGroup, Cached>>,
     scripts: Scripts,
 }
@@ -72,11 +74,12 @@ impl<C> std::fmt::Debug for RedisLedger<C> {
     }
 }
 
-/// The three keys of a group.
+/// The keys of a group.
 struct Keys {
     conv: String,
     svc: String,
     tier: String,
+    epoch: String,
 }
 
 impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLedger<C> {
@@ -85,7 +88,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLedger<C> {
         Self {
             conn,
             prefix: key_prefix.to_string(),
-            settings: RwLock::new(settings),
+            settings: RwLock::new(Arc::new(settings)),
             cache: Mutex::new(HashMap::new()),
             scripts: Scripts::new(),
         }
@@ -102,10 +105,11 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLedger<C> {
             conv: format!("{base}:conv"),
             svc: format!("{base}:svc"),
             tier: format!("{base}:tier"),
+            epoch: format!("{base}:epoch"),
         }
     }
 
-    fn settings(&self) -> LedgerSettings {
+    fn settings(&self) -> Arc<LedgerSettings> {
         self.settings
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -128,6 +132,34 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLedger<C> {
             .insert(group.clone(), cached);
     }
 
+    /// Writes back the tier state this process knew after Redis lost it; whoever wins the race
+    /// among replicas, every one ends up with the stored state.
+    async fn restore(
+        &self,
+        group: &LimitGroup,
+        keys: &Keys,
+        state: &TierState,
+        seen: Cached,
+    ) -> Result<Cached, LedgerError> {
+        let json = serde_json::to_string(state).map_err(|e| corrupt(group, e.to_string()))?;
+        let mut conn = self.conn.clone();
+        let reply: Vec<Value> = self
+            .scripts
+            .set_state
+            .key(&keys.tier)
+            .arg(seen.version)
+            .arg(json.as_str())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(backend)?;
+        let [_, version, json] = reply.as_slice() else {
+            return Err(corrupt(group, "unexpected set_state reply".into()));
+        };
+        let mut fresh = self.decode_state(group, version, json)?;
+        fresh.epoch = seen.epoch;
+        Ok(fresh)
+    }
+
     /// Parses a `{version, state JSON}` pair as the scripts return it.
     fn decode_state(
         &self,
@@ -142,7 +174,11 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLedger<C> {
         } else {
             Some(serde_json::from_slice(&json).map_err(|e| corrupt(group, e.to_string()))?)
         };
-        Ok(Cached { version, state })
+        Ok(Cached {
+            version,
+            state,
+            epoch: String::new(),
+        })
     }
 }
 
@@ -176,6 +212,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
             call.key(&keys.conv)
                 .key(&keys.svc)
                 .key(&keys.tier)
+                .key(&keys.epoch)
                 .arg(plan.now_ms)
                 .arg(plan.window_ms)
                 .arg(plan.lookback_ms)
@@ -188,14 +225,26 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
                         .map_or(-1, |(t, _)| (*t).min(i64::MAX as u64) as i64),
                 )
                 .arg(crossed_json.as_str())
-                .arg(trim_limit);
+                .arg(trim_limit)
+                .arg(cached.epoch.as_str())
+                .arg(uuid::Uuid::new_v4().simple().to_string());
             for m in &members {
                 call.arg(&m[..]);
             }
             let reply: Vec<Value> = call.invoke_async(&mut conn).await.map_err(backend)?;
             match reply.as_slice() {
-                [status, version, json] if int(group, status)? == 0 => {
-                    let fresh = self.decode_state(group, version, json)?;
+                [status, version, json, epoch] if int(group, status)? == 0 => {
+                    let mut fresh = self.decode_state(group, version, json)?;
+                    fresh.epoch = String::from_utf8_lossy(&bytes(group, epoch)?).into_owned();
+                    let lost = !cached.epoch.is_empty() && fresh.epoch != cached.epoch;
+                    if lost && fresh.version == 0 {
+                        if let Some(state) = &cached.state {
+                            // Redis lost the group: put back the tier we knew (the script has
+                            // already stopped new uniques for one window).
+                            tracing::warn!(group = %group, "ledger records lost in Redis; restoring the known tier state");
+                            fresh = self.restore(group, &keys, state, fresh).await?;
+                        }
+                    }
                     self.remember(group, fresh);
                 }
                 [status, slot, crossed, codes] if int(group, status)? == 1 => {
@@ -224,6 +273,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
                                 Cached {
                                     version: cached.version + 1,
                                     state: Some(s.clone()),
+                                    epoch: cached.epoch.clone(),
                                 },
                             );
                         }
@@ -307,7 +357,12 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
             match reply.as_slice() {
                 [status, version, json] => {
                     let written = int(group, status)? == 1;
-                    let fresh = self.decode_state(group, version, json)?;
+                    let mut fresh = self.decode_state(group, version, json)?;
+                    fresh.epoch = cached.epoch.clone();
+                    if !written && fresh.version == 0 && cached.version > 0 {
+                        // Redis lost the group: apply the event to the state we knew.
+                        fresh.state = cached.state.clone();
+                    }
                     self.remember(group, fresh);
                     if written {
                         return Ok(next);
@@ -340,16 +395,21 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
             .invoke_async(&mut conn)
             .await
             .map_err(backend)?;
-        let [c24, c7, oldest, version, json] = reply.as_slice() else {
+        let [c24, c7, oldest, version, json, lost] = reply.as_slice() else {
             return Err(corrupt(group, "unexpected stats reply".into()));
         };
+        // Not cached: only `admit` and tier events move this process's view (a stats call right
+        // after a Redis loss must not make the loss undetectable).
         let fresh = self.decode_state(group, version, json)?;
+        let lost = int(group, lost)?;
+        let recovering_until = (lost >= 0)
+            .then(|| from_millis(lost) + settings.policy.window)
+            .filter(|&t| t > now);
         let settled = fresh
             .state
             .clone()
             .unwrap_or_else(|| settings.initial_state(group))
             .settle(&settings.policy, now);
-        self.remember(group, fresh);
         let oldest = int(group, oldest)?;
         Ok(stats_from(
             &settings,
@@ -357,11 +417,12 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
             int(group, c24)?.max(0) as u64,
             int(group, c7)?.max(0) as u64,
             (oldest >= 0).then_some(oldest),
+            recovering_until,
         ))
     }
 
     fn update_settings(&self, settings: LedgerSettings) {
-        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
     }
 }
 

@@ -5,7 +5,7 @@
 -- ARGV[1]  now (ms)   ARGV[2] window (ms)   ARGV[3] lookback (ms)
 --
 -- Returns {unique in window, unique in lookback, oldest score in the window or -1, version,
--- state JSON or ""}.
+-- state JSON or "", ms Redis was found to have lost the group's records or -1}.
 local now = tonumber(ARGV[1])
 local wcut = now - tonumber(ARGV[2])
 local lcut = now - tonumber(ARGV[3])
@@ -15,4 +15,5 @@ local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. wcut, '+inf', 'WITHSC
 local first = -1
 if oldest[2] then first = tonumber(oldest[2]) end
 local version = tonumber(redis.call('HGET', KEYS[2], 'v') or '0')
-return {c24, c7, first, version, redis.call('HGET', KEYS[2], 's') or ''}
+local lost = tonumber(redis.call('HGET', KEYS[2], 'lost') or '-1')
+return {c24, c7, first, version, redis.call('HGET', KEYS[2], 's') or '', lost}
