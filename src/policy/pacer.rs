@@ -832,6 +832,48 @@ mod tests {
     }
 
     #[test]
+    fn the_sender_reports_the_furthest_reason_and_each_campaign_its_own() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut brakes = BrakeState::default();
+        brakes.set(Brake::QualityLow, day());
+        let mut closed = campaign("closed", PacingMode::Asap);
+        closed.open_now = false;
+        let braked = campaign("braked", PacingMode::Asap);
+        let mut done = campaign("done", PacingMode::Asap);
+        done.remaining = 0;
+        let plan = pacer.plan(
+            &sender(day() + Duration::hours(10)),
+            &brakes,
+            &[closed, braked, done],
+        );
+        assert_eq!(plan.reason_idle, Some(IdleReason::Braked));
+        assert_eq!(
+            plan.held,
+            vec![
+                ("closed".to_string(), IdleReason::Closed),
+                ("braked".to_string(), IdleReason::Braked),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_outage_is_not_paid_back_as_a_burst() {
+        // Steady at 1 a second; ten minutes without ticks pay only `catch_up` (5 s) at once.
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let mut c = campaign("a", PacingMode::Steady);
+        c.daily_max = Some(8 * 3600);
+        let start = day() + Duration::hours(10);
+        let brakes = BrakeState::default();
+        pacer.plan(&sender(start), &brakes, std::slice::from_ref(&c));
+        let plan = pacer.plan(
+            &sender(start + Duration::minutes(10)),
+            &brakes,
+            std::slice::from_ref(&c),
+        );
+        assert_eq!(plan.total(), 5);
+    }
+
+    #[test]
     fn settings_validation_reports_every_problem() {
         let settings = PacerSettings {
             safety_share: 1.5,
