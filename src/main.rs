@@ -129,7 +129,7 @@ fn admin(command: &AdminCommand, args: &ClientArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("tierpace: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
         }
     }
 }

@@ -138,11 +138,11 @@ fn campaign_status(c: &CampaignSnapshot) -> CampaignStatus {
 
 /// Pushes the board into the metric families (called from the health tick).
 pub async fn refresh_metrics(shared: &Arc<Shared>) {
-    for snap in shared.board.senders() {
-        shared.metrics.observe_sender(&sender_status(shared, &snap));
-        for c in &snap.campaigns {
-            shared.metrics.observe_campaign(&campaign_status(c));
-        }
+    let snaps = shared.board.senders();
+    let senders: Vec<SenderStatus> = snaps.iter().map(|s| sender_status(shared, s)).collect();
+    shared.metrics.observe_senders(&senders);
+    for c in snaps.iter().flat_map(|s| &s.campaigns) {
+        shared.metrics.observe_campaign(&campaign_status(c));
     }
 }
 

@@ -243,7 +243,7 @@ impl Ledger for MemoryLedger {
         let t = to_millis(now);
         self.with_group(group, |book| {
             let old = book.service.get(&m).copied();
-            if old.map_or(true, |o| t > o) {
+            if old.is_none_or(|o| t > o) {
                 if let Some(o) = old {
                     book.service_by_time.remove(&(o, m));
                 }

@@ -161,7 +161,7 @@ impl Calendar {
         let mut best: Option<DateTime<Utc>> = None;
         // Pieces of later days start no earlier than that day's start, so once the best
         // candidate is at or before it, nothing later can beat it.
-        while day_start < hi && best.map_or(true, |b| b > day_start) {
+        while day_start < hi && best.is_none_or(|b| b > day_start) {
             self.for_each_piece(day, |s, e| {
                 if e > t {
                     let candidate = s.max(t);
