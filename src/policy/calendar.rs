@@ -245,7 +245,19 @@ impl Calendar {
 
     /// The local date at instant `t`.
     fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
-        t.with_timezone(&self.tz).date_naive()
+        let offset = offset_at(self.tz, t);
+        let local = t
+            .naive_utc()
+            .checked_add_signed(Duration::seconds(i64::from(offset)));
+        // Only at the very ends of chrono's range does the local date not exist.
+        local.map_or(
+            if offset > 0 {
+                NaiveDate::MAX
+            } else {
+                NaiveDate::MIN
+            },
+            |l| l.date(),
+        )
     }
 
     /// The first local day whose hours can reach into `date`: the day before when one of its
@@ -561,6 +573,28 @@ mod tests {
 
     fn runs(c: &Calendar, a: &str, b: &str) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         c.open_intervals_between(at(a), at(b)).collect()
+    }
+
+    #[test]
+    fn the_ends_of_time_do_not_panic() {
+        let hours = "mon = ['22:00-02:00']\nsun = ['00:00-24:00']";
+        let calendars = [
+            cal(&format!("timezone = 'Pacific/Kiritimati'\n{hours}")),
+            cal(&format!("timezone = 'Pacific/Niue'\n{hours}")),
+        ];
+        let ends = [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC];
+        for (c, t) in calendars.iter().flat_map(|c| ends.map(|t| (c, t))) {
+            let _ = c.is_open(t);
+            let _ = c.next_open(t);
+            let _ = c.next_close(t);
+            let three_days = Duration::days(3);
+            let lo = t.checked_sub_signed(three_days).unwrap_or(t);
+            let hi = t.checked_add_signed(three_days).unwrap_or(t);
+            let _ = c.open_seconds(lo, hi);
+            let _ = c.open_seconds_left_today(lo);
+            let _ = c.open_intervals(t).count();
+            let _ = c.local_day_bounds(t);
+        }
     }
 
     #[test]
