@@ -13,8 +13,10 @@
 //!   once, during its first occurrence: the repeated stretch is closed on its second pass. So the
 //!   real length of an interval is always its wall-clock length minus any skipped time.
 //!
-//! Everything is computed per local day from the spans, with a handful of time-zone look-ups per
-//! interval: no minute scanning, so `open_seconds` over a month costs microseconds. Queries look
+//! Everything is computed per local day from the spans, with three or four time-zone look-ups
+//! per day (more only on a day the offset changes): no minute scanning, so `open_seconds` over
+//! a month costs microseconds. The code assumes a zone changes its offset at most once within
+//! any 48 hours, which holds for every zone in the tz database in modern times. Queries look
 //! at most [`HORIZON_DAYS`] ahead; a calendar that stays closed (or open) beyond that is reported
 //! as never opening (or never closing).
 use std::collections::{BTreeMap, BTreeSet};
@@ -245,7 +247,19 @@ impl Calendar {
 
     /// The local date at instant `t`.
     fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
-        t.with_timezone(&self.tz).date_naive()
+        let offset = offset_at(self.tz, t);
+        let local = t
+            .naive_utc()
+            .checked_add_signed(Duration::seconds(i64::from(offset)));
+        // Only at the very ends of chrono's range does the local date not exist.
+        local.map_or(
+            if offset > 0 {
+                NaiveDate::MAX
+            } else {
+                NaiveDate::MIN
+            },
+            |l| l.date(),
+        )
     }
 
     /// The first local day whose hours can reach into `date`: the day before when one of its
@@ -561,6 +575,28 @@ mod tests {
 
     fn runs(c: &Calendar, a: &str, b: &str) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         c.open_intervals_between(at(a), at(b)).collect()
+    }
+
+    #[test]
+    fn the_ends_of_time_do_not_panic() {
+        let hours = "mon = ['22:00-02:00']\nsun = ['00:00-24:00']";
+        let calendars = [
+            cal(&format!("timezone = 'Pacific/Kiritimati'\n{hours}")),
+            cal(&format!("timezone = 'Pacific/Niue'\n{hours}")),
+        ];
+        let ends = [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC];
+        for (c, t) in calendars.iter().flat_map(|c| ends.map(|t| (c, t))) {
+            let _ = c.is_open(t);
+            let _ = c.next_open(t);
+            let _ = c.next_close(t);
+            let three_days = Duration::days(3);
+            let lo = t.checked_sub_signed(three_days).unwrap_or(t);
+            let hi = t.checked_add_signed(three_days).unwrap_or(t);
+            let _ = c.open_seconds(lo, hi);
+            let _ = c.open_seconds_left_today(lo);
+            let _ = c.open_intervals(t).count();
+            let _ = c.local_day_bounds(t);
+        }
     }
 
     #[test]
