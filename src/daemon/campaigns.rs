@@ -116,6 +116,7 @@ impl CampaignPlanner {
             calendar_name,
             calendar,
             valid_contacts: summary.valid,
+            total_rows: summary.rows,
             age_rank,
         })
     }

@@ -336,6 +336,7 @@ impl Dispatcher {
                 .is_some_and(|r| r.live.campaign.template.category == Category::Marketing);
             (b.factor(marketing), b.active())
         };
+        let sends_running = !self.sends.is_empty();
         let Some(r) = self.runners.get_mut(id) else {
             return Ok(());
         };
@@ -381,9 +382,13 @@ impl Dispatcher {
             r.lease_until = None;
             r.reader = None;
         }
-        // Counters for status and completion: once a second is plenty.
-        if r.meta_at
-            .is_none_or(|t| now - t >= chrono::Duration::seconds(1))
+        // Counters for status and completion: once a second is plenty, but completion is
+        // only declared on fresh counters.
+        let looks_done =
+            r.exhausted && r.window.is_empty() && r.status.state != RunState::Completed;
+        if looks_done
+            || r.meta_at
+                .is_none_or(|t| now - t >= chrono::Duration::seconds(1))
         {
             r.meta = progress.meta(&r.live.run).await?;
             r.meta_at = Some(now);
@@ -405,7 +410,9 @@ impl Dispatcher {
             paused: r.paused,
             start: schedule.start,
             end: schedule.end,
-            done: r.exhausted && r.window.is_empty() && r.meta.count("in_flight") == 0,
+            done: (r.exhausted && r.window.is_empty() || r.remaining() == 0)
+                && r.meta.count("in_flight") == 0
+                && !sends_running,
             calendar_open,
             calendar_name: r.live.calendar_name.clone(),
             next_open: if calendar_open {

@@ -16,8 +16,11 @@ pub struct LiveCampaign {
     pub calendar_name: String,
     pub calendar: Calendar,
     pub run: RunId,
-    /// Valid contacts found when the audience was scanned at load (for remaining and ETA).
+    /// Valid contacts found when the audience was scanned at load (for progress totals).
     pub valid_contacts: u64,
+    /// Data rows of the audience: each ends with exactly one state (sent, failed, skipped...),
+    /// so the run is complete when that many are settled.
+    pub total_rows: u64,
     /// Order of arrival, for "then age" in sharing.
     pub age_rank: u64,
 }
@@ -103,10 +106,10 @@ impl Runner {
         &self.live.campaign.id
     }
 
-    /// Contacts not yet settled, from the scan at load and the run's counters.
+    /// Rows not yet settled, from the scan at load and the run's counters.
     pub fn remaining(&self) -> u64 {
         let settled = self.meta.settled().max(0) as u64;
-        self.live.valid_contacts.saturating_sub(settled).max(
+        self.live.total_rows.saturating_sub(settled).max(
             // Never report 0 while rows are still waiting in the window.
             self.window.unsettled_count() as u64,
         )
