@@ -107,7 +107,7 @@ impl FromStr for Tier {
             "2k" | "2000" => Tier::T2K,
             "10k" | "10000" => Tier::T10K,
             "100k" | "100000" => Tier::T100K,
-            "unlimited" | "inf" | "none" => Tier::Unlimited,
+            "unlimited" => Tier::Unlimited,
             _ => {
                 return Err(UnknownTier {
                     value: s.to_string(),
