@@ -66,13 +66,12 @@ pub async fn build(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Resu
                 .with_context(|| "redis_url: not a valid Redis URL".to_string())?;
             // The manager reconnects by itself; while Redis is down calls fail fast and the
             // dispatchers send nothing (DESIGN.md §2.5).
-            let manager_cfg = redis::aio::ConnectionManagerConfig::new()
-                .set_connection_timeout(std::time::Duration::from_secs(2))
-                .set_response_timeout(std::time::Duration::from_secs(5))
-                .set_number_of_retries(1);
-            let conn = redis::aio::ConnectionManager::new_with_config(client, manager_cfg)
-                .await
-                .context("connecting to Redis (is redis_url right and the server up?)")?;
+            let conn = redis::aio::ConnectionManager::new_with_config(
+                client,
+                crate::ledger::redis::manager_config(),
+            )
+            .await
+            .context("connecting to Redis (is redis_url right and the server up?)")?;
             Ok(Stores {
                 ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
                 consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),

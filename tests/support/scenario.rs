@@ -22,6 +22,10 @@ pub struct ScenarioSpec<'a> {
     pub calendar: Option<&'a str>,
     pub mode: &'a str,
     pub key_prefix: &'a str,
+    /// The daemon's HTTP port (default: a free one).
+    pub http_port: Option<u16>,
+    /// Bearer token for admin changes (written to a file the config names).
+    pub admin_token: Option<&'a str>,
 }
 
 impl Default for ScenarioSpec<'_> {
@@ -36,6 +40,8 @@ impl Default for ScenarioSpec<'_> {
             calendar: None,
             mode: "asap",
             key_prefix: "tp",
+            http_port: None,
+            admin_token: None,
         }
     }
 }
@@ -51,7 +57,14 @@ pub fn write(spec: &ScenarioSpec) -> Scenario {
     std::fs::create_dir_all(root.join("campaigns/contacts")).unwrap();
     std::fs::write(root.join("hash.key"), "e2e-hash-key\n").unwrap();
     std::fs::write(root.join("gupshup.key"), format!("{}\n", spec.api_key)).unwrap();
-    let http_port = free_port();
+    let http_port = spec.http_port.unwrap_or_else(free_port);
+    let admin = match spec.admin_token {
+        Some(t) => {
+            std::fs::write(root.join("admin.token"), format!("{t}\n")).unwrap();
+            format!("admin_token_file = \"{}/admin.token\"\n", root.display())
+        }
+        None => String::new(),
+    };
     let state = match spec.redis_url {
         Some(url) => format!("state = \"redis\"\nredis_url = \"{url}\"\n"),
         None => "state = \"memory\"\n".to_string(),
@@ -69,7 +82,7 @@ drain_timeout = "3s"
 
 [http]
 listen = "127.0.0.1:{http_port}"
-
+{admin}
 {calendar_section}
 [senders.sac]
 provider = "gupshup"
