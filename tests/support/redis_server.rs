@@ -32,6 +32,20 @@ impl RedisServer {
         SHARED.get_or_init(RedisServer::start)
     }
 
+    /// The server's process id (for SIGSTOP/SIGCONT fault tests).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.lock().unwrap().as_ref().map(|c| c.id())
+    }
+
+    /// Freezes (`true`) or thaws the server with SIGSTOP / SIGCONT: clients hang as on a
+    /// network partition, and the data stays.
+    pub fn freeze(&self, frozen: bool) {
+        if let Some(pid) = self.pid() {
+            let sig = if frozen { "-STOP" } else { "-CONT" };
+            let _ = Command::new("kill").arg(sig).arg(pid.to_string()).status();
+        }
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
