@@ -182,3 +182,55 @@ async fn sends_stop_when_the_calendar_closes() {
     token.cancel();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_file_dropped_in_while_running_is_picked_up_and_status_shows_it() {
+    let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
+    let s = scenario::write(&ScenarioSpec {
+        gupshup_url: &fake.base_url(),
+        contacts: 30,
+        ..Default::default()
+    });
+    let (token, task) = start_daemon(s.config.clone(), Arc::new(SystemClock));
+    assert!(wait_for(|| fake.sends().len() >= 30, 30).await);
+
+    // A second campaign on another audience, written the way editors do: temp file, rename.
+    let dir = s.dir.path().join("campaigns");
+    let mut csv = String::from("name,ddi,phone,email,opt_in\n");
+    for i in 0..10 {
+        csv.push_str(&format!("Novo {i},55,8598{:07},,yes\n", 1_000_000 + i));
+    }
+    std::fs::write(dir.join("contacts/novos.csv"), csv).unwrap();
+    let text = std::fs::read_to_string(dir.join("bf.toml"))
+        .unwrap()
+        .replace("id = \"bf\"", "id = \"novos\"")
+        .replace("contacts/audience.csv", "contacts/novos.csv");
+    std::fs::write(dir.join(".novos.toml.swp"), &text).unwrap();
+    std::fs::rename(dir.join(".novos.toml.swp"), dir.join("novos.toml")).unwrap();
+    assert!(wait_for(|| fake.sends().len() >= 40, 30).await, "the new campaign was not picked up");
+
+    // The CLI against the running daemon.
+    let url = s.url("");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tierpace"))
+            .args(["status", "--url", &url])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("novos") && text.contains("bf") && text.contains("TIER_1K"), "{text}");
+    token.cancel();
+    task.await.unwrap().unwrap();
+
+    // And a clear message, with a distinct exit code, when no daemon listens.
+    let url = s.url("");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tierpace"))
+        .args(["status", "--url", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not running"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -272,7 +272,7 @@ pub async fn run(
         signal_hook::consts::SIGINT,
     ])
     .context("installing signal handlers")?;
-    let cron = cron_wakeups(&shared).await;
+    let mut cron = cron_wakeups(&shared).await;
 
     shared
         .started
@@ -303,6 +303,11 @@ pub async fn run(
                 }
                 systemd::reloading();
                 reload(&shared, trigger, &mut registry, &mut planner, &mut dispatchers).await;
+                // Campaigns may have gained or lost a cron pattern: schedule the wake-ups anew.
+                if let Some(mut old) = cron.take() {
+                    let _ = old.shutdown().await;
+                }
+                cron = cron_wakeups(&shared).await;
                 systemd::ready(&summary(&shared));
             }
             _ = health.tick() => health_tick(&shared).await,
