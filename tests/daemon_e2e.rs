@@ -207,7 +207,10 @@ async fn a_campaign_file_dropped_in_while_running_is_picked_up_and_status_shows_
         .replace("contacts/audience.csv", "contacts/novos.csv");
     std::fs::write(dir.join(".novos.toml.swp"), &text).unwrap();
     std::fs::rename(dir.join(".novos.toml.swp"), dir.join("novos.toml")).unwrap();
-    assert!(wait_for(|| fake.sends().len() >= 40, 30).await, "the new campaign was not picked up");
+    assert!(
+        wait_for(|| fake.sends().len() >= 40, 30).await,
+        "the new campaign was not picked up"
+    );
 
     // The CLI against the running daemon.
     let url = s.url("");
@@ -221,7 +224,10 @@ async fn a_campaign_file_dropped_in_while_running_is_picked_up_and_status_shows_
     .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("novos") && text.contains("bf") && text.contains("TIER_1K"), "{text}");
+    assert!(
+        text.contains("novos") && text.contains("bf") && text.contains("TIER_1K"),
+        "{text}"
+    );
     token.cancel();
     task.await.unwrap().unwrap();
 
@@ -232,5 +238,9 @@ async fn a_campaign_file_dropped_in_while_running_is_picked_up_and_status_shows_
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not running"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not running"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

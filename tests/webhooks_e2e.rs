@@ -261,7 +261,10 @@ async fn callbacks_keywords_tier_events_and_operator_actions_take_effect() {
         "tierpace_campaign_contacts",
         "tierpace_webhook_events",
     ] {
-        assert!(metrics.contains(family), "{family} missing from /metrics");
+        let exact = metrics.lines().any(|l| {
+            l.starts_with(&format!("{family}{{")) || l.starts_with(&format!("{family}_total{{"))
+        });
+        assert!(exact, "{family} missing from /metrics:\n{metrics}");
     }
     assert!(!metrics.contains(&first.destination[4..]));
     let ready = reqwest::get(s.url("/readyz")).await.unwrap();

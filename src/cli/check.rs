@@ -18,8 +18,7 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
     let loaded = match LoadedConfig::load(config) {
         Ok(l) => l,
         Err(e) => {
-            println!("{e}");
-            println!("config: FAILED");
+            emit(&format!("{e}\nconfig: FAILED\n"));
             return Ok(1);
         }
     };
@@ -63,12 +62,41 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
             None => format!("{open} onwards (always open)"),
         })
     };
-    print!("{}", report.render(&window));
-    if report.has_errors() {
-        println!("check: FAILED");
-        Ok(1)
-    } else {
-        println!("check: ok");
-        Ok(0)
+    let mut out = report.render(&window);
+    let mut failed = report.has_errors();
+    // Secrets can be checked offline too: a missing key would only surface at `run`.
+    for (id, sender) in &cfg.senders {
+        if sender.provider == crate::config::ProviderChoice::Dryrun {
+            continue;
+        }
+        let source = crate::secret::SecretSource::from_keys(
+            sender.api_key_env.clone(),
+            sender.api_key_file.clone(),
+            "api_key_env",
+            "api_key_file",
+        );
+        if let Err(e) = source.and_then(|s| s.load()) {
+            failed = true;
+            out.push_str(&format!("{}: senders.{id}: {e}\n", config.display()));
+        }
     }
+    if let Err(errors) = cfg.http.resolve(|v| std::env::var(v).ok()) {
+        failed = true;
+        for e in errors {
+            out.push_str(&format!("{}: {e}\n", config.display()));
+        }
+    }
+    out.push_str(if failed {
+        "check: FAILED\n"
+    } else {
+        "check: ok\n"
+    });
+    emit(&out);
+    Ok(i32::from(failed))
+}
+
+/// Writes to stdout, quietly giving up on a closed pipe (`tierpace check | head`).
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

@@ -70,7 +70,7 @@ pub struct DaemonConfig {
     #[serde(default = "default_log_level")]
     pub log_level: String,
     #[serde(default)]
-    pub http: HttpSettings,
+    pub http: crate::http::HttpSection,
     #[serde(default)]
     pub policy: PolicyConfig,
     #[serde(default)]
@@ -79,47 +79,6 @@ pub struct DaemonConfig {
     pub calendars: BTreeMap<String, CalendarConfig>,
     #[serde(default)]
     pub senders: BTreeMap<String, SenderConfig>,
-}
-
-/// The one HTTP listener: webhooks, metrics, health and the admin API.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpSettings {
-    #[serde(default = "default_listen")]
-    pub listen: String,
-    /// Bearer token for admin changes (and reads when `read_token_env` is unset but
-    /// `protect_reads` is true).
-    #[serde(default)]
-    pub admin_token_env: Option<String>,
-    #[serde(default)]
-    pub admin_token_file: Option<PathBuf>,
-    #[serde(default)]
-    pub protect_reads: bool,
-    /// Shared secret expected in the Gupshup callback URL (`/webhooks/gupshup/{secret}`) or
-    /// the `X-Tierpace-Secret` header; Gupshup does not sign callbacks.
-    #[serde(default)]
-    pub gupshup_secret_env: Option<String>,
-    #[serde(default)]
-    pub meta_verify_token_env: Option<String>,
-    #[serde(default)]
-    pub meta_app_secret_env: Option<String>,
-    #[serde(default = "default_optout_keywords")]
-    pub optout_keywords: Vec<String>,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        Self {
-            listen: default_listen(),
-            admin_token_env: None,
-            admin_token_file: None,
-            protect_reads: false,
-            gupshup_secret_env: None,
-            meta_verify_token_env: None,
-            meta_app_secret_env: None,
-            optout_keywords: default_optout_keywords(),
-        }
-    }
 }
 
 fn default_redis_url() -> String {
@@ -142,14 +101,6 @@ fn default_lease_ttl() -> Duration {
 }
 fn default_log_level() -> String {
     "info".into()
-}
-fn default_listen() -> String {
-    "127.0.0.1:9464".into()
-}
-fn default_optout_keywords() -> Vec<String> {
-    ["STOP", "SAIR", "PARAR", "CANCELAR", "DESCADASTRAR"]
-        .map(String::from)
-        .to_vec()
 }
 
 /// Why a config could not be loaded.
@@ -266,12 +217,6 @@ impl DaemonConfig {
                 "hash_key_env / hash_key_file: a secret hash key is required with state = \"redis\" (contacts are keyed by it)"
                     .into(),
             );
-        }
-        if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
-            problems.push(format!(
-                "http.listen: {:?} is not an address like 127.0.0.1:9464",
-                self.http.listen
-            ));
         }
         if let Err(errors) = crate::policy::calendar_config::build_calendars(&self.calendars) {
             problems.extend(errors.iter().map(|e| format!("calendars: {e}")));

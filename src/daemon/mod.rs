@@ -30,7 +30,7 @@ use crate::ledger::{LedgerSettings, LimitGroup};
 use crate::policy::calendar::Calendar;
 use crate::policy::calendar_config::build_calendars;
 use crate::policy::tier::Tier;
-use crate::secret::{Secret, SecretSource};
+use crate::secret::SecretSource;
 use crate::systemd;
 
 pub use senders::SenderHandle;
@@ -144,53 +144,31 @@ fn campaign_context(cfg: &DaemonConfig) -> CampaignContext {
     }
 }
 
-fn optional_secret(env: &Option<String>, what: &str) -> anyhow::Result<Option<Secret>> {
-    match env {
-        None => Ok(None),
-        Some(name) => SecretSource::Env(name.clone())
-            .load()
-            .map(Some)
-            .with_context(|| what.to_string()),
-    }
-}
-
 fn http_config(loaded: &LoadedConfig) -> anyhow::Result<HttpConfig> {
-    let h = &loaded.config.http;
-    let mut admin_tokens = Vec::new();
-    if let Ok(source) = SecretSource::from_keys(
-        h.admin_token_env.clone(),
-        h.admin_token_file.clone(),
-        "http.admin_token_env",
-        "http.admin_token_file",
-    ) {
-        admin_tokens.push(http::Secret::new(
-            source.load().context("http admin token")?.expose(),
-        ));
-    }
-    let wrap = |s: Option<Secret>| s.map(|s| http::Secret::new(s.expose()));
-    Ok(HttpConfig {
-        listen: h.listen.parse().context("http.listen")?,
-        read_tokens: if h.protect_reads {
-            admin_tokens.clone()
-        } else {
-            Vec::new()
-        },
-        admin_tokens,
-        gupshup_secret: wrap(optional_secret(
-            &h.gupshup_secret_env,
-            "http.gupshup_secret_env",
-        )?),
-        meta_verify_token: wrap(optional_secret(
-            &h.meta_verify_token_env,
-            "http.meta_verify_token_env",
-        )?),
-        meta_app_secret: wrap(optional_secret(
-            &h.meta_app_secret_env,
-            "http.meta_app_secret_env",
-        )?),
-        optout_keywords: h.optout_keywords.clone(),
-        ..HttpConfig::default()
-    })
+    loaded
+        .config
+        .http
+        .resolve(|var| std::env::var(var).ok())
+        .inspect(|c| {
+            let all = c.admin_tokens.iter().chain(&c.read_tokens).chain(
+                [&c.gupshup_secret, &c.meta_verify_token, &c.meta_app_secret]
+                    .into_iter()
+                    .flatten(),
+            );
+            for s in all {
+                crate::logging::redact_secret(s.expose());
+            }
+        })
+        .map_err(|errors| {
+            anyhow::anyhow!(
+                "{}",
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })
 }
 
 /// Runs the daemon until `shutdown` is cancelled or SIGTERM/SIGINT arrives.
@@ -207,7 +185,7 @@ pub async fn run(
     let hasher = hash_key(&cfg)?;
     let cals = calendars(&cfg)?;
     let stores = stores::build(&cfg, ledger_settings(&cfg)?).await?;
-    let mut metrics_registry = MetricsRegistry::with_prefix("tierpace");
+    let mut metrics_registry = MetricsRegistry::default();
     let metrics = Metrics::register(&mut metrics_registry);
     let (reload_tx, mut reload_rx) = mpsc::channel::<Trigger>(16);
     let shared = Arc::new(Shared {

@@ -108,6 +108,7 @@ impl Dispatchers {
                 drain_timeout: cfg.drain_timeout,
                 brakes: brakes.clone(),
                 board: shared.board.clone(),
+                metrics: shared.metrics.clone(),
             };
             let token = self.parent.child_token();
             let task = tokio::spawn(Dispatcher::new(deps).run(rx, token.clone()));

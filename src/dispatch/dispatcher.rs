@@ -53,6 +53,8 @@ pub struct SenderDeps {
     pub drain_timeout: Duration,
     pub brakes: Arc<Mutex<BrakeState>>,
     pub board: Arc<StatusBoard>,
+    /// Where sends by outcome and provider latency are counted.
+    pub metrics: crate::http::Metrics,
 }
 
 /// What the scheduler and the admin API tell a running dispatcher.
@@ -165,7 +167,7 @@ impl Dispatcher {
                         "spam-related failures rising: marketing braked on this sender");
                 }
             }
-            Some(FailureAction::PauseCampaign) => {
+            Some(FailureAction::PauseCampaign | FailureAction::PauseTemplate) => {
                 if let Some(r) = self.runners.get_mut(&done.campaign) {
                     if !r.paused {
                         r.paused = true;
@@ -236,7 +238,14 @@ impl Dispatcher {
                 age_rank: r.live.age_rank,
                 mode: pacing_mode(r.live.campaign.pacing.mode),
                 marketing: r.live.campaign.template.category == Category::Marketing,
-                daily_max: r.live.campaign.pacing.daily_max,
+                // Steady mode's fixed budget and any cap: the pacer takes the smaller.
+                daily_max: match (
+                    r.live.campaign.pacing.daily_budget,
+                    r.live.campaign.pacing.daily_max,
+                ) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
                 sent_today: r.sent_today,
                 template_sends: r.template_sends,
                 remaining: r.remaining(),
@@ -631,6 +640,7 @@ impl Dispatcher {
                 ledger: deps.ledger.clone(),
                 consent: deps.consent.clone(),
                 clock: deps.clock.clone(),
+                metrics: deps.metrics.clone(),
             };
             let permit = self.permits.clone().acquire_owned().await;
             self.sends.spawn(async move {
@@ -857,11 +867,14 @@ struct SendJob {
     ledger: Arc<dyn Ledger>,
     consent: Arc<dyn ConsentStore>,
     clock: Arc<dyn Clock>,
+    metrics: crate::http::Metrics,
 }
 
 impl SendJob {
     async fn run(self) -> Finished {
+        let started = std::time::Instant::now();
         let outcome = self.provider.send(&self.msg).await;
+        self.observe(&outcome, started.elapsed());
         let line = self.line;
         let (state, action) = match &outcome {
             SendOutcome::Accepted { message_id } => {
@@ -935,6 +948,39 @@ impl SendJob {
         Finished {
             campaign: self.campaign,
             action,
+        }
+    }
+
+    /// One send's outcome and latency in the sender's metric families.
+    fn observe(&self, outcome: &SendOutcome, took: Duration) {
+        use crate::http::metrics::{HttpErrorLabels, SendOutcomeLabels, SenderLabels};
+        let m = &self.metrics;
+        let sender = self.sender.clone();
+        let name = match outcome {
+            SendOutcome::Accepted { .. } => "accepted".to_string(),
+            SendOutcome::Failed(f) => format!("failed_{}", f.class.as_str()),
+            SendOutcome::Unknown { .. } => "unknown".to_string(),
+        };
+        m.sender_sends
+            .get_or_create(&SendOutcomeLabels {
+                sender: sender.clone(),
+                outcome: name,
+            })
+            .inc();
+        m.sender_provider_latency_seconds
+            .get_or_create(&SenderLabels {
+                sender: sender.clone(),
+            })
+            .observe(took.as_secs_f64());
+        if let SendOutcome::Failed(f) = outcome {
+            if let Some(status) = f.code.strip_prefix("http_") {
+                m.sender_http_errors
+                    .get_or_create(&HttpErrorLabels {
+                        sender,
+                        status: status.to_string(),
+                    })
+                    .inc();
+            }
         }
     }
 }

@@ -153,14 +153,17 @@ pub const CONTACT_STATES: [&str; 8] = [
 ];
 
 /// The campaign states `tierpace_campaign_state` has one series for each.
-pub const CAMPAIGN_STATES: [&str; 7] = [
+pub const CAMPAIGN_STATES: [&str; 10] = [
     "scheduled",
     "running",
-    "waiting",
+    "waiting_hours",
+    "waiting_limit",
     "paused",
     "braked",
-    "finished",
+    "completed",
+    "expired",
     "cancelled",
+    "standby",
 ];
 
 fn latency_histogram() -> Histogram {

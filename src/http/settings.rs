@@ -168,21 +168,17 @@ impl HttpSection {
     }
 }
 
+/// Reads a secret file the way sender keys are read: a relative name is looked up in
+/// `$CREDENTIALS_DIRECTORY` (systemd's `LoadCredential=`), one place for all secrets.
 fn read_secret_file(key: &'static str, path: &Path) -> Result<Secret, HttpConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| HttpConfigError::File {
-        key,
-        path: path.display().to_string(),
-        detail: e.to_string(),
-    })?;
-    let value = text.trim();
-    if value.is_empty() {
-        return Err(HttpConfigError::File {
+    crate::secret::SecretSource::File(path.to_path_buf())
+        .load()
+        .map(|s| Secret::new(s.expose().trim()))
+        .map_err(|e| HttpConfigError::File {
             key,
             path: path.display().to_string(),
-            detail: "file is empty".into(),
-        });
-    }
-    Ok(Secret::new(value))
+            detail: e.to_string(),
+        })
 }
 
 #[cfg(test)]
