@@ -50,7 +50,9 @@ struct Cluster;
 impl Backend for Cluster {
     type L = RedisLedger<redis::cluster_async::ClusterConnection>;
     async fn make(settings: LedgerSettings) -> Self::L {
-        let conn = support::redis_cluster::RedisCluster::shared().connect().await;
+        let conn = support::redis_cluster::RedisCluster::shared()
+            .connect()
+            .await;
         let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
         RedisLedger::new(conn, &prefix, settings)
     }

@@ -21,7 +21,9 @@ async fn redis_store(prefix: &str) -> Arc<dyn ProgressStore> {
 
 /// The same store over the async Cluster client: every script must touch one slot.
 async fn cluster_store(prefix: &str) -> Arc<dyn ProgressStore> {
-    let conn = support::redis_cluster::RedisCluster::shared().connect().await;
+    let conn = support::redis_cluster::RedisCluster::shared()
+        .connect()
+        .await;
     Arc::new(RedisProgress::new(conn, prefix))
 }
 

@@ -75,7 +75,10 @@ impl RedisCluster {
 
     /// Seed nodes as the daemon config's `redis_cluster` takes them (`127.0.0.1:PORT`).
     pub fn seeds(&self) -> Vec<String> {
-        self.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect()
+        self.ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect()
     }
 
     /// Seed node URLs for `redis::cluster::ClusterClient::new`.
@@ -119,8 +122,7 @@ impl RedisCluster {
                 let items: Vec<redis::Value> = redis::from_redis_value(&r).expect("slot range");
                 let start: i64 = redis::from_redis_value(&items[0]).expect("start");
                 let end: i64 = redis::from_redis_value(&items[1]).expect("end");
-                let master: Vec<redis::Value> =
-                    redis::from_redis_value(&items[2]).expect("master");
+                let master: Vec<redis::Value> = redis::from_redis_value(&items[2]).expect("master");
                 let ip: String = redis::from_redis_value(&master[0]).expect("ip");
                 let port: i64 = redis::from_redis_value(&master[1]).expect("port");
                 (start, end, (ip, port))
