@@ -393,3 +393,71 @@ async fn two_daemons_on_a_cluster_send_each_contact_once_and_hold_a_250_tier() {
     ja.await.unwrap().unwrap();
     jb.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_master_stops_sends_fails_readiness_and_sends_resume_after() {
+    // Its own cluster: freezing a master of the shared one would disturb the other tests.
+    let cluster = RedisCluster::start();
+    let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
+    let s = scenario::write(&ScenarioSpec {
+        redis_url: Some("redis://replaced-by-redis-cluster/"),
+        gupshup_url: &fake.base_url(),
+        contacts: 120,
+        max_mps: 20,
+        ..Default::default()
+    });
+    use_cluster(&s.config, &cluster.seeds());
+    let (token, daemon) = start_daemon(s.config.clone());
+    assert!(wait_for(|| fake.sends().len() >= 30 || daemon.is_finished(), 30).await);
+    assert!(!daemon.is_finished(), "daemon stopped: {:?}", daemon.await);
+    assert_eq!(ready(s.http_port).await, Some(200));
+
+    // The master of the sender's limit group: no admission can be decided without it.
+    let master = cluster.master_of("tp:{sac}:conv");
+    cluster.freeze(master, true);
+    // Sends already admitted may finish; after that nothing more goes out.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let frozen_at = fake.sends().len();
+    let mut saw_unready = false;
+    for _ in 0..40 {
+        if ready(s.http_port).await == Some(503) {
+            saw_unready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        saw_unready,
+        "/readyz must fail while a master does not answer"
+    );
+    assert_eq!(
+        fake.sends().len(),
+        frozen_at,
+        "no sends while the group's master does not answer"
+    );
+
+    cluster.freeze(master, false);
+    assert!(
+        wait_for(|| fake.sends().len() >= 120, 60).await,
+        "sends resume: {}",
+        fake.sends().len()
+    );
+    let d: Vec<String> = fake.sends().into_iter().map(|s| s.destination).collect();
+    assert_eq!(d.len(), 120, "every contact once");
+    assert_eq!(
+        d.iter().collect::<HashSet<_>>().len(),
+        120,
+        "no contact twice"
+    );
+    let mut back = false;
+    for _ in 0..40 {
+        if ready(s.http_port).await == Some(200) {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(back, "ready again");
+    token.cancel();
+    daemon.await.unwrap().unwrap();
+}

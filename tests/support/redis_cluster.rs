@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 /// One cluster node: its guard process and the pipe that keeps it alive.
 struct Node {
     port: u16,
+    /// The redis-server's own process id (the guard's child), for SIGSTOP / SIGCONT.
+    pid: Option<u32>,
     guard: Child,
     lifeline: Option<ChildStdin>,
 }
@@ -40,8 +42,14 @@ impl RedisCluster {
             ports,
             _dir: dir,
         };
-        for &port in &cluster.ports {
-            wait_for_pong(port);
+        for node in cluster
+            .nodes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter_mut()
+        {
+            wait_for_pong(node.port);
+            node.pid = server_pid(node.port);
         }
         let mut create = Command::new(cli_binary());
         create.arg("--cluster").arg("create");
@@ -168,6 +176,20 @@ impl RedisCluster {
         }
     }
 
+    /// Freezes (`true`) or thaws the master on `port` with SIGSTOP / SIGCONT: clients hang as
+    /// on a network partition, and the data stays.
+    pub fn freeze(&self, port: u16, frozen: bool) {
+        let nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        let pid = nodes
+            .iter()
+            .find(|n| n.port == port)
+            .and_then(|n| n.pid)
+            .unwrap_or_else(|| panic!("no node on port {port}"));
+        let sig = if frozen { "-STOP" } else { "-CONT" };
+        let status = Command::new("kill").arg(sig).arg(pid.to_string()).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill {sig} {pid}");
+    }
+
     /// Kills every node (SIGKILL through its guard) and waits for the guards to exit.
     pub fn stop(&self) {
         let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
@@ -226,6 +248,7 @@ fn spawn_node(port: u16, dir: &std::path::Path) -> Node {
     let lifeline = guard.stdin.take();
     Node {
         port,
+        pid: None,
         guard,
         lifeline,
     }
@@ -244,6 +267,15 @@ fn wait_for_pong(port: u16) {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("cluster node on port {port} did not answer PING");
+}
+
+/// The server's process id, from `INFO server`.
+fn server_pid(port: u16) -> Option<u32> {
+    let mut conn = node_connection(port);
+    let info: String = redis::cmd("INFO").arg("server").query(&mut conn).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// A plain (non-cluster) connection to one node, for CLUSTER and per-node commands.
