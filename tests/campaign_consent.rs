@@ -1,5 +1,6 @@
-//! The consent store: one suite, run against memory and a real redis-server (guarantee 3:
-//! opted-out contacts are never sent, whichever backend keeps the opt-outs).
+//! The consent store: one suite, run against memory, a real redis-server and a real 3-master
+//! Redis Cluster (guarantee 3: opted-out contacts are never sent, whichever backend keeps the
+//! opt-outs).
 mod support;
 
 use chrono::{TimeZone, Utc};
@@ -86,6 +87,23 @@ async fn redis_store_meets_the_contract_and_keeps_one_hash_tagged_key() {
         .await
         .unwrap();
     assert_eq!(keys, ["conformance:{optout}"]);
+}
+
+#[tokio::test]
+async fn cluster_store_meets_the_contract() {
+    let cluster = support::redis_cluster::RedisCluster::shared();
+    let store = RedisConsent::new(cluster.connect().await, "conformance");
+    conformance(&store).await;
+    // One hash, on the one master that serves its slot.
+    let master = cluster.master_of(store.key());
+    for &port in cluster.ports() {
+        let want: Vec<String> = if port == master {
+            vec!["conformance:{optout}".into()]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(cluster.keys_on(port, "conformance*"), want, "node {port}");
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! One conformance suite for every ledger backend: each rule is a generic async fn, and the
-//! `conformance!` macro runs it against the in-memory ledger and against a real private
-//! redis-server (tests/support). Test names say the rule.
+//! `conformance!` macro runs it against the in-memory ledger, a real private redis-server and a
+//! private 3-master Redis Cluster (tests/support). Test names say the rule.
 mod support;
 
 use std::collections::BTreeMap;
@@ -45,6 +45,19 @@ impl Backend for Redis {
     }
 }
 
+/// The same ledger over the async Cluster client: every script must touch one slot.
+struct Cluster;
+impl Backend for Cluster {
+    type L = RedisLedger<redis::cluster_async::ClusterConnection>;
+    async fn make(settings: LedgerSettings) -> Self::L {
+        let conn = support::redis_cluster::RedisCluster::shared()
+            .connect()
+            .await;
+        let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+        RedisLedger::new(conn, &prefix, settings)
+    }
+}
+
 async fn connect(server: &RedisServer) -> redis::aio::ConnectionManager {
     let client = redis::Client::open(server.url()).unwrap();
     redis::aio::ConnectionManager::new_with_config(
@@ -62,6 +75,9 @@ macro_rules! conformance {
         }
         mod redis_backend {
             $( #[tokio::test] async fn $rule() { super::$rule::<super::Redis>().await } )*
+        }
+        mod cluster_backend {
+            $( #[tokio::test] async fn $rule() { super::$rule::<super::Cluster>().await } )*
         }
     };
 }

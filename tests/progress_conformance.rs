@@ -1,4 +1,5 @@
-//! One contract, two backends: campaign-run progress and leases in memory and in a real Redis.
+//! One contract, three backends: campaign-run progress and leases in memory, in a real Redis and
+//! in a real 3-master Redis Cluster.
 mod support;
 
 use std::sync::Arc;
@@ -15,6 +16,14 @@ async fn redis_store(prefix: &str) -> Arc<dyn ProgressStore> {
     let server = support::redis_server::RedisServer::shared();
     let client = redis::Client::open(server.url()).unwrap();
     let conn = redis::aio::ConnectionManager::new(client).await.unwrap();
+    Arc::new(RedisProgress::new(conn, prefix))
+}
+
+/// The same store over the async Cluster client: every script must touch one slot.
+async fn cluster_store(prefix: &str) -> Arc<dyn ProgressStore> {
+    let conn = support::redis_cluster::RedisCluster::shared()
+        .connect()
+        .await;
     Arc::new(RedisProgress::new(conn, prefix))
 }
 
@@ -59,6 +68,11 @@ macro_rules! conformance {
             #[tokio::test]
             async fn redis() {
                 let store = redis_store(concat!("conf-", stringify!($name))).await;
+                ($body)(store).await;
+            }
+            #[tokio::test]
+            async fn cluster() {
+                let store = cluster_store(concat!("conf-", stringify!($name))).await;
                 ($body)(store).await;
             }
         }

@@ -39,7 +39,8 @@ pub struct DaemonConfig {
     pub state: StateBackend,
     #[serde(default = "default_redis_url")]
     pub redis_url: String,
-    /// Set to use a Redis Cluster: the seed nodes (redis_url is then ignored).
+    /// Set to use a Redis Cluster: the seed nodes, `host:port` or `redis://host:port`
+    /// (redis_url is then ignored).
     #[serde(default)]
     pub redis_cluster: Vec<String>,
     #[serde(default = "default_key_prefix")]

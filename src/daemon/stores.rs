@@ -48,8 +48,8 @@ pub async fn build(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Resu
             pinger: Pinger::None,
         }),
         StateBackend::Redis if !cfg.redis_cluster.is_empty() => {
-            let client = redis::cluster::ClusterClient::new(cfg.redis_cluster.clone())
-                .context("redis_cluster: invalid node list")?;
+            let client =
+                cluster_client(&cfg.redis_cluster).context("redis_cluster: invalid node list")?;
             let conn = client
                 .get_async_connection()
                 .await
@@ -80,4 +80,32 @@ pub async fn build(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Resu
             })
         }
     }
+}
+
+/// The Cluster client for the `redis_cluster` seeds.
+///
+/// Seeds are written `host:port` (as `redis-cli --cluster` prints them) or as `redis://` URLs;
+/// the client only takes URLs. Like the single-node manager (`ledger::redis::manager_config`) it
+/// fails fast while a master does not answer: the client's defaults (no response timeout, 16
+/// retries with waits growing to minutes) would leave sends and the readiness PING hanging on a
+/// frozen master instead of reporting Redis as unavailable, so the dispatchers retry on their
+/// own tick instead.
+pub fn cluster_client(seeds: &[String]) -> redis::RedisResult<redis::cluster::ClusterClient> {
+    let urls: Vec<String> = seeds
+        .iter()
+        .map(|s| {
+            if s.contains("://") {
+                s.clone()
+            } else {
+                format!("redis://{s}")
+            }
+        })
+        .collect();
+    redis::cluster::ClusterClientBuilder::new(urls)
+        .connection_timeout(std::time::Duration::from_secs(2))
+        .response_timeout(std::time::Duration::from_secs(5))
+        .retries(2)
+        .min_retry_wait(100)
+        .max_retry_wait(500)
+        .build()
 }

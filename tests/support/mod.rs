@@ -5,5 +5,6 @@
 
 pub mod fake_gupshup;
 pub mod fake_meta;
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod scenario;
