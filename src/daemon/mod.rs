@@ -207,7 +207,9 @@ pub async fn run(
     let hasher = hash_key(&cfg)?;
     let cals = calendars(&cfg)?;
     let stores = stores::build(&cfg, ledger_settings(&cfg)?).await?;
-    let mut metrics_registry = MetricsRegistry::with_prefix("tierpace");
+    // `Metrics::register` adds the `tierpace_` prefix itself; a prefixed registry here doubled
+    // it (`tierpace_tierpace_...`), so no dashboard or alert name matched.
+    let mut metrics_registry = MetricsRegistry::default();
     let metrics = Metrics::register(&mut metrics_registry);
     let (reload_tx, mut reload_rx) = mpsc::channel::<Trigger>(16);
     let shared = Arc::new(Shared {
