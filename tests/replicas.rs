@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig};
 use support::redis_server::RedisServer;
 use support::scenario::{self, Scenario, ScenarioSpec};
+use tierpace::clock::{Clock, SystemClock};
 use tierpace::http::CampaignStatus;
 
 /// One daemon process with a known instance name, its HTTP port and its log file.
@@ -201,7 +202,8 @@ fn killing_the_lease_holder_moves_the_campaign_to_another_replica_which_complete
     let sent_before_kill = fake.sends().len();
     replicas[victim].kill_9();
     let killed_at = Instant::now();
-    let killed_at_system = std::time::SystemTime::now();
+    // The fake stamps sends with the same clock.
+    let killed_at_system = std::time::SystemTime::from(SystemClock.now());
 
     // Another replica takes the lease once the dead one's expires.
     let mut new_owner = None;
