@@ -172,7 +172,7 @@ fn assert_no_destination_twice(fake: &FakeGupshup) {
 }
 
 #[test]
-fn killing_the_lease_holder_moves_the_campaign_to_another_replica_which_completes_it() {
+fn killing_each_lease_holder_in_turn_moves_the_campaign_on_and_the_last_replica_completes_it() {
     let redis = RedisServer::start();
     let fake = FakeGupshup::start_on_thread(FakeGupshupConfig {
         tier_limit: Some(1000),
@@ -193,48 +193,63 @@ fn killing_the_lease_holder_moves_the_campaign_to_another_replica_which_complete
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_connection().unwrap();
 
-    // Let the run get going, then find and kill the lease holder.
-    let started = wait_until(30, || fake.sends().len() >= 40);
-    assert!(started, "no sends: {}", logs(&replicas));
-    let owner = lease_owner(&mut conn).expect("the running campaign's lease has an owner");
-    let victim = owner_index(&replicas, &owner)
-        .unwrap_or_else(|| panic!("owner {owner:?} is none of r0, r1, r2"));
-    let sent_before_kill = fake.sends().len();
-    replicas[victim].kill_9();
-    let killed_at = Instant::now();
-    // The fake stamps sends with the same clock.
-    let killed_at_system = std::time::SystemTime::from(SystemClock.now());
+    // Twice: let the run go on, find the lease holder, kill it, and watch the lease move to a
+    // live replica. After the second kill one replica is left to finish.
+    let mut report = Vec::new();
+    let mut heir = 0;
+    for round in 1..=2 {
+        let started = wait_until(30, || fake.sends().len() >= 40 * round);
+        assert!(started, "sending stalled: {}", logs(&replicas));
+        let owner = lease_owner(&mut conn).expect("the running campaign's lease has an owner");
+        let victim = owner_index(&replicas, &owner)
+            .unwrap_or_else(|| panic!("owner {owner:?} is none of r0, r1, r2"));
+        assert!(
+            replicas[victim].alive(),
+            "a dead replica still holds the lease"
+        );
+        let sent_before_kill = fake.sends().len();
+        replicas[victim].kill_9();
+        let killed_at = Instant::now();
+        // The fake stamps sends with the same clock.
+        let killed_at_system = std::time::SystemTime::from(SystemClock.now());
 
-    // Another replica takes the lease once the dead one's expires.
-    let mut new_owner = None;
-    let moved = wait_until(20, || {
-        new_owner = lease_owner(&mut conn).and_then(|o| owner_index(&replicas, &o));
-        new_owner.is_some_and(|i| i != victim)
-    });
-    let takeover = killed_at.elapsed();
-    assert!(
-        moved,
-        "the lease stayed with the dead replica: {:?}\n{}",
-        lease_owner(&mut conn),
-        logs(&replicas)
-    );
-    let heir = new_owner.expect("checked above");
-    assert!(replicas[heir].alive());
+        // Another replica takes the lease once the dead one's expires.
+        let mut new_owner = None;
+        let moved = wait_until(20, || {
+            new_owner = lease_owner(&mut conn).and_then(|o| owner_index(&replicas, &o));
+            new_owner.is_some_and(|i| i != victim)
+        });
+        let takeover = killed_at.elapsed();
+        assert!(
+            moved,
+            "the lease stayed with the dead replica: {:?}\n{}",
+            lease_owner(&mut conn),
+            logs(&replicas)
+        );
+        heir = new_owner.expect("checked above");
+        assert!(replicas[heir].alive());
+        let resumed = wait_until(20, || fake.sends().iter().any(|s| s.at > killed_at_system));
+        assert!(resumed, "no send after the kill: {}", logs(&replicas));
+        let first_send_after_kill = fake
+            .sends()
+            .iter()
+            .filter(|s| s.at > killed_at_system)
+            .map(|s| s.at)
+            .min()
+            .and_then(|t| t.duration_since(killed_at_system).ok());
+        report.push(format!(
+            "killed r{victim} (lease holder) after {sent_before_kill} sends, r{heir} held the \
+             lease after {takeover:?}, first send after the kill at {first_send_after_kill:?}"
+        ));
+    }
 
-    // The campaign completes on the survivors.
+    // The campaign completes on the last replica standing.
     let mut last = None;
     let completed = wait_until(60, || {
         last = replicas[heir].campaign("bf");
         last.as_ref().is_some_and(|c| c.state == "completed")
     });
     assert!(completed, "{last:?}\n{}", logs(&replicas));
-    let first_send_after_kill = fake
-        .sends()
-        .iter()
-        .filter(|s| s.at > killed_at_system)
-        .map(|s| s.at)
-        .min()
-        .and_then(|t| t.duration_since(killed_at_system).ok());
     for r in replicas.iter_mut() {
         r.terminate();
     }
@@ -257,10 +272,10 @@ fn killing_the_lease_holder_moves_the_campaign_to_another_replica_which_complete
     );
     assert_eq!(fake.over_limit_sends(), 0);
     eprintln!(
-        "replicas: killed r{victim} (lease holder) after {sent_before_kill} sends; r{heir} took \
-         the lease within {takeover:?} (first send after the kill at {first_send_after_kill:?}); \
-         {} sent, {} unknown, {sends} sends recorded",
-        t.sent, t.unknown
+        "replicas: {}; {} sent, {} unknown, {sends} sends recorded",
+        report.join("; "),
+        t.sent,
+        t.unknown
     );
 }
 
