@@ -1,8 +1,8 @@
 //! Several replicas on one Redis (DESIGN.md §5 "Multi-instance", guarantees 1 and 4; issue #8
 //! item 3): three daemon binaries share a private redis-server and one campaigns directory. The
-//! instance that holds the campaign's lease is killed with SIGKILL; another instance must take
-//! the lease once it expires (the scenario's `lease_ttl` is 2 s) and finish the campaign, with no
-//! destination twice in the fake Gupshup's record, every contact accounted for, and no send over
+//! instance that holds the campaign's lease is killed with SIGKILL, twice in a row; each time
+//! another instance must take the lease once it expires (the scenario's `lease_ttl` is 2 s), and
+//! the last one standing finishes the campaign, with no destination twice in the fake Gupshup's record, every contact accounted for, and no send over
 //! the tier limit. A second test checks that three replicas together still stop at exactly the
 //! 250 tier's allowance.
 mod support;
