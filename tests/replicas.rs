@@ -3,8 +3,8 @@
 //! instance that holds the campaign's lease is killed with SIGKILL, twice in a row; each time
 //! another instance must take the lease once it expires (the scenario's `lease_ttl` is 2 s), and
 //! the last one standing finishes the campaign, with no destination twice in the fake Gupshup's
-//! record, every contact accounted for, and no send over the tier limit. A second test checks that three replicas together still stop at exactly the
-//! 250 tier's allowance.
+//! record, every contact accounted for, and no send over the tier limit. A second test checks
+//! that three replicas together still stop at exactly the 250 tier's allowance.
 mod support;
 
 use std::collections::HashSet;
