@@ -3,5 +3,6 @@
 //! return their exit code.
 pub mod check;
 pub mod client;
+pub mod forecast;
 pub mod plan;
 pub mod status;
