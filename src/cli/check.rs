@@ -1,12 +1,14 @@
 //! `tierpace check`: validates the daemon config, every campaign file and every audience offline,
 //! like `nginx -t`. Prints each error with file:line, per campaign the valid contacts, the skips
-//! by reason (first lines of each) and the next send window; exits 1 on any error.
+//! by reason (first lines of each) and the next send window; exits 1 on any error. Warns (exit 0)
+//! when a campaign's forecast finishes after its `end`.
 use std::path::Path;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::campaign::check::check_campaigns;
+use crate::campaign::check::{check_campaigns, CheckOutcome};
+use crate::cli::plan_forecast::check_campaign;
 use crate::campaign::file::{CalendarRef, CampaignContext};
 use crate::config::LoadedConfig;
 use crate::contact::ContactHasher;
@@ -64,6 +66,17 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
         })
     };
     print!("{}", report.render(&window));
+    // Pre-flight (DESIGN.md §7, glific/glific#3541): a campaign that cannot reach its audience
+    // before its `end` at the sender's tier is a warning, not an error: it still runs.
+    for outcome in &report.outcomes {
+        if let CheckOutcome::Ok { campaign, summary } = outcome {
+            match check_campaign(&loaded, campaign, summary.valid, now) {
+                Ok(Some(warning)) => println!("warning: {warning}"),
+                Ok(None) => {}
+                Err(e) => println!("warning: campaign {}: no forecast: {e:#}", campaign.id),
+            }
+        }
+    }
     if report.has_errors() {
         println!("check: FAILED");
         Ok(1)
