@@ -8,8 +8,8 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::campaign::check::{check_campaigns, CheckOutcome};
-use crate::cli::plan_forecast::check_campaign;
 use crate::campaign::file::{CalendarRef, CampaignContext};
+use crate::cli::plan_forecast::check_campaign;
 use crate::config::LoadedConfig;
 use crate::contact::ContactHasher;
 use crate::policy::calendar::Calendar;

@@ -99,7 +99,10 @@ impl Forecast {
 
     /// When `tier` took effect, if it did.
     pub fn reached(&self, tier: Tier) -> Option<DateTime<Utc>> {
-        self.tiers.iter().find(|(t, _)| *t == tier).map(|(_, at)| *at)
+        self.tiers
+            .iter()
+            .find(|(t, _)| *t == tier)
+            .map(|(_, at)| *at)
     }
 }
 
@@ -324,8 +327,7 @@ pub fn render_summary(input: &ForecastInput, f: &Forecast) -> String {
         .days
         .iter()
         .flat_map(|d| d.crossed.iter())
-        .filter(|p| f.reached(p.to).is_none())
-        .last();
+        .rfind(|p| f.reached(p.to).is_none());
     if let Some(p) = pending {
         let _ = writeln!(
             out,

@@ -97,7 +97,10 @@ pub fn render_svg(input: &ForecastInput, f: &Forecast) -> String {
     let _ = writeln!(out, r##"<g class="grid" stroke="#ddd">"##);
     for decade in 0..=top {
         let y = scale.y(10u64.pow(decade));
-        let _ = writeln!(out, r#"<line x1="{x0}" y1="{y:.1}" x2="{x1}" y2="{y:.1}"/>"#);
+        let _ = writeln!(
+            out,
+            r#"<line x1="{x0}" y1="{y:.1}" x2="{x1}" y2="{y:.1}"/>"#
+        );
         let _ = writeln!(
             out,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="end" stroke="none">{}</text>"#,
@@ -115,7 +118,10 @@ pub fn render_svg(input: &ForecastInput, f: &Forecast) -> String {
             .map_or(input.start, |t| t.with_timezone(&Utc))
             .max(input.start);
         let x = scale.x(start);
-        let _ = writeln!(out, r#"<line x1="{x:.1}" y1="{y0}" x2="{x:.1}" y2="{y1}"/>"#);
+        let _ = writeln!(
+            out,
+            r#"<line x1="{x:.1}" y1="{y0}" x2="{x:.1}" y2="{y1}"/>"#
+        );
         if i % every == 0 {
             let _ = writeln!(
                 out,

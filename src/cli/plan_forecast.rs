@@ -39,7 +39,9 @@ pub fn parse_mode(s: &str) -> Result<PacingMode, String> {
         "grow" => Ok(PacingMode::Grow),
         "steady" => Ok(PacingMode::Steady),
         "asap" => Ok(PacingMode::Asap),
-        _ => Err(format!("{s:?} is not a pacing mode; accepted: grow, steady, asap")),
+        _ => Err(format!(
+            "{s:?} is not a pacing mode; accepted: grow, steady, asap"
+        )),
     }
 }
 
@@ -47,8 +49,12 @@ pub fn parse_mode(s: &str) -> Result<PacingMode, String> {
 pub fn parse_tick(s: &str) -> Result<StdDuration, String> {
     match humantime::parse_duration(s.trim()) {
         Ok(d) if d >= StdDuration::from_secs(1) => Ok(d),
-        Ok(_) => Err(format!("{s:?} is too short; accepted: 1s or more, e.g. 60s")),
-        Err(e) => Err(format!("{s:?} is not a duration ({e}); accepted: e.g. 60s, 5m")),
+        Ok(_) => Err(format!(
+            "{s:?} is too short; accepted: 1s or more, e.g. 60s"
+        )),
+        Err(e) => Err(format!(
+            "{s:?} is not a duration ({e}); accepted: e.g. 60s, 5m"
+        )),
     }
 }
 
@@ -198,10 +204,8 @@ fn audience_size(c: &Campaign) -> Result<u64> {
 }
 
 fn default_config_path() -> PathBuf {
-    std::env::var_os("TIERPACE_CONFIG").map_or_else(
-        || PathBuf::from("config/tierpace.toml"),
-        PathBuf::from,
-    )
+    std::env::var_os("TIERPACE_CONFIG")
+        .map_or_else(|| PathBuf::from("config/tierpace.toml"), PathBuf::from)
 }
 
 /// A 24/7 calendar in `tz` (the built-in `always` is in UTC), so the days of the table are the
@@ -259,10 +263,7 @@ pub fn input_from_args(args: &PlanArgs, now: DateTime<Utc>) -> Result<ForecastIn
                 .ok_or_else(|| anyhow!("--audience: give the number of contacts, e.g. 25000"))?;
             let cfg = loaded.as_ref().map(|l| &l.config);
             let policy = match cfg {
-                Some(c) => c
-                    .policy
-                    .resolve()
-                    .map_err(|e| anyhow!("--config: {e}"))?,
+                Some(c) => c.policy.resolve().map_err(|e| anyhow!("--config: {e}"))?,
                 None => Policy::legacy(),
             };
             let pacing = cfg.map_or_else(PacerSettings::default, |c| c.pacing.clone());
@@ -305,7 +306,9 @@ pub fn input_from_args(args: &PlanArgs, now: DateTime<Utc>) -> Result<ForecastIn
     }
     if let Some(share) = args.safety_share {
         if !(share > 0.0 && share <= 1.0) {
-            bail!("--safety-share: {share} is out of range; accepted: a number in (0, 1], e.g. 0.95");
+            bail!(
+                "--safety-share: {share} is out of range; accepted: a number in (0, 1], e.g. 0.95"
+            );
         }
         input.safety_share = share;
     }
