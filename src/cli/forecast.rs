@@ -254,16 +254,22 @@ pub fn simulate(input: &ForecastInput) -> Result<Forecast> {
             .total()
             .min(input.audience - sent);
         if grant > 0 {
-            let contacts: Vec<ContactKey> = (0..grant)
-                .map(|k| ContactKey(u128::from(sent + k)))
-                .collect();
-            let budget = u32::try_from(grant).unwrap_or(u32::MAX);
-            let decisions = block_on(ledger.admit(&group, now, &contacts, budget))
-                .context("simulated ledger")?;
-            let admitted = decisions
-                .iter()
-                .filter(|d| matches!(d, AdmitDecision::Admitted { .. }))
-                .count() as u64;
+            let admitted = if stats.limit.is_none() {
+                // Unlimited: the ledger admits everything and nothing moves the tier any more
+                // (the forecast has no downgrades), so millions of contacts need not be stored.
+                grant
+            } else {
+                let contacts: Vec<ContactKey> = (0..grant)
+                    .map(|k| ContactKey(u128::from(sent + k)))
+                    .collect();
+                let budget = u32::try_from(grant).unwrap_or(u32::MAX);
+                let decisions = block_on(ledger.admit(&group, now, &contacts, budget))
+                    .context("simulated ledger")?;
+                decisions
+                    .iter()
+                    .filter(|d| matches!(d, AdmitDecision::Admitted { .. }))
+                    .count() as u64
+            };
             let refused = grant - admitted;
             sent += admitted;
             if let Some(row) = days.rows.last_mut() {

@@ -18,6 +18,8 @@ const LEFT: f64 = 70.0;
 const RIGHT: f64 = 110.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
+/// Points of the cumulative sends line, about.
+const MAX_POINTS: usize = 2_000;
 
 /// Escapes text for an SVG text node or attribute.
 fn escape(s: &str) -> String {
@@ -168,8 +170,18 @@ pub fn render_svg(input: &ForecastInput, f: &Forecast) -> String {
     let _ = writeln!(out, "</g>");
 
     // Cumulative sends.
+    // At most about MAX_POINTS points (a year of one-minute ticks would be megabytes), the
+    // last one always, so the line ends where the sends end.
+    let every = (f.cumulative.len() / MAX_POINTS).max(1);
+    let last = f.cumulative.len().saturating_sub(1);
     let mut points = String::new();
-    for (t, n) in &f.cumulative {
+    for (t, n) in f
+        .cumulative
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % every == 0 || *i == last)
+        .map(|(_, p)| p)
+    {
         let _ = write!(points, "{:.1},{:.1} ", scale.x(*t), scale.y(*n));
     }
     let _ = writeln!(

@@ -231,8 +231,12 @@ fn always_in(tz: Tz) -> Result<Calendar> {
         .map_err(|_| anyhow!("cannot build a 24/7 calendar in {tz}"))
 }
 
-/// Builds the forecast inputs from the flags (and the config and campaign they name).
-pub fn input_from_args(args: &PlanArgs, now: DateTime<Utc>) -> Result<ForecastInput> {
+/// A campaign's id and `end`, for the deadline warning.
+pub type Deadline = Option<(String, DateTime<Utc>)>;
+
+/// Builds the forecast inputs from the flags (and the config and campaign they name), with the
+/// campaign's deadline if it has one.
+pub fn input_from_args(args: &PlanArgs, now: DateTime<Utc>) -> Result<(ForecastInput, Deadline)> {
     let needs_config = args.campaign.is_some()
         || args.config.is_some()
         || args.calendar.as_deref().is_some_and(|c| c != ALWAYS);
@@ -248,6 +252,7 @@ pub fn input_from_args(args: &PlanArgs, now: DateTime<Utc>) -> Result<ForecastIn
             args.timezone
         )
     })?;
+    let mut deadline = None;
     let mut input = match (&loaded, &args.campaign) {
         (Some(loaded), Some(id)) => {
             let c = find_campaign(loaded, id)?;
@@ -255,6 +260,7 @@ pub fn input_from_args(args: &PlanArgs, now: DateTime<Utc>) -> Result<ForecastIn
                 Some(n) => n,
                 None => audience_size(&c)?,
             };
+            deadline = c.schedule.end.map(|end| (c.id.clone(), end));
             campaign_input(loaded, &c, audience, now)?
         }
         _ => {
@@ -345,7 +351,7 @@ pub fn input_from_args(args: &PlanArgs, now: DateTime<Utc>) -> Result<ForecastIn
             .ok_or_else(|| anyhow!("--start: {date} has no midnight in {tz}"))?;
         input.start = midnight.with_timezone(&Utc);
     }
-    Ok(input)
+    Ok((input, deadline))
 }
 
 /// The warning `check` and `plan` print when the forecast finish comes after the campaign's
@@ -405,7 +411,7 @@ pub fn check_campaign(
 
 /// `plan` in forecast mode: prints the table and summary, writes the SVG; returns the exit code.
 pub fn run(args: &PlanArgs, now: DateTime<Utc>) -> Result<i32> {
-    let input = match input_from_args(args, now) {
+    let (input, deadline) = match input_from_args(args, now) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("tierpace plan: {e:#}");
@@ -414,6 +420,9 @@ pub fn run(args: &PlanArgs, now: DateTime<Utc>) -> Result<i32> {
     };
     let f = simulate(&input)?;
     print!("{}", render_forecast(&input, &f));
+    if let Some(warning) = deadline.and_then(|(id, end)| deadline_warning(&id, end, &input, &f)) {
+        println!("warning: {warning}");
+    }
     if let Some(path) = &args.svg {
         write_svg(path, &input, &f)?;
     }
