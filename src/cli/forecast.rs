@@ -303,7 +303,7 @@ pub fn simulate(input: &ForecastInput) -> Result<Forecast> {
     })
 }
 
-/// `1,000 contacts` style counts, `10K` style tiers and local times, for the summary lines.
+/// A local date and time in the calendar's zone, for the summary lines.
 fn local(tz: Tz, t: DateTime<Utc>) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
 }

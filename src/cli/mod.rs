@@ -7,4 +7,5 @@ pub mod forecast;
 pub mod forecast_svg;
 pub mod plan;
 pub mod plan_forecast;
+pub mod preflight;
 pub mod status;

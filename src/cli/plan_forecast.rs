@@ -1,8 +1,7 @@
 //! `tierpace plan --campaign ID` / `--audience N`: the forecast of [`super::forecast`] from a
 //! campaign file or from flags, printed as the plan's day table plus when each tier and the whole
-//! campaign are reached, and optionally drawn as an SVG chart. Also the deadline warning that
-//! `tierpace check` prints for a campaign whose `end` comes before its forecast finish
-//! (DESIGN.md §7, glific/glific#3541).
+//! campaign are reached, and optionally drawn as an SVG chart. The campaign's deadline is checked
+//! by [`super::preflight`].
 //!
 //! Where the numbers come from, in order: the flags, then the campaign file and its sender in the
 //! daemon config, then the config's `[policy]` and `[pacing]`, then the built-in defaults. The tier
@@ -18,6 +17,7 @@ use chrono_tz::Tz;
 use super::forecast::{render_summary, simulate, Forecast, ForecastInput};
 use super::forecast_svg::render_svg;
 use super::plan::{render, PlanArgs, PlanInput, EXIT_USAGE};
+use super::preflight::deadline_warning;
 use crate::campaign::audience::scan_audience;
 use crate::campaign::file::{load_campaign, CalendarRef, Campaign, CampaignContext, Category};
 use crate::campaign::registry::campaign_files;
@@ -29,9 +29,6 @@ use crate::policy::growth::PacingMode;
 use crate::policy::pacer::PacerSettings;
 use crate::policy::profile::{Policy, PROFILE_NAMES};
 use crate::policy::tier::Tier;
-
-/// How far past a campaign's `end` the check's forecast looks for the finish day.
-const CHECK_BEYOND_END: i64 = 30;
 
 /// `grow`, `steady` or `asap`.
 pub fn parse_mode(s: &str) -> Result<PacingMode, String> {
@@ -352,61 +349,6 @@ pub fn input_from_args(args: &PlanArgs, now: DateTime<Utc>) -> Result<(ForecastI
         input.start = midnight.with_timezone(&Utc);
     }
     Ok((input, deadline))
-}
-
-/// The warning `check` and `plan` print when the forecast finish comes after the campaign's
-/// `end` (or never within the horizon); `None` when it finishes in time.
-pub fn deadline_warning(
-    id: &str,
-    end: DateTime<Utc>,
-    input: &ForecastInput,
-    f: &Forecast,
-) -> Option<String> {
-    let tz = f.timezone;
-    let at = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
-    if f.finished_at.is_some_and(|t| t <= end) {
-        return None;
-    }
-    let by_end = f
-        .cumulative
-        .iter()
-        .take_while(|(t, _)| *t <= end)
-        .last()
-        .map_or(0, |(_, n)| *n);
-    let finish = match f.finished_at {
-        Some(t) => format!("finishes {}", at(t)),
-        None => format!("does not finish by {}", at(f.until)),
-    };
-    Some(format!(
-        "campaign {id}: at tier {} ({} calendar, {} contacts) the forecast {finish}, after its end {}; \
-         about {} contacts would expire unsent",
-        input.tier,
-        input.calendar.name(),
-        super::plan::thousands(input.audience),
-        at(end),
-        super::plan::thousands(input.audience.saturating_sub(by_end))
-    ))
-}
-
-/// The forecast check of one valid campaign for `tierpace check`: a warning when its audience
-/// cannot be reached before its `end` (an `Err` says why no forecast could be made).
-pub fn check_campaign(
-    loaded: &LoadedConfig,
-    c: &Campaign,
-    audience: u64,
-    now: DateTime<Utc>,
-) -> Result<Option<String>> {
-    let Some(end) = c.schedule.end else {
-        return Ok(None);
-    };
-    let mut input = campaign_input(loaded, c, audience, now)?;
-    if end <= input.start {
-        // The next-window line already says the schedule has ended.
-        return Ok(None);
-    }
-    input.horizon = (end - input.start) + Duration::days(CHECK_BEYOND_END);
-    let f = simulate(&input)?;
-    Ok(deadline_warning(&c.id, end, &input, &f))
 }
 
 /// `plan` in forecast mode: prints the table and summary, writes the SVG; returns the exit code.
