@@ -22,7 +22,10 @@ use fake_gupshup::{FakeGupshup, FakeGupshupConfig};
 use redis_server::{free_port, RedisServer};
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// (utime + stime in seconds, VmHWM in kB) of a process.
@@ -120,7 +123,10 @@ fn main() {
         }
     }
     let elapsed = first_send.map_or(0.0, |t| t.elapsed().as_secs_f64());
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
     let _ = child.wait();
     let sends = fake.sends();
     let unique: HashSet<&str> = sends.iter().map(|s| s.destination.as_str()).collect();
@@ -129,9 +135,21 @@ fn main() {
         .max()
         .unwrap_or(0);
     println!("e2e_load: {senders} senders x {per_sender} contacts (Redis state, fake Gupshup on loopback)");
-    println!("  sends            {} of {total} ({} duplicates)", sends.len(), sends.len() - unique.len());
-    println!("  rate             {:.0} sends/s over {:.1} s", sends.len() as f64 / elapsed.max(0.001), elapsed);
-    println!("  daemon CPU       {:.1} s ({:.2} cores average)", last.0, last.0 / elapsed.max(0.001));
+    println!(
+        "  sends            {} of {total} ({} duplicates)",
+        sends.len(),
+        sends.len() - unique.len()
+    );
+    println!(
+        "  rate             {:.0} sends/s over {:.1} s",
+        sends.len() as f64 / elapsed.max(0.001),
+        elapsed
+    );
+    println!(
+        "  daemon CPU       {:.1} s ({:.2} cores average)",
+        last.0,
+        last.0 / elapsed.max(0.001)
+    );
     println!("  daemon peak RSS  {:.1} MB", last.1 as f64 / 1024.0);
     println!("  max sends/s      {burst} in any one-second interval (cap {mps} per sender)");
 }

@@ -50,7 +50,7 @@ enum Command {
     },
     /// Forecast the tier ladder: new conversations, trailing-7-day uniques, limit and upgrade
     /// times per day.
-    Plan(tierpace::cli::plan::PlanArgs),
+    Plan(Box<tierpace::cli::plan::PlanArgs>),
     #[command(flatten)]
     Admin(AdminCommand),
 }

@@ -676,7 +676,7 @@ fn bad_campaign_files_are_reported_and_a_good_campaign_completes_under_its_last_
         !metrics.contains("tierpace_tierpace_"),
         "metric names carry the prefix once"
     );
-    let errors_before = reloads(&http, &s, "campaigns_error");
+    let errors_before = reloads(&http, &s, "error");
     assert!(
         errors_before >= 1.0,
         "reload errors counted:\n{}",
@@ -707,7 +707,7 @@ fn bad_campaign_files_are_reported_and_a_good_campaign_completes_under_its_last_
     )
     .unwrap();
     assert!(
-        wait_until(10, || reloads(&http, &s, "campaigns_error") > errors_before),
+        wait_until(10, || reloads(&http, &s, "error") > errors_before),
         "the overwrite was reloaded and reported:\n{}",
         read_log()
     );

@@ -1,13 +1,15 @@
 //! `tierpace check`: validates the daemon config, every campaign file and every audience offline,
 //! like `nginx -t`. Prints each error with file:line, per campaign the valid contacts, the skips
-//! by reason (first lines of each) and the next send window; exits 1 on any error.
+//! by reason (first lines of each) and the next send window; exits 1 on any error. Warns (exit 0)
+//! when a campaign's forecast finishes after its `end`.
 use std::path::Path;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::campaign::check::check_campaigns;
+use crate::campaign::check::{check_campaigns, CheckOutcome};
 use crate::campaign::file::{CalendarRef, CampaignContext};
+use crate::cli::preflight::check_campaign;
 use crate::config::LoadedConfig;
 use crate::contact::ContactHasher;
 use crate::policy::calendar::Calendar;
@@ -64,6 +66,20 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
     };
     let mut out = report.render(&window);
     let mut failed = report.has_errors();
+    // Pre-flight (DESIGN.md §7, glific/glific#3541): a campaign that cannot reach its audience
+    // before its `end` at the sender's tier is a warning, not an error: it still runs.
+    for outcome in &report.outcomes {
+        if let CheckOutcome::Ok { campaign, summary } = outcome {
+            match check_campaign(&loaded, campaign, summary.valid, now) {
+                Ok(Some(warning)) => out.push_str(&format!("warning: {warning}\n")),
+                Ok(None) => {}
+                Err(e) => out.push_str(&format!(
+                    "warning: campaign {}: no forecast: {e:#}\n",
+                    campaign.id
+                )),
+            }
+        }
+    }
     // Secrets can be checked offline too: a missing key would only surface at `run`.
     for (id, sender) in &cfg.senders {
         if sender.provider == crate::config::ProviderChoice::Dryrun {

@@ -3,5 +3,9 @@
 //! return their exit code.
 pub mod check;
 pub mod client;
+pub mod forecast;
+pub mod forecast_svg;
 pub mod plan;
+pub mod plan_forecast;
+pub mod preflight;
 pub mod status;

@@ -7,6 +7,8 @@
 //! the limit refuses are not clipped silently: the day is flagged with how many were refused, and
 //! the command exits 1 so a pre-flight script notices (glific/glific#3541 in DESIGN.md §7).
 use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration as StdDuration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -15,6 +17,7 @@ use chrono_tz::Tz;
 use crate::clock::{Clock, SystemClock};
 use crate::contact::ContactKey;
 use crate::ledger::{AdmitDecision, Ledger, LedgerSettings, LimitGroup, MemoryLedger};
+use crate::policy::growth::PacingMode;
 use crate::policy::profile::{Policy, PROFILE_NAMES};
 use crate::policy::tier::Tier;
 use crate::policy::tier_state::PendingUpgrade;
@@ -25,32 +28,78 @@ pub const EXIT_USAGE: i32 = 64;
 pub const EXIT_OVER_LIMIT: i32 = 1;
 
 /// Arguments of `tierpace plan`.
+///
+/// Two modes: `--sends 500,500,...` replays given day totals through the ledger (this file);
+/// `--audience N` or `--campaign ID` forecasts a campaign with the pacer on virtual time
+/// ([`super::plan_forecast`]).
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlanArgs {
-    /// Tier policy profile: legacy or meta-2025.
-    #[arg(long, default_value = "legacy")]
-    pub profile: String,
+    /// Tier policy profile: legacy or meta-2025 [default: legacy, or the config's [policy]].
+    #[arg(long)]
+    pub profile: Option<String>,
     /// Tier at the start of the first day: 250, 1k, 10k, 100k, unlimited, TIER_2K, ...
-    #[arg(long, default_value = "1k")]
-    pub tier: Tier,
+    /// [default: 1k, or the campaign's sender's initial_tier].
+    #[arg(long)]
+    pub tier: Option<Tier>,
     /// New customers to reach each day, comma-separated: 500,500,2000
-    #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        num_args = 1..,
+        required_unless_present_any = ["audience", "campaign"],
+        conflicts_with_all = ["audience", "campaign"]
+    )]
     pub sends: Vec<u64>,
-    /// First day, YYYY-MM-DD (default: today in --timezone).
+    /// First day, YYYY-MM-DD (default: today in --timezone; for a forecast, now).
     #[arg(long)]
     pub start: Option<NaiveDate>,
     /// Send each day's batch at this time, HH:MM (default: spread evenly over the day).
     #[arg(long, value_parser = parse_hh_mm)]
     pub at: Option<NaiveTime>,
-    /// IANA time zone the days and times are in.
+    /// IANA time zone the days and times are in (a forecast uses its calendar's zone).
     #[arg(long, default_value = "UTC")]
     pub timezone: String,
-    /// Share of the limit tierpace may use.
-    #[arg(long, default_value_t = 0.95)]
-    pub safety_share: f64,
-    /// Unique customers per 24 h kept free for agents' manual messages.
-    #[arg(long, default_value_t = 0)]
-    pub reserve: u64,
+    /// Share of the limit tierpace may use [default: 0.95, or the config's pacing.safety_share].
+    #[arg(long)]
+    pub safety_share: Option<f64>,
+    /// Unique customers per 24 h kept free for agents' manual messages [default: 0, or the
+    /// config's pacing.reserve].
+    #[arg(long)]
+    pub reserve: Option<u64>,
+    /// Forecast: the daemon config that holds the campaign, its sender and calendars.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Forecast the campaign with this id (its audience, calendar, pacing and sender).
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// Forecast this many contacts (overrides the campaign's audience count).
+    #[arg(long)]
+    pub audience: Option<u64>,
+    /// Forecast: business hours, a calendar of the config or `always` [default: always, or the
+    /// campaign's].
+    #[arg(long)]
+    pub calendar: Option<String>,
+    /// Forecast: grow, steady or asap [default: grow, or the campaign's].
+    #[arg(long, value_parser = super::plan_forecast::parse_mode)]
+    pub mode: Option<PacingMode>,
+    /// Forecast: at most this many new customers a day (steady mode's day budget).
+    #[arg(long)]
+    pub daily_max: Option<u64>,
+    /// Forecast: the sender's messages per second [default: 20, or the sender's max_mps].
+    #[arg(long)]
+    pub max_mps: Option<u32>,
+    /// Forecast: sends the template already had; the first 1,000 go at half pace [default: 0].
+    #[arg(long)]
+    pub template_sends: Option<u64>,
+    /// Forecast: virtual time between two pacer decisions.
+    #[arg(long, default_value = "60s", value_parser = super::plan_forecast::parse_tick)]
+    pub tick: StdDuration,
+    /// Forecast: give up after this many days.
+    #[arg(long, default_value_t = 90)]
+    pub days: u32,
+    /// Forecast: also draw the tier limit and the cumulative sends as an SVG chart.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
 }
 
 fn parse_hh_mm(s: &str) -> Result<NaiveTime, String> {
@@ -91,6 +140,9 @@ pub struct PlanInput {
 
 /// Prints the plan; returns the process exit code.
 pub fn run(args: &PlanArgs) -> Result<i32> {
+    if args.audience.is_some() || args.campaign.is_some() {
+        return super::plan_forecast::run(args, SystemClock.now());
+    }
     let input = match validate(args) {
         Ok(input) => input,
         Err(e) => {
@@ -108,11 +160,9 @@ pub fn run(args: &PlanArgs) -> Result<i32> {
 }
 
 fn validate(args: &PlanArgs) -> Result<PlanInput> {
-    let policy = Policy::by_name(&args.profile).ok_or_else(|| {
-        anyhow!(
-            "--profile: unknown profile {:?}; accepted: {PROFILE_NAMES}",
-            args.profile
-        )
+    let profile = args.profile.as_deref().unwrap_or("legacy");
+    let policy = Policy::by_name(profile).ok_or_else(|| {
+        anyhow!("--profile: unknown profile {profile:?}; accepted: {PROFILE_NAMES}")
     })?;
     let timezone: Tz = args.timezone.parse().map_err(|_| {
         anyhow!(
@@ -120,10 +170,10 @@ fn validate(args: &PlanArgs) -> Result<PlanInput> {
             args.timezone
         )
     })?;
-    if !(args.safety_share > 0.0 && args.safety_share <= 1.0) {
+    let safety_share = args.safety_share.unwrap_or(0.95);
+    if !(safety_share > 0.0 && safety_share <= 1.0) {
         bail!(
-            "--safety-share: {} is out of range; accepted: a number in (0, 1], e.g. 0.95",
-            args.safety_share
+            "--safety-share: {safety_share} is out of range; accepted: a number in (0, 1], e.g. 0.95"
         );
     }
     if args.sends.is_empty() {
@@ -135,13 +185,13 @@ fn validate(args: &PlanArgs) -> Result<PlanInput> {
     };
     Ok(PlanInput {
         policy,
-        tier: args.tier,
+        tier: args.tier.unwrap_or(Tier::T1K),
         sends: args.sends.clone(),
         start,
         at: args.at,
         timezone,
-        safety_share: args.safety_share,
-        reserve: args.reserve,
+        safety_share,
+        reserve: args.reserve.unwrap_or(0),
     })
 }
 
@@ -424,19 +474,30 @@ mod tests {
     #[test]
     fn bad_flags_name_the_flag_and_accepted_values() {
         let args = PlanArgs {
-            profile: "meta".into(),
-            tier: Tier::T1K,
+            profile: Some("meta".into()),
+            tier: Some(Tier::T1K),
             sends: vec![1],
             start: None,
             at: None,
             timezone: "UTC".into(),
-            safety_share: 0.95,
-            reserve: 0,
+            safety_share: Some(0.95),
+            reserve: Some(0),
+            config: None,
+            campaign: None,
+            audience: None,
+            calendar: None,
+            mode: None,
+            daily_max: None,
+            max_mps: None,
+            template_sends: None,
+            tick: StdDuration::from_secs(60),
+            days: 90,
+            svg: None,
         };
         let e = validate(&args).unwrap_err().to_string();
         assert!(e.contains("--profile") && e.contains("meta-2025"), "{e}");
         let e = validate(&PlanArgs {
-            profile: "legacy".into(),
+            profile: Some("legacy".into()),
             timezone: "Mars/Base".into(),
             ..args
         })
