@@ -57,17 +57,28 @@ impl Sink {
         status: &DeliveryStatus,
     ) -> Result<(), String> {
         let s = &self.0;
+        // A callback can overtake our own record of the send (the provider answers the send
+        // and posts `sent`/`delivered` at once): look again for a while before giving up. The
+        // webhook has already answered 200 by then (the sink runs on past its timeout).
         let mut found = None;
-        for id in ids.into_iter().flatten() {
-            if let Some(hit) = s
-                .progress
-                .lookup_message(id)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                found = Some((hit, id.to_string()));
+        let mut wait = std::time::Duration::from_millis(50);
+        for _attempt in 0..8 {
+            for id in ids.into_iter().flatten() {
+                let hit = s
+                    .progress
+                    .lookup_message(id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Some(hit) = hit {
+                    found = Some((hit, id.to_string()));
+                    break;
+                }
+            }
+            if found.is_some() {
                 break;
             }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(2));
         }
         let Some(((run, field), message_id)) = found else {
             tracing::debug!(
