@@ -526,7 +526,7 @@ async fn apply_campaigns(
         .metrics
         .config_reloads
         .get_or_create(&http::metrics::ResultLabels {
-            result: format!("campaigns_{result}"),
+            result: result.to_string(),
         })
         .inc();
     if let Ok(mut c) = shared.campaigns.write() {
