@@ -101,7 +101,7 @@ fn main() {
         .arg(&config_path)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(root.join("daemon.log")).unwrap())
         .spawn()
         .expect("start tierpace");
     let pid = child.id();
@@ -129,6 +129,12 @@ fn main() {
         .status();
     let _ = child.wait();
     let sends = fake.sends();
+    if sends.is_empty() {
+        eprintln!(
+            "no sends; daemon log:\n{}",
+            std::fs::read_to_string(root.join("daemon.log")).unwrap_or_default()
+        );
+    }
     let unique: HashSet<&str> = sends.iter().map(|s| s.destination.as_str()).collect();
     let burst = (0..senders)
         .map(|s| fake.max_sends_in_any_second(&format!("55859999{s:05}")))

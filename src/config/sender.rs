@@ -28,9 +28,9 @@ pub struct SenderConfig {
     #[serde(default)]
     pub phone_number_id: Option<String>,
     /// The API key (Gupshup) or access token (Meta), by reference only.
-    #[serde(default)]
+    #[serde(default, alias = "access_token_env")]
     pub api_key_env: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "access_token_file")]
     pub api_key_file: Option<PathBuf>,
     #[serde(default)]
     pub base_url: Option<String>,
