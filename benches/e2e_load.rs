@@ -79,7 +79,7 @@ fn main() {
         let mut csv = std::io::BufWriter::new(std::fs::File::create(&csv_path).unwrap());
         writeln!(csv, "name,ddi,phone,email,opt_in").unwrap();
         for i in 0..per_sender {
-            writeln!(csv, "C{i},55,{}{:08},,sim", 11 + s, 90_000_000 + i).unwrap();
+            writeln!(csv, "C{i},55,{}9{:08},,sim", 11 + s, i).unwrap();
         }
         csv.flush().unwrap();
         std::fs::write(

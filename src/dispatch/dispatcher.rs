@@ -266,8 +266,14 @@ impl Dispatcher {
                 if grant == 0 {
                     continue;
                 }
-                // The pacer already took these from the sender's throughput cap.
-                if let Err(e) = self.dispatch_batch(&id, grant as usize, now).await {
+                // The pacer already took these from the sender's throughput cap. Start no more
+                // than free send slots: a send that waited for a slot would start late and
+                // bunch up with the next tick's, going over max_mps at the provider.
+                let n = (grant as usize).min(self.permits.available_permits());
+                if n == 0 {
+                    break;
+                }
+                if let Err(e) = self.dispatch_batch(&id, n, now).await {
                     tracing::warn!(campaign = %id, error = %e, "batch not dispatched; will retry");
                 }
             }
