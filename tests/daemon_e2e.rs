@@ -244,3 +244,63 @@ async fn a_campaign_file_dropped_in_while_running_is_picked_up_and_status_shows_
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn sighup_reloads_the_config_and_a_bad_config_keeps_the_old_one() {
+    let fake = FakeGupshup::start_on_thread(FakeGupshupConfig::default());
+    let s = scenario::write(&ScenarioSpec {
+        gupshup_url: &fake.base_url(),
+        contacts: 5,
+        ..Default::default()
+    });
+    let log = s.dir.path().join("daemon.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tierpace"))
+        .args(["run", "--config"])
+        .arg(&s.config)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait_log = |needle: &str, count: usize| {
+        for _ in 0..200 {
+            if read_log().matches(needle).count() >= count {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    };
+    let hup = || {
+        std::process::Command::new("kill")
+            .arg("-HUP")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+    };
+    assert!(wait_log("tierpace ready", 1), "{}", read_log());
+    hup();
+    assert!(wait_log("config reloaded", 1), "{}", read_log());
+    // A broken config on reload: refused, the daemon keeps running on the old one.
+    let good = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(
+        &s.config,
+        good.replace("max_mps = 200", "max_mps = \"fast\""),
+    )
+    .unwrap();
+    hup();
+    assert!(wait_log("config reload refused", 1), "{}", read_log());
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the daemon survived a bad reload"
+    );
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "graceful stop exits 0: {status:?}\n{}",
+        read_log()
+    );
+}

@@ -408,58 +408,43 @@ async fn reload(
             .read()
             .map(|l| l.path.clone())
             .unwrap_or_default();
-        match LoadedConfig::load(&path) {
-            Ok(new) => match apply_config(shared, &new, dispatchers) {
-                Ok(()) => {
-                    registry.set_context(campaign_context(&new.config));
-                    if let Err(e) = crate::logging::set_level(&new.config.log_level) {
-                        tracing::warn!(error = %e, "log_level not applied");
-                    }
-                    if let Ok(mut l) = shared.loaded.write() {
-                        *l = new;
-                    }
-                    shared
-                        .metrics
-                        .config_reloads
-                        .get_or_create(&http::metrics::ResultLabels {
-                            result: "ok".into(),
-                        })
-                        .inc();
-                    tracing::info!(trigger = trigger.as_str(), "config reloaded");
+        let applied = LoadedConfig::load(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|new| apply_config(shared, &new, dispatchers).map(|()| new));
+        match applied {
+            Ok(new) => {
+                registry.set_context(campaign_context(&new.config));
+                if let Err(e) = crate::logging::set_level(&new.config.log_level) {
+                    tracing::warn!(error = %e, "log_level not applied");
                 }
-                Err(e) => {
-                    shared
-                        .metrics
-                        .config_reloads
-                        .get_or_create(&http::metrics::ResultLabels {
-                            result: "error".into(),
-                        })
-                        .inc();
-                    tracing::error!(error = %format!("{e:#}"), "config reload refused; the previous config stays in force");
+                if let Ok(mut l) = shared.loaded.write() {
+                    *l = new;
                 }
-            },
+                count_reload(shared, "ok");
+                tracing::info!(trigger = trigger.as_str(), "config reloaded");
+            }
             Err(e) => {
-                shared
-                    .metrics
-                    .config_reloads
-                    .get_or_create(&http::metrics::ResultLabels {
-                        result: "error".into(),
-                    })
-                    .inc();
-                tracing::error!(error = %e, "config reload refused; the previous config stays in force");
+                count_reload(shared, "error");
+                tracing::error!(error = %format!("{e:#}"), "config reload refused; the previous config stays in force");
             }
         }
-        import_optout_file(
-            shared,
-            &shared
-                .loaded
-                .read()
-                .map(|l| l.clone())
-                .expect("config lock"),
-        )
-        .await;
+        let loaded = shared.loaded.read().map(|l| l.clone()).ok();
+        if let Some(loaded) = loaded {
+            import_optout_file(shared, &loaded).await;
+        }
     }
     apply_campaigns(shared, registry, planner, dispatchers).await;
+}
+
+/// One reload (config or campaigns) in `tierpace_config_reloads_total`.
+fn count_reload(shared: &Shared, result: &str) {
+    shared
+        .metrics
+        .config_reloads
+        .get_or_create(&http::metrics::ResultLabels {
+            result: result.to_string(),
+        })
+        .inc();
 }
 
 fn apply_config(
@@ -521,14 +506,7 @@ async fn apply_campaigns(
         ok = false;
         tracing::error!(campaign = %r.campaign, file = %r.file.display(), error = %r.error, "campaign refused");
     }
-    let result = if ok { "ok" } else { "error" };
-    shared
-        .metrics
-        .config_reloads
-        .get_or_create(&http::metrics::ResultLabels {
-            result: result.to_string(),
-        })
-        .inc();
+    count_reload(shared, if ok { "ok" } else { "error" });
     if let Ok(mut c) = shared.campaigns.write() {
         *c = live
             .values()
