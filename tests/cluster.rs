@@ -8,6 +8,8 @@
 //! configured with `redis_cluster = [...]` sends every contact once and holds the tier limit.
 mod support;
 
+use support::daemon::{start_in_process, wait_for};
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +28,6 @@ use tierpace::ledger::{AdmitDecision, Ledger, LedgerSettings, LimitGroup, RedisL
 use tierpace::policy::profile::Policy;
 use tierpace::policy::tier::Tier;
 use tierpace::policy::tier_state::TierEvent;
-use tokio_util::sync::CancellationToken;
 
 fn t(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap()
@@ -289,31 +290,6 @@ async fn ready(port: u16) -> Option<u16> {
     Some(client.get(url).send().await.ok()?.status().as_u16())
 }
 
-/// Polls until `done` holds or the deadline passes (a functional wait, not a timing assertion).
-async fn wait_for<F: FnMut() -> bool>(mut done: F, secs: u64) -> bool {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while tokio::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    done()
-}
-
-fn start_daemon(
-    config: std::path::PathBuf,
-) -> (
-    CancellationToken,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let token = CancellationToken::new();
-    let t = token.clone();
-    let task =
-        tokio::spawn(async move { tierpace::daemon::run(&config, Arc::new(SystemClock), t).await });
-    (token, task)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_daemons_on_a_cluster_send_each_contact_once_and_hold_a_250_tier() {
     let cluster = RedisCluster::shared();
@@ -333,8 +309,8 @@ async fn two_daemons_on_a_cluster_send_each_contact_once_and_hold_a_250_tier() {
     });
     use_cluster(&s.config, &cluster.seeds());
     let (replica, replica_port) = s.replica_config();
-    let (ta, ja) = start_daemon(s.config.clone());
-    let (tb, jb) = start_daemon(replica);
+    let (ta, ja) = start_in_process(s.config.clone(), Arc::new(SystemClock));
+    let (tb, jb) = start_in_process(replica, Arc::new(SystemClock));
 
     // 250 x 0.95 = 237 new conversations may start in the rolling 24 h.
     let enough = wait_for(|| fake.sends().len() >= 237 || ja.is_finished(), 30).await;
@@ -411,7 +387,7 @@ async fn a_frozen_master_stops_sends_fails_readiness_and_sends_resume_after() {
         ..Default::default()
     });
     use_cluster(&s.config, &cluster.seeds());
-    let (token, daemon) = start_daemon(s.config.clone());
+    let (token, daemon) = start_in_process(s.config.clone(), Arc::new(SystemClock));
     assert!(wait_for(|| fake.sends().len() >= 30 || daemon.is_finished(), 30).await);
     assert!(!daemon.is_finished(), "daemon stopped: {:?}", daemon.await);
     assert_eq!(ready(s.http_port).await, Some(200));

@@ -7,6 +7,8 @@
 //! longer run uses 50).
 mod support;
 
+use support::daemon::terminate;
+
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -133,21 +135,4 @@ fn kill_9_at_random_moments_never_doubles_or_loses_a_contact() {
         "crash loop: {loops} kills, {contacts} contacts, {} sent, {} unknown",
         t.sent, t.unknown
     );
-}
-
-/// Stops the final daemon with SIGTERM via the `kill` command (no unsafe libc call needed).
-fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -2,6 +2,8 @@
 //! Each test checks a guarantee of DESIGN.md §2 from what the fake provider recorded.
 mod support;
 
+use support::daemon::{start_in_process, wait_for};
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,38 +14,12 @@ use support::redis_server::RedisServer;
 use support::scenario::{self, ScenarioSpec};
 use tierpace::clock::{Clock, ManualClock, SystemClock};
 use tierpace::http::CampaignStatus;
-use tokio_util::sync::CancellationToken;
 
 async fn campaigns(s: &scenario::Scenario) -> Vec<CampaignStatus> {
     match reqwest::get(s.url("/api/v1/campaigns")).await {
         Ok(r) => r.json().await.unwrap_or_default(),
         Err(_) => Vec::new(),
     }
-}
-
-/// Polls until `done` holds or the deadline passes (a functional wait, not a timing assertion).
-async fn wait_for<F: FnMut() -> bool>(mut done: F, secs: u64) -> bool {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while tokio::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    done()
-}
-
-fn start_daemon(
-    config: std::path::PathBuf,
-    clock: Arc<dyn Clock>,
-) -> (
-    CancellationToken,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let token = CancellationToken::new();
-    let t = token.clone();
-    let task = tokio::spawn(async move { tierpace::daemon::run(&config, clock, t).await });
-    (token, task)
 }
 
 fn destinations(fake: &FakeGupshup) -> Vec<String> {
@@ -65,7 +41,7 @@ async fn a_250_tier_with_400_contacts_sends_exactly_the_allowance_then_waits() {
         contacts: 400,
         ..Default::default()
     });
-    let (token, task) = start_daemon(s.config.clone(), Arc::new(SystemClock));
+    let (token, task) = start_in_process(s.config.clone(), Arc::new(SystemClock));
     // 250 x 0.95 = 237 new conversations may start in the rolling 24 h.
     let enough = wait_for(|| fake.sends().len() >= 237, 30).await;
     assert!(
@@ -116,8 +92,8 @@ async fn two_daemons_on_one_redis_never_send_a_contact_twice() {
         ..Default::default()
     });
     let (replica, _) = a.replica_config();
-    let (ta, ja) = start_daemon(a.config.clone(), Arc::new(SystemClock));
-    let (tb, jb) = start_daemon(replica, Arc::new(SystemClock));
+    let (ta, ja) = start_in_process(a.config.clone(), Arc::new(SystemClock));
+    let (tb, jb) = start_in_process(replica, Arc::new(SystemClock));
     assert!(
         wait_for(|| fake.sends().len() >= 300, 40).await,
         "sent {}",
@@ -161,7 +137,7 @@ async fn sends_stop_when_the_calendar_closes() {
             }
         })
     };
-    let (token, task) = start_daemon(s.config.clone(), Arc::new(clock.clone()));
+    let (token, task) = start_in_process(s.config.clone(), Arc::new(clock.clone()));
     assert!(wait_for(|| clock.now() > start + chrono::Duration::seconds(9), 30).await);
     let close = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
     let sends = fake.sends();
@@ -191,7 +167,7 @@ async fn a_campaign_file_dropped_in_while_running_is_picked_up_and_status_shows_
         contacts: 30,
         ..Default::default()
     });
-    let (token, task) = start_daemon(s.config.clone(), Arc::new(SystemClock));
+    let (token, task) = start_in_process(s.config.clone(), Arc::new(SystemClock));
     assert!(wait_for(|| fake.sends().len() >= 30, 30).await);
 
     // A second campaign on another audience, written the way editors do: temp file, rename.

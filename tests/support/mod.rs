@@ -3,6 +3,7 @@
 //! machine's Redis and can stop or restart it for fault tests.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod fake_gupshup;
 pub mod fake_meta;
 pub mod redis_cluster;
