@@ -1,4 +1,7 @@
 //! A private `redis-server` per test binary, started on a free loopback port and killed on drop.
+//!
+//! The server runs under a small `sh` guard that kills it when the guard's stdin closes, so a
+//! server kept in a `static` (never dropped) still dies with the test process.
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -9,7 +12,10 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
-    child: Mutex<Option<Child>>,
+    /// The guard shell and the write end of its lifeline.
+    child: Mutex<Option<(Child, Option<std::process::ChildStdin>)>>,
+    /// The pid of a frozen server (it cannot answer INFO while stopped).
+    frozen_pid: Mutex<Option<u32>>,
 }
 
 impl RedisServer {
@@ -21,6 +27,7 @@ impl RedisServer {
             port,
             dir,
             child: Mutex::new(None),
+            frozen_pid: Mutex::new(None),
         };
         server.spawn();
         server
@@ -32,15 +39,26 @@ impl RedisServer {
         SHARED.get_or_init(RedisServer::start)
     }
 
-    /// The server's process id (for SIGSTOP/SIGCONT fault tests).
+    /// The server's process id (for SIGSTOP/SIGCONT fault tests), as the server reports it.
     pub fn pid(&self) -> Option<u32> {
-        self.child.lock().unwrap().as_ref().map(|c| c.id())
+        let client = redis::Client::open(self.url()).ok()?;
+        let mut conn = client.get_connection().ok()?;
+        let info: String = redis::cmd("INFO").arg("server").query(&mut conn).ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("process_id:"))
+            .and_then(|v| v.trim().parse().ok())
     }
 
     /// Freezes (`true`) or thaws the server with SIGSTOP / SIGCONT: clients hang as on a
     /// network partition, and the data stays.
     pub fn freeze(&self, frozen: bool) {
-        if let Some(pid) = self.pid() {
+        let pid = if frozen {
+            self.pid()
+        } else {
+            *self.frozen_pid.lock().unwrap()
+        };
+        *self.frozen_pid.lock().unwrap() = if frozen { pid } else { None };
+        if let Some(pid) = pid {
             let sig = if frozen { "-STOP" } else { "-CONT" };
             let _ = Command::new("kill").arg(sig).arg(pid.to_string()).status();
         }
@@ -59,7 +77,10 @@ impl RedisServer {
     }
 
     fn spawn(&self) {
-        let child = Command::new(redis_binary())
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#""$0" "$@" & p=$!; read _line; kill -9 "$p"; wait "$p""#)
+            .arg(redis_binary())
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -74,19 +95,20 @@ impl RedisServer {
                 "--dir",
                 self.dir.path().to_str().expect("utf-8 temp path"),
             ])
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server must be installed (scripts/test.sh installs it)");
-        *self.child.lock().unwrap() = Some(child);
+            .expect("sh and redis-server must be installed (scripts/test.sh installs it)");
+        let lifeline = child.stdin.take();
+        *self.child.lock().unwrap() = Some((child, lifeline));
         self.wait_until(true);
     }
 
     /// Kills the server (SIGKILL): data is gone, like a crash without persistence.
     pub fn stop(&self) {
-        if let Some(mut child) = self.child.lock().unwrap().take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some((child, lifeline)) = self.child.lock().unwrap().take() {
+            kill_guarded(child, lifeline);
         }
         self.wait_until(false);
     }
@@ -123,11 +145,19 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.get_mut().unwrap().take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some((child, lifeline)) = self.child.get_mut().unwrap().take() {
+            kill_guarded(child, lifeline);
         }
     }
+}
+
+/// Tells the guard to SIGKILL its server (a line, or EOF when the lifeline drops) and reaps it.
+fn kill_guarded(mut guard: Child, lifeline: Option<std::process::ChildStdin>) {
+    if let Some(mut l) = lifeline {
+        use std::io::Write as _;
+        let _ = l.write_all(b"stop\n");
+    }
+    let _ = guard.wait();
 }
 
 fn redis_binary() -> String {
