@@ -1,9 +1,11 @@
 //! The loopback fake Gupshup of the tests, as a standalone process for `benches/peers/run.sh`.
 //!
-//! `cargo run --example fake_gupshup -- OUT.csv PORT_FILE`: listens on a free 127.0.0.1 port,
+//! `cargo run --example fake_gupshup -- OUT.csv PORT_FILE [LATENCY_MS]`: listens on a free 127.0.0.1 port,
 //! writes `http://127.0.0.1:PORT` to PORT_FILE, and rewrites OUT.csv (atomically, every 250 ms
 //! and once more on SIGTERM/SIGINT) with every accepted send: `at_ms,source,destination`
-//! (arrival time in milliseconds since the Unix epoch, microsecond fraction kept).
+//! (arrival time in milliseconds since the Unix epoch, microsecond fraction kept). With
+//! LATENCY_MS, every answer waits that long after the send is recorded (a real provider's
+//! answer time, during which a killed sender has sent but not yet heard back).
 #[path = "../tests/support/fake_gupshup.rs"]
 #[allow(dead_code)]
 mod fake;
@@ -32,11 +34,16 @@ async fn main() {
     let (out, port_file) = match (args.get(1), args.get(2)) {
         (Some(o), Some(p)) => (o.clone(), p.clone()),
         _ => {
-            eprintln!("usage: fake_gupshup OUT.csv PORT_FILE");
+            eprintln!("usage: fake_gupshup OUT.csv PORT_FILE [LATENCY_MS]");
             std::process::exit(2);
         }
     };
-    let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
+    let latency = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let fake = FakeGupshup::start(FakeGupshupConfig {
+        latency: Duration::from_millis(latency),
+        ..FakeGupshupConfig::default()
+    })
+    .await;
     std::fs::write(&port_file, fake.base_url()).expect("write the port file");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
     let mut tick = tokio::time::interval(Duration::from_millis(250));

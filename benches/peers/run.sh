@@ -9,7 +9,7 @@
 #   kill   the tool is killed with SIGKILL after KILL_AT arrivals and started again at once
 #
 #   benches/peers/run.sh              # debug build of tierpace (PROFILE=release for the other)
-#   RATE=80 CAP=950 CONTACTS=1200 KILL_AT=400 benches/peers/run.sh
+#   RATE=80 CAP=950 CONTACTS=1200 KILL_AT=400 CONCURRENCY=16 LATENCY_MS=0 benches/peers/run.sh
 #
 # Needs: cargo, node + npm (npm ci from the lockfile on first run), redis-server, python3,
 # /usr/bin/time. Results go to target/peers/<timestamp>/ and a Markdown table to stdout.
@@ -22,6 +22,8 @@ CAP=${CAP:-950}          # tierpace: initial_tier = "1k" (allowance 950); peers:
 CONTACTS=${CONTACTS:-1200}
 KILL_AT=${KILL_AT:-400}
 TIMEOUT=${TIMEOUT:-120}  # seconds, per process run
+CONCURRENCY=${CONCURRENCY:-16} # sends in flight at once, every tool
+LATENCY_MS=${LATENCY_MS:-0} # the fake answers this long after recording a send
 QUIET=${QUIET:-6}        # tierpace never exits by itself: SIGTERM after this many quiet seconds
 PROFILE=${PROFILE:-debug}
 TOOLS=${TOOLS:-"tierpace bullmq bottleneck"}
@@ -52,7 +54,7 @@ cpu_of() { # utime+stime of a live process, in seconds
 
 start_fake() { # $1 run dir
   rm -f "$1/port"
-  "$FAKE" "$1/sends.csv" "$1/port" & FAKE_PID=$!
+  "$FAKE" "$1/sends.csv" "$1/port" "$LATENCY_MS" & FAKE_PID=$!
   PIDS+=("$FAKE_PID")
   for _ in $(seq 100); do [ -s "$1/port" ] && break; sleep 0.1; done
   FAKE_URL=$(cat "$1/port")
@@ -99,7 +101,7 @@ api_key_file = "$d/tp/gupshup.key"
 base_url = "$FAKE_URL"
 initial_tier = "1k"
 max_mps = $RATE
-concurrency = 16
+concurrency = $CONCURRENCY
 TOML
   cat > "$d/tp/campaigns/c0.toml" <<TOML
 id = "c0"
@@ -128,7 +130,7 @@ launch() { # $1 tool, $2 run dir, $3 incarnation number
     bullmq) cmd=(node "$HERE/bullmq.js" work) ;;
     bottleneck) cmd=(node "$HERE/bottleneck.js") ;;
   esac
-  FAKE_URL=$FAKE_URL REDIS_URL=$REDIS_URL SOURCE=$SOURCE RATE=$RATE CAP=$CAP CONTACTS=$CONTACTS \
+  FAKE_URL=$FAKE_URL REDIS_URL=$REDIS_URL SOURCE=$SOURCE RATE=$RATE CAP=$CAP CONTACTS=$CONTACTS CONCURRENCY=$CONCURRENCY \
   RUST_LOG=warn /usr/bin/time -v -o "$2/time.$3.txt" "${cmd[@]}" > "$2/out.$3.log" 2>&1 &
   TIME_PID=$!
   PIDS+=("$TIME_PID")
@@ -184,4 +186,5 @@ for tool in $TOOLS; do
   run_one "$tool" kill
 done
 
+echo "RATE=$RATE CAP=$CAP CONTACTS=$CONTACTS KILL_AT=$KILL_AT CONCURRENCY=$CONCURRENCY LATENCY_MS=$LATENCY_MS PROFILE=$PROFILE" > "$OUT/params"
 python3 "$HERE/analyze.py" "$OUT" "$CAP" "$RATE" "$PROFILE" $TOOLS | tee "$OUT/table.md"
