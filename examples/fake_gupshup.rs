@@ -17,10 +17,15 @@ use fake::{FakeGupshup, FakeGupshupConfig};
 
 fn dump(fake: &FakeGupshup, out: &str) {
     let tmp = format!("{out}.tmp");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).expect("create the sends file"));
+    let mut f =
+        std::io::BufWriter::new(std::fs::File::create(&tmp).expect("create the sends file"));
     writeln!(f, "at_ms,source,destination").unwrap();
     for s in fake.sends() {
-        let ms = s.at.duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0) as f64 / 1000.0;
+        let ms =
+            s.at.duration_since(UNIX_EPOCH)
+                .map(|d| d.as_micros())
+                .unwrap_or(0) as f64
+                / 1000.0;
         writeln!(f, "{ms:.3},{},{}", s.source, s.destination).unwrap();
     }
     f.flush().unwrap();
@@ -45,7 +50,8 @@ async fn main() {
     })
     .await;
     std::fs::write(&port_file, fake.base_url()).expect("write the port file");
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {

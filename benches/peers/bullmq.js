@@ -1,6 +1,7 @@
-// BullMQ peer: `node bullmq.js produce` enqueues one job per contact (jobId = the number, so a
-// second produce adds nothing; BullMQ refuses integer-like ids, hence the `to-` prefix); `node bullmq.js work` processes them with the queue's rate
-// limiter `limiter: {max: RATE, duration: 1000}` and exits when nothing is waiting or active.
+// BullMQ peer: `node bullmq.js produce` enqueues one job per contact (jobId = `to-` + the number,
+// so a second produce adds nothing; BullMQ refuses integer-like ids); `node bullmq.js work`
+// processes them with the worker's rate limiter `limiter: {max: RATE, duration: 1000}` and exits
+// when nothing is waiting, delayed or active.
 //
 // The daily unique-customer cap is enforced the way a team would add it to a BullMQ worker:
 // a Redis set of today's customers per sender, checked in the processor just before the send
