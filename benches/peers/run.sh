@@ -31,13 +31,11 @@ SOURCE=5585999900001
 OUT=${OUT:-$ROOT/target/peers/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 
-if [ "$PROFILE" = release ]; then
-  (cd "$ROOT" && cargo build --release --bin tierpace --example fake_gupshup)
-else
-  (cd "$ROOT" && cargo build --bin tierpace --example fake_gupshup)
-fi
+# The fake is test scaffolding and always a debug build; PROFILE picks tierpace's build.
+(cd "$ROOT" && cargo build --bin tierpace --example fake_gupshup)
+[ "$PROFILE" = release ] && (cd "$ROOT" && cargo build --release --bin tierpace)
 BIN=$ROOT/target/$PROFILE/tierpace
-FAKE=$ROOT/target/$PROFILE/examples/fake_gupshup
+FAKE=$ROOT/target/debug/examples/fake_gupshup
 [ -d "$HERE/node_modules" ] || (cd "$HERE" && npm ci --no-audit --no-fund)
 
 PIDS=()
