@@ -33,7 +33,7 @@ mkdir -p "$OUT"
 
 # The fake is test scaffolding and always a debug build; PROFILE picks tierpace's build.
 (cd "$ROOT" && cargo build --bin tierpace --example fake_gupshup)
-[ "$PROFILE" = release ] && (cd "$ROOT" && cargo build --release --bin tierpace)
+if [ "$PROFILE" = release ]; then (cd "$ROOT" && cargo build --release --bin tierpace); fi
 BIN=$ROOT/target/$PROFILE/tierpace
 FAKE=$ROOT/target/debug/examples/fake_gupshup
 [ -d "$HERE/node_modules" ] || (cd "$HERE" && npm ci --no-audit --no-fund)
