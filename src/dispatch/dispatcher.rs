@@ -20,18 +20,19 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::progress::{ContactState, LeaseStatus, ProgressError, ProgressStore, Write};
-use super::runner::{decode_position, encode_position, LiveCampaign, ReadItem, Runner};
+use super::runner::{fill_window, open_reader, save_cursor, LiveCampaign, Runner};
 use super::schedule::{decide, RunFacts, RunState};
+use super::send::{Finished, SendJob};
 use super::status::{SenderSnapshot, StatusBoard};
-use crate::campaign::audience::{AudienceReader, SkipReason};
-use crate::campaign::consent::{ConsentStore, OptOutSource};
+use crate::campaign::audience::SkipReason;
+use crate::campaign::consent::ConsentStore;
 use crate::campaign::file::{Category, TemplateRef as CampaignTemplate};
 use crate::clock::Clock;
 use crate::contact::ContactHasher;
 use crate::ledger::{AdmitDecision, Ledger, LedgerError, LedgerStats, LimitGroup};
 use crate::policy::brake::BrakeState;
 use crate::policy::pacer::{CampaignView, Pacer, SenderView};
-use crate::provider::{FailureAction, Provider, SendOutcome, TemplateMessage, TemplateRef};
+use crate::provider::{FailureAction, Provider, TemplateMessage, TemplateRef};
 
 /// Everything a sender's dispatcher works with.
 pub struct SenderDeps {
@@ -64,12 +65,6 @@ pub enum Command {
     SetCampaigns(Vec<LiveCampaign>),
     /// Something changed (pause, resume, brake): re-evaluate now.
     Wake,
-}
-
-/// A finished send, reported back to the loop for brakes and counters.
-struct Finished {
-    campaign: String,
-    action: Option<FailureAction>,
 }
 
 pub struct Dispatcher {
@@ -767,226 +762,5 @@ fn provider_template(t: &CampaignTemplate) -> TemplateRef {
             name: Some(name.clone()),
             language: Some(language.clone()),
         },
-    }
-}
-
-/// Opens the audience and seeks to the saved cursor (blocking IO off the runtime).
-async fn open_reader(r: &mut Runner, hasher: &ContactHasher) {
-    let spec = r.live.campaign.audience.clone();
-    let params = r.live.campaign.template.params.clone();
-    let hasher = hasher.clone();
-    let cursor = r.meta.cursor.clone();
-    let opened = tokio::task::spawn_blocking(move || {
-        let mut reader =
-            AudienceReader::open(&spec, &params, &hasher).map_err(|e| e.to_string())?;
-        if let Some(pos) = cursor.as_deref().and_then(decode_position) {
-            reader.seek(&pos).map_err(|e| e.to_string())?;
-        }
-        Ok::<_, String>(reader)
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
-    match opened {
-        Ok(reader) => {
-            let start = encode_position(&reader.position());
-            r.window = super::window::Window::new(start.clone());
-            r.saved_cursor = start;
-            r.exhausted = false;
-            r.reader = Some(reader);
-        }
-        Err(e) => {
-            tracing::error!(campaign = %r.id(), error = %e, "audience cannot be read: run paused");
-            r.read_error = Some(e);
-        }
-    }
-}
-
-/// Tops the window up to `n` unsettled rows.
-async fn fill_window(r: &mut Runner, n: usize) {
-    let need = n.saturating_sub(r.window.unsettled_count());
-    if need == 0 || r.exhausted {
-        return;
-    }
-    let Some(mut reader) = r.reader.take() else {
-        return;
-    };
-    let (reader, rows, exhausted) = tokio::task::spawn_blocking(move || {
-        let mut rows: Vec<(String, String, ReadItem)> = Vec::with_capacity(need);
-        let mut exhausted = false;
-        while rows.len() < need {
-            let before = encode_position(&reader.position());
-            match reader.next() {
-                Some(item) => rows.push((before, encode_position(&reader.position()), item)),
-                None => {
-                    exhausted = true;
-                    break;
-                }
-            }
-        }
-        (reader, rows, exhausted)
-    })
-    .await
-    .unwrap_or_else(|_| unreachable_reader());
-    let mut reader = reader;
-    if let Some(err) = reader.take_error() {
-        r.read_error = Some(err.to_string());
-    }
-    for (before, after, item) in rows {
-        r.window.push(before, after, item);
-    }
-    r.exhausted = exhausted;
-    r.reader = Some(reader);
-}
-
-fn unreachable_reader() -> (AudienceReader, Vec<(String, String, ReadItem)>, bool) {
-    // spawn_blocking only fails if the closure panicked; the reader never panics on input
-    // (fuzzed), so this is a bug worth stopping for.
-    panic!("audience reader task panicked")
-}
-
-async fn save_cursor(r: &mut Runner, progress: &dyn ProgressStore, fence: u64) {
-    let cursor = r.window.compact().to_string();
-    if cursor != r.saved_cursor {
-        match progress.set_cursor(&r.live.run, fence, &cursor).await {
-            Ok(()) => r.saved_cursor = cursor,
-            Err(e) => {
-                tracing::warn!(campaign = %r.id(), error = %e, "cursor not saved; will retry")
-            }
-        }
-    }
-}
-
-/// One send, from provider call to recorded outcome.
-struct SendJob {
-    campaign: String,
-    run: super::progress::RunId,
-    field: String,
-    key: crate::contact::ContactKey,
-    line: u64,
-    counted: bool,
-    admitted_at: DateTime<Utc>,
-    msg: TemplateMessage,
-    group: LimitGroup,
-    sender: String,
-    provider: Arc<dyn Provider>,
-    progress: Arc<dyn ProgressStore>,
-    ledger: Arc<dyn Ledger>,
-    consent: Arc<dyn ConsentStore>,
-    clock: Arc<dyn Clock>,
-    metrics: crate::http::Metrics,
-}
-
-impl SendJob {
-    async fn run(self) -> Finished {
-        let started = std::time::Instant::now();
-        let outcome = self.provider.send(&self.msg).await;
-        self.observe(&outcome, started.elapsed());
-        let line = self.line;
-        let (state, action) = match &outcome {
-            SendOutcome::Accepted { message_id } => {
-                tracing::debug!(campaign = %self.campaign, sender = %self.sender, contact = %self.key, outcome = "accepted", "sent");
-                (
-                    ContactState::Sent {
-                        line,
-                        message_id: message_id.clone(),
-                    },
-                    None,
-                )
-            }
-            SendOutcome::Failed(f) => {
-                tracing::info!(campaign = %self.campaign, sender = %self.sender, contact = %self.key,
-                    outcome = "failed", code = %f.code, class = ?f.class, "send failed");
-                if !f.reached_whatsapp && self.counted {
-                    if let Err(e) = self
-                        .ledger
-                        .release(&self.group, self.key, self.admitted_at)
-                        .await
-                    {
-                        tracing::warn!(error = %e, "ledger slot not released");
-                    }
-                }
-                let action = f.class.action();
-                if action == FailureAction::OptOut {
-                    let _ = self
-                        .consent
-                        .opt_out(self.key, OptOutSource::Provider, self.clock.now())
-                        .await;
-                }
-                (
-                    ContactState::Failed {
-                        line,
-                        code: f.code.clone(),
-                    },
-                    Some(action),
-                )
-            }
-            SendOutcome::Unknown { detail } => {
-                tracing::warn!(campaign = %self.campaign, sender = %self.sender, contact = %self.key,
-                    outcome = "unknown", detail = %detail, "send outcome unknown: not resent");
-                (ContactState::Unknown { line }, None)
-            }
-        };
-        let write = Write {
-            field: self.field.clone(),
-            state,
-        };
-        // The outcome must land: retry briefly if the store blips (the contact stays in flight
-        // otherwise, and becomes unknown after a restart: safe, but less exact).
-        for attempt in 0..5u32 {
-            match self
-                .progress
-                .update(&self.run, std::slice::from_ref(&write))
-                .await
-            {
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(campaign = %self.campaign, error = %e, attempt, "outcome not recorded yet");
-                    tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
-                }
-            }
-        }
-        if let SendOutcome::Accepted { message_id } = &outcome {
-            let _ = self
-                .progress
-                .index_message(message_id, &self.run, &self.field)
-                .await;
-        }
-        Finished {
-            campaign: self.campaign,
-            action,
-        }
-    }
-
-    /// One send's outcome and latency in the sender's metric families.
-    fn observe(&self, outcome: &SendOutcome, took: Duration) {
-        use crate::http::metrics::{HttpErrorLabels, SendOutcomeLabels, SenderLabels};
-        let m = &self.metrics;
-        let sender = self.sender.clone();
-        let name = match outcome {
-            SendOutcome::Accepted { .. } => "accepted".to_string(),
-            SendOutcome::Failed(f) => format!("failed_{}", f.class.as_str()),
-            SendOutcome::Unknown { .. } => "unknown".to_string(),
-        };
-        m.sender_sends
-            .get_or_create(&SendOutcomeLabels {
-                sender: sender.clone(),
-                outcome: name,
-            })
-            .inc();
-        m.sender_provider_latency_seconds
-            .get_or_create(&SenderLabels {
-                sender: sender.clone(),
-            })
-            .observe(took.as_secs_f64());
-        if let SendOutcome::Failed(f) = outcome {
-            if let Some(status) = f.code.strip_prefix("http_") {
-                m.sender_http_errors
-                    .get_or_create(&HttpErrorLabels {
-                        sender,
-                        status: status.to_string(),
-                    })
-                    .inc();
-            }
-        }
     }
 }

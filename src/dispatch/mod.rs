@@ -7,5 +7,6 @@ pub mod progress_memory;
 pub mod progress_redis;
 pub mod runner;
 pub mod schedule;
+mod send;
 pub mod status;
 pub mod window;

@@ -2,11 +2,12 @@
 //! and the figures the pacer and `tierpace status` need.
 use chrono::{DateTime, Utc};
 
-use super::progress::{RunId, RunMeta};
+use super::progress::{ProgressStore, RunId, RunMeta};
 use super::schedule::{RunState, RunStatus};
 use super::window::Window;
 use crate::campaign::audience::{AudiencePosition, AudienceReader, AudienceRow, RowSkip};
 use crate::campaign::file::Campaign;
+use crate::contact::ContactHasher;
 use crate::policy::calendar::Calendar;
 
 /// A campaign as the scheduler hands it to its sender's dispatcher.
@@ -122,6 +123,92 @@ impl Runner {
             self.recent_sends.pop_front();
         }
         self.recent_sends.len() as f64 / 60.0
+    }
+}
+
+/// Opens the audience and seeks to the saved cursor (blocking IO off the runtime).
+pub(super) async fn open_reader(r: &mut Runner, hasher: &ContactHasher) {
+    let spec = r.live.campaign.audience.clone();
+    let params = r.live.campaign.template.params.clone();
+    let hasher = hasher.clone();
+    let cursor = r.meta.cursor.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        let mut reader =
+            AudienceReader::open(&spec, &params, &hasher).map_err(|e| e.to_string())?;
+        if let Some(pos) = cursor.as_deref().and_then(decode_position) {
+            reader.seek(&pos).map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>(reader)
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    match opened {
+        Ok(reader) => {
+            let start = encode_position(&reader.position());
+            r.window = super::window::Window::new(start.clone());
+            r.saved_cursor = start;
+            r.exhausted = false;
+            r.reader = Some(reader);
+        }
+        Err(e) => {
+            tracing::error!(campaign = %r.id(), error = %e, "audience cannot be read: run paused");
+            r.read_error = Some(e);
+        }
+    }
+}
+
+/// Tops the window up to `n` unsettled rows.
+pub(super) async fn fill_window(r: &mut Runner, n: usize) {
+    let need = n.saturating_sub(r.window.unsettled_count());
+    if need == 0 || r.exhausted {
+        return;
+    }
+    let Some(mut reader) = r.reader.take() else {
+        return;
+    };
+    let (reader, rows, exhausted) = tokio::task::spawn_blocking(move || {
+        let mut rows: Vec<(String, String, ReadItem)> = Vec::with_capacity(need);
+        let mut exhausted = false;
+        while rows.len() < need {
+            let before = encode_position(&reader.position());
+            match reader.next() {
+                Some(item) => rows.push((before, encode_position(&reader.position()), item)),
+                None => {
+                    exhausted = true;
+                    break;
+                }
+            }
+        }
+        (reader, rows, exhausted)
+    })
+    .await
+    .unwrap_or_else(|_| unreachable_reader());
+    let mut reader = reader;
+    if let Some(err) = reader.take_error() {
+        r.read_error = Some(err.to_string());
+    }
+    for (before, after, item) in rows {
+        r.window.push(before, after, item);
+    }
+    r.exhausted = exhausted;
+    r.reader = Some(reader);
+}
+
+fn unreachable_reader() -> (AudienceReader, Vec<(String, String, ReadItem)>, bool) {
+    // spawn_blocking only fails if the closure panicked; the reader never panics on input
+    // (fuzzed), so this is a bug worth stopping for.
+    panic!("audience reader task panicked")
+}
+
+pub(super) async fn save_cursor(r: &mut Runner, progress: &dyn ProgressStore, fence: u64) {
+    let cursor = r.window.compact().to_string();
+    if cursor != r.saved_cursor {
+        match progress.set_cursor(&r.live.run, fence, &cursor).await {
+            Ok(()) => r.saved_cursor = cursor,
+            Err(e) => {
+                tracing::warn!(campaign = %r.id(), error = %e, "cursor not saved; will retry")
+            }
+        }
     }
 }
 

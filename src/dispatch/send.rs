@@ -1,0 +1,156 @@
+//! One send, from the provider call to its recorded outcome: the contact's new state, the
+//! message-id index for webhooks, a released ledger slot when the send never reached WhatsApp,
+//! an opt-out when the provider says so, and the sender's metrics. The dispatcher spawns one per
+//! claimed contact and learns the outcome's action (brake, pause) from the returned [`Finished`].
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::progress::{ContactState, ProgressStore, RunId, Write};
+use crate::campaign::consent::{ConsentStore, OptOutSource};
+use crate::clock::Clock;
+use crate::contact::ContactKey;
+use crate::ledger::{Ledger, LimitGroup};
+use crate::provider::{FailureAction, Provider, SendOutcome, TemplateMessage};
+
+/// A finished send, reported back to the loop for brakes and counters.
+pub(super) struct Finished {
+    pub(super) campaign: String,
+    pub(super) action: Option<FailureAction>,
+}
+
+/// One send, from provider call to recorded outcome.
+pub(super) struct SendJob {
+    pub(super) campaign: String,
+    pub(super) run: RunId,
+    pub(super) field: String,
+    pub(super) key: ContactKey,
+    pub(super) line: u64,
+    pub(super) counted: bool,
+    pub(super) admitted_at: DateTime<Utc>,
+    pub(super) msg: TemplateMessage,
+    pub(super) group: LimitGroup,
+    pub(super) sender: String,
+    pub(super) provider: Arc<dyn Provider>,
+    pub(super) progress: Arc<dyn ProgressStore>,
+    pub(super) ledger: Arc<dyn Ledger>,
+    pub(super) consent: Arc<dyn ConsentStore>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) metrics: crate::http::Metrics,
+}
+
+impl SendJob {
+    pub(super) async fn run(self) -> Finished {
+        let started = std::time::Instant::now();
+        let outcome = self.provider.send(&self.msg).await;
+        self.observe(&outcome, started.elapsed());
+        let line = self.line;
+        let (state, action) = match &outcome {
+            SendOutcome::Accepted { message_id } => {
+                tracing::debug!(campaign = %self.campaign, sender = %self.sender, contact = %self.key, outcome = "accepted", "sent");
+                (
+                    ContactState::Sent {
+                        line,
+                        message_id: message_id.clone(),
+                    },
+                    None,
+                )
+            }
+            SendOutcome::Failed(f) => {
+                tracing::info!(campaign = %self.campaign, sender = %self.sender, contact = %self.key,
+                    outcome = "failed", code = %f.code, class = ?f.class, "send failed");
+                if !f.reached_whatsapp && self.counted {
+                    if let Err(e) = self
+                        .ledger
+                        .release(&self.group, self.key, self.admitted_at)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "ledger slot not released");
+                    }
+                }
+                let action = f.class.action();
+                if action == FailureAction::OptOut {
+                    let _ = self
+                        .consent
+                        .opt_out(self.key, OptOutSource::Provider, self.clock.now())
+                        .await;
+                }
+                (
+                    ContactState::Failed {
+                        line,
+                        code: f.code.clone(),
+                    },
+                    Some(action),
+                )
+            }
+            SendOutcome::Unknown { detail } => {
+                tracing::warn!(campaign = %self.campaign, sender = %self.sender, contact = %self.key,
+                    outcome = "unknown", detail = %detail, "send outcome unknown: not resent");
+                (ContactState::Unknown { line }, None)
+            }
+        };
+        let write = Write {
+            field: self.field.clone(),
+            state,
+        };
+        // The outcome must land: retry briefly if the store blips (the contact stays in flight
+        // otherwise, and becomes unknown after a restart: safe, but less exact).
+        for attempt in 0..5u32 {
+            match self
+                .progress
+                .update(&self.run, std::slice::from_ref(&write))
+                .await
+            {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(campaign = %self.campaign, error = %e, attempt, "outcome not recorded yet");
+                    tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+                }
+            }
+        }
+        if let SendOutcome::Accepted { message_id } = &outcome {
+            let _ = self
+                .progress
+                .index_message(message_id, &self.run, &self.field)
+                .await;
+        }
+        Finished {
+            campaign: self.campaign,
+            action,
+        }
+    }
+
+    /// One send's outcome and latency in the sender's metric families.
+    fn observe(&self, outcome: &SendOutcome, took: Duration) {
+        use crate::http::metrics::{HttpErrorLabels, SendOutcomeLabels, SenderLabels};
+        let m = &self.metrics;
+        let sender = self.sender.clone();
+        let name = match outcome {
+            SendOutcome::Accepted { .. } => "accepted".to_string(),
+            SendOutcome::Failed(f) => format!("failed_{}", f.class.as_str()),
+            SendOutcome::Unknown { .. } => "unknown".to_string(),
+        };
+        m.sender_sends
+            .get_or_create(&SendOutcomeLabels {
+                sender: sender.clone(),
+                outcome: name,
+            })
+            .inc();
+        m.sender_provider_latency_seconds
+            .get_or_create(&SenderLabels {
+                sender: sender.clone(),
+            })
+            .observe(took.as_secs_f64());
+        if let SendOutcome::Failed(f) = outcome {
+            if let Some(status) = f.code.strip_prefix("http_") {
+                m.sender_http_errors
+                    .get_or_create(&HttpErrorLabels {
+                        sender,
+                        status: status.to_string(),
+                    })
+                    .inc();
+            }
+        }
+    }
+}
