@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::http::{retry_after, short, transport_error, with_retries, Attempt};
+use super::http::{attempt, short, with_retries, Attempt};
 use super::outcome::{classify, http_code, Failure, FailureClass};
 use super::retry::Backoff;
 use super::{last4, Provider, ProviderKind, SendOutcome, TemplateMessage};
@@ -94,29 +94,13 @@ impl GupshupProvider {
     }
 
     async fn attempt(&self, form: &[(&'static str, String)]) -> Attempt {
-        let sent = self
+        let request = self
             .http
             .post(&self.url)
             .header("apikey", self.cfg.api_key.expose())
             .header(reqwest::header::ACCEPT, "application/json")
-            .form(form)
-            .timeout(self.cfg.timeout)
-            .send()
-            .await;
-        let resp = match sent {
-            Ok(resp) => resp,
-            Err(err) => return transport_error(&err, self.cfg.timeout),
-        };
-        let status = resp.status().as_u16();
-        let hint = retry_after(&resp);
-        let body = match resp.text().await {
-            Ok(body) => body,
-            Err(err) if (200..300).contains(&status) => {
-                return transport_error(&err, self.cfg.timeout)
-            }
-            Err(_) => String::new(),
-        };
-        response_attempt(status, &body, hint)
+            .form(form);
+        attempt(request, self.cfg.timeout, response_attempt).await
     }
 }
 

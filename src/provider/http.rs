@@ -76,6 +76,28 @@ where
     }
 }
 
+/// Sends one request and hands its status, body and `Retry-After` to the provider's own
+/// `classify`; transport errors (and a 2xx whose body was lost) are classified here, the same
+/// for every provider.
+pub(crate) async fn attempt(
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+    classify: fn(u16, &str, Option<Duration>) -> Attempt,
+) -> Attempt {
+    let resp = match request.timeout(timeout).send().await {
+        Ok(resp) => resp,
+        Err(err) => return transport_error(&err, timeout),
+    };
+    let status = resp.status().as_u16();
+    let hint = retry_after(&resp);
+    let body = match resp.text().await {
+        Ok(body) => body,
+        Err(err) if (200..300).contains(&status) => return transport_error(&err, timeout),
+        Err(_) => String::new(),
+    };
+    classify(status, &body, hint)
+}
+
 /// Classifies a transport error from reqwest: retry only when the request cannot have left.
 pub(crate) fn transport_error(err: &reqwest::Error, timeout: Duration) -> Attempt {
     if err.is_connect() {

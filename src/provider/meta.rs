@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::http::{retry_after, short, transport_error, with_retries, Attempt};
+use super::http::{attempt, short, with_retries, Attempt};
 use super::outcome::{classify, http_code, Failure, FailureClass};
 use super::retry::Backoff;
 use super::{last4, Provider, ProviderKind, SendOutcome, TemplateMessage};
@@ -62,28 +62,12 @@ impl MetaProvider {
     }
 
     async fn attempt(&self, body: &Value) -> Attempt {
-        let sent = self
+        let request = self
             .http
             .post(&self.url)
             .bearer_auth(self.cfg.access_token.expose())
-            .json(body)
-            .timeout(self.cfg.timeout)
-            .send()
-            .await;
-        let resp = match sent {
-            Ok(resp) => resp,
-            Err(err) => return transport_error(&err, self.cfg.timeout),
-        };
-        let status = resp.status().as_u16();
-        let hint = retry_after(&resp);
-        let text = match resp.text().await {
-            Ok(text) => text,
-            Err(err) if (200..300).contains(&status) => {
-                return transport_error(&err, self.cfg.timeout)
-            }
-            Err(_) => String::new(),
-        };
-        response_attempt(status, &text, hint)
+            .json(body);
+        attempt(request, self.cfg.timeout, response_attempt).await
     }
 }
 
