@@ -11,7 +11,6 @@ use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig};
 use support::redis_server::RedisServer;
 use support::scenario::{self, ScenarioSpec};
 use tierpace::clock::SystemClock;
-use tokio_util::sync::CancellationToken;
 
 async fn ready(s: &scenario::Scenario) -> Option<u16> {
     let client = reqwest::Client::builder()
@@ -51,11 +50,8 @@ async fn a_frozen_redis_stops_sends_fails_readiness_and_sends_resume_after() {
         max_mps: 20,
         ..Default::default()
     });
-    let token = CancellationToken::new();
-    let daemon = {
-        let (p, t) = (s.config.clone(), token.clone());
-        tokio::spawn(async move { tierpace::daemon::run(&p, Arc::new(SystemClock), t).await })
-    };
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
     assert!(wait_until(|| fake.sends().len() >= 40, 30).await);
     assert!(matches!(ready(&s).await, Some(200)));
 
@@ -118,11 +114,8 @@ async fn a_redis_restarted_empty_does_not_reset_the_limit() {
         contacts: 400,
         ..Default::default()
     });
-    let token = CancellationToken::new();
-    let daemon = {
-        let (p, t) = (s.config.clone(), token.clone());
-        tokio::spawn(async move { tierpace::daemon::run(&p, Arc::new(SystemClock), t).await })
-    };
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
     assert!(wait_until(|| fake.sends().len() >= 237, 30).await);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(fake.sends().len(), 237);

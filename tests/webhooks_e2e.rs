@@ -12,7 +12,6 @@ use support::redis_server::{free_port, RedisServer};
 use support::scenario::{self, ScenarioSpec};
 use tierpace::clock::SystemClock;
 use tierpace::http::{CampaignStatus, SenderStatus};
-use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "admin-token-for-tests";
 
@@ -78,11 +77,8 @@ async fn callbacks_keywords_tier_events_and_operator_actions_take_effect() {
             "[schedule]\nstart = \"2099-01-01T00:00:00Z\"\n",
         );
     std::fs::write(s.dir.path().join("campaigns/later.toml"), later).unwrap();
-    let token = CancellationToken::new();
-    let daemon = {
-        let (path, t) = (s.config.clone(), token.clone());
-        tokio::spawn(async move { tierpace::daemon::run(&path, Arc::new(SystemClock), t).await })
-    };
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
 
     // Delivery callbacks from the fake move every contact to delivered.
     assert!(
