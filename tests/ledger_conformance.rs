@@ -712,6 +712,7 @@ async fn redis_holds_no_raw_numbers_and_uses_hash_tagged_keys() {
             format!("{prefix}:{{sac}}:conv"),
             format!("{prefix}:{{sac}}:epoch"),
             format!("{prefix}:{{sac}}:svc"),
+            format!("{prefix}:{{sac}}:tier"),
         ]
     );
     let members: Vec<Vec<u8>> = redis::cmd("ZRANGE")
@@ -775,6 +776,83 @@ async fn redis_restarted_empty_admits_no_new_unique_for_a_window_and_keeps_the_t
     );
     assert_eq!(
         l.stats(&g, t(3, 10, 0)).await.unwrap().recovering_until,
+        None
+    );
+}
+
+#[tokio::test]
+async fn redis_window_that_lost_members_admits_no_new_unique_for_a_window() {
+    // Issue #16: an evicting Redis (or a DEL) can take the conversations set while the epoch
+    // key stays; the count kept beside the set says records vanished.
+    let server = RedisServer::shared();
+    let prefix = format!("k{}", uuid::Uuid::new_v4().simple());
+    let l = RedisLedger::new(
+        connect(server).await,
+        &prefix,
+        settings("g", Tier::T250, 1.0, 0),
+    );
+    let g = group("g");
+    assert_eq!(
+        l.admit(&g, t(2, 9, 0), &[c(1), c(2), c(3)], 3)
+            .await
+            .unwrap(),
+        vec![COUNTED, COUNTED, COUNTED]
+    );
+    // A release (send never reached WhatsApp) shrinks the set legitimately: no loss.
+    l.release(&g, c(3), t(2, 9, 0)).await.unwrap();
+    assert_eq!(
+        l.admit(&g, t(2, 9, 1), &[c(4)], 1).await.unwrap(),
+        vec![COUNTED]
+    );
+    let mut conn = connect(server).await;
+    let _: i64 = redis::cmd("DEL")
+        .arg(format!("{prefix}:{{g}}:conv"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let refused = AdmitDecision::LimitReached {
+        retry_at: t(3, 9, 2),
+    };
+    assert_eq!(
+        l.admit(&g, t(2, 9, 2), &[c(5)], 1).await.unwrap(),
+        vec![refused]
+    );
+    assert_eq!(
+        l.stats(&g, t(2, 9, 2)).await.unwrap().recovering_until,
+        Some(t(3, 9, 2))
+    );
+    // After one window the group admits again.
+    assert_eq!(
+        l.admit(&g, t(3, 9, 2), &[c(5)], 1).await.unwrap(),
+        vec![COUNTED]
+    );
+}
+
+#[tokio::test]
+async fn redis_group_written_before_the_member_count_adopts_it_without_a_loss() {
+    let server = RedisServer::shared();
+    let prefix = format!("k{}", uuid::Uuid::new_v4().simple());
+    let l = RedisLedger::new(
+        connect(server).await,
+        &prefix,
+        settings("g", Tier::T250, 1.0, 0),
+    );
+    let g = group("g");
+    l.admit(&g, t(2, 9, 0), &[c(1), c(2)], 2).await.unwrap();
+    // As the ledger before issue #16 left it: no `n` in the tier hash.
+    let mut conn = connect(server).await;
+    let _: i64 = redis::cmd("HDEL")
+        .arg(format!("{prefix}:{{g}}:tier"))
+        .arg("n")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        l.admit(&g, t(2, 9, 1), &[c(3)], 1).await.unwrap(),
+        vec![COUNTED]
+    );
+    assert_eq!(
+        l.stats(&g, t(2, 9, 1)).await.unwrap().recovering_until,
         None
     );
 }

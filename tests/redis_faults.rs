@@ -132,3 +132,168 @@ async fn a_redis_restarted_empty_does_not_reset_the_limit() {
     token.cancel();
     daemon.await.unwrap().unwrap();
 }
+
+/// `/readyz`'s body (its reasons), or "" when it does not answer.
+async fn ready_body(s: &scenario::Scenario) -> String {
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+    else {
+        return String::new();
+    };
+    match client.get(s.url("/readyz")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn config_set(redis: &RedisServer, key: &str, value: &str) {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(key)
+        .arg(value)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+async fn metric(s: &scenario::Scenario, line_start: &str) -> Option<String> {
+    let body = reqwest::get(s.url("/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    body.lines()
+        .find(|l| l.starts_with(line_start))
+        .map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evicting_redis_gets_no_send_until_it_is_noeviction() {
+    // Issue #16: a Redis that may evict keys can lose who was reached; tierpace refuses it.
+    let redis = RedisServer::start();
+    config_set(&redis, "maxmemory-policy", "allkeys-lru").await;
+    let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
+    let s = scenario::write(&ScenarioSpec {
+        redis_url: Some(&redis.url()),
+        gupshup_url: &fake.base_url(),
+        contacts: 100,
+        max_mps: 50,
+        ..Default::default()
+    });
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    let mut body = String::new();
+    for _ in 0..40 {
+        body = ready_body(&s).await;
+        if body.contains("maxmemory-policy") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        body.contains("`allkeys-lru`") && body.contains("noeviction"),
+        "readiness names the setting and the fix: {body}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(fake.sends().len(), 0, "nothing sent on an evicting Redis");
+    assert_eq!(
+        metric(&s, "tierpace_redis_refusing{reason=\"eviction_policy\"}")
+            .await
+            .as_deref(),
+        Some("tierpace_redis_refusing{reason=\"eviction_policy\"} 1")
+    );
+
+    config_set(&redis, "maxmemory-policy", "noeviction").await;
+    assert!(
+        wait_until(|| fake.sends().len() >= 100, 30).await,
+        "sends start once the policy is fixed: {}",
+        fake.sends().len()
+    );
+    assert!(matches!(ready(&s).await, Some(200)));
+    token.cancel();
+    daemon.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_redis_refusing_writes_stops_sends_says_why_and_resumes() {
+    let redis = RedisServer::start();
+    let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
+    let s = scenario::write(&ScenarioSpec {
+        redis_url: Some(&redis.url()),
+        gupshup_url: &fake.base_url(),
+        contacts: 400,
+        max_mps: 20,
+        ..Default::default()
+    });
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    assert!(wait_until(|| fake.sends().len() >= 40, 30).await);
+
+    // noeviction with a 1-byte cap: every write is answered OOM.
+    config_set(&redis, "maxmemory", "1").await;
+    let mut body = String::new();
+    for _ in 0..40 {
+        body = ready_body(&s).await;
+        if body.contains("refuses writes") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(body.contains("refuses writes (OOM)"), "{body}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stopped_at = fake.sends().len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        fake.sends().len(),
+        stopped_at,
+        "no sends while writes are refused"
+    );
+
+    config_set(&redis, "maxmemory", "0").await;
+    assert!(
+        wait_until(|| fake.sends().len() >= 400, 60).await,
+        "sends resume: {}",
+        fake.sends().len()
+    );
+    let d: Vec<String> = fake.sends().into_iter().map(|s| s.destination).collect();
+    assert_eq!(
+        d.iter().collect::<HashSet<_>>().len(),
+        d.len(),
+        "no contact twice"
+    );
+    token.cancel();
+    daemon.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_an_evicting_redis_as_an_error() {
+    let redis = RedisServer::start();
+    let s = scenario::write(&ScenarioSpec {
+        redis_url: Some(&redis.url()),
+        ..Default::default()
+    });
+    let check = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tierpace"))
+            .args(["check", "--config"])
+            .arg(&s.config)
+            .output()
+            .unwrap()
+    };
+    let ok = check();
+    let text = String::from_utf8_lossy(&ok.stdout).into_owned();
+    assert!(text.contains("redis: ok"), "{text}");
+    assert_eq!(ok.status.code(), Some(0), "{text}");
+
+    config_set(&redis, "maxmemory-policy", "volatile-lru").await;
+    let bad = check();
+    let text = String::from_utf8_lossy(&bad.stdout).into_owned();
+    assert!(
+        text.contains("error: redis maxmemory-policy is `volatile-lru`"),
+        "{text}"
+    );
+    assert_eq!(bad.status.code(), Some(1));
+}

@@ -102,6 +102,10 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
             out.push_str(&format!("{}: {e}\n", config.display()));
         }
     }
+    // Redis, when reachable from here: an evicting or full Redis would stop `run` from sending.
+    if let Some(line) = redis_line(cfg, &mut failed) {
+        out.push_str(&line);
+    }
     out.push_str(if failed {
         "check: FAILED\n"
     } else {
@@ -109,6 +113,30 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
     });
     emit(&out);
     Ok(i32::from(failed))
+}
+
+/// One line about the configured Redis (none for memory state). An evicting or write-refusing
+/// Redis is an error; one this machine cannot reach is only a note (check stays offline-safe).
+fn redis_line(cfg: &crate::config::DaemonConfig, failed: &mut bool) -> Option<String> {
+    use crate::daemon::redis_health::RedisProblem;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let probe = rt.block_on(crate::daemon::probe_redis(
+        cfg,
+        std::time::Duration::from_secs(3),
+    ))?;
+    Some(match probe {
+        Ok(()) => "redis: ok (reachable, maxmemory-policy noeviction, accepts writes)\n".into(),
+        Err(RedisProblem::Unreachable(e)) => {
+            format!("note: redis not reachable from here ({e}): maxmemory-policy not checked\n")
+        }
+        Err(p) => {
+            *failed = true;
+            format!("error: {p}\n")
+        }
+    })
 }
 
 /// Writes to stdout, quietly giving up on a closed pipe (`tierpace check | head`).

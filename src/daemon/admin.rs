@@ -344,6 +344,8 @@ impl Readiness for Admin {
         }
         if !s.redis_up.load(Ordering::SeqCst) {
             reasons.push("redis unreachable".to_string());
+        } else if let Some(why) = s.store_gate.why() {
+            reasons.push(why);
         }
         if let Err(mut r) = s
             .board

@@ -3,6 +3,7 @@
 //! campaigns-directory watcher, cron firings and admin changes all take one path, STYLE.md 15).
 mod admin;
 mod campaigns;
+pub mod redis_health;
 mod senders;
 mod sink;
 mod stores;
@@ -34,6 +35,7 @@ use crate::secret::SecretSource;
 use crate::systemd;
 
 pub use senders::SenderHandle;
+pub use stores::probe_configured as probe_redis;
 
 /// The key used to hash contacts when none is configured (memory state only): fine for a demo,
 /// never for production, where the keys must survive restarts and stay secret.
@@ -49,6 +51,10 @@ pub struct Shared {
     pub progress: Arc<dyn crate::dispatch::progress::ProgressStore>,
     pub pinger: stores::Pinger,
     pub redis_up: std::sync::atomic::AtomicBool,
+    /// Closed while Redis evicts or refuses writes (`redis_health`); the ledger checks it.
+    pub store_gate: Arc<crate::ledger::StoreGate>,
+    /// When the last "Redis refuses" warning was logged (one a minute while it lasts).
+    pub store_warned_at: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     pub board: Arc<StatusBoard>,
     pub senders: RwLock<BTreeMap<String, SenderHandle>>,
     pub campaigns: RwLock<Vec<Campaign>>,
@@ -197,6 +203,8 @@ pub async fn run(
         progress: stores.progress,
         pinger: stores.pinger,
         redis_up: std::sync::atomic::AtomicBool::new(true),
+        store_gate: stores.gate,
+        store_warned_at: std::sync::Mutex::new(None),
         board: Arc::new(StatusBoard::default()),
         senders: RwLock::new(BTreeMap::new()),
         campaigns: RwLock::new(Vec::new()),
@@ -333,7 +341,14 @@ fn summary(shared: &Shared) -> String {
 
 /// Pings the watchdog only while healthy, refreshes metrics and readiness.
 async fn health_tick(shared: &Arc<Shared>) {
-    let up = shared.pinger.ping().await.is_ok();
+    let prefix = shared
+        .loaded
+        .read()
+        .map(|l| l.config.key_prefix.clone())
+        .unwrap_or_default();
+    let probe = shared.pinger.probe(&prefix).await;
+    let up = !matches!(probe, Err(redis_health::RedisProblem::Unreachable(_)));
+    apply_store_problem(shared, probe.err().filter(|_| up));
     let was = shared
         .redis_up
         .swap(up, std::sync::atomic::Ordering::SeqCst);
@@ -357,6 +372,50 @@ async fn health_tick(shared: &Arc<Shared>) {
         systemd::watchdog();
     }
     systemd::status(&summary(shared));
+}
+
+/// Opens or closes the store gate from the probe; logs a change at once and a lasting problem
+/// once a minute (not on every tick: the old behaviour was a warning every 50 ms).
+fn apply_store_problem(shared: &Shared, problem: Option<redis_health::RedisProblem>) {
+    use redis_health::RedisProblem;
+    let before = shared.store_gate.why();
+    for reason in RedisProblem::REASONS {
+        if reason != "unreachable" {
+            let on = problem.as_ref().is_some_and(|p| p.reason() == reason);
+            shared
+                .metrics
+                .redis_refusing
+                .get_or_create(&crate::http::metrics::ReasonLabels {
+                    reason: reason.to_string(),
+                })
+                .set(i64::from(on));
+        }
+    }
+    let mut warned = shared
+        .store_warned_at
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    match problem {
+        Some(p) => {
+            let text = p.to_string();
+            let now = shared.clock.now();
+            let due = warned.is_none_or(|t| now - t >= chrono::Duration::seconds(60));
+            if before.as_deref() != Some(text.as_str()) || due {
+                tracing::error!(reason = p.reason(), "{text}");
+                *warned = Some(now);
+            }
+            shared.store_gate.close(text);
+        }
+        None => {
+            if before.is_some() {
+                tracing::info!(
+                    "redis accepts tierpace's writes again and does not evict: sending resumes"
+                );
+                shared.store_gate.open();
+                *warned = None;
+            }
+        }
+    }
 }
 
 async fn import_optout_file(shared: &Arc<Shared>, loaded: &LoadedConfig) {

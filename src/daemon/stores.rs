@@ -9,7 +9,9 @@ use crate::config::{DaemonConfig, StateBackend};
 use crate::dispatch::progress::ProgressStore;
 use crate::dispatch::progress_memory::MemoryProgress;
 use crate::dispatch::progress_redis::RedisProgress;
-use crate::ledger::{Ledger, LedgerSettings, MemoryLedger, RedisLedger};
+use crate::ledger::{GatedLedger, Ledger, LedgerSettings, MemoryLedger, RedisLedger, StoreGate};
+
+use super::redis_health::{self, RedisProblem};
 
 /// A cheap handle to ask Redis whether it answers (for readiness).
 #[derive(Clone)]
@@ -20,25 +22,42 @@ pub enum Pinger {
 }
 
 impl Pinger {
-    pub async fn ping(&self) -> Result<(), String> {
-        let cmd = redis::cmd("PING");
-        let r: redis::RedisResult<String> = match self {
-            Pinger::None => return Ok(()),
-            Pinger::Single(c) => cmd.query_async(&mut c.clone()).await,
-            Pinger::Cluster(c) => cmd.query_async(&mut c.clone()).await,
-        };
-        r.map(|_| ()).map_err(|e| e.to_string())
+    /// Reachable, not evicting, accepting writes (see `redis_health`); `prefix` names the
+    /// probe key.
+    pub async fn probe(&self, prefix: &str) -> Result<(), RedisProblem> {
+        let key = format!("{prefix}:{{health}}:probe");
+        match self {
+            Pinger::None => Ok(()),
+            Pinger::Single(c) => redis_health::probe(c, &key).await,
+            Pinger::Cluster(c) => redis_health::probe(c, &key).await,
+        }
     }
 }
 
 pub struct Stores {
+    /// The ledger behind `gate`: the health probe closes it while Redis cannot be trusted.
     pub ledger: Arc<dyn Ledger>,
+    pub gate: Arc<StoreGate>,
     pub consent: Arc<dyn ConsentStore>,
     pub progress: Arc<dyn ProgressStore>,
     pub pinger: Pinger,
 }
 
 pub async fn build(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Result<Stores> {
+    let mut stores = build_ungated(cfg, settings).await?;
+    // Probe before any dispatcher starts, so an evicting Redis never sees a first send.
+    match stores.pinger.probe(&cfg.key_prefix).await {
+        Err(p @ (RedisProblem::Evicts { .. } | RedisProblem::WritesRefused(_))) => {
+            tracing::error!(reason = p.reason(), "{p}");
+            stores.gate.close(p.to_string());
+        }
+        Err(RedisProblem::Unreachable(_)) | Ok(()) => {}
+    }
+    stores.ledger = Arc::new(GatedLedger::new(stores.ledger, stores.gate.clone()));
+    Ok(stores)
+}
+
+async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Result<Stores> {
     let prefix = cfg.key_prefix.as_str();
     match cfg.state {
         StateBackend::Memory => Ok(Stores {
@@ -46,6 +65,7 @@ pub async fn build(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Resu
             consent: Arc::new(MemoryConsent::new()),
             progress: Arc::new(MemoryProgress::new()),
             pinger: Pinger::None,
+            gate: Arc::default(),
         }),
         StateBackend::Redis if !cfg.redis_cluster.is_empty() => {
             let client =
@@ -59,6 +79,7 @@ pub async fn build(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Resu
                 consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
                 progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
                 pinger: Pinger::Cluster(conn),
+                gate: Arc::default(),
             })
         }
         StateBackend::Redis => {
@@ -77,8 +98,51 @@ pub async fn build(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Resu
                 consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
                 progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
                 pinger: Pinger::Single(conn),
+                gate: Arc::default(),
             })
         }
+    }
+}
+
+/// Connects to the configured Redis (within `timeout`) and probes it, for `tierpace check`.
+/// `Ok(None)` when the state is in memory.
+pub async fn probe_configured(
+    cfg: &DaemonConfig,
+    timeout: std::time::Duration,
+) -> Option<Result<(), RedisProblem>> {
+    let unreachable = |e: String| Some(Err(RedisProblem::Unreachable(e)));
+    let pinger = match cfg.state {
+        StateBackend::Memory => return None,
+        StateBackend::Redis if !cfg.redis_cluster.is_empty() => {
+            let client = match cluster_client(&cfg.redis_cluster) {
+                Ok(c) => c,
+                Err(e) => return unreachable(e.to_string()),
+            };
+            match tokio::time::timeout(timeout, client.get_async_connection()).await {
+                Ok(Ok(c)) => Pinger::Cluster(c),
+                Ok(Err(e)) => return unreachable(e.to_string()),
+                Err(_) => return unreachable("no answer in time".into()),
+            }
+        }
+        StateBackend::Redis => {
+            let client = match redis::Client::open(cfg.redis_url.as_str()) {
+                Ok(c) => c,
+                Err(e) => return unreachable(e.to_string()),
+            };
+            let manager = redis::aio::ConnectionManager::new_with_config(
+                client,
+                crate::ledger::redis::manager_config(),
+            );
+            match tokio::time::timeout(timeout, manager).await {
+                Ok(Ok(c)) => Pinger::Single(c),
+                Ok(Err(e)) => return unreachable(e.to_string()),
+                Err(_) => return unreachable("no answer in time".into()),
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, pinger.probe(&cfg.key_prefix)).await {
+        Ok(r) => Some(r),
+        Err(_) => unreachable("no answer in time".into()),
     }
 }
 

@@ -39,6 +39,11 @@ pub struct GroupQualityLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SenderLabels {
     pub sender: String,
 }
@@ -133,6 +138,7 @@ pub struct Metrics {
     pub config_reloads: Family<ResultLabels, Counter>,
     pub redis_errors: Counter,
     pub redis_up: Gauge,
+    pub redis_refusing: Family<ReasonLabels, Gauge>,
     pub webhook_events: Family<WebhookLabels, Counter>,
 }
 
@@ -195,6 +201,7 @@ impl Metrics {
             config_reloads: Family::default(),
             redis_errors: Counter::default(),
             redis_up: Gauge::default(),
+            redis_refusing: Family::default(),
             webhook_events: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("tierpace");
@@ -286,6 +293,11 @@ impl Metrics {
             m.redis_errors.clone(),
         );
         r.register("redis_up", "1 while Redis answers", m.redis_up.clone());
+        r.register(
+            "redis_refusing",
+            "1 while tierpace sends nothing because Redis may evict keys (reason=eviction_policy) or refuses writes (reason=writes_refused)",
+            m.redis_refusing.clone(),
+        );
         r.register(
             "webhook_events",
             "Provider webhook events by provider, type and result",

@@ -4,7 +4,8 @@
 -- KEYS[1]  conversations zset: member = 8-byte contact, score = ms its current conversation opened
 -- KEYS[2]  service windows zset: member = 8-byte contact, score = ms the customer last wrote to us
 -- KEYS[3]  tier state hash: v = version (absent = 0), s = state JSON, lost = ms Redis was
---          found to have lost this group's records (see below)
+--          found to have lost this group's records (see below), n = how many members KEYS[1]
+--          held when a script last wrote it
 -- KEYS[4]  epoch: a random id written when the group's records were created
 -- ARGV[1]  now (ms since the epoch)       ARGV[2] window (ms)      ARGV[3] lookback (ms)
 -- ARGV[4]  allowed new uniques per window (-1 = unlimited)           ARGV[5] budget of this call
@@ -18,7 +19,12 @@
 -- Data loss (issue #8): when the epoch key is missing but the caller had seen one, Redis lost
 -- the group (restarted empty, failover to an empty replica). Nobody knows who was reached in
 -- the last window, so no new unique customer is admitted until `lost + window`.
+-- Partial loss (issue #16): a Redis that evicts keys (any `maxmemory-policy` but noeviction) or
+-- an operator's DEL can take the conversations set while the epoch stays. The count `n` kept
+-- beside it says how many members it must hold at least; fewer means records vanished, and the
+-- group is handled as lost. A hash without `n` (written before the count existed) adopts ZCARD.
 --
+-- Both replies end with `vanished`: 1 when this call found records missing (partial loss).
 -- Returns {0, version, state JSON or "", epoch} when the tier state is not at ARGV[6] or the
 -- epoch is not ARGV[10] (the caller recomputes and retries; nothing but the epoch and the loss
 -- mark was written), else {1, slot ms, crossed 0/1, codes} where
@@ -39,9 +45,18 @@ if not epoch then
   redis.call('SET', KEYS[4], epoch)
   if ARGV[10] ~= '' then redis.call('HSET', KEYS[3], 'lost', now) end
 end
+local card = redis.call('ZCARD', KEYS[1])
+local expected = redis.call('HGET', KEYS[3], 'n')
+local vanished = 0
+if expected and card < tonumber(expected) then
+  vanished = 1
+  redis.call('HSET', KEYS[3], 'lost', now, 'n', card)
+elseif not expected then
+  redis.call('HSET', KEYS[3], 'n', card)
+end
 local version = tonumber(redis.call('HGET', KEYS[3], 'v') or '0')
 if version ~= tonumber(ARGV[6]) or epoch ~= ARGV[10] then
-  return {0, version, redis.call('HGET', KEYS[3], 's') or '', epoch}
+  return {0, version, redis.call('HGET', KEYS[3], 's') or '', epoch, vanished}
 end
 local lost = redis.call('HGET', KEYS[3], 'lost')
 local blackout_until = -1
@@ -92,6 +107,8 @@ for i = 12, #ARGV do
   codes[#codes + 1] = code
 end
 
+redis.call('HSET', KEYS[3], 'n', redis.call('ZCARD', KEYS[1]))
+
 local crossed = 0
 if threshold >= 0 and c7 >= threshold then
   redis.call('HSET', KEYS[3], 's', ARGV[8], 'v', version + 1)
@@ -105,4 +122,4 @@ elseif refused then
   local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. wcut, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
   if oldest[2] then slot = tonumber(oldest[2]) + tonumber(ARGV[2]) end
 end
-return {1, slot, crossed, table.concat(codes)}
+return {1, slot, crossed, table.concat(codes), vanished}

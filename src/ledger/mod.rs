@@ -30,9 +30,11 @@ use crate::policy::profile::{from_millis, to_millis, Policy};
 use crate::policy::tier::{Quality, Tier};
 use crate::policy::tier_state::{PendingUpgrade, TierEvent, TierState};
 
+pub mod gate;
 pub mod memory;
 pub mod redis;
 
+pub use self::gate::{GatedLedger, StoreGate};
 pub use self::memory::MemoryLedger;
 pub use self::redis::RedisLedger;
 

@@ -232,8 +232,17 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
                 call.arg(&m[..]);
             }
             let reply: Vec<Value> = call.invoke_async(&mut conn).await.map_err(backend)?;
+            if let Some(vanished) = reply.get(4) {
+                if int(group, vanished)? == 1 {
+                    tracing::error!(
+                        group = %group,
+                        "ledger records vanished from Redis (eviction or a deleted key): no new \
+                         unique customers for one window; set maxmemory-policy noeviction"
+                    );
+                }
+            }
             match reply.as_slice() {
-                [status, version, json, epoch] if int(group, status)? == 0 => {
+                [status, version, json, epoch, _] if int(group, status)? == 0 => {
                     let mut fresh = self.decode_state(group, version, json)?;
                     fresh.epoch = String::from_utf8_lossy(&bytes(group, epoch)?).into_owned();
                     let lost = !cached.epoch.is_empty() && fresh.epoch != cached.epoch;
@@ -247,7 +256,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
                     }
                     self.remember(group, fresh);
                 }
-                [status, slot, crossed, codes] if int(group, status)? == 1 => {
+                [status, slot, crossed, codes, _] if int(group, status)? == 1 => {
                     let codes = bytes(group, codes)?
                         .iter()
                         .map(|&b| {
@@ -300,6 +309,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
             .scripts
             .release
             .key(&keys.conv)
+            .key(&keys.tier)
             .arg(&member_of(contact).to_be_bytes()[..])
             .arg(to_millis(admitted_at))
             .invoke_async(&mut conn)
