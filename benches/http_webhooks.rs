@@ -113,7 +113,12 @@ fn round_trip(c: &mut Criterion) {
             "http://{}/webhooks/gupshup",
             listener.local_addr().expect("addr")
         );
-        tokio::spawn(serve(listener, router(state), shutdown.clone()));
+        tokio::spawn(serve(
+            listener,
+            router(state),
+            shutdown.clone(),
+            tierpace::http::ListenerLimits::default(),
+        ));
         url
     });
     let client = reqwest::Client::new();

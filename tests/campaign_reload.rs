@@ -307,3 +307,28 @@ fn a_campaign_is_only_as_valid_as_its_audience() {
     );
     assert_eq!(in_force(&reg), [("alpha".into(), 1)]);
 }
+
+#[test]
+fn a_directory_that_cannot_be_read_asks_for_a_retry_and_keeps_the_campaigns() {
+    // Issue #16: a scan that fails to read (EMFILE under a connection flood, a flaky mount) must
+    // be retried by the daemon: the registry says so, and keeps what is in force meanwhile.
+    let dir = setup();
+    let d = dir.path();
+    write(d, "a.toml", &campaign("a", T1, 1));
+    let mut reg = Registry::new(d.to_path_buf(), ctx());
+    assert_eq!(summary(&reg.reload()), ["added a a.toml"]);
+    assert!(!reg.read_failed());
+    let moved = d.with_extension("away");
+    std::fs::rename(d, &moved).unwrap();
+    std::fs::write(d, "not a directory").unwrap();
+    let events = reg.reload();
+    assert!(reg.read_failed());
+    assert!(matches!(events.as_slice(), [RegistryEvent::Invalid { .. }]));
+    assert_eq!(in_force(&reg), vec![("a".to_string(), 1)]);
+    std::fs::remove_file(d).unwrap();
+    std::fs::rename(&moved, d).unwrap();
+    write(d, "b.toml", &campaign("b", T1, 2));
+    let events = reg.reload();
+    assert!(!reg.read_failed());
+    assert_eq!(summary(&events), vec!["added b b.toml".to_string()]);
+}

@@ -72,6 +72,9 @@ pub struct Registry {
     ctx: CampaignContext,
     by_file: BTreeMap<PathBuf, Campaign>,
     audiences: AudienceChecks,
+    /// The last reload could not read the directory or a file (an IO error, e.g. EMFILE under a
+    /// flood of connections): the caller should rescan soon, since no file event may come.
+    read_failed: bool,
 }
 
 impl Registry {
@@ -82,6 +85,7 @@ impl Registry {
             ctx,
             by_file: BTreeMap::new(),
             audiences: AudienceChecks::default(),
+            read_failed: false,
         }
     }
 
@@ -103,11 +107,18 @@ impl Registry {
         self.by_file.values().find(|c| c.id == id)
     }
 
+    /// Whether the last [`Registry::reload`] met an IO error worth a retry (issue #16).
+    pub fn read_failed(&self) -> bool {
+        self.read_failed
+    }
+
     /// Rescans the directory; returns what changed, in file-name order.
     pub fn reload(&mut self) -> Vec<RegistryEvent> {
+        self.read_failed = false;
         let files = match campaign_files(&self.dir) {
             Ok(files) => files,
             Err(e) => {
+                self.read_failed = true;
                 // The directory itself is unreadable: keep everything in force.
                 return vec![RegistryEvent::Invalid {
                     file: self.dir.clone(),
@@ -126,7 +137,12 @@ impl Registry {
         let mut invalid = Vec::new();
         for file in known.into_iter().chain(fresh) {
             let loaded = load_campaign(file, &self.ctx)
-                .map_err(|e| e.to_string())
+                .map_err(|e| {
+                    if matches!(e, crate::campaign::file::CampaignFileError::Read { .. }) {
+                        self.read_failed = true;
+                    }
+                    e.to_string()
+                })
                 .and_then(|c| self.audiences.verdict(&c).map(|()| c))
                 .and_then(|c| match ids.get(&c.id) {
                     Some(other) => Err(format!(

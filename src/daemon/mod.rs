@@ -230,10 +230,15 @@ pub async fn run(
         config: Arc::new(http_cfg),
     };
     let http_token = CancellationToken::new();
+    let limits = http::ListenerLimits {
+        drain_timeout: cfg.drain_timeout,
+        ..state.config.limits
+    };
     let http_task = tokio::spawn(http::serve(
         listener,
         http::router(state),
         http_token.clone(),
+        limits,
     ));
 
     // Campaigns and dispatchers.
@@ -304,7 +309,10 @@ pub async fn run(
     if let Some(mut c) = cron {
         let _ = c.shutdown().await;
     }
+    // Dispatchers and the listener drain side by side, each bounded by `drain_timeout`, so a
+    // stop ends in time whatever the provider or HTTP clients do (issue #16).
     dispatch_token.cancel();
+    http_token.cancel();
     let drain = loaded.config.drain_timeout + Duration::from_secs(2);
     if tokio::time::timeout(drain, dispatchers.join())
         .await
@@ -312,7 +320,6 @@ pub async fn run(
     {
         tracing::warn!("dispatchers did not stop within the drain timeout");
     }
-    http_token.cancel();
     let _ = http_task.await;
     tracing::info!("stopped");
     Ok(())
@@ -543,6 +550,15 @@ async fn apply_campaigns(
                 tracing::error!(file = %file.display(), error = %error, "campaign file invalid; its previous valid version (if any) stays in force");
             }
         }
+    }
+    if registry.read_failed() {
+        // No file event may come for a scan that failed to read (EMFILE, a flaky mount): try
+        // again by ourselves rather than leave a dropped-in campaign unloaded.
+        let tx = shared.reload_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let _ = tx.try_send(Trigger::FileChange);
+        });
     }
     let list: Vec<Campaign> = registry.campaigns().cloned().collect();
     let cals = shared

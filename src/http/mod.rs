@@ -19,6 +19,7 @@ pub mod auth;
 pub mod event;
 pub mod gupshup_webhook;
 pub mod health;
+pub mod listener;
 pub mod meta_webhook;
 pub mod metrics;
 pub mod settings;
@@ -42,6 +43,7 @@ pub use event::{
 };
 pub use gupshup_webhook::parse_gupshup;
 pub use health::Readiness;
+pub use listener::ListenerLimits;
 pub use meta_webhook::{parse_meta, verify_meta_signature};
 pub use metrics::Metrics;
 pub use settings::{HttpConfigError, HttpSection};
@@ -67,6 +69,8 @@ pub struct HttpConfig {
     pub optout_keywords: Vec<String>,
     /// How long a webhook waits for the sink before answering 200 anyway.
     pub sink_timeout: Duration,
+    /// Connection cap and client timeouts (`drain_timeout` is the daemon's).
+    pub limits: ListenerLimits,
 }
 
 impl Default for HttpConfig {
@@ -80,6 +84,7 @@ impl Default for HttpConfig {
             meta_app_secret: None,
             optout_keywords: event::default_optout_keywords(),
             sink_timeout: Duration::from_secs(2),
+            limits: ListenerLimits::default(),
         }
     }
 }
@@ -128,15 +133,15 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
-/// Serve `router` on `listener` until `shutdown` is cancelled, then finish in-flight requests.
+/// Serve `router` on `listener` until `shutdown` is cancelled, then finish in-flight requests
+/// within `limits.drain_timeout` (see [`listener`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: CancellationToken,
+    limits: ListenerLimits,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled_owned().await })
-        .await
+    listener::serve(listener, router, shutdown, limits).await
 }
 
 /// Hand parsed webhook events to the sink, in order, and choose the answer.

@@ -31,6 +31,12 @@ pub struct HttpSection {
     pub optout_keywords: Vec<String>,
     #[serde(with = "humantime_serde")]
     pub webhook_sink_timeout: Duration,
+    /// Connections served at once; more wait in the kernel's backlog (issue #16).
+    pub max_connections: usize,
+    /// Longest wait for a request's headers (also on an idle kept-alive connection) and between
+    /// two parts of its body.
+    #[serde(with = "humantime_serde")]
+    pub client_timeout: Duration,
 }
 
 impl Default for HttpSection {
@@ -50,6 +56,8 @@ impl Default for HttpSection {
             meta_app_secret_file: None,
             optout_keywords: base.optout_keywords,
             webhook_sink_timeout: base.sink_timeout,
+            max_connections: base.limits.max_connections,
+            client_timeout: base.limits.client_timeout,
         }
     }
 }
@@ -152,6 +160,18 @@ impl HttpSection {
                 detail: "must be above 0 and at most 8s (Gupshup gives up after 10 s)".into(),
             });
         }
+        if self.max_connections == 0 {
+            errors.push(HttpConfigError::Invalid {
+                key: "max_connections",
+                detail: "must be at least 1".into(),
+            });
+        }
+        if self.client_timeout.is_zero() {
+            errors.push(HttpConfigError::Invalid {
+                key: "client_timeout",
+                detail: "must be above 0".into(),
+            });
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -164,6 +184,11 @@ impl HttpSection {
             meta_app_secret: app,
             optout_keywords: self.optout_keywords.clone(),
             sink_timeout: self.webhook_sink_timeout,
+            limits: super::ListenerLimits {
+                max_connections: self.max_connections,
+                client_timeout: self.client_timeout,
+                ..super::ListenerLimits::default()
+            },
         })
     }
 }

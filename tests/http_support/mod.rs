@@ -305,7 +305,12 @@ impl TestServer {
             .expect("bind 127.0.0.1:0");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(listener, router(state), shutdown.clone()));
+        let task = tokio::spawn(serve(
+            listener,
+            router(state),
+            shutdown.clone(),
+            tierpace::http::ListenerLimits::default(),
+        ));
         TestServer {
             url,
             sink,
