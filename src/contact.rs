@@ -4,6 +4,15 @@
 //! Redis never holds raw phone numbers (DESIGN.md §2, guarantee 7): the ledger, the consent store
 //! and campaign progress are all keyed by `ContactKey`. The hash key is a secret from the daemon
 //! config, so the keys cannot be reversed by enumerating the (small) space of phone numbers.
+//!
+//! One customer, one key: a Brazilian mobile has two spellings, today's 55 + DDD + 9 + 8 digits
+//! and the 55 + DDD + 8 digits it had before Anatel added the 9th digit (2012-2016). WhatsApp
+//! accounts created before then still carry the old id in every webhook, while CRMs hold the new
+//! form. [`ContactHasher::key`] hashes the *identity* ([`E164::identity`]), which is always the
+//! 13-digit form, so both spellings give one key, and keys stored for 13-digit numbers before this
+//! rule existed are unchanged. [`ContactHasher::legacy_key`] is the key older tierpace versions
+//! stored for the 12-digit spelling: the consent check also looks it up (migration, see
+//! `campaign::consent`). Landlines (subscriber numbers starting 2-5) have one spelling only.
 use std::fmt;
 use std::hash::Hasher;
 
@@ -15,15 +24,48 @@ pub struct E164(String);
 
 impl E164 {
     /// Wraps digits that the caller has already validated as a full international number.
-    /// Only the audience normaliser and the admin API's number parser should call this.
+    /// Only the normaliser (`campaign::phone`) should call this outside tests.
     pub fn from_validated_digits(digits: String) -> Self {
         debug_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
         Self(digits)
     }
 
+    /// The digits as they go on the wire.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The customer's identity: the number itself, except that a Brazilian mobile written the
+    /// pre-2016 way (55 + DDD + 8 digits starting 6-9) is given its 9th digit.
+    pub fn identity(&self) -> std::borrow::Cow<'_, str> {
+        match brazil_old_mobile(&self.0) {
+            Some((ddd, subscriber)) => format!("55{ddd}9{subscriber}").into(),
+            None => self.0.as_str().into(),
+        }
+    }
+
+    /// The pre-2016 spelling of a Brazilian mobile (55 + DDD + 8 digits), when this number is
+    /// one whose 8-digit subscriber number starts 6-9; `None` for every other number.
+    pub fn pre_ninth_digit_form(&self) -> Option<E164> {
+        let identity = self.identity();
+        let b = identity.as_bytes();
+        let is_mobile = b.len() == 13 && identity.starts_with("55") && b[4] == b'9';
+        (is_mobile && is_old_mobile_subscriber(&identity[5..]))
+            .then(|| E164(format!("{}{}", &identity[..4], &identity[5..])))
+    }
+}
+
+/// Whether an 8-digit Brazilian subscriber number is a mobile from before the 9th digit: those
+/// started 6-9 (Anatel's plan); 2-5 are landlines, which never gained a digit.
+pub fn is_old_mobile_subscriber(subscriber: &str) -> bool {
+    subscriber.len() == 8 && matches!(subscriber.as_bytes()[0], b'6'..=b'9')
+}
+
+/// `(DDD, subscriber)` of a 12-digit Brazilian mobile in the old form.
+fn brazil_old_mobile(digits: &str) -> Option<(&str, &str)> {
+    let rest = digits.strip_prefix("55").filter(|r| r.len() == 10)?;
+    let (ddd, subscriber) = rest.split_at(2);
+    is_old_mobile_subscriber(subscriber).then_some((ddd, subscriber))
 }
 
 impl fmt::Display for E164 {
@@ -85,9 +127,23 @@ impl ContactHasher {
         }
     }
 
+    /// The contact's key: the hash of its identity, the same for both spellings of a
+    /// Brazilian mobile.
     pub fn key(&self, number: &E164) -> ContactKey {
+        self.hash(&number.identity())
+    }
+
+    /// The key tierpace stored before the identity rule for the pre-9th-digit spelling of a
+    /// Brazilian mobile (an opt-out from a 12-digit WhatsApp id); `None` for other numbers.
+    pub fn legacy_key(&self, number: &E164) -> Option<ContactKey> {
+        number
+            .pre_ninth_digit_form()
+            .map(|old| self.hash(old.as_str()))
+    }
+
+    fn hash(&self, digits: &str) -> ContactKey {
         let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
-        h.write(number.as_str().as_bytes());
+        h.write(digits.as_bytes());
         ContactKey(h.finish128().as_u128())
     }
 }
@@ -115,6 +171,53 @@ mod tests {
         let k = ContactHasher::new(b"s").key(&num("5511912345678"));
         assert_eq!(ContactKey::from_hex(&k.to_hex()), Some(k));
         assert_eq!(ContactKey::from_hex("zz"), None);
+    }
+
+    /// Keys already in Redis were hashed from the digits as given (tierpace before the identity
+    /// rule): for every number that is not an old-form mobile they must not change. Pinned values.
+    #[test]
+    fn keys_stored_before_the_identity_rule_are_unchanged() {
+        let h = ContactHasher::new(b"pinned-secret");
+        let hex = |n: &str| h.key(&num(n)).to_hex();
+        assert_eq!(hex("5585999990001"), "e00d24dd58f6fb0c22fb86c66f1bd53e");
+        assert_eq!(hex("551134567890"), "7a43460d907e37bb7436f5bc43e12036");
+        assert_eq!(hex("14155552671"), "e5db1f31003969600c94c1b2b1bbf15f");
+        // What old code stored for the 12-digit WhatsApp id is the legacy key of the contact.
+        assert_eq!(
+            h.legacy_key(&num("5585999990001")).map(ContactKey::to_hex),
+            Some("17cedf547fd1c7b5d3cf4ff5b6d3c619".to_string())
+        );
+    }
+
+    #[test]
+    fn both_spellings_of_a_brazilian_mobile_are_one_contact() {
+        let h = ContactHasher::new(b"s");
+        assert_eq!(h.key(&num("558599990001")), h.key(&num("5585999990001")));
+        assert_eq!(num("558599990001").identity(), "5585999990001");
+        assert_eq!(
+            num("5585999990001").pre_ninth_digit_form(),
+            Some(num("558599990001"))
+        );
+        assert_eq!(
+            h.legacy_key(&num("558599990001")),
+            h.legacy_key(&num("5585999990001"))
+        );
+    }
+
+    #[test]
+    fn landlines_and_other_countries_have_one_spelling() {
+        let h = ContactHasher::new(b"s");
+        for n in [
+            "551134567890",
+            "555133221100",
+            "14155552671",
+            "447911123456",
+        ] {
+            assert_eq!(num(n).identity(), n);
+            assert_eq!(h.legacy_key(&num(n)), None, "{n}");
+        }
+        // A 9-digit mobile whose 8-digit tail starts 2-5 never had an old form.
+        assert_eq!(num("5511923456789").pre_ninth_digit_form(), None);
     }
 
     #[test]

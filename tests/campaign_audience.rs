@@ -7,7 +7,7 @@ use tierpace::campaign::{
     scan_audience, AudienceError, AudienceReader, AudienceSpec, ColumnNames, ParamTemplate,
     SkipReason,
 };
-use tierpace::contact::ContactHasher;
+use tierpace::contact::{ContactHasher, E164};
 
 fn hasher() -> ContactHasher {
     ContactHasher::new(b"test-secret")
@@ -37,14 +37,14 @@ fn example() -> PathBuf {
 }
 
 #[test]
-fn the_example_audience_sends_fifteen_and_says_why_five_are_skipped() {
+fn the_example_audience_sends_sixteen_and_says_why_four_are_skipped() {
     let s = scan_audience(
         &spec(&example()),
         &params(&["{{name}}", "{{cupom}}"]),
         &hasher(),
     )
     .unwrap();
-    assert_eq!((s.rows, s.valid), (20, 15));
+    assert_eq!((s.rows, s.valid), (20, 16));
     let lines = |r| {
         s.skips[&r]
             .first
@@ -53,9 +53,10 @@ fn the_example_audience_sends_fifteen_and_says_why_five_are_skipped() {
             .collect::<Vec<_>>()
     };
     assert_eq!(lines(SkipReason::NoOptIn), [7, 12, 16]);
-    assert_eq!(lines(SkipReason::InvalidPhone), [11]);
     assert_eq!(lines(SkipReason::Duplicate), [17]);
-    assert_eq!(s.bad_rows(), 1);
+    // Line 11, `(85) 9981-2310`, is a mobile saved before the 9th digit: sent, counted.
+    assert_eq!(s.normalised, 1);
+    assert_eq!(s.bad_rows(), 0);
 }
 
 #[test]
@@ -211,7 +212,44 @@ fn opted_out_contacts_are_counted_by_the_scan() {
         "5585998123401".into(),
     ));
     let s = scan_audience_with(&spec(&example()), &[], &h, &|k| k == ana).unwrap();
-    assert_eq!((s.valid, s.skipped(SkipReason::OptedOut)), (14, 1));
+    assert_eq!((s.valid, s.skipped(SkipReason::OptedOut)), (15, 1));
+}
+
+/// `../shared/field/csv-old-mobile/`: `(85) 9999-0014`, a mobile saved before the 9th digit, is
+/// the mobile 55 85 9 9999-0014 (sent in that form) and counted as normalised, not refused.
+#[test]
+fn field_csv_old_mobile_is_read_as_todays_mobile_and_counted_as_normalised() {
+    let f = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/field/csv-old-mobile/contacts.csv"
+    ));
+    let rows: Vec<_> = AudienceReader::open(&spec(f), &[], &hasher())
+        .unwrap()
+        .collect();
+    let [Ok(row)] = rows.as_slice() else {
+        panic!("expected one sendable row, got {rows:?}")
+    };
+    assert_eq!(row.number.as_str(), "5585999990014");
+    assert_eq!(
+        row.key,
+        hasher().key(&E164::from_validated_digits("5585999990014".into()))
+    );
+    let s = scan_audience(&spec(f), &[], &hasher()).unwrap();
+    assert_eq!((s.rows, s.valid, s.normalised, s.bad_rows()), (1, 1, 1, 0));
+}
+
+#[test]
+fn both_spellings_of_one_mobile_in_one_file_are_one_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir,
+        "a.csv",
+        "name,phone,opt_in\nA,(85) 9999-0014,sim\nA,+55 85 99999-0014,sim\nB,(85) 3222-0014,sim\n"
+            .as_bytes(),
+    );
+    let s = scan_audience(&spec(&f), &[], &hasher()).unwrap();
+    assert_eq!((s.valid, s.skipped(SkipReason::Duplicate)), (2, 1));
+    assert_eq!(s.normalised, 1, "the landline gained nothing");
 }
 
 #[test]

@@ -5,8 +5,9 @@ mod support;
 
 use chrono::{TimeZone, Utc};
 use tierpace::campaign::{
-    read_optout_file, split_opted_out, AudienceReader, AudienceSpec, ColumnNames, ConsentError,
-    ConsentStore, MemoryConsent, OptOutSource, RedisConsent, SkipReason,
+    opt_in_any, opted_out_any, read_optout_file, split_opted_out, AudienceReader, AudienceSpec,
+    ColumnNames, ConsentError, ConsentStore, ContactKeys, MemoryConsent, OptOutSource,
+    RedisConsent, SkipReason,
 };
 use tierpace::contact::{ContactHasher, ContactKey, E164};
 
@@ -169,18 +170,126 @@ async fn a_batch_of_rows_loses_exactly_the_opted_out_contacts() {
         .unwrap()
         .filter_map(Result::ok)
         .collect();
-    assert_eq!(rows.len(), 15);
+    assert_eq!(rows.len(), 16);
     let t = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
     store
         .opt_out(rows[3].key, OptOutSource::Keyword, t)
         .await
         .unwrap();
-    let (send, skipped) = split_opted_out(&store, rows.clone()).await.unwrap();
-    assert_eq!(send.len(), 14);
+    let (send, skipped) = split_opted_out(&store, &h, rows.clone()).await.unwrap();
+    assert_eq!(send.len(), 15);
     assert!(!send.iter().any(|r| r.key == rows[3].key));
     assert_eq!(skipped.len(), 1);
     assert_eq!(
         (skipped[0].line, skipped[0].reason),
         (rows[3].line, SkipReason::OptedOut)
+    );
+}
+
+fn number(d: &str) -> E164 {
+    E164::from_validated_digits(d.to_string())
+}
+
+/// Migration: what tierpace before the identity rule wrote for an opt-out from the 12-digit
+/// WhatsApp id 55 85 9999-0001 (the SipHash of those 12 digits; pinned in `contact.rs`).
+const OLD_KEY_OF_558599990001: &str = "17cedf547fd1c7b5d3cf4ff5b6d3c619";
+
+/// The contract for keys written by older versions: an opt-out stored under the pre-9th-digit
+/// key stops the 13-digit contact (and the 12-digit one), an opt-in lifts it, others are untouched.
+async fn legacy_optout_still_stops(store: &dyn ConsentStore, h: &ContactHasher) {
+    let t = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+    let today = ContactKeys::of(h, &number("5585999990001"));
+    let old_form = ContactKeys::of(h, &number("558599990001"));
+    let other = ContactKeys::of(h, &number("5585999990003"));
+    let landline = ContactKeys::of(h, &number("558532220001"));
+    assert_eq!(today, old_form, "both spellings are one contact");
+    assert_eq!(landline.legacy, None);
+    assert_eq!(
+        opted_out_any(store, &[today, other, landline])
+            .await
+            .unwrap(),
+        [true, false, false]
+    );
+    // The old key alone, asked directly, is the one in the store: no rewrite happened.
+    assert_eq!(store.opted_out(&[today.key]).await.unwrap(), [false]);
+    opt_in_any(store, today, t).await.unwrap();
+    assert_eq!(
+        opted_out_any(store, &[today]).await.unwrap(),
+        [false],
+        "an opt-in lifts the old opt-out too"
+    );
+}
+
+#[tokio::test]
+async fn an_optout_stored_by_the_old_keying_still_stops_the_contact_in_redis() {
+    let server = RedisServer::shared();
+    let client = redis::Client::open(server.url()).unwrap();
+    let store = RedisConsent::new(client.get_connection_manager().await.unwrap(), "legacy");
+    // Written exactly as the old code did: HSETNX PREFIX:{optout} <hex of hash(12 digits)>.
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let _: bool = redis::cmd("HSETNX")
+        .arg("legacy:{optout}")
+        .arg(OLD_KEY_OF_558599990001)
+        .arg("keyword 1796060000")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    legacy_optout_still_stops(&store, &ContactHasher::new(b"pinned-secret")).await;
+}
+
+#[tokio::test]
+async fn an_optout_stored_by_the_old_keying_still_stops_the_contact_in_memory() {
+    let store = MemoryConsent::new();
+    let t = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+    let old = ContactKey::from_hex(OLD_KEY_OF_558599990001).unwrap();
+    store.opt_out(old, OptOutSource::Keyword, t).await.unwrap();
+    legacy_optout_still_stops(&store, &ContactHasher::new(b"pinned-secret")).await;
+}
+
+#[tokio::test]
+async fn an_audience_batch_skips_a_contact_opted_out_under_the_old_key() {
+    let store = MemoryConsent::new();
+    let h = ContactHasher::new(b"pinned-secret");
+    let t = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+    let old = ContactKey::from_hex(OLD_KEY_OF_558599990001).unwrap();
+    store.opt_out(old, OptOutSource::Keyword, t).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.csv");
+    std::fs::write(
+        &file,
+        "name,phone,opt_in\nT1,5585999990001,sim\nT3,(85) 9999-0003,sim\n",
+    )
+    .unwrap();
+    let spec = AudienceSpec {
+        file,
+        default_ddi: "55".into(),
+        columns: ColumnNames::default(),
+        max_bad_share: 0.2,
+    };
+    let rows: Vec<_> = AudienceReader::open(&spec, &[], &h)
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
+    let (send, skipped) = split_opted_out(&store, &h, rows).await.unwrap();
+    assert_eq!(send.len(), 1);
+    assert_eq!(send[0].number.as_str(), "5585999990003");
+    assert_eq!(
+        (skipped[0].line, skipped[0].reason),
+        (2, SkipReason::OptedOut)
+    );
+}
+
+#[test]
+fn the_optout_file_takes_either_spelling_of_a_mobile_as_one_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("optout.txt");
+    std::fs::write(&path, "(85) 9999-0001\n+55 85 99999-0001\n85 3222-0001\n").unwrap();
+    let h = ContactHasher::new(b"s");
+    let (keys, errors) = read_optout_file(&path, "55", &h).unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    let k = |d: &str| h.key(&number(d));
+    assert_eq!(
+        keys,
+        [k("5585999990001"), k("5585999990001"), k("558532220001")]
     );
 }

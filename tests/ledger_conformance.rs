@@ -8,7 +8,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use tierpace::contact::ContactKey;
+use tierpace::campaign::phone::{normalise, parse_provider_number};
+use tierpace::contact::{ContactHasher, ContactKey};
 use tierpace::ledger::{
     AdmitDecision, Ledger, LedgerError, LedgerSettings, LimitGroup, MemoryLedger, RedisLedger,
 };
@@ -102,6 +103,7 @@ conformance!(
     groups_are_independent,
     reloaded_settings_apply_to_later_calls,
     old_entries_leave_the_lookback,
+    one_customer_in_both_spellings_of_a_mobile_counts_once,
 );
 
 fn t(day: u32, h: u32, m: u32) -> DateTime<Utc> {
@@ -257,6 +259,38 @@ async fn batch_is_decided_in_order_and_duplicates_are_free<B: Backend>() {
         retry_at: t(3, 9, 0),
     };
     assert_eq!(d, vec![COUNTED, FREE, COUNTED, refused, FREE]);
+}
+
+/// The ledger counts unique customers by key: an audience row in the old 8-digit form and one in
+/// today's form, and an inbound message from the old WhatsApp id, are one customer.
+async fn one_customer_in_both_spellings_of_a_mobile_counts_once<B: Backend>() {
+    let l = B::make(settings("g", Tier::T250, 1.0, 248)).await; // 2 a day
+    let g = group("g");
+    let h = ContactHasher::new(b"ledger-identity");
+    let row = |phone: &str| h.key(&normalise(None, phone, "55").unwrap().number);
+    let (old_row, new_row) = (row("(85) 9999-0001"), row("+55 85 99999-0001"));
+    let d = l
+        .admit(&g, t(2, 9, 0), &[old_row, new_row], 10)
+        .await
+        .unwrap();
+    assert_eq!(d, [COUNTED, FREE]);
+    assert_eq!(l.stats(&g, t(2, 9, 0)).await.unwrap().unique_24h, 1);
+    // An inbound from the 12-digit id opens the service window of the 13-digit contact.
+    let other_old_id = h.key(&parse_provider_number("558599990002").unwrap());
+    l.open_service_window(&g, other_old_id, t(2, 9, 30))
+        .await
+        .unwrap();
+    let d = l
+        .admit(
+            &g,
+            t(2, 10, 0),
+            &[row("85 99999-0002"), row("85 99999-0003")],
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(d, [FREE, COUNTED]);
+    assert_eq!(l.stats(&g, t(2, 10, 0)).await.unwrap().unique_24h, 2);
 }
 
 async fn service_window_admits_without_headroom_until_it_closes<B: Backend>() {

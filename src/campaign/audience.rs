@@ -162,6 +162,8 @@ pub struct AudienceSummary {
     /// Data rows (the header excluded).
     pub rows: u64,
     pub valid: u64,
+    /// Valid rows whose number was completed: old Brazilian mobiles given their 9th digit.
+    pub normalised: u64,
     pub skips: BTreeMap<SkipReason, SkipTally>,
     pub max_bad_share: f64,
 }
@@ -172,6 +174,7 @@ impl AudienceSummary {
             file,
             rows: 0,
             valid: 0,
+            normalised: 0,
             skips: BTreeMap::new(),
             max_bad_share,
         }
@@ -239,6 +242,8 @@ pub struct AudienceReader {
     seen: SeenFilter,
     record: csv::StringRecord,
     rows: u64,
+    /// Sendable rows whose number the normaliser completed (an old mobile given its 9th digit).
+    normalised: u64,
     error: Option<AudienceError>,
     done: bool,
 }
@@ -313,6 +318,7 @@ impl AudienceReader {
             seen: SeenFilter::new(),
             record: csv::StringRecord::new(),
             rows: 0,
+            normalised: 0,
             error: None,
             done: false,
         })
@@ -333,6 +339,7 @@ impl AudienceReader {
             .map_err(|e| read_error(&self.file, &e))?;
         self.seen = SeenFilter::new();
         self.rows = 0;
+        self.normalised = 0;
         self.done = false;
         self.error = None;
         while self.rows < pos.rows {
@@ -359,6 +366,12 @@ impl AudienceReader {
         Ok(())
     }
 
+    /// Sendable rows read so far whose number was written the old way (a Brazilian mobile without
+    /// its 9th digit) and is sent in today's form.
+    pub fn normalised(&self) -> u64 {
+        self.normalised
+    }
+
     /// The I/O error that ended iteration early, if any: the rows after it were not seen.
     pub fn take_error(&mut self) -> Option<AudienceError> {
         self.error.take()
@@ -373,8 +386,9 @@ impl AudienceReader {
         let rec = &self.record;
         let phone = rec.get(self.columns.phone).unwrap_or("");
         let ddi = self.columns.ddi.and_then(|i| rec.get(i));
-        let number = normalise(ddi, phone, &self.default_ddi)
+        let normalised = normalise(ddi, phone, &self.default_ddi)
             .map_err(|e| skip(SkipReason::InvalidPhone, e.to_string()))?;
+        let number = normalised.number;
         match parse_opt_in(rec.get(self.columns.opt_in).unwrap_or("")) {
             Ok(OptIn::Granted(_)) => {}
             Ok(OptIn::Refused) => {
@@ -395,6 +409,9 @@ impl AudienceReader {
                 SkipReason::Duplicate,
                 format!("contact {} is listed earlier in the file", key.to_hex()),
             ));
+        }
+        if normalised.gained_ninth_digit {
+            self.normalised += 1;
         }
         let name = self
             .columns
@@ -480,6 +497,7 @@ pub fn scan_audience_with(
     if let Some(e) = reader.take_error() {
         return Err(e);
     }
+    summary.normalised = reader.normalised();
     if summary.refused() {
         return Err(AudienceError::Refused {
             summary: Box::new(summary),

@@ -1,6 +1,7 @@
 //! The campaign half of `tierpace check` (DESIGN.md §4; like `nginx -t`): validate every campaign
-//! file and read every audience offline, then print per campaign the valid contacts, the skips
-//! by reason with their first lines, and every error as `file:line`.
+//! file and read every audience offline, then print per campaign the valid contacts, how many
+//! numbers were normalised (old Brazilian mobiles given their 9th digit), the skips by reason
+//! with their first lines, and every error as `file:line`.
 //!
 //! The daemon config half and the next send window belong to the CLI, which passes the window in
 //! as a closure so this module needs no calendar. Paths are shown relative to the campaigns
@@ -206,6 +207,13 @@ impl CheckReport {
 }
 
 fn render_skips(out: &mut String, summary: &AudienceSummary) {
+    if summary.normalised > 0 {
+        let _ = writeln!(
+            out,
+            "       normalised: {} (old mobiles given their 9th digit)",
+            summary.normalised
+        );
+    }
     for (reason, tally) in &summary.skips {
         let _ = writeln!(out, "       {reason}: {}", tally.count);
         for (line, detail) in &tally.first {

@@ -9,6 +9,12 @@
 //!
 //! Redis layout: one hash `PREFIX:{optout}` (hash-tagged so it lives in one Cluster slot), field =
 //! contact key hex, value = `SOURCE UNIX_SECONDS` (why and when, for the admin API and audits).
+//!
+//! Migration of keys (one customer, one identity, `crate::contact`): tierpace before the identity
+//! rule stored an opt-out from a pre-9th-digit WhatsApp id (55 + DDD + 8 digits) under the hash of
+//! those 12 digits. Such a field cannot be rewritten (a hash does not give the number back), so
+//! the check asks for both keys of a contact ([`ContactKeys`], [`opted_out_any`]) and an opt-in
+//! removes both. New opt-outs are only ever stored under the canonical key.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -18,7 +24,7 @@ use redis::AsyncCommands;
 
 use super::audience::{AudienceRow, RowSkip, SkipReason};
 use super::phone::normalise;
-use crate::contact::{ContactHasher, ContactKey};
+use crate::contact::{ContactHasher, ContactKey, E164};
 
 /// Where an opt-out came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -220,15 +226,80 @@ where
     }
 }
 
+/// Every key an opt-out of one contact may be stored under: its canonical key and, for a
+/// Brazilian mobile, the key older versions gave its pre-9th-digit spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactKeys {
+    pub key: ContactKey,
+    pub legacy: Option<ContactKey>,
+}
+
+impl ContactKeys {
+    pub fn of(hasher: &ContactHasher, number: &E164) -> Self {
+        Self {
+            key: hasher.key(number),
+            legacy: hasher.legacy_key(number),
+        }
+    }
+}
+
+/// For each contact, in order: whether it opted out under either of its keys (one round trip).
+pub async fn opted_out_any(
+    store: &dyn ConsentStore,
+    contacts: &[ContactKeys],
+) -> Result<Vec<bool>, ConsentError> {
+    let mut keys = Vec::with_capacity(contacts.len() * 2);
+    keys.extend(contacts.iter().map(|c| c.key));
+    keys.extend(contacts.iter().filter_map(|c| c.legacy));
+    let answers = store.opted_out(&keys).await?;
+    if answers.len() != keys.len() {
+        return Err(ConsentError::Backend(format!(
+            "asked about {} keys, got {} answers",
+            keys.len(),
+            answers.len()
+        )));
+    }
+    let (canonical, legacy) = answers.split_at(contacts.len());
+    let mut legacy = legacy.iter();
+    Ok(contacts
+        .iter()
+        .zip(canonical)
+        .map(|(c, &out)| {
+            let old = c.legacy.is_some() && legacy.next().copied().unwrap_or(false);
+            out || old
+        })
+        .collect())
+}
+
+/// Records that a contact consented again: removes its opt-out under both of its keys.
+pub async fn opt_in_any(
+    store: &dyn ConsentStore,
+    contact: ContactKeys,
+    now: DateTime<Utc>,
+) -> Result<(), ConsentError> {
+    store.opt_in(contact.key, now).await?;
+    if let Some(legacy) = contact.legacy {
+        store.opt_in(legacy, now).await?;
+    }
+    Ok(())
+}
+
 /// Splits a batch of audience rows into those that may be sent and `opted_out` skips, in one
 /// store round trip. The dispatcher calls it right before asking the ledger to admit the batch,
 /// so an opt-out recorded a second ago is honoured. An error means: send none of them now.
 pub async fn split_opted_out(
     store: &dyn ConsentStore,
+    hasher: &ContactHasher,
     rows: Vec<AudienceRow>,
 ) -> Result<(Vec<AudienceRow>, Vec<RowSkip>), ConsentError> {
-    let keys: Vec<ContactKey> = rows.iter().map(|r| r.key).collect();
-    let out = store.opted_out(&keys).await?;
+    let keys: Vec<ContactKeys> = rows
+        .iter()
+        .map(|r| ContactKeys {
+            key: r.key,
+            legacy: hasher.legacy_key(&r.number),
+        })
+        .collect();
+    let out = opted_out_any(store, &keys).await?;
     if out.len() != rows.len() {
         return Err(ConsentError::Backend(format!(
             "asked about {} contacts, got {} answers",
@@ -272,7 +343,7 @@ pub fn read_optout_file(
             continue;
         }
         match normalise(None, number, default_ddi) {
-            Ok(e164) => keys.push(hasher.key(&e164)),
+            Ok(n) => keys.push(hasher.key(&n.number)),
             Err(e) => errors.push(format!("{}:{}: {e}", path.display(), i + 1)),
         }
     }

@@ -6,7 +6,7 @@
 //! - [`file`]: the campaign file (serde structs with spans) validated into a [`file::Campaign`];
 //!   every error names file, line, column and key.
 //! - [`audience`]: the CSV reader; each row becomes an [`audience::AudienceRow`] or a counted
-//!   [`audience::RowSkip`], never a fatal error. It uses [`phone`] (E.164 normaliser),
+//!   [`audience::RowSkip`], never a fatal error. It uses [`phone`] (the E.164 normaliser every entry point shares),
 //!   [`opt_in`] (consent column) and [`params`] (`{{column}}` template parameters).
 //! - [`consent`]: the global opt-out store (memory or Redis), keyed by contact hash.
 //! - [`registry`]: rescans the directory on one reload message (file watcher or SIGHUP);
@@ -31,8 +31,8 @@ pub use audience::{
 };
 pub use check::{check_campaigns, CheckOutcome, CheckReport};
 pub use consent::{
-    read_optout_file, split_opted_out, ConsentError, ConsentStore, MemoryConsent, OptOutSource,
-    RedisConsent,
+    opt_in_any, opted_out_any, read_optout_file, split_opted_out, ConsentError, ConsentStore,
+    ContactKeys, MemoryConsent, OptOutSource, RedisConsent,
 };
 pub use file::{
     load_campaign, AudienceSpec, CalendarRef, Campaign, CampaignContext, CampaignFileError,

@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Shared, Trigger};
-use crate::campaign::consent::OptOutSource;
+use crate::campaign::consent::{opt_in_any, ContactKeys, OptOutSource};
+use crate::campaign::phone::parse_international;
 use crate::dispatch::progress::{Control, RunId};
 use crate::dispatch::status::{CampaignSnapshot, SenderSnapshot};
 use crate::http::admin::{Brake as ApiBrake, CampaignTotals, LadderStep};
@@ -267,12 +268,15 @@ impl AdminOps for Admin {
     }
 
     async fn optout(&self, number: &str, add: bool) -> Result<(), AdminError> {
-        let e164 = super::sink::digits(number).ok_or_else(|| {
-            AdminError::Invalid(format!(
-                "{number:?} is not a phone number with country code"
-            ))
-        })?;
-        let key = self.0.hasher.key(&e164);
+        let e164 = parse_international(number)
+            .map_err(|e| {
+                AdminError::Invalid(format!(
+                    "{number:?} is not a phone number with country code: {e}"
+                ))
+            })?
+            .number;
+        let keys = ContactKeys::of(&self.0.hasher, &e164);
+        let key = keys.key;
         let now = self.0.clock.now();
         if add {
             self.0
@@ -281,7 +285,9 @@ impl AdminOps for Admin {
                 .await
                 .map_err(unavailable)?;
         } else {
-            self.0.consent.opt_in(key, now).await.map_err(unavailable)?;
+            opt_in_any(self.0.consent.as_ref(), keys, now)
+                .await
+                .map_err(unavailable)?;
         }
         tracing::info!(contact = %key, add, "opt-out changed by an operator");
         Ok(())

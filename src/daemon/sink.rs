@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::Shared;
-use crate::campaign::consent::OptOutSource;
+use crate::campaign::consent::{opt_in_any, ContactKeys, OptOutSource};
+use crate::campaign::phone::parse_provider_number;
 use crate::config::ProviderChoice;
 use crate::contact::{ContactKey, E164};
 use crate::dispatch::progress::{ContactState, Control, Write};
@@ -16,12 +17,10 @@ use crate::provider::{classify, FailureAction, ProviderKind};
 
 pub struct Sink(pub Arc<Shared>);
 
-/// Digits of a number as providers send it (`+55 85 ...`, `5585...`).
-pub fn digits(raw: &str) -> Option<E164> {
-    let d: String = raw.chars().filter(|c| c.is_ascii_digit()).collect();
-    (8..=15)
-        .contains(&d.len())
-        .then(|| E164::from_validated_digits(d))
+/// A customer's number as providers send it (`+55 85 ...`, `5585...`, an old 12-digit WhatsApp
+/// id): through the one normaliser, so every spelling of a line is one contact key.
+fn customer(raw: &str) -> Option<E164> {
+    parse_provider_number(raw)
 }
 
 impl Sink {
@@ -242,7 +241,7 @@ impl EventSink for Sink {
                 .await
             }
             ProviderEvent::Inbound { from, .. } => {
-                let Some(number) = digits(from) else {
+                let Some(number) = customer(from) else {
                     return Ok(());
                 };
                 let key = s.hasher.key(&number);
@@ -255,7 +254,7 @@ impl EventSink for Sink {
                 Ok(())
             }
             ProviderEvent::OptOut { phone } => {
-                let Some(number) = digits(phone) else {
+                let Some(number) = customer(phone) else {
                     return Ok(());
                 };
                 s.consent
@@ -266,11 +265,10 @@ impl EventSink for Sink {
                 Ok(())
             }
             ProviderEvent::OptIn { phone } => {
-                let Some(number) = digits(phone) else {
+                let Some(number) = customer(phone) else {
                     return Ok(());
                 };
-                s.consent
-                    .opt_in(s.hasher.key(&number), now)
+                opt_in_any(s.consent.as_ref(), ContactKeys::of(&s.hasher, &number), now)
                     .await
                     .map_err(|e| e.to_string())
             }

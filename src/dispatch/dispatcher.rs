@@ -25,7 +25,7 @@ use super::schedule::{decide, RunFacts, RunState};
 use super::send::{Finished, SendJob};
 use super::status::{SenderSnapshot, StatusBoard};
 use crate::campaign::audience::SkipReason;
-use crate::campaign::consent::ConsentStore;
+use crate::campaign::consent::{opted_out_any, ConsentStore, ContactKeys};
 use crate::campaign::file::{Category, TemplateRef as CampaignTemplate};
 use crate::clock::Clock;
 use crate::contact::ContactHasher;
@@ -488,10 +488,19 @@ impl Dispatcher {
                 None => {}
             }
         }
-        let keys: Vec<_> = valid.iter().map(|(_, k, _)| *k).collect();
-        let opted = deps
-            .consent
-            .opted_out(&keys)
+        // Both keys of each contact: an opt-out stored by an older version under the
+        // pre-9th-digit spelling still stops the send (campaign::consent, migration).
+        let keys: Vec<ContactKeys> = picked
+            .iter()
+            .filter_map(|&i| match r.window.get(i).map(|s| &s.row) {
+                Some(Ok(row)) => Some(ContactKeys {
+                    key: row.key,
+                    legacy: deps.hasher.legacy_key(&row.number),
+                }),
+                _ => None,
+            })
+            .collect();
+        let opted = opted_out_any(deps.consent.as_ref(), &keys)
             .await
             .map_err(|e| e.to_string())?;
         let mut candidates = Vec::new();

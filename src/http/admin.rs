@@ -310,18 +310,16 @@ async fn change_optout(s: HttpState, headers: HeaderMap, number: String, add: bo
     Ok(Json(json!({ "optout": add })).into_response())
 }
 
-/// Accept `+55 85 99999-0000` or `5585999990000`; the daemon normalises further.
+/// Accept `+55 85 99999-0000`, `5585999990000` or an old WhatsApp id `558599990000`: the one
+/// normaliser (`campaign::phone`) reads it, so the answer names what is wrong with the number.
 pub fn optout_number(raw: &str) -> Result<String, AdminError> {
-    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-    let allowed = raw
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.'));
-    if !allowed || !(8..=15).contains(&digits.len()) {
-        return Err(AdminError::Invalid(
-            "a number is 8 to 15 digits with its country code, e.g. 5585999990000".into(),
-        ));
-    }
-    Ok(digits)
+    crate::campaign::phone::parse_international(raw)
+        .map(|n| n.number.to_string())
+        .map_err(|e| {
+            AdminError::Invalid(format!(
+                "{e}; a number is written with its country code, e.g. 5585999990000"
+            ))
+        })
 }
 
 pub async fn set_tier(
