@@ -25,7 +25,7 @@ use super::schedule::{decide, RunFacts, RunState};
 use super::send::{Finished, SendJob};
 use super::status::{SenderSnapshot, StatusBoard};
 use crate::campaign::audience::SkipReason;
-use crate::campaign::consent::ConsentStore;
+use crate::campaign::consent::{self, ConsentStore};
 use crate::campaign::file::{Category, TemplateRef as CampaignTemplate};
 use crate::clock::Clock;
 use crate::contact::ContactHasher;
@@ -489,17 +489,17 @@ impl Dispatcher {
             }
         }
         let keys: Vec<_> = valid.iter().map(|(_, k, _)| *k).collect();
-        let opted = deps
+        // An opt-out of marketing only blocks marketing templates (issue 11 §2).
+        let blocked = deps
             .consent
-            .opted_out(&keys)
+            .blocked(&keys, r.live.campaign.template.category)
             .await
             .map_err(|e| e.to_string())?;
         let mut candidates = Vec::new();
-        for ((i, key, line), out) in valid.into_iter().zip(opted) {
-            if out {
-                skips.push((i, key.to_hex(), line, SkipReason::OptedOut));
-            } else {
-                candidates.push((i, key, line));
+        for ((i, key, line), scope) in valid.into_iter().zip(blocked) {
+            match scope {
+                Some(scope) => skips.push((i, key.to_hex(), line, consent::skip_reason(scope))),
+                None => candidates.push((i, key, line)),
             }
         }
 
@@ -664,6 +664,7 @@ impl Dispatcher {
                 status: r.status.clone(),
                 counters: r.meta.counters.clone(),
                 valid_contacts: r.live.valid_contacts,
+                total_rows: r.live.total_rows,
                 remaining: r.remaining(),
                 rate_per_second: rate,
                 template: match &r.live.campaign.template.template {
