@@ -95,7 +95,10 @@ async fn scope_conformance(store: &dyn ConsentStore) {
         }
     );
     assert_eq!(
-        store.blocked(&[m, a, none], Category::Marketing).await.unwrap(),
+        store
+            .blocked(&[m, a, none], Category::Marketing)
+            .await
+            .unwrap(),
         [Some(Marketing), Some(All), None]
     );
     for category in [Category::Utility, Category::Authentication] {
@@ -129,7 +132,10 @@ async fn scope_conformance(store: &dyn ConsentStore) {
     store.opt_in(m, later).await.unwrap();
     store.opt_in(a, later).await.unwrap();
     store.opt_in(both, later).await.unwrap();
-    assert_eq!(store.scopes(&[m, a, both]).await.unwrap(), [None, None, None]);
+    assert_eq!(
+        store.scopes(&[m, a, both]).await.unwrap(),
+        [None, None, None]
+    );
     assert_eq!(store.counts().await.unwrap(), OptOutCounts::default());
 }
 
@@ -168,7 +174,10 @@ async fn opt_outs_stored_before_scopes_mean_all() {
     let mut raw = client.get_multiplexed_async_connection().await.unwrap();
     let (old_keyword, old_admin) = (key(201), key(202));
     // Written exactly as the pre-scope RedisConsent::opt_out wrote them (HSETNX on `{optout}`).
-    for (k, v) in [(old_keyword, "keyword 1795780800"), (old_admin, "admin 1795780801")] {
+    for (k, v) in [
+        (old_keyword, "keyword 1795780800"),
+        (old_admin, "admin 1795780801"),
+    ] {
         let _: bool = redis::cmd("HSETNX")
             .arg("legacy:{optout}")
             .arg(k.to_hex())
@@ -205,7 +214,11 @@ async fn opt_outs_stored_before_scopes_mean_all() {
     let rec = store.lookup(old_keyword).await.unwrap().unwrap();
     assert_eq!(
         (rec.scope, rec.source, rec.since.map(|t| t.timestamp())),
-        (ConsentScope::All, Some(OptOutSource::Keyword), Some(1795780800))
+        (
+            ConsentScope::All,
+            Some(OptOutSource::Keyword),
+            Some(1795780800)
+        )
     );
     // Meta's `resume` cannot lift an old opt-out; an operator's opt-in can.
     let t = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
@@ -343,7 +356,9 @@ async fn a_batch_of_rows_loses_exactly_the_opted_out_contacts() {
         .await
         .unwrap();
     assert_eq!(send.len(), 13);
-    assert!(!send.iter().any(|r| r.key == rows[3].key || r.key == rows[5].key));
+    assert!(!send
+        .iter()
+        .any(|r| r.key == rows[3].key || r.key == rows[5].key));
     let got: Vec<_> = skipped.iter().map(|s| (s.line, s.reason)).collect();
     assert_eq!(
         got,
@@ -359,7 +374,10 @@ async fn a_batch_of_rows_loses_exactly_the_opted_out_contacts() {
     assert_eq!(send.len(), 14);
     assert!(send.iter().any(|r| r.key == rows[5].key));
     assert_eq!(
-        skipped.iter().map(|s| (s.line, s.reason)).collect::<Vec<_>>(),
+        skipped
+            .iter()
+            .map(|s| (s.line, s.reason))
+            .collect::<Vec<_>>(),
         [(rows[3].line, SkipReason::OptedOut)]
     );
 }
