@@ -466,3 +466,67 @@ fn gupshup_callback_reads_both_versions() {
         Err(WebhookError::Unsupported(_))
     ));
 }
+
+/// Every shape a Gupshup v2 keyword reply or user event comes in (docs.gupshup.io "Inbound
+/// message events", "Interactive"): the text a customer tapped or typed reaches the keyword
+/// check, and a `+`/spaces in a phone do not lose the opt-out.
+#[test]
+fn gupshup_v2_reply_and_user_event_shapes() {
+    let keywords = tierpace::http::event::default_optout_keywords();
+    let v2 = |payload: serde_json::Value| {
+        let body = serde_json::json!({"app":"AcmeSAC","timestamp":1764158700000_i64,"version":2,
+            "type":"message","payload":payload});
+        let events = parse_gupshup(&serde_json::to_vec(&body).unwrap()).unwrap();
+        match &events[..] {
+            [r] => match &r.event {
+                ProviderEvent::Inbound { from, text, .. } => (from.clone(), text.clone()),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    };
+    let sender = serde_json::json!({"phone":"5585999990004","name":"Ana","country_code":"55","dial_code":"85999990004"});
+    for (kind, inner) in [
+        ("text", serde_json::json!({"text":"SAIR"})),
+        (
+            "quick_reply",
+            serde_json::json!({"text":"Sair","type":"button","payload":"optout"}),
+        ),
+        (
+            "button_reply",
+            serde_json::json!({"title":"PARAR","id":"b2","reply":"PARAR 2","postbackText":"stop"}),
+        ),
+        (
+            "list_reply",
+            serde_json::json!({"title":"Descadastrar","id":"l1","reply":"Descadastrar 1","postbackText":"stop"}),
+        ),
+    ] {
+        let (from, text) = v2(
+            serde_json::json!({"id":"in","source":"5585999990004","type":kind,
+            "payload":inner,"sender":sender}),
+        );
+        assert_eq!(from, "5585999990004", "{kind}");
+        let text = text.unwrap_or_else(|| panic!("{kind}: no text"));
+        assert!(is_optout_keyword(&text, &keywords), "{kind}: {text:?}");
+    }
+    // Without `sender`, `source` names the customer.
+    let (from, _) = v2(
+        serde_json::json!({"id":"in","source":"+55 85 99999-0004","type":"text",
+        "payload":{"text":"STOP"}}),
+    );
+    assert_eq!(from, "5585999990004");
+    // A user event with a formatted phone is still the customer's opt-out.
+    let body = br#"{"app":"AcmeSAC","timestamp":1,"version":2,"type":"user-event","payload":{"phone":"+55 85 99999-0005","type":"opted-out"}}"#;
+    assert_eq!(
+        parse_gupshup(body).unwrap()[0].event,
+        ProviderEvent::OptOut {
+            phone: "5585999990005".into()
+        }
+    );
+    // Other user events (sandbox-start, ...) are unsupported: counted, never an opt-out.
+    let body = br#"{"app":"AcmeSAC","timestamp":1,"version":2,"type":"user-event","payload":{"phone":"5585999990005","type":"sandbox-start"}}"#;
+    assert!(matches!(
+        parse_gupshup(body),
+        Err(WebhookError::Unsupported(_))
+    ));
+}
