@@ -6,8 +6,8 @@ mod support;
 use chrono::{TimeZone, Utc};
 use tierpace::campaign::{
     opt_in_any, opted_out_any, read_optout_file, split_opted_out, AudienceReader, AudienceSpec,
-    ColumnNames, ConsentError, ConsentStore, ContactKeys, MemoryConsent, OptOutSource,
-    RedisConsent, SkipReason,
+    Category, ColumnNames, ConsentError, ConsentScope, ConsentStore, ContactKeys, MemoryConsent,
+    OptOutCounts, OptOutSource, RedisConsent, SkipReason,
 };
 use tierpace::contact::{ContactHasher, ContactKey, E164};
 
@@ -57,9 +57,181 @@ async fn conformance(store: &dyn ConsentStore) {
     assert_eq!(store.opted_out(&[]).await.unwrap(), Vec::<bool>::new());
 }
 
+/// Scopes: a marketing opt-out stops marketing only; the broader scope wins; `resume` lifts
+/// marketing only; an opt-in lifts any.
+async fn scope_conformance(store: &dyn ConsentStore) {
+    use ConsentScope::{All, Marketing};
+    let t = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+    let later = t + chrono::Duration::hours(1);
+    let (m, a, both, none) = (key(101), key(102), key(103), key(104));
+    store
+        .opt_out(m, OptOutSource::MarketingPreference, t)
+        .await
+        .unwrap();
+    store.opt_out(a, OptOutSource::Keyword, t).await.unwrap();
+    // Marketing first, then everything: widens to all, with the later source and time.
+    store
+        .opt_out(both, OptOutSource::MarketingPreference, t)
+        .await
+        .unwrap();
+    store
+        .opt_out(both, OptOutSource::Provider, later)
+        .await
+        .unwrap();
+    // Everything first, then marketing: stays all.
+    store
+        .opt_out(a, OptOutSource::MarketingPreference, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.scopes(&[m, a, both, none]).await.unwrap(),
+        [Some(Marketing), Some(All), Some(All), None]
+    );
+    assert_eq!(
+        store.counts().await.unwrap(),
+        OptOutCounts {
+            marketing: 1,
+            all: 2
+        }
+    );
+    assert_eq!(
+        store
+            .blocked(&[m, a, none], Category::Marketing)
+            .await
+            .unwrap(),
+        [Some(Marketing), Some(All), None]
+    );
+    for category in [Category::Utility, Category::Authentication] {
+        assert_eq!(
+            store.blocked(&[m, a, none], category).await.unwrap(),
+            [None, Some(All), None],
+            "{category:?}"
+        );
+    }
+    let rec = store.lookup(both).await.unwrap().unwrap();
+    assert_eq!(
+        (rec.scope, rec.source, rec.since),
+        (All, Some(OptOutSource::Provider), Some(later))
+    );
+    let rec = store.lookup(m).await.unwrap().unwrap();
+    assert_eq!(
+        (rec.scope, rec.source, rec.since),
+        (Marketing, Some(OptOutSource::MarketingPreference), Some(t))
+    );
+    assert_eq!(store.lookup(none).await.unwrap(), None);
+
+    // `resume` lifts a marketing opt-out and leaves an opt-out of everything in force.
+    store.lift(m, Marketing, later).await.unwrap();
+    store.lift(a, Marketing, later).await.unwrap();
+    assert_eq!(store.scopes(&[m, a]).await.unwrap(), [None, Some(All)]);
+    // An opt-in (Gupshup opted-in, the admin API) lifts any scope.
+    store
+        .opt_out(m, OptOutSource::MarketingPreference, later)
+        .await
+        .unwrap();
+    store.opt_in(m, later).await.unwrap();
+    store.opt_in(a, later).await.unwrap();
+    store.opt_in(both, later).await.unwrap();
+    assert_eq!(
+        store.scopes(&[m, a, both]).await.unwrap(),
+        [None, None, None]
+    );
+    assert_eq!(store.counts().await.unwrap(), OptOutCounts::default());
+}
+
 #[tokio::test]
 async fn memory_store_meets_the_contract() {
     conformance(&MemoryConsent::new()).await;
+}
+
+#[tokio::test]
+async fn memory_store_keeps_the_scope_of_each_opt_out() {
+    scope_conformance(&MemoryConsent::new()).await;
+}
+
+#[tokio::test]
+async fn redis_store_keeps_the_scope_of_each_opt_out() {
+    let server = RedisServer::shared();
+    let client = redis::Client::open(server.url()).unwrap();
+    let store = RedisConsent::new(client.get_connection_manager().await.unwrap(), "scopes");
+    assert_eq!(store.marketing_key(), "scopes:{optout}:marketing");
+    scope_conformance(&store).await;
+}
+
+#[tokio::test]
+async fn cluster_store_keeps_the_scope_of_each_opt_out() {
+    let cluster = support::redis_cluster::RedisCluster::shared();
+    let store = RedisConsent::new(cluster.connect().await, "scopes");
+    scope_conformance(&store).await;
+}
+
+/// Opt-outs written by tierpace before scopes (one hash, `SOURCE UNIX_SECONDS`, as the current
+/// main writes them) keep stopping every template.
+#[tokio::test]
+async fn opt_outs_stored_before_scopes_mean_all() {
+    let server = RedisServer::shared();
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let (old_keyword, old_admin) = (key(201), key(202));
+    // Written exactly as the pre-scope RedisConsent::opt_out wrote them (HSETNX on `{optout}`).
+    for (k, v) in [
+        (old_keyword, "keyword 1795780800"),
+        (old_admin, "admin 1795780801"),
+    ] {
+        let _: bool = redis::cmd("HSETNX")
+            .arg("legacy:{optout}")
+            .arg(k.to_hex())
+            .arg(v)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+    }
+    let store = RedisConsent::new(client.get_connection_manager().await.unwrap(), "legacy");
+    assert_eq!(
+        store.scopes(&[old_keyword, old_admin]).await.unwrap(),
+        [Some(ConsentScope::All), Some(ConsentScope::All)]
+    );
+    for category in [
+        Category::Marketing,
+        Category::Utility,
+        Category::Authentication,
+    ] {
+        assert_eq!(
+            store
+                .blocked(&[old_keyword, old_admin], category)
+                .await
+                .unwrap(),
+            [Some(ConsentScope::All), Some(ConsentScope::All)]
+        );
+    }
+    assert_eq!(
+        store.counts().await.unwrap(),
+        OptOutCounts {
+            marketing: 0,
+            all: 2
+        }
+    );
+    let rec = store.lookup(old_keyword).await.unwrap().unwrap();
+    assert_eq!(
+        (rec.scope, rec.source, rec.since.map(|t| t.timestamp())),
+        (
+            ConsentScope::All,
+            Some(OptOutSource::Keyword),
+            Some(1795780800)
+        )
+    );
+    // Meta's `resume` cannot lift an old opt-out; an operator's opt-in can.
+    let t = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+    store
+        .lift(old_keyword, ConsentScope::Marketing, t)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.scopes(&[old_keyword]).await.unwrap(),
+        [Some(ConsentScope::All)]
+    );
+    store.opt_in(old_admin, t).await.unwrap();
+    assert_eq!(store.scopes(&[old_admin]).await.unwrap(), [None]);
 }
 
 #[tokio::test]
@@ -176,13 +348,37 @@ async fn a_batch_of_rows_loses_exactly_the_opted_out_contacts() {
         .opt_out(rows[3].key, OptOutSource::Keyword, t)
         .await
         .unwrap();
-    let (send, skipped) = split_opted_out(&store, &h, rows.clone()).await.unwrap();
-    assert_eq!(send.len(), 15);
-    assert!(!send.iter().any(|r| r.key == rows[3].key));
-    assert_eq!(skipped.len(), 1);
+    store
+        .opt_out(rows[5].key, OptOutSource::MarketingPreference, t)
+        .await
+        .unwrap();
+    let (send, skipped) = split_opted_out(&store, &h, rows.clone(), Category::Marketing)
+        .await
+        .unwrap();
+    assert_eq!(send.len(), 13);
+    assert!(!send
+        .iter()
+        .any(|r| r.key == rows[3].key || r.key == rows[5].key));
+    let got: Vec<_> = skipped.iter().map(|s| (s.line, s.reason)).collect();
     assert_eq!(
-        (skipped[0].line, skipped[0].reason),
-        (rows[3].line, SkipReason::OptedOut)
+        got,
+        [
+            (rows[3].line, SkipReason::OptedOut),
+            (rows[5].line, SkipReason::OptedOutMarketing)
+        ]
+    );
+    // A utility template still goes to the contact who stopped only marketing.
+    let (send, skipped) = split_opted_out(&store, &h, rows.clone(), Category::Utility)
+        .await
+        .unwrap();
+    assert_eq!(send.len(), 14);
+    assert!(send.iter().any(|r| r.key == rows[5].key));
+    assert_eq!(
+        skipped
+            .iter()
+            .map(|s| (s.line, s.reason))
+            .collect::<Vec<_>>(),
+        [(rows[3].line, SkipReason::OptedOut)]
     );
 }
 
@@ -270,7 +466,9 @@ async fn an_audience_batch_skips_a_contact_opted_out_under_the_old_key() {
         .unwrap()
         .filter_map(Result::ok)
         .collect();
-    let (send, skipped) = split_opted_out(&store, &h, rows).await.unwrap();
+    let (send, skipped) = split_opted_out(&store, &h, rows, Category::Marketing)
+        .await
+        .unwrap();
     assert_eq!(send.len(), 1);
     assert_eq!(send[0].number.as_str(), "5585999990003");
     assert_eq!(

@@ -3,8 +3,8 @@
 
 use chrono::{TimeZone, Utc};
 use tierpace::http::{
-    is_optout_keyword, parse_gupshup, parse_meta, DeliveryStatus, ProviderEvent, WebhookError,
-    WebhookSource,
+    is_optout_keyword, parse_gupshup, parse_gupshup_callback, parse_meta, DeliveryStatus,
+    ProviderEvent, WebhookError, WebhookSource,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -381,4 +381,152 @@ mod robustness {
             }
         }
     }
+}
+
+#[test]
+fn meta_user_preferences_stop_and_resume_marketing_only() {
+    assert_eq!(
+        meta_events("meta_user_preferences.json"),
+        vec![
+            ProviderEvent::MarketingOptOut {
+                phone: "5585999990007".into()
+            },
+            ProviderEvent::MarketingOptIn {
+                phone: "5585999990008".into()
+            },
+            // An unknown category is not a marketing opt-out: skipped, not guessed at.
+        ]
+    );
+    let no_wa_id = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"user_preferences","value":{"user_preferences":[{"category":"marketing_messages","value":"stop"}]}}]}]}"#;
+    assert!(matches!(
+        parse_meta(no_wa_id),
+        Err(WebhookError::Malformed(_))
+    ));
+}
+
+/// Gupshup v3: Meta's envelope plus `gs_app_id`, read by the Meta parser and labelled Gupshup.
+fn gupshup_v3_events(name: &str) -> Vec<ProviderEvent> {
+    let received = parse_gupshup_callback(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for r in &received {
+        assert_eq!(r.source, WebhookSource::Gupshup { app: None }, "{name}");
+    }
+    received.into_iter().map(|r| r.event).collect()
+}
+
+#[test]
+fn gupshup_v3_messages_statuses_and_preferences() {
+    assert_eq!(
+        gupshup_v3_events("gupshup_v3_message.json"),
+        vec![ProviderEvent::Inbound {
+            from: "5585999990004".into(),
+            text: Some("SAIR".into()),
+            at: Utc.timestamp_opt(1_764_158_700, 0).single(),
+        }]
+    );
+    // `gs_id` is Gupshup's messageId (what our send got back): it is the alternative id.
+    match &gupshup_v3_events("gupshup_v3_status_failed.json")[..] {
+        [ProviderEvent::MessageStatus {
+            provider_message_id,
+            alt_id,
+            status: DeliveryStatus::Failed { code, .. },
+            ..
+        }] => {
+            assert!(provider_message_id.starts_with("wamid."));
+            assert_eq!(
+                alt_id.as_deref(),
+                Some("ee4a68a0-1203-4c85-8dc3-49d0b3226a35")
+            );
+            assert_eq!(*code, Some(131050));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        gupshup_v3_events("gupshup_v3_user_preferences.json"),
+        vec![ProviderEvent::MarketingOptOut {
+            phone: "5585999990006".into()
+        }]
+    );
+}
+
+#[test]
+fn gupshup_callback_reads_both_versions() {
+    // v2 goes to the v2 parser unchanged.
+    assert_eq!(
+        parse_gupshup_callback(&fixture("gupshup_user_event_opted_out.json")).unwrap(),
+        parse_gupshup(&fixture("gupshup_user_event_opted_out.json")).unwrap()
+    );
+    assert!(matches!(
+        parse_gupshup_callback(b"not json"),
+        Err(WebhookError::Malformed(_))
+    ));
+    // A v3 body without anything tierpace reads is unsupported, not silently empty.
+    let v3_other = br#"{"object":"whatsapp_business_account","gs_app_id":"x","entry":[{"id":"1","changes":[{"field":"account_alerts","value":{}}]}]}"#;
+    assert!(matches!(
+        parse_gupshup_callback(v3_other),
+        Err(WebhookError::Unsupported(_))
+    ));
+}
+
+/// Every shape a Gupshup v2 keyword reply or user event comes in (docs.gupshup.io "Inbound
+/// message events", "Interactive"): the text a customer tapped or typed reaches the keyword
+/// check, and a `+`/spaces in a phone do not lose the opt-out.
+#[test]
+fn gupshup_v2_reply_and_user_event_shapes() {
+    let keywords = tierpace::http::event::default_optout_keywords();
+    let v2 = |payload: serde_json::Value| {
+        let body = serde_json::json!({"app":"AcmeSAC","timestamp":1764158700000_i64,"version":2,
+            "type":"message","payload":payload});
+        let events = parse_gupshup(&serde_json::to_vec(&body).unwrap()).unwrap();
+        match &events[..] {
+            [r] => match &r.event {
+                ProviderEvent::Inbound { from, text, .. } => (from.clone(), text.clone()),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    };
+    let sender = serde_json::json!({"phone":"5585999990004","name":"Ana","country_code":"55","dial_code":"85999990004"});
+    for (kind, inner) in [
+        ("text", serde_json::json!({"text":"SAIR"})),
+        (
+            "quick_reply",
+            serde_json::json!({"text":"Sair","type":"button","payload":"optout"}),
+        ),
+        (
+            "button_reply",
+            serde_json::json!({"title":"PARAR","id":"b2","reply":"PARAR 2","postbackText":"stop"}),
+        ),
+        (
+            "list_reply",
+            serde_json::json!({"title":"Descadastrar","id":"l1","reply":"Descadastrar 1","postbackText":"stop"}),
+        ),
+    ] {
+        let (from, text) = v2(
+            serde_json::json!({"id":"in","source":"5585999990004","type":kind,
+            "payload":inner,"sender":sender}),
+        );
+        assert_eq!(from, "5585999990004", "{kind}");
+        let text = text.unwrap_or_else(|| panic!("{kind}: no text"));
+        assert!(is_optout_keyword(&text, &keywords), "{kind}: {text:?}");
+    }
+    // Without `sender`, `source` names the customer.
+    let (from, _) = v2(
+        serde_json::json!({"id":"in","source":"+55 85 99999-0004","type":"text",
+        "payload":{"text":"STOP"}}),
+    );
+    assert_eq!(from, "5585999990004");
+    // A user event with a formatted phone is still the customer's opt-out.
+    let body = br#"{"app":"AcmeSAC","timestamp":1,"version":2,"type":"user-event","payload":{"phone":"+55 85 99999-0005","type":"opted-out"}}"#;
+    assert_eq!(
+        parse_gupshup(body).unwrap()[0].event,
+        ProviderEvent::OptOut {
+            phone: "5585999990005".into()
+        }
+    );
+    // Other user events (sandbox-start, ...) are unsupported: counted, never an opt-out.
+    let body = br#"{"app":"AcmeSAC","timestamp":1,"version":2,"type":"user-event","payload":{"phone":"5585999990005","type":"sandbox-start"}}"#;
+    assert!(matches!(
+        parse_gupshup(body),
+        Err(WebhookError::Unsupported(_))
+    ));
 }

@@ -270,6 +270,102 @@ async fn gupshup_secret_in_path_or_header() {
     );
 }
 
+/// Gupshup v3 callbacks (Meta's envelope) on Gupshup's route: the Gupshup secret rules apply,
+/// no Meta signature is asked for, and every v3 field reaches the sink.
+#[tokio::test]
+async fn gupshup_v3_callbacks_take_the_gupshup_route_and_its_secret() {
+    let config = tierpace::http::HttpConfig {
+        gupshup_secret: Some(Secret::new(GUPSHUP_SECRET)),
+        ..full_config()
+    };
+    let server = TestServer::start(config).await;
+    let files = [
+        "gupshup_v3_message.json",
+        "gupshup_v3_status_failed.json",
+        "gupshup_v3_user_preferences.json",
+    ];
+    for file in files {
+        assert_eq!(
+            post_gupshup(&server, "/webhooks/gupshup", fixture(file))
+                .await
+                .status(),
+            401,
+            "{file} without the secret"
+        );
+    }
+    assert!(server.sink.events().is_empty());
+    let path = format!("/webhooks/gupshup/{GUPSHUP_SECRET}");
+    for file in files {
+        assert_eq!(
+            post_gupshup(&server, &path, fixture(file)).await.status(),
+            200,
+            "{file}"
+        );
+    }
+    let events = server.sink.events();
+    let kinds: Vec<&str> = events.iter().map(|(_, e)| e.kind()).collect();
+    // The SAIR reply is an inbound message and an opt-out.
+    assert_eq!(
+        kinds,
+        ["inbound", "opt_out", "message_status", "marketing_opt_out"]
+    );
+    assert!(events
+        .iter()
+        .all(|(s, _)| *s == WebhookSource::Gupshup { app: None }));
+}
+
+#[tokio::test]
+async fn meta_user_preferences_reach_the_sink() {
+    let server = TestServer::start(full_config()).await;
+    let body = fixture("meta_user_preferences.json");
+    let sig = meta_signature(META_APP_SECRET.as_bytes(), &body);
+    assert_eq!(post_meta(&server, body, Some(sig)).await.status(), 200);
+    let kinds: Vec<&str> = server.sink.take().iter().map(ProviderEvent::kind).collect();
+    assert_eq!(kinds, ["marketing_opt_out", "marketing_opt_in"]);
+}
+
+#[tokio::test]
+async fn unreadable_bodies_are_counted_by_source_and_reason() {
+    let server = TestServer::start(full_config()).await;
+    for body in [
+        &b"{"[..],
+        br#"{"app":"x","payload":{}}"#,
+        br#"{"type":"nope","payload":{}}"#,
+    ] {
+        assert_eq!(
+            post_gupshup(&server, "/webhooks/gupshup", body.to_vec())
+                .await
+                .status(),
+            200
+        );
+    }
+    let text = client()
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for (series, want) in [
+        (
+            "tierpace_webhook_unreadable_total{source=\"gupshup\",reason=\"malformed\"} ",
+            "2",
+        ),
+        (
+            "tierpace_webhook_unreadable_total{source=\"gupshup\",reason=\"unsupported\"} ",
+            "1",
+        ),
+        (
+            "tierpace_webhook_unreadable_total{source=\"meta\",reason=\"malformed\"} ",
+            "0",
+        ),
+    ] {
+        let got = text.lines().find_map(|l| l.strip_prefix(series));
+        assert_eq!(got.map(str::trim), Some(want), "{series}\n{text}");
+    }
+}
+
 #[tokio::test]
 async fn a_failing_sink_gets_503_so_the_provider_retries() {
     let server = TestServer::start(full_config()).await;

@@ -52,7 +52,10 @@ pub enum SkipReason {
     NoOptIn,
     MissingParam,
     Duplicate,
+    /// The contact opted out of everything.
     OptedOut,
+    /// The contact opted out of marketing templates, and this campaign's template is marketing.
+    OptedOutMarketing,
     /// The CSV row itself could not be read (e.g. not UTF-8).
     MalformedRow,
 }
@@ -65,6 +68,7 @@ impl SkipReason {
             Self::MissingParam => "missing_param",
             Self::Duplicate => "duplicate",
             Self::OptedOut => "opted_out",
+            Self::OptedOutMarketing => "opted_out_marketing",
             Self::MalformedRow => "malformed_row",
         }
     }

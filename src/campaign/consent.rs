@@ -7,14 +7,25 @@
 //! is per row in the CSV; this store only records who later withdrew it, and [`ConsentStore::opt_in`]
 //! removes such a withdrawal when the contact consents again.
 //!
-//! Redis layout: one hash `PREFIX:{optout}` (hash-tagged so it lives in one Cluster slot), field =
-//! contact key hex, value = `SOURCE UNIX_SECONDS` (why and when, for the admin API and audits).
-//!
 //! Migration of keys (one customer, one identity, `crate::contact`): tierpace before the identity
 //! rule stored an opt-out from a pre-9th-digit WhatsApp id (55 + DDD + 8 digits) under the hash of
 //! those 12 digits. Such a field cannot be rewritten (a hash does not give the number back), so
 //! the check asks for both keys of a contact ([`ContactKeys`], [`opted_out_any`]) and an opt-in
 //! removes both. New opt-outs are only ever stored under the canonical key.
+//!
+//! Each opt-out has a [`ConsentScope`]: everything, or marketing templates only (Meta's "Stop
+//! promotions" button). The channel decides the scope ([`OptOutSource::scope`]); the dispatcher
+//! asks [`ConsentStore::blocked`] with the campaign's template category.
+//!
+//! Redis layout: two hashes in one Cluster slot (hash tag `{optout}`), field = contact key hex,
+//! value = `SOURCE UNIX_SECONDS` (why and when, for the admin API and audits):
+//! - `PREFIX:{optout}`: opt-outs of everything. This is the hash every tierpace before scopes
+//!   wrote, so the opt-outs already stored keep meaning "all";
+//! - `PREFIX:{optout}:marketing`: marketing-only opt-outs.
+//!
+//! A contact is in at most one of them (the broader wins); changes are one Lua script each
+//! (`optout_add.lua`, `optout_lift.lua`), so readers never see a contact in neither hash while
+//! its scope widens.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -23,6 +34,8 @@ use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 
 use super::audience::{AudienceRow, RowSkip, SkipReason};
+pub use super::consent_scope::{ConsentScope, OptOutCounts, UnknownScope};
+use super::file::Category;
 use super::phone::normalise;
 use crate::contact::{ContactHasher, ContactKey, E164};
 
@@ -37,6 +50,9 @@ pub enum OptOutSource {
     Admin,
     /// The opt-out file in the config directory.
     File,
+    /// Meta's `user_preferences` webhook (`marketing_messages` `stop`): the customer tapped
+    /// "Stop promotions" (DOMAIN.md §7). Directly from Meta or through Gupshup's v3 callbacks.
+    MarketingPreference,
 }
 
 impl OptOutSource {
@@ -46,6 +62,55 @@ impl OptOutSource {
             Self::Provider => "provider",
             Self::Admin => "admin",
             Self::File => "file",
+            Self::MarketingPreference => "marketing_preference",
+        }
+    }
+
+    /// The source as stored (`as_str`); `None` for a word this version does not know.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Keyword,
+            Self::Provider,
+            Self::Admin,
+            Self::File,
+            Self::MarketingPreference,
+        ]
+        .into_iter()
+        .find(|src| src.as_str() == s)
+    }
+
+    /// What an opt-out from this channel stops: marketing only for Meta's preference button,
+    /// everything for a keyword, a provider opt-out, an operator or the opt-out file.
+    pub fn scope(self) -> ConsentScope {
+        match self {
+            Self::MarketingPreference => ConsentScope::Marketing,
+            Self::Keyword | Self::Provider | Self::Admin | Self::File => ConsentScope::All,
+        }
+    }
+}
+
+/// One contact's opt-out as stored: what it stops, where it came from and since when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptOutRecord {
+    pub scope: ConsentScope,
+    /// `None` when the stored source is a word this version does not know.
+    pub source: Option<OptOutSource>,
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl OptOutRecord {
+    /// Reads the stored value `SOURCE UNIX_SECONDS`.
+    fn parse(scope: ConsentScope, value: &str) -> Self {
+        let mut parts = value.split_whitespace();
+        let source = parts.next().and_then(OptOutSource::parse);
+        let since = parts
+            .next()
+            .and_then(|t| t.parse::<i64>().ok())
+            .and_then(|t| DateTime::from_timestamp(t, 0));
+        Self {
+            scope,
+            source,
+            since,
         }
     }
 }
@@ -79,28 +144,87 @@ impl From<redis::RedisError> for ConsentError {
     }
 }
 
-/// Global opt-outs. Both backends pass the same tests (`tests/campaign_consent.rs`).
+/// Global opt-outs with their scope. Both backends pass the same tests
+/// (`tests/campaign_consent.rs`).
 #[async_trait::async_trait]
 pub trait ConsentStore: Send + Sync + 'static {
-    /// For each key, in order: whether it opted out.
-    async fn opted_out(&self, keys: &[ContactKey]) -> Result<Vec<bool>, ConsentError>;
-    /// Records an opt-out (idempotent: webhooks are retried).
+    /// For each key, in order: the scope it opted out of, if any.
+    async fn scopes(&self, keys: &[ContactKey]) -> Result<Vec<Option<ConsentScope>>, ConsentError>;
+    /// Records an opt-out of `scope` (idempotent: webhooks are retried). The broader scope wins:
+    /// a marketing opt-out of a contact opted out of everything changes nothing.
+    async fn opt_out_scoped(
+        &self,
+        key: ContactKey,
+        scope: ConsentScope,
+        source: OptOutSource,
+        now: DateTime<Utc>,
+    ) -> Result<(), ConsentError>;
+    /// Lifts an opt-out: `All` lifts any (the contact consented again), `Marketing` lifts only a
+    /// marketing opt-out (Meta's `resume`; an opt-out of everything stays).
+    async fn lift(
+        &self,
+        key: ContactKey,
+        scope: ConsentScope,
+        now: DateTime<Utc>,
+    ) -> Result<(), ConsentError>;
+    /// How many contacts are opted out, by scope.
+    async fn counts(&self) -> Result<OptOutCounts, ConsentError>;
+    /// One contact's opt-out, if any (the admin API shows it).
+    async fn lookup(&self, key: ContactKey) -> Result<Option<OptOutRecord>, ConsentError>;
+
+    /// Records an opt-out with the scope its channel implies ([`OptOutSource::scope`]).
     async fn opt_out(
         &self,
         key: ContactKey,
         source: OptOutSource,
         now: DateTime<Utc>,
-    ) -> Result<(), ConsentError>;
-    /// Removes an opt-out: the contact consented again.
-    async fn opt_in(&self, key: ContactKey, now: DateTime<Utc>) -> Result<(), ConsentError>;
-    /// How many contacts are opted out.
-    async fn count(&self) -> Result<u64, ConsentError>;
+    ) -> Result<(), ConsentError> {
+        self.opt_out_scoped(key, source.scope(), source, now).await
+    }
+    /// Removes any opt-out: the contact consented again.
+    async fn opt_in(&self, key: ContactKey, now: DateTime<Utc>) -> Result<(), ConsentError> {
+        self.lift(key, ConsentScope::All, now).await
+    }
+    /// For each key, in order: whether it opted out of anything (marketing or all).
+    async fn opted_out(&self, keys: &[ContactKey]) -> Result<Vec<bool>, ConsentError> {
+        Ok(self
+            .scopes(keys)
+            .await?
+            .iter()
+            .map(Option::is_some)
+            .collect())
+    }
+    /// For each key, in order: the scope that forbids a template of `category`, if one does.
+    async fn blocked(
+        &self,
+        keys: &[ContactKey],
+        category: Category,
+    ) -> Result<Vec<Option<ConsentScope>>, ConsentError> {
+        Ok(self
+            .scopes(keys)
+            .await?
+            .into_iter()
+            .map(|s| s.filter(|s| s.blocks(category)))
+            .collect())
+    }
+    /// How many contacts opted out of anything.
+    async fn count(&self) -> Result<u64, ConsentError> {
+        Ok(self.counts().await?.total())
+    }
 }
 
 /// In-process store: the embedded default and tests.
 #[derive(Debug, Default)]
 pub struct MemoryConsent {
-    out: Mutex<HashMap<ContactKey, (OptOutSource, DateTime<Utc>)>>,
+    out: Mutex<HashMap<ContactKey, Entry>>,
+}
+
+/// One opt-out: its scope, and the first source and time (kept for audits).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    scope: ConsentScope,
+    source: OptOutSource,
+    since: DateTime<Utc>,
 }
 
 impl MemoryConsent {
@@ -108,9 +232,7 @@ impl MemoryConsent {
         Self::default()
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<ContactKey, (OptOutSource, DateTime<Utc>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ContactKey, Entry>> {
         // A panic while holding this lock cannot leave the map half-updated (single inserts and
         // removes), so a poisoned lock is still safe to use.
         self.out.lock().unwrap_or_else(|p| p.into_inner())
@@ -119,28 +241,67 @@ impl MemoryConsent {
 
 #[async_trait::async_trait]
 impl ConsentStore for MemoryConsent {
-    async fn opted_out(&self, keys: &[ContactKey]) -> Result<Vec<bool>, ConsentError> {
+    async fn scopes(&self, keys: &[ContactKey]) -> Result<Vec<Option<ConsentScope>>, ConsentError> {
         let out = self.lock();
-        Ok(keys.iter().map(|k| out.contains_key(k)).collect())
+        Ok(keys.iter().map(|k| out.get(k).map(|e| e.scope)).collect())
     }
 
-    async fn opt_out(
+    async fn opt_out_scoped(
         &self,
         key: ContactKey,
+        scope: ConsentScope,
         source: OptOutSource,
         now: DateTime<Utc>,
     ) -> Result<(), ConsentError> {
-        self.lock().entry(key).or_insert((source, now));
+        let mut out = self.lock();
+        let entry = out.entry(key).or_insert(Entry {
+            scope,
+            source,
+            since: now,
+        });
+        // Like the Redis store: a widened opt-out is a new fact, with its own source and time.
+        if entry.scope.widen(scope) != entry.scope {
+            *entry = Entry {
+                scope,
+                source,
+                since: now,
+            };
+        }
         Ok(())
     }
 
-    async fn opt_in(&self, key: ContactKey, _now: DateTime<Utc>) -> Result<(), ConsentError> {
-        self.lock().remove(&key);
+    async fn lift(
+        &self,
+        key: ContactKey,
+        scope: ConsentScope,
+        _now: DateTime<Utc>,
+    ) -> Result<(), ConsentError> {
+        let mut out = self.lock();
+        if let Some(entry) = out.get(&key) {
+            if entry.scope.after_lifting(scope).is_none() {
+                out.remove(&key);
+            }
+        }
         Ok(())
     }
 
-    async fn count(&self) -> Result<u64, ConsentError> {
-        Ok(self.lock().len() as u64)
+    async fn counts(&self) -> Result<OptOutCounts, ConsentError> {
+        let mut counts = OptOutCounts::default();
+        for e in self.lock().values() {
+            match e.scope {
+                ConsentScope::Marketing => counts.marketing += 1,
+                ConsentScope::All => counts.all += 1,
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn lookup(&self, key: ContactKey) -> Result<Option<OptOutRecord>, ConsentError> {
+        Ok(self.lock().get(&key).map(|e| OptOutRecord {
+            scope: e.scope,
+            source: Some(e.source),
+            since: Some(e.since),
+        }))
     }
 }
 
@@ -149,12 +310,21 @@ impl ConsentStore for MemoryConsent {
 pub struct RedisConsent<C> {
     conn: C,
     key: String,
+    marketing_key: String,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+/// The consent store's Lua scripts, loaded once (STYLE.md 14).
+struct Scripts {
+    add: redis::Script,
+    lift: redis::Script,
 }
 
 impl<C> std::fmt::Debug for RedisConsent<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConsent")
             .field("key", &self.key)
+            .field("marketing_key", &self.marketing_key)
             .finish()
     }
 }
@@ -163,17 +333,39 @@ impl<C> RedisConsent<C>
 where
     C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
 {
-    /// `key_prefix` is the deployment's prefix, e.g. `tierpace`; the hash is `tierpace:{optout}`.
+    /// `key_prefix` is the deployment's prefix, e.g. `tierpace`; the hashes are
+    /// `tierpace:{optout}` (everything) and `tierpace:{optout}:marketing`.
     pub fn new(conn: C, key_prefix: &str) -> Self {
         Self {
             conn,
             key: format!("{key_prefix}:{{optout}}"),
+            marketing_key: format!("{key_prefix}:{{optout}}:marketing"),
+            scripts: std::sync::Arc::new(Scripts {
+                add: redis::Script::new(include_str!("optout_add.lua")),
+                lift: redis::Script::new(include_str!("optout_lift.lua")),
+            }),
         }
     }
 
-    /// The Redis key of the opt-out hash.
+    /// The Redis key of the hash of opt-outs of everything (the pre-scope layout).
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The Redis key of the hash of marketing-only opt-outs.
+    pub fn marketing_key(&self) -> &str {
+        &self.marketing_key
+    }
+
+    async fn present(&self, hash: &str, fields: &[String]) -> Result<Vec<bool>, ConsentError> {
+        let mut conn = self.conn.clone();
+        // HMGET with one field still returns an array, which the explicit cmd keeps.
+        let values: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(hash)
+            .arg(fields)
+            .query_async(&mut conn)
+            .await?;
+        Ok(values.iter().map(Option::is_some).collect())
     }
 }
 
@@ -185,44 +377,88 @@ impl<C> ConsentStore for RedisConsent<C>
 where
     C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
 {
-    async fn opted_out(&self, keys: &[ContactKey]) -> Result<Vec<bool>, ConsentError> {
-        let mut conn = self.conn.clone();
+    async fn scopes(&self, keys: &[ContactKey]) -> Result<Vec<Option<ConsentScope>>, ConsentError> {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(HMGET_CHUNK) {
             let fields: Vec<String> = chunk.iter().map(|k| k.to_hex()).collect();
-            // HMGET with one field still returns an array, which the explicit cmd keeps.
-            let values: Vec<Option<String>> = redis::cmd("HMGET")
-                .arg(&self.key)
-                .arg(&fields)
-                .query_async(&mut conn)
-                .await?;
-            out.extend(values.iter().map(Option::is_some));
+            // Marketing first, then all: a scope that widens between the two reads (the script
+            // adds to "all" and removes from "marketing" at once) is seen in one or both,
+            // never in neither.
+            let marketing = self.present(&self.marketing_key, &fields).await?;
+            let all = self.present(&self.key, &fields).await?;
+            out.extend(marketing.into_iter().zip(all).map(|(m, a)| {
+                if a {
+                    Some(ConsentScope::All)
+                } else if m {
+                    Some(ConsentScope::Marketing)
+                } else {
+                    None
+                }
+            }));
         }
         Ok(out)
     }
 
-    async fn opt_out(
+    async fn opt_out_scoped(
         &self,
         key: ContactKey,
+        scope: ConsentScope,
         source: OptOutSource,
         now: DateTime<Utc>,
     ) -> Result<(), ConsentError> {
         let mut conn = self.conn.clone();
         let value = format!("{} {}", source.as_str(), now.timestamp());
-        // HSETNX: the first opt-out's source and time are the ones worth keeping.
-        let _: bool = conn.hset_nx(&self.key, key.to_hex(), value).await?;
+        let _: i64 = self
+            .scripts
+            .add
+            .key(&self.key)
+            .key(&self.marketing_key)
+            .arg(key.to_hex())
+            .arg(scope.as_str())
+            .arg(value)
+            .invoke_async(&mut conn)
+            .await?;
         Ok(())
     }
 
-    async fn opt_in(&self, key: ContactKey, _now: DateTime<Utc>) -> Result<(), ConsentError> {
+    async fn lift(
+        &self,
+        key: ContactKey,
+        scope: ConsentScope,
+        _now: DateTime<Utc>,
+    ) -> Result<(), ConsentError> {
         let mut conn = self.conn.clone();
-        let _: u64 = conn.hdel(&self.key, key.to_hex()).await?;
+        let _: i64 = self
+            .scripts
+            .lift
+            .key(&self.key)
+            .key(&self.marketing_key)
+            .arg(key.to_hex())
+            .arg(scope.as_str())
+            .invoke_async(&mut conn)
+            .await?;
         Ok(())
     }
 
-    async fn count(&self) -> Result<u64, ConsentError> {
+    async fn counts(&self) -> Result<OptOutCounts, ConsentError> {
         let mut conn = self.conn.clone();
-        Ok(conn.hlen(&self.key).await?)
+        Ok(OptOutCounts {
+            all: conn.hlen(&self.key).await?,
+            marketing: conn.hlen(&self.marketing_key).await?,
+        })
+    }
+
+    async fn lookup(&self, key: ContactKey) -> Result<Option<OptOutRecord>, ConsentError> {
+        let mut conn = self.conn.clone();
+        let field = key.to_hex();
+        // Marketing first, then all (see `scopes`): the broader one wins.
+        let marketing: Option<String> = conn.hget(&self.marketing_key, &field).await?;
+        let all: Option<String> = conn.hget(&self.key, &field).await?;
+        Ok(match (all, marketing) {
+            (Some(v), _) => Some(OptOutRecord::parse(ConsentScope::All, &v)),
+            (None, Some(v)) => Some(OptOutRecord::parse(ConsentScope::Marketing, &v)),
+            (None, None) => None,
+        })
     }
 }
 
@@ -243,15 +479,16 @@ impl ContactKeys {
     }
 }
 
-/// For each contact, in order: whether it opted out under either of its keys (one round trip).
-pub async fn opted_out_any(
+/// For each contact, in order: the broader scope it opted out of under either of its keys, if
+/// any (one round trip).
+pub async fn scopes_any(
     store: &dyn ConsentStore,
     contacts: &[ContactKeys],
-) -> Result<Vec<bool>, ConsentError> {
+) -> Result<Vec<Option<ConsentScope>>, ConsentError> {
     let mut keys = Vec::with_capacity(contacts.len() * 2);
     keys.extend(contacts.iter().map(|c| c.key));
     keys.extend(contacts.iter().filter_map(|c| c.legacy));
-    let answers = store.opted_out(&keys).await?;
+    let answers = store.scopes(&keys).await?;
     if answers.len() != keys.len() {
         return Err(ConsentError::Backend(format!(
             "asked about {} keys, got {} answers",
@@ -264,10 +501,43 @@ pub async fn opted_out_any(
     Ok(contacts
         .iter()
         .zip(canonical)
-        .map(|(c, &out)| {
-            let old = c.legacy.is_some() && legacy.next().copied().unwrap_or(false);
-            out || old
+        .map(|(c, &now)| {
+            let old = if c.legacy.is_some() {
+                legacy.next().copied().flatten()
+            } else {
+                None
+            };
+            match (now, old) {
+                (Some(a), Some(b)) => Some(a.widen(b)),
+                (a, b) => a.or(b),
+            }
         })
+        .collect())
+}
+
+/// For each contact, in order: whether it opted out of anything under either of its keys.
+pub async fn opted_out_any(
+    store: &dyn ConsentStore,
+    contacts: &[ContactKeys],
+) -> Result<Vec<bool>, ConsentError> {
+    Ok(scopes_any(store, contacts)
+        .await?
+        .iter()
+        .map(Option::is_some)
+        .collect())
+}
+
+/// For each contact, in order: the scope (under either key) that forbids a template of
+/// `category`, if one does.
+pub async fn blocked_any(
+    store: &dyn ConsentStore,
+    contacts: &[ContactKeys],
+    category: Category,
+) -> Result<Vec<Option<ConsentScope>>, ConsentError> {
+    Ok(scopes_any(store, contacts)
+        .await?
+        .into_iter()
+        .map(|s| s.filter(|s| s.blocks(category)))
         .collect())
 }
 
@@ -284,13 +554,15 @@ pub async fn opt_in_any(
     Ok(())
 }
 
-/// Splits a batch of audience rows into those that may be sent and `opted_out` skips, in one
-/// store round trip. The dispatcher calls it right before asking the ledger to admit the batch,
-/// so an opt-out recorded a second ago is honoured. An error means: send none of them now.
+/// Splits a batch of audience rows of a campaign whose template is of `category` into those
+/// that may be sent and skips (`opted_out`, or `opted_out_marketing` for a marketing template
+/// to a contact who stopped only marketing), in one store round trip. An error means: send none
+/// of them now.
 pub async fn split_opted_out(
     store: &dyn ConsentStore,
     hasher: &ContactHasher,
     rows: Vec<AudienceRow>,
+    category: Category,
 ) -> Result<(Vec<AudienceRow>, Vec<RowSkip>), ConsentError> {
     let keys: Vec<ContactKeys> = rows
         .iter()
@@ -299,7 +571,7 @@ pub async fn split_opted_out(
             legacy: hasher.legacy_key(&r.number),
         })
         .collect();
-    let out = opted_out_any(store, &keys).await?;
+    let out = blocked_any(store, &keys, category).await?;
     if out.len() != rows.len() {
         return Err(ConsentError::Backend(format!(
             "asked about {} contacts, got {} answers",
@@ -309,18 +581,25 @@ pub async fn split_opted_out(
     }
     let mut send = Vec::with_capacity(rows.len());
     let mut skipped = Vec::new();
-    for (row, opted_out) in rows.into_iter().zip(out) {
-        if opted_out {
-            skipped.push(RowSkip {
+    for (row, blocked) in rows.into_iter().zip(out) {
+        match blocked {
+            Some(scope) => skipped.push(RowSkip {
                 line: row.line,
-                reason: SkipReason::OptedOut,
-                detail: format!("contact {} opted out", row.key.to_hex()),
-            });
-        } else {
-            send.push(row);
+                reason: skip_reason(scope),
+                detail: format!("contact {} opted out ({scope})", row.key.to_hex()),
+            }),
+            None => send.push(row),
         }
     }
     Ok((send, skipped))
+}
+
+/// The skip reason a blocking opt-out of `scope` is counted under.
+pub fn skip_reason(scope: ConsentScope) -> SkipReason {
+    match scope {
+        ConsentScope::All => SkipReason::OptedOut,
+        ConsentScope::Marketing => SkipReason::OptedOutMarketing,
+    }
 }
 
 /// Reads an opt-out file: one number a line, as people write them; blank lines and `#` comments

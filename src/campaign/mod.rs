@@ -8,7 +8,8 @@
 //! - [`audience`]: the CSV reader; each row becomes an [`audience::AudienceRow`] or a counted
 //!   [`audience::RowSkip`], never a fatal error. It uses [`phone`] (the E.164 normaliser every entry point shares),
 //!   [`opt_in`] (consent column) and [`params`] (`{{column}}` template parameters).
-//! - [`consent`]: the global opt-out store (memory or Redis), keyed by contact hash.
+//! - [`consent`]: the global opt-out store (memory or Redis), keyed by contact hash, with the
+//!   [`consent_scope`] of each opt-out (everything, or marketing only).
 //! - [`registry`]: rescans the directory on one reload message (file watcher or SIGHUP);
 //!   a bad file keeps its previous valid version in force.
 //! - [`check`]: the offline report behind `tierpace check`.
@@ -17,6 +18,7 @@
 pub mod audience;
 pub mod check;
 pub mod consent;
+pub mod consent_scope;
 pub mod file;
 pub mod metrics;
 pub mod opt_in;
@@ -31,9 +33,11 @@ pub use audience::{
 };
 pub use check::{check_campaigns, CheckOutcome, CheckReport};
 pub use consent::{
-    opt_in_any, opted_out_any, read_optout_file, split_opted_out, ConsentError, ConsentStore,
-    ContactKeys, MemoryConsent, OptOutSource, RedisConsent,
+    blocked_any, opt_in_any, opted_out_any, read_optout_file, scopes_any, split_opted_out,
+    ConsentError, ConsentStore, ContactKeys, MemoryConsent, OptOutRecord, OptOutSource,
+    RedisConsent,
 };
+pub use consent_scope::{ConsentScope, OptOutCounts};
 pub use file::{
     load_campaign, AudienceSpec, CalendarRef, Campaign, CampaignContext, CampaignFileError,
     Category, ColumnNames, FileProblem, MediaSpec, PacingMode, PacingSpec, ScheduleSpec,

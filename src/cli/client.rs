@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::status::{render_status, StatusReport};
-use crate::http::{CampaignAction, CampaignStatus, Secret, SenderStatus};
+use crate::campaign::OptOutCounts;
+use crate::http::admin::OptOutView;
+use crate::http::{CampaignAction, CampaignStatus, Secret, SenderStatus, WebhookHealth};
 
 /// Where the daemon is and how to talk to it; flatten into the top-level CLI.
 #[derive(Debug, Clone, clap::Args)]
@@ -62,8 +64,10 @@ pub enum AdminCommand {
 pub enum OptoutAction {
     /// Never send to this number again (any campaign).
     Add { number: String },
-    /// Lift an opt-out (the customer opted in again).
+    /// Lift an opt-out of any scope (the customer opted in again).
     Remove { number: String },
+    /// Show this number's opt-out: its scope (all, or marketing only), source and time.
+    Show { number: String },
 }
 
 /// What went wrong talking to the daemon, phrased for the operator.
@@ -154,6 +158,21 @@ impl AdminClient {
     pub async fn campaigns(&self) -> Result<Vec<CampaignStatus>, ClientError> {
         self.call(reqwest::Method::GET, "/api/v1/campaigns", None)
             .await
+    }
+
+    pub async fn webhooks(&self) -> Result<WebhookHealth, ClientError> {
+        self.call(reqwest::Method::GET, "/api/v1/webhooks", None)
+            .await
+    }
+
+    pub async fn optout_counts(&self) -> Result<OptOutCounts, ClientError> {
+        self.call(reqwest::Method::GET, "/api/v1/optouts", None)
+            .await
+    }
+
+    pub async fn optout_view(&self, number: &str) -> Result<OptOutView, ClientError> {
+        let path = format!("/api/v1/optouts/{}", segment(number));
+        self.call(reqwest::Method::GET, &path, None).await
     }
 
     pub async fn campaign_action(
@@ -297,6 +316,8 @@ pub async fn run(
             let report = StatusReport {
                 senders: client.senders().await?,
                 campaigns: client.campaigns().await?,
+                webhooks: Some(client.webhooks().await?),
+                optouts: Some(client.optout_counts().await?),
             };
             Ok(if json {
                 to_json(&report)
@@ -324,17 +345,45 @@ pub async fn run(
             let (number, add) = match action {
                 OptoutAction::Add { number } => (number, true),
                 OptoutAction::Remove { number } => (number, false),
+                OptoutAction::Show { number } => return show_optout(client, number, json).await,
             };
             client.optout(number, add).await?;
             Ok(if json {
                 serde_json::json!({ "optout": add }).to_string()
             } else if add {
-                "opt-out added: no campaign will send to this number".to_string()
+                "opt-out added (scope: all templates): no campaign will send to this number"
+                    .to_string()
             } else {
                 "opt-out lifted".to_string()
             })
         }
     }
+}
+
+/// `tierpace optout show NUMBER`: the scope, source and time of one number's opt-out.
+async fn show_optout(
+    client: &AdminClient,
+    number: &str,
+    json: bool,
+) -> Result<String, ClientError> {
+    let view = client.optout_view(number).await?;
+    if json {
+        return Ok(to_json(&view));
+    }
+    Ok(match view.scope {
+        Some(scope) => format!(
+            "opted out of {} via {}{}",
+            match scope {
+                crate::campaign::ConsentScope::All => "all templates",
+                crate::campaign::ConsentScope::Marketing => "marketing templates only",
+            },
+            view.source.as_deref().unwrap_or("unknown"),
+            view.since
+                .map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default()
+        ),
+        None => "not opted out".to_string(),
+    })
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {

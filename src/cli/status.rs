@@ -7,13 +7,20 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::http::{CampaignStatus, SenderStatus};
+use crate::campaign::OptOutCounts;
+use crate::http::{CampaignStatus, SenderStatus, WebhookHealth};
 
-/// What `tierpace status --json` prints: both lists, as the admin API returns them.
+/// What `tierpace status --json` prints: the lists as the admin API returns them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusReport {
     pub senders: Vec<SenderStatus>,
     pub campaigns: Vec<CampaignStatus>,
+    /// Callbacks dropped as unreadable (`GET /api/v1/webhooks`); `None` from a daemon without it.
+    #[serde(default)]
+    pub webhooks: Option<WebhookHealth>,
+    /// Opted-out contacts by scope (`GET /api/v1/optouts`).
+    #[serde(default)]
+    pub optouts: Option<OptOutCounts>,
 }
 
 /// Both tables, ready to print.
@@ -47,6 +54,42 @@ pub fn render_status(report: &StatusReport, now: DateTime<Utc>) -> String {
         rows.extend(report.campaigns.iter().map(|c| campaign_row(c, now)));
         out.push_str(&table(&rows));
     }
+    if let Some(o) = &report.optouts {
+        out.push_str(&format!(
+            "\nOPT-OUTS\n  all templates: {}  marketing only: {}\n",
+            o.all, o.marketing
+        ));
+    }
+    if let Some(w) = &report.webhooks {
+        out.push_str("\nWEBHOOKS\n");
+        out.push_str(&webhook_lines(w, now));
+    }
+    out
+}
+
+/// Dropped callbacks stand out: each may have been an opt-out (issue 11 §2).
+fn webhook_lines(w: &WebhookHealth, now: DateTime<Utc>) -> String {
+    if w.unreadable_since_start == 0 {
+        return "  every callback read\n".to_string();
+    }
+    let mut out = format!(
+        "  WARNING: callbacks dropped as unreadable: {} in the last hour, {} since start{}\n",
+        w.unreadable_last_hour,
+        w.unreadable_since_start,
+        w.last_unreadable_at
+            .map(|t| format!(", last {}", relative(t, now)))
+            .unwrap_or_default()
+    );
+    for c in &w.by_reason {
+        out.push_str(&format!(
+            "    {} {}: {} in the last hour, {} since start\n",
+            c.source,
+            c.reason.as_str(),
+            c.last_hour,
+            c.since_start
+        ));
+    }
+    out.push_str("  a dropped callback may have been an opt-out: see the daemon's log\n");
     out
 }
 
@@ -277,6 +320,8 @@ mod tests {
             &StatusReport {
                 senders: vec![sender()],
                 campaigns: vec![campaign()],
+                webhooks: None,
+                optouts: None,
             },
             now(),
         );
@@ -304,12 +349,56 @@ mod tests {
             &StatusReport {
                 senders: vec![s],
                 campaigns: vec![],
+                webhooks: None,
+                optouts: None,
             },
             now(),
         );
         assert!(text.contains("412/unlimited"), "{text}");
         assert!(text.contains("730 (top tier)"), "{text}");
         assert!(text.contains("(none)"), "{text}");
+    }
+
+    #[test]
+    fn dropped_callbacks_and_opt_out_scopes_stand_out() {
+        use crate::http::unreadable::{UnreadableCount, UnreadableReason};
+        let report = StatusReport {
+            senders: vec![],
+            campaigns: vec![],
+            webhooks: Some(WebhookHealth {
+                unreadable_last_hour: 2,
+                unreadable_since_start: 5,
+                last_unreadable_at: Some(now() - chrono::Duration::minutes(12)),
+                by_reason: vec![UnreadableCount {
+                    source: "gupshup".into(),
+                    reason: UnreadableReason::Malformed,
+                    last_hour: 2,
+                    since_start: 5,
+                }],
+            }),
+            optouts: Some(OptOutCounts {
+                marketing: 3,
+                all: 7,
+            }),
+        };
+        let text = render_status(&report, now());
+        assert!(
+            text.contains("WARNING: callbacks dropped as unreadable: 2 in the last hour, 5 since start, last (12m ago)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gupshup malformed: 2 in the last hour, 5 since start"),
+            "{text}"
+        );
+        assert!(
+            text.contains("all templates: 7  marketing only: 3"),
+            "{text}"
+        );
+        let quiet = StatusReport {
+            webhooks: Some(WebhookHealth::default()),
+            ..report
+        };
+        assert!(render_status(&quiet, now()).contains("every callback read"));
     }
 
     #[test]

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use super::{Shared, Trigger};
 use crate::campaign::consent::{opt_in_any, ContactKeys, OptOutSource};
 use crate::campaign::phone::parse_international;
+use crate::campaign::OptOutCounts;
 use crate::dispatch::progress::{Control, RunId};
 use crate::dispatch::status::{CampaignSnapshot, SenderSnapshot};
-use crate::http::admin::{Brake as ApiBrake, CampaignTotals, LadderStep};
+use crate::http::admin::{Brake as ApiBrake, CampaignTotals, LadderStep, OptOutView};
+use crate::http::WebhookHealth;
 use crate::http::{AdminError, AdminOps, CampaignAction, CampaignStatus, Readiness, SenderStatus};
 use crate::policy::brake::Brake;
 use crate::policy::tier::Tier;
@@ -107,8 +109,12 @@ fn campaign_status(c: &CampaignSnapshot) -> CampaignStatus {
         })
         .filter(|(_, v)| *v > 0)
         .collect();
+    // Progress from per-contact state only (issue 11 §3): every audience row ends in exactly
+    // one state (sent on, failed, skipped for a reason, unknown), so the total is the rows and
+    // pending is what has no state yet. Adding skip counters to the valid contacts counted a
+    // contact who opted out after the scan twice (valid at the scan, skipped later).
     let mut totals = CampaignTotals {
-        total: c.valid_contacts,
+        total: c.total_rows,
         pending: 0,
         in_flight: n("in_flight"),
         sent: n("sent"),
@@ -119,8 +125,7 @@ fn campaign_status(c: &CampaignSnapshot) -> CampaignStatus {
         skipped,
         failed_by_code,
     };
-    let total_rows = c.valid_contacts + totals.skipped.values().sum::<u64>();
-    totals.total = total_rows.max(totals.done() + totals.in_flight);
+    totals.total = c.total_rows.max(totals.done() + totals.in_flight);
     totals.pending = totals
         .total
         .saturating_sub(totals.done() + totals.in_flight);
@@ -144,6 +149,10 @@ pub async fn refresh_metrics(shared: &Arc<Shared>) {
     shared.metrics.observe_senders(&senders);
     for c in snaps.iter().flat_map(|s| &s.campaigns) {
         shared.metrics.observe_campaign(&campaign_status(c));
+    }
+    match shared.consent.counts().await {
+        Ok(counts) => shared.metrics.observe_optouts(&counts),
+        Err(e) => tracing::debug!(error = %e, "opt-out counts not refreshed"),
     }
 }
 
@@ -291,6 +300,47 @@ impl AdminOps for Admin {
         }
         tracing::info!(contact = %key, add, "opt-out changed by an operator");
         Ok(())
+    }
+
+    async fn optout_view(&self, number: &str) -> Result<OptOutView, AdminError> {
+        let e164 = parse_international(number)
+            .map_err(|e| {
+                AdminError::Invalid(format!(
+                    "{number:?} is not a phone number with country code: {e}"
+                ))
+            })?
+            .number;
+        // Both keys: an opt-out stored by an older version under the pre-9th-digit spelling.
+        let keys = ContactKeys::of(&self.0.hasher, &e164);
+        let mut record = None;
+        for key in std::iter::once(keys.key).chain(keys.legacy) {
+            record = self.0.consent.lookup(key).await.map_err(unavailable)?;
+            if record.is_some() {
+                break;
+            }
+        }
+        Ok(OptOutView {
+            opted_out: record.is_some(),
+            scope: record.map(|r| r.scope),
+            source: record
+                .and_then(|r| r.source)
+                .map(|s| s.as_str().to_string()),
+            since: record.and_then(|r| r.since),
+        })
+    }
+
+    async fn optout_counts(&self) -> Result<OptOutCounts, AdminError> {
+        self.0.consent.counts().await.map_err(unavailable)
+    }
+
+    async fn webhooks(&self) -> Result<WebhookHealth, AdminError> {
+        let now = self.0.clock.now();
+        Ok(self
+            .0
+            .unreadable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .summary(now))
     }
 
     async fn set_tier(&self, sender: &str, tier: &str) -> Result<SenderStatus, AdminError> {

@@ -62,6 +62,8 @@ pub struct Shared {
     pub metrics: Metrics,
     pub reload_tx: mpsc::Sender<Trigger>,
     pub started: std::sync::atomic::AtomicBool,
+    /// Webhook bodies dropped as unreadable, for status (issue 11 §2).
+    pub unreadable: std::sync::Mutex<crate::http::UnreadableLog>,
 }
 
 /// Why the daemon re-reads its inputs.
@@ -212,6 +214,7 @@ pub async fn run(
         metrics: metrics.clone(),
         reload_tx: reload_tx.clone(),
         started: std::sync::atomic::AtomicBool::new(false),
+        unreadable: Default::default(),
     });
     import_optout_file(&shared, &loaded).await;
 

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use super::Shared;
-use crate::campaign::consent::{opt_in_any, ContactKeys, OptOutSource};
+use crate::campaign::consent::{opt_in_any, ConsentScope, ContactKeys, OptOutSource};
 use crate::campaign::phone::parse_provider_number;
 use crate::config::ProviderChoice;
 use crate::contact::{ContactKey, E164};
 use crate::dispatch::progress::{ContactState, Control, Write};
-use crate::http::{DeliveryStatus, EventSink, ProviderEvent, WebhookSource};
+use crate::http::{DeliveryStatus, EventSink, ProviderEvent, UnreadableReason, WebhookSource};
 use crate::policy::brake::{Brake, QualityRating};
 use crate::policy::tier::{Quality, Tier};
 use crate::policy::tier_state::TierEvent;
@@ -221,8 +221,42 @@ impl Sink {
     }
 }
 
+/// Meta's marketing preference (`user_preferences`, issue 11 §2): scoped consent changes.
+impl Sink {
+    /// `stop` records a marketing-only opt-out; `resume` lifts it (an opt-out of everything,
+    /// e.g. a SAIR reply, stays).
+    async fn marketing_preference(&self, phone: &str, stop: bool) -> Result<(), String> {
+        let s = &self.0;
+        let Some(number) = customer(phone) else {
+            return Ok(());
+        };
+        let key = s.hasher.key(&number);
+        let now = s.clock.now();
+        let done = if stop {
+            s.consent
+                .opt_out(key, OptOutSource::MarketingPreference, now)
+                .await
+        } else {
+            s.consent.lift(key, ConsentScope::Marketing, now).await
+        };
+        done.map_err(|e| e.to_string())?;
+        tracing::info!(contact = %key, scope = ConsentScope::Marketing.as_str(), stop,
+            "marketing preference recorded");
+        Ok(())
+    }
+}
+
 #[async_trait::async_trait]
 impl EventSink for Sink {
+    fn unreadable(&self, source: &'static str, reason: UnreadableReason) {
+        let now = self.0.clock.now();
+        self.0
+            .unreadable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(source, reason, now);
+    }
+
     async fn handle(&self, source: WebhookSource, event: ProviderEvent) -> Result<(), String> {
         let s = &self.0;
         let now = s.clock.now();
@@ -271,6 +305,12 @@ impl EventSink for Sink {
                 opt_in_any(s.consent.as_ref(), ContactKeys::of(&s.hasher, &number), now)
                     .await
                     .map_err(|e| e.to_string())
+            }
+            ProviderEvent::MarketingOptOut { phone } => {
+                self.marketing_preference(phone, true).await
+            }
+            ProviderEvent::MarketingOptIn { phone } => {
+                self.marketing_preference(phone, false).await
             }
             ProviderEvent::Tier {
                 event,

@@ -25,7 +25,7 @@ use super::schedule::{decide, RunFacts, RunState};
 use super::send::{Finished, SendJob};
 use super::status::{SenderSnapshot, StatusBoard};
 use crate::campaign::audience::SkipReason;
-use crate::campaign::consent::{opted_out_any, ConsentStore, ContactKeys};
+use crate::campaign::consent::{self, blocked_any, ConsentStore, ContactKeys};
 use crate::campaign::file::{Category, TemplateRef as CampaignTemplate};
 use crate::clock::Clock;
 use crate::contact::ContactHasher;
@@ -500,15 +500,19 @@ impl Dispatcher {
                 _ => None,
             })
             .collect();
-        let opted = opted_out_any(deps.consent.as_ref(), &keys)
-            .await
-            .map_err(|e| e.to_string())?;
+        // An opt-out of marketing only blocks marketing templates (issue 11 §2).
+        let blocked = blocked_any(
+            deps.consent.as_ref(),
+            &keys,
+            r.live.campaign.template.category,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let mut candidates = Vec::new();
-        for ((i, key, line), out) in valid.into_iter().zip(opted) {
-            if out {
-                skips.push((i, key.to_hex(), line, SkipReason::OptedOut));
-            } else {
-                candidates.push((i, key, line));
+        for ((i, key, line), scope) in valid.into_iter().zip(blocked) {
+            match scope {
+                Some(scope) => skips.push((i, key.to_hex(), line, consent::skip_reason(scope))),
+                None => candidates.push((i, key, line)),
             }
         }
 
@@ -673,6 +677,7 @@ impl Dispatcher {
                 status: r.status.clone(),
                 counters: r.meta.counters.clone(),
                 valid_contacts: r.live.valid_contacts,
+                total_rows: r.live.total_rows,
                 remaining: r.remaining(),
                 rate_per_second: rate,
                 template: match &r.live.campaign.template.template {

@@ -16,6 +16,8 @@ pub struct CampaignSnapshot {
     pub status: RunStatus,
     pub counters: BTreeMap<String, i64>,
     pub valid_contacts: u64,
+    /// Audience rows: each ends in exactly one per-contact state, so this is the progress total.
+    pub total_rows: u64,
     pub remaining: u64,
     pub rate_per_second: f64,
     pub template: String,

@@ -6,7 +6,10 @@
 //! | `GET /api/v1/senders` | senders with tier ladder, usage, quality, brakes |
 //! | `GET /api/v1/campaigns` | campaigns with progress, rate, ETA, state and why |
 //! | `POST /api/v1/campaigns/{id}/{pause,resume,cancel,retry-failed}` | change a campaign |
-//! | `POST` / `DELETE /api/v1/optouts/{number}` | add / lift a global opt-out |
+//! | `POST` / `DELETE /api/v1/optouts/{number}` | add / lift a global opt-out (scope `all`) |
+//! | `GET /api/v1/optouts/{number}` | that contact's opt-out: scope, source, since |
+//! | `GET /api/v1/optouts` | how many contacts opted out, by scope |
+//! | `GET /api/v1/webhooks` | callbacks dropped as unreadable (last hour, since start) |
 //! | `POST /api/v1/senders/{id}/tier` `{"tier":"TIER_1K"}` | the operator sets the tier |
 //! | `POST /api/v1/senders/{id}/brake` `{"on":true,"reason":".."}` | set or lift a brake |
 //!
@@ -24,7 +27,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::{authorize, Access, Unauthorized};
+use super::unreadable::WebhookHealth;
 use super::HttpState;
+use crate::campaign::{ConsentScope, OptOutCounts};
+
+/// One contact's consent as `GET /api/v1/optouts/{number}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptOutView {
+    pub opted_out: bool,
+    /// `marketing` (marketing templates only) or `all`; `None` when not opted out.
+    pub scope: Option<ConsentScope>,
+    /// keyword, provider, admin, file, marketing_preference.
+    pub source: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+}
 
 /// One step of a sender's tier ladder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,8 +218,21 @@ pub trait AdminOps: Send + Sync + 'static {
         id: &str,
         action: CampaignAction,
     ) -> Result<CampaignStatus, AdminError>;
-    /// `number` is digits with the country code (a leading `+` already stripped).
+    /// `number` is digits with the country code (a leading `+` already stripped). Adding is an
+    /// opt-out of everything; removing lifts any opt-out.
     async fn optout(&self, number: &str, add: bool) -> Result<(), AdminError>;
+    /// One contact's opt-out (`number` as for [`AdminOps::optout`]).
+    async fn optout_view(&self, _number: &str) -> Result<OptOutView, AdminError> {
+        Err(AdminError::NotFound("opt-out lookup".into()))
+    }
+    /// Opted-out contacts by scope.
+    async fn optout_counts(&self) -> Result<OptOutCounts, AdminError> {
+        Ok(OptOutCounts::default())
+    }
+    /// Callbacks dropped as unreadable.
+    async fn webhooks(&self) -> Result<WebhookHealth, AdminError> {
+        Ok(WebhookHealth::default())
+    }
     async fn set_tier(&self, sender: &str, tier: &str) -> Result<SenderStatus, AdminError>;
     async fn set_brake(
         &self,
@@ -307,7 +336,28 @@ async fn change_optout(s: HttpState, headers: HeaderMap, number: String, add: bo
     s.admin.optout(&digits, add).await?;
     // The number itself stays out of the log (DESIGN.md §2.7 / STYLE.md 12).
     tracing::info!(add, "opt-out changed by operator");
-    Ok(Json(json!({ "optout": add })).into_response())
+    // An operator's opt-out stops everything; removing it lifts any scope.
+    Ok(Json(json!({ "optout": add, "scope": ConsentScope::All.as_str() })).into_response())
+}
+
+pub async fn show_optout(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> ApiResult {
+    authorize(&s.config, &headers, Access::Read)?;
+    let digits = optout_number(&number)?;
+    Ok(Json(s.admin.optout_view(&digits).await?).into_response())
+}
+
+pub async fn optout_counts(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
+    authorize(&s.config, &headers, Access::Read)?;
+    Ok(Json(s.admin.optout_counts().await?).into_response())
+}
+
+pub async fn webhook_health(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
+    authorize(&s.config, &headers, Access::Read)?;
+    Ok(Json(s.admin.webhooks().await?).into_response())
 }
 
 /// Accept `+55 85 99999-0000`, `5585999990000` or an old WhatsApp id `558599990000`: the one

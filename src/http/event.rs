@@ -63,6 +63,12 @@ pub enum ProviderEvent {
     OptOut { phone: String },
     /// The customer opted in again through the provider.
     OptIn { phone: String },
+    /// The customer stopped marketing templates only: Meta's `user_preferences` field with
+    /// `marketing_messages` `stop` (the "Stop promotions" button, DOMAIN.md §7). Utility and
+    /// authentication templates still go.
+    MarketingOptOut { phone: String },
+    /// Meta's `user_preferences` `resume`: lifts a marketing opt-out, never an opt-out of everything.
+    MarketingOptIn { phone: String },
     /// The sender's messaging tier moved. `event` is UPGRADE, DOWNGRADE, FLAGGED, UNFLAGGED,
     /// ONBOARDING (Gupshup tier-event, Meta phone_number_quality_update) or CAPABILITY_UPDATE
     /// (Meta business_capability_update); tiers are names like TIER_1K, TIER_UNLIMITED.
@@ -93,6 +99,8 @@ impl ProviderEvent {
             ProviderEvent::Inbound { .. } => "inbound",
             ProviderEvent::OptOut { .. } => "opt_out",
             ProviderEvent::OptIn { .. } => "opt_in",
+            ProviderEvent::MarketingOptOut { .. } => "marketing_opt_out",
+            ProviderEvent::MarketingOptIn { .. } => "marketing_opt_in",
             ProviderEvent::Tier { .. } => "tier",
             ProviderEvent::Quality { .. } => "quality",
             ProviderEvent::Template { .. } => "template",
@@ -149,6 +157,10 @@ pub enum WebhookError {
 #[async_trait::async_trait]
 pub trait EventSink: Send + Sync + 'static {
     async fn handle(&self, source: WebhookSource, event: ProviderEvent) -> Result<(), String>;
+
+    /// A callback body from `source` (`gupshup`, `meta`) could not be read and was dropped:
+    /// remember it for status (see [`super::unreadable`]). The default remembers nothing.
+    fn unreadable(&self, _source: &'static str, _reason: super::unreadable::UnreadableReason) {}
 }
 
 /// Whether an inbound text is an opt-out keyword: trimmed, case- and accent-insensitive, whole

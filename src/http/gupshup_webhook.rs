@@ -1,4 +1,5 @@
-//! `POST /webhooks/gupshup`: Gupshup's v2 callbacks (DOMAIN.md §4) turned into [`ProviderEvent`]s.
+//! `POST /webhooks/gupshup`: Gupshup's v2 callbacks (DOMAIN.md §4) turned into [`ProviderEvent`]s;
+//! v3 callbacks (Meta's envelope) on the same route go to [`super::gupshup_v3`].
 //!
 //! Every callback is `{"app","timestamp","version":2,"type",...,"payload":{...}}`. Gupshup does not
 //! sign callbacks, so the route may demand a shared secret in the path
@@ -17,6 +18,18 @@ use super::HttpState;
 
 /// The header that may carry the Gupshup webhook secret (the alternative to the path segment).
 pub const SECRET_HEADER: &str = "x-tierpace-webhook-secret";
+
+/// Parse one Gupshup callback body of either version: v3 (Meta's envelope, see
+/// [`super::gupshup_v3`]) or v2 ([`parse_gupshup`]).
+pub fn parse_gupshup_callback(body: &[u8]) -> Result<Vec<ReceivedEvent>, WebhookError> {
+    let root: Value =
+        serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
+    if super::gupshup_v3::is_v3(&root) {
+        super::gupshup_v3::parse_gupshup_v3(body)
+    } else {
+        parse_gupshup(body)
+    }
+}
 
 /// Parse one Gupshup v2 callback body. Unknown types give [`WebhookError::Unsupported`],
 /// bodies that are not JSON or lack the fields of their type give [`WebhookError::Malformed`].
@@ -204,7 +217,7 @@ async fn handle(state: &HttpState, given_secret: Option<&str>, body: &[u8]) -> S
             return StatusCode::UNAUTHORIZED;
         }
     }
-    super::deliver(state, "gupshup", parse_gupshup(body)).await
+    super::deliver(state, "gupshup", parse_gupshup_callback(body)).await
 }
 
 fn malformed(what: &str) -> WebhookError {

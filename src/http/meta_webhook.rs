@@ -86,6 +86,7 @@ pub fn parse_meta(body: &[u8]) -> Result<Vec<ReceivedEvent>, WebhookError> {
                 "phone_number_quality_update" => quality_update(value)?,
                 "business_capability_update" => capability_update(value),
                 "message_template_status_update" => template_update(value)?,
+                "user_preferences" => user_preferences(value)?,
                 _ => Vec::new(),
             };
             out.extend(events.into_iter().map(|event| ReceivedEvent {
@@ -138,7 +139,12 @@ fn messages(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
         };
         out.push(ProviderEvent::MessageStatus {
             provider_message_id: id,
-            alt_id: None,
+            // Gupshup's v3 callbacks (Meta's envelope) add `gs_id`: Gupshup's messageId, the
+            // one our send got back, while `id` is WhatsApp's.
+            alt_id: status
+                .get("gs_id")
+                .and_then(text)
+                .filter(|id| !id.is_empty()),
             status: status_kind,
             at: status.get("timestamp").and_then(seconds),
         });
@@ -215,6 +221,39 @@ fn template_update(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
         name: value.get("message_template_name").and_then(text),
         status: status.to_ascii_lowercase(),
     }])
+}
+
+/// `user_preferences`: the customer tapped "Stop promotions" (or undid it). Only the
+/// `marketing_messages` category exists today; another category is not a marketing opt-out,
+/// so it is skipped rather than guessed at (DOMAIN.md §7).
+fn user_preferences(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
+    let mut out = Vec::new();
+    for pref in value
+        .get("user_preferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let phone = pref
+            .get("wa_id")
+            .and_then(text)
+            .map(|f| f.chars().filter(char::is_ascii_digit).collect::<String>())
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| WebhookError::Malformed("user_preferences without `wa_id`".into()))?;
+        if pref.get("category").and_then(Value::as_str) != Some("marketing_messages") {
+            continue;
+        }
+        match pref.get("value").and_then(Value::as_str) {
+            Some("stop") => out.push(ProviderEvent::MarketingOptOut { phone }),
+            Some("resume") => out.push(ProviderEvent::MarketingOptIn { phone }),
+            _ => {
+                return Err(WebhookError::Malformed(
+                    "user_preferences `value` is neither stop nor resume".into(),
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A limit as Meta counts it, named like Gupshup's tiers (1000 -> TIER_1K).

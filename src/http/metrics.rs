@@ -90,6 +90,22 @@ pub struct ResultLabels {
     pub result: String,
 }
 
+/// `{source, reason}` of `tierpace_webhook_unreadable_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnreadableLabels {
+    /// `gupshup` or `meta`: the route the body came in on.
+    pub source: String,
+    /// `malformed` or `unsupported`.
+    pub reason: String,
+}
+
+/// `{scope}` of `tierpace_optouts`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabels {
+    /// `marketing` or `all`.
+    pub scope: String,
+}
+
 /// `{provider, type, result}`. `type` is a Rust keyword, hence the hand-written encoding.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct WebhookLabels {
@@ -140,6 +156,9 @@ pub struct Metrics {
     pub redis_up: Gauge,
     pub redis_refusing: Family<ReasonLabels, Gauge>,
     pub webhook_events: Family<WebhookLabels, Counter>,
+    pub webhook_unreadable: Family<UnreadableLabels, Counter>,
+    // Consent.
+    pub optouts: Family<ScopeLabels, Gauge>,
 }
 
 /// The quality names a group's `tierpace_group_quality` has one series for each, best to worst
@@ -203,6 +222,8 @@ impl Metrics {
             redis_up: Gauge::default(),
             redis_refusing: Family::default(),
             webhook_events: Family::default(),
+            webhook_unreadable: Family::default(),
+            optouts: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("tierpace");
         r.register("group_tier_limit", "Messaging limit of the group's tier: unique customers per rolling 24 h (+Inf when unlimited)", m.group_tier_limit.clone());
@@ -303,6 +324,30 @@ impl Metrics {
             "Provider webhook events by provider, type and result",
             m.webhook_events.clone(),
         );
+        // Every series exists from the start at 0, so an alert on its increase fires on the first drop.
+        for source in ["gupshup", "meta"] {
+            for reason in [
+                super::UnreadableReason::Malformed,
+                super::UnreadableReason::Unsupported,
+            ] {
+                m.webhook_unreadable
+                    .get_or_create(&UnreadableLabels {
+                        source: source.to_string(),
+                        reason: reason.as_str().to_string(),
+                    })
+                    .inc_by(0);
+            }
+        }
+        r.register(
+            "webhook_unreadable",
+            "Provider callbacks dropped because tierpace could not read them, by source and reason (a dropped opt-out is a consent failure)",
+            m.webhook_unreadable.clone(),
+        );
+        r.register(
+            "optouts",
+            "Contacts opted out, by scope (marketing: marketing templates only; all: every template)",
+            m.optouts.clone(),
+        );
         r.register(
             "build",
             "Build information",
@@ -320,6 +365,27 @@ impl Metrics {
                 result: result.to_string(),
             })
             .inc();
+    }
+
+    /// Count one callback body dropped as unreadable.
+    pub fn webhook_unreadable(&self, source: &str, reason: super::UnreadableReason) {
+        self.webhook_unreadable
+            .get_or_create(&UnreadableLabels {
+                source: source.to_string(),
+                reason: reason.as_str().to_string(),
+            })
+            .inc();
+    }
+
+    /// Set `tierpace_optouts{scope}` from the consent store's counts.
+    pub fn observe_optouts(&self, counts: &crate::campaign::OptOutCounts) {
+        for scope in crate::campaign::ConsentScope::EVERY {
+            self.optouts
+                .get_or_create(&ScopeLabels {
+                    scope: scope.as_str().to_string(),
+                })
+                .set(clamp(counts.of(scope)));
+        }
     }
 
     /// Set the group and sender gauges from a snapshot of every sender.

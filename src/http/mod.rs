@@ -17,12 +17,14 @@
 pub mod admin;
 pub mod auth;
 pub mod event;
+pub mod gupshup_v3;
 pub mod gupshup_webhook;
 pub mod health;
 pub mod listener;
 pub mod meta_webhook;
 pub mod metrics;
 pub mod settings;
+pub mod unreadable;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,12 +43,13 @@ pub use event::{
     is_optout_keyword, DeliveryStatus, EventSink, ProviderEvent, ReceivedEvent, WebhookError,
     WebhookSource,
 };
-pub use gupshup_webhook::parse_gupshup;
+pub use gupshup_webhook::{parse_gupshup, parse_gupshup_callback};
 pub use health::Readiness;
 pub use listener::ListenerLimits;
 pub use meta_webhook::{parse_meta, verify_meta_signature};
 pub use metrics::Metrics;
 pub use settings::{HttpConfigError, HttpSection};
+pub use unreadable::{UnreadableLog, UnreadableReason, WebhookHealth};
 
 /// Bodies larger than this get 413: no provider callback comes near it (Meta batches stay small).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -108,10 +111,14 @@ pub fn router(state: HttpState) -> Router {
         .route("/senders", get(admin::list_senders))
         .route("/campaigns", get(admin::list_campaigns))
         .route("/campaigns/{id}/{action}", post(admin::campaign_action))
+        .route("/optouts", get(admin::optout_counts))
         .route(
             "/optouts/{number}",
-            post(admin::add_optout).delete(admin::remove_optout),
+            get(admin::show_optout)
+                .post(admin::add_optout)
+                .delete(admin::remove_optout),
         )
+        .route("/webhooks", get(admin::webhook_health))
         .route("/senders/{id}/tier", post(admin::set_tier))
         .route("/senders/{id}/brake", post(admin::set_brake))
         .fallback(admin::not_found);
@@ -146,7 +153,8 @@ pub async fn serve(
 
 /// Hand parsed webhook events to the sink, in order, and choose the answer.
 ///
-/// - unparseable or unsupported body: 200 + warning + counter (a retry would fail the same way);
+/// - unparseable or unsupported body: 200 (a retry would fail the same way), counted in
+///   `tierpace_webhook_unreadable_total{source,reason}` and in the sink's log for status;
 /// - the sink failed (e.g. Redis down): 503, so the provider retries later (the sink is idempotent);
 /// - the sink is slow: after `sink_timeout` answer 200; the work finishes in the background.
 pub(crate) async fn deliver(
@@ -156,18 +164,18 @@ pub(crate) async fn deliver(
 ) -> StatusCode {
     let events = match parsed {
         Ok(events) => event::add_keyword_optouts(events, &state.config.optout_keywords),
-        Err(e @ WebhookError::Malformed(_)) => {
-            tracing::warn!(provider, error = %e, "webhook body ignored");
-            state
-                .metrics
-                .webhook_event(provider, "malformed", "ignored");
-            return StatusCode::OK;
-        }
-        Err(e @ WebhookError::Unsupported(_)) => {
-            tracing::info!(provider, error = %e, "webhook type ignored");
-            state
-                .metrics
-                .webhook_event(provider, "unsupported", "ignored");
+        Err(e) => {
+            // Never just a warning: a dropped body may have been an opt-out (issue 11 §2).
+            let reason = UnreadableReason::of(&e);
+            tracing::warn!(provider, reason = reason.as_str(), error = %e,
+                "webhook body unreadable: dropped and counted");
+            let kind = match reason {
+                UnreadableReason::Malformed => "malformed",
+                UnreadableReason::Unsupported => "unsupported",
+            };
+            state.metrics.webhook_event(provider, kind, "ignored");
+            state.metrics.webhook_unreadable(provider, reason);
+            state.sink.unreadable(provider, reason);
             return StatusCode::OK;
         }
     };
