@@ -365,7 +365,7 @@ async fn every_webhook_shape_lands_with_its_scope(backend: Backend) {
         (0, Some("marketing"), Some("marketing_preference")),
         (1, Some("marketing"), Some("marketing_preference")),
         (2, None, None),
-        (3, Some("all"), Some("provider")),
+        (3, Some("all"), Some("keyword")),
     ] {
         let v = d.optout(&n(i)).await;
         assert_eq!(
@@ -444,7 +444,6 @@ async fn every_webhook_shape_lands_with_its_scope(backend: Backend) {
         d.campaign("bf").await,
         d.campaign("util").await
     );
-    assert_eq!(d.optout(&n(5)).await.scope.map(|s| s.as_str()), Some("all"));
 
     // Inbound keywords: Meta messages and Gupshup v3 messages; Gupshup v2 user-events.
     ok(d.post_meta(&inbound(&n(4), "STOP", false)).await);
@@ -456,15 +455,19 @@ async fn every_webhook_shape_lands_with_its_scope(backend: Backend) {
         &serde_json::to_vec(&gupshup_v2_user_event("5585977776666", "opted-out")).unwrap(),
     )
     .await);
-    assert_eq!(d.optout(&n(4)).await.scope.map(|s| s.as_str()), Some("all"));
-    assert_eq!(
-        d.optout("5585988887777").await.scope.map(|s| s.as_str()),
-        Some("all")
-    );
-    assert_eq!(
-        d.optout("5585977776666").await.scope.map(|s| s.as_str()),
-        Some("all")
-    );
+    for (number, source) in [
+        (n(4), "keyword"),
+        ("5585988887777".to_string(), "keyword"),
+        ("5585977776666".to_string(), "provider"),
+        (n(5), "provider"),
+    ] {
+        let v = d.optout(&number).await;
+        assert_eq!(
+            (v.scope.map(|s| s.as_str()), v.source.as_deref()),
+            (Some("all"), Some(source)),
+            "{number}"
+        );
+    }
     ok(d.post_gupshup(
         &serde_json::to_vec(&gupshup_v2_user_event("5585977776666", "opted-in")).unwrap(),
     )

@@ -108,7 +108,7 @@ async fn optout_keyword_reply_opens_the_window_and_opts_out() {
     assert!(matches!(&events[0], ProviderEvent::Inbound { from, .. } if from == "5585999990003"));
     assert_eq!(
         events[1],
-        ProviderEvent::OptOut {
+        ProviderEvent::KeywordOptOut {
             phone: "5585999990003".into()
         }
     );

@@ -221,8 +221,24 @@ impl Sink {
     }
 }
 
-/// Meta's marketing preference (`user_preferences`, issue 11 §2): scoped consent changes.
+/// Opt-outs from webhooks, each recorded with its channel (issue 11 §2): a keyword reply or a
+/// provider opt-out stops everything; Meta's marketing preference stops marketing only.
 impl Sink {
+    async fn opt_out(&self, phone: &str, source: OptOutSource) -> Result<(), String> {
+        let s = &self.0;
+        let Some(number) = customer(phone) else {
+            return Ok(());
+        };
+        let key = s.hasher.key(&number);
+        s.consent
+            .opt_out(key, source, s.clock.now())
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(contact = %key, source = source.as_str(),
+            scope = source.scope().as_str(), "opt-out recorded");
+        Ok(())
+    }
+
     /// `stop` records a marketing-only opt-out; `resume` lifts it (an opt-out of everything,
     /// e.g. a SAIR reply, stays).
     async fn marketing_preference(&self, phone: &str, stop: bool) -> Result<(), String> {
@@ -287,16 +303,9 @@ impl EventSink for Sink {
                 }
                 Ok(())
             }
-            ProviderEvent::OptOut { phone } => {
-                let Some(number) = customer(phone) else {
-                    return Ok(());
-                };
-                s.consent
-                    .opt_out(s.hasher.key(&number), OptOutSource::Provider, now)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                tracing::info!(contact = %s.hasher.key(&number), "opt-out recorded");
-                Ok(())
+            ProviderEvent::OptOut { phone } => self.opt_out(phone, OptOutSource::Provider).await,
+            ProviderEvent::KeywordOptOut { phone } => {
+                self.opt_out(phone, OptOutSource::Keyword).await
             }
             ProviderEvent::OptIn { phone } => {
                 let Some(number) = customer(phone) else {

@@ -59,8 +59,13 @@ pub enum ProviderEvent {
         text: Option<String>,
         at: Option<DateTime<Utc>>,
     },
-    /// The customer opted out (provider event or an opt-out keyword reply): global, all campaigns.
+    /// The customer opted out through the provider (Gupshup `user-event` opted-out): global,
+    /// every template.
     OptOut { phone: String },
+    /// The customer replied with an opt-out keyword (SAIR, STOP, ...): global, every template.
+    /// Added by [`add_keyword_optouts`] after the inbound message, so the opt-out is recorded
+    /// with its own channel.
+    KeywordOptOut { phone: String },
     /// The customer opted in again through the provider.
     OptIn { phone: String },
     /// The customer stopped marketing templates only: Meta's `user_preferences` field with
@@ -97,7 +102,8 @@ impl ProviderEvent {
         match self {
             ProviderEvent::MessageStatus { .. } => "message_status",
             ProviderEvent::Inbound { .. } => "inbound",
-            ProviderEvent::OptOut { .. } => "opt_out",
+            // A keyword reply is an opt-out like any other for the event counter.
+            ProviderEvent::OptOut { .. } | ProviderEvent::KeywordOptOut { .. } => "opt_out",
             ProviderEvent::OptIn { .. } => "opt_in",
             ProviderEvent::MarketingOptOut { .. } => "marketing_opt_out",
             ProviderEvent::MarketingOptIn { .. } => "marketing_opt_in",
@@ -170,7 +176,8 @@ pub fn is_optout_keyword(text: &str, keywords: &[String]) -> bool {
     !said.is_empty() && keywords.iter().any(|k| fold(k) == said)
 }
 
-/// After each inbound message whose text is an opt-out keyword, add an `OptOut` for its sender.
+/// After each inbound message whose text is an opt-out keyword, add a `KeywordOptOut` for its
+/// sender.
 /// The inbound event stays: the reply still opens the service window.
 pub fn add_keyword_optouts(events: Vec<ReceivedEvent>, keywords: &[String]) -> Vec<ReceivedEvent> {
     let mut out = Vec::with_capacity(events.len());
@@ -182,7 +189,7 @@ pub fn add_keyword_optouts(events: Vec<ReceivedEvent>, keywords: &[String]) -> V
                 ..
             } if is_optout_keyword(text, keywords) => Some(ReceivedEvent {
                 source: received.source.clone(),
-                event: ProviderEvent::OptOut {
+                event: ProviderEvent::KeywordOptOut {
                     phone: from.clone(),
                 },
             }),
@@ -273,7 +280,7 @@ mod tests {
         assert_eq!(out.len(), 3);
         assert_eq!(
             out[1].event,
-            ProviderEvent::OptOut {
+            ProviderEvent::KeywordOptOut {
                 phone: "5585999990000".into()
             }
         );
