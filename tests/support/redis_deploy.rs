@@ -334,8 +334,13 @@ impl SentinelSet {
 
     /// The port of the master the Sentinel names now.
     pub fn current_master_port(&self) -> Option<u16> {
+        Self::master_named_by(self.sentinel_port)
+    }
+
+    /// The port of the master the Sentinel on `sentinel_port` names now.
+    pub fn master_named_by(sentinel_port: u16) -> Option<u16> {
         let out = Self::cli(
-            self.sentinel_port,
+            sentinel_port,
             &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", Self::MASTER],
         );
         out.lines().nth(1)?.trim().parse().ok()
