@@ -220,6 +220,12 @@ async fn a_sentinel_failover_pauses_sends_then_resumes_on_the_new_master_once_ea
     });
     // The first Sentinel listed is down: the client must ask the next one.
     add_lines(&s.config, &set.config_lines(Some(free_port())));
+    let (code, text) = check(&s.config, None);
+    assert!(
+        text.contains("redis: ok"),
+        "check reaches the master: {text}"
+    );
+    assert_eq!(code, Some(0), "{text}");
     let (token, daemon) =
         support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
     assert!(

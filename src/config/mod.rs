@@ -175,6 +175,7 @@ impl LoadedConfig {
                     .try_parsing(true)
                     .list_separator(",")
                     .with_list_parse_key("redis_cluster")
+                    .with_list_parse_key("redis_sentinel.nodes")
                     .with_list_parse_key("http.optout_keywords"),
             )
             .build()
