@@ -102,6 +102,13 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
             out.push_str(&format!("{}: {e}\n", config.display()));
         }
     }
+    // The Redis TLS files and Sentinel passwords, read and parsed offline like the API keys.
+    if cfg.state == crate::config::StateBackend::Redis {
+        if let Err(e) = crate::daemon::redis_connect::check_offline(cfg) {
+            failed = true;
+            out.push_str(&format!("{}: {e}\n", config.display()));
+        }
+    }
     // Redis, when reachable from here: an evicting or full Redis would stop `run` from sending.
     if let Some(line) = redis_line(cfg, &mut failed) {
         out.push_str(&line);

@@ -6,6 +6,7 @@
 //! inline: `api_key_env` / `api_key_file` and `hash_key_env` / `hash_key_file` name where they are.
 //! Errors in the file are reported with file, line and key (the TOML parser's spans); semantic
 //! problems are collected by [`DaemonConfig::validate`] all at once (vector's habit).
+mod redis;
 mod sender;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use redis::{is_tls_url, node_url, SentinelConfig};
 pub use sender::{ProviderChoice, SenderConfig};
 
 use crate::policy::calendar_config::CalendarConfig;
@@ -43,6 +45,18 @@ pub struct DaemonConfig {
     /// (redis_url is then ignored).
     #[serde(default)]
     pub redis_cluster: Vec<String>,
+    /// Set to find the master through Redis Sentinel (redis_url is then ignored).
+    #[serde(default)]
+    pub redis_sentinel: Option<SentinelConfig>,
+    /// PEM CA certificate(s) that sign the Redis server's certificate (a private CA); without
+    /// it the public web PKI roots are used. Absolute, or relative to `$CREDENTIALS_DIRECTORY`.
+    #[serde(default)]
+    pub redis_tls_ca_file: Option<PathBuf>,
+    /// PEM client certificate and key, when Redis asks for one (`tls-auth-clients yes`).
+    #[serde(default)]
+    pub redis_tls_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub redis_tls_key_file: Option<PathBuf>,
     #[serde(default = "default_key_prefix")]
     pub key_prefix: String,
     /// The secret that keys contact hashes: from an environment variable or a file.
@@ -161,6 +175,7 @@ impl LoadedConfig {
                     .try_parsing(true)
                     .list_separator(",")
                     .with_list_parse_key("redis_cluster")
+                    .with_list_parse_key("redis_sentinel.nodes")
                     .with_list_parse_key("http.optout_keywords"),
             )
             .build()
@@ -219,6 +234,7 @@ impl DaemonConfig {
                     .into(),
             );
         }
+        problems.extend(self.validate_redis());
         if let Err(errors) = crate::policy::calendar_config::build_calendars(&self.calendars) {
             problems.extend(errors.iter().map(|e| format!("calendars: {e}")));
         }

@@ -3,8 +3,10 @@
 //! campaigns-directory watcher, cron firings and admin changes all take one path, STYLE.md 15).
 mod admin;
 mod campaigns;
+pub mod redis_connect;
 pub mod redis_health;
 mod senders;
+mod sentinel;
 mod sink;
 mod stores;
 

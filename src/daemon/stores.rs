@@ -1,5 +1,6 @@
 //! The three stores the daemon keeps its state in (ledger, consent, campaign progress), built
-//! for the configured backend: all in memory, or all in one Redis (single node or Cluster).
+//! for the configured backend: all in memory, or all in one Redis (single node, Cluster, or a
+//! master found through Sentinel; any of them over TLS, see `redis_connect`).
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -11,7 +12,9 @@ use crate::dispatch::progress_memory::MemoryProgress;
 use crate::dispatch::progress_redis::RedisProgress;
 use crate::ledger::{GatedLedger, Ledger, LedgerSettings, MemoryLedger, RedisLedger, StoreGate};
 
+use super::redis_connect::{cluster_client, sentinel_client, single_client};
 use super::redis_health::{self, RedisProblem};
+use super::sentinel::SentinelConnection;
 
 /// A cheap handle to ask Redis whether it answers (for readiness).
 #[derive(Clone)]
@@ -19,6 +22,7 @@ pub enum Pinger {
     None,
     Single(redis::aio::ConnectionManager),
     Cluster(redis::cluster_async::ClusterConnection),
+    Sentinel(SentinelConnection),
 }
 
 impl Pinger {
@@ -30,6 +34,7 @@ impl Pinger {
             Pinger::None => Ok(()),
             Pinger::Single(c) => redis_health::probe(c, &key).await,
             Pinger::Cluster(c) => redis_health::probe(c, &key).await,
+            Pinger::Sentinel(c) => redis_health::probe(c, &key).await,
         }
     }
 }
@@ -67,9 +72,29 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
             pinger: Pinger::None,
             gate: Arc::default(),
         }),
+        StateBackend::Redis if cfg.redis_sentinel.is_some() => {
+            let s = cfg
+                .redis_sentinel
+                .as_ref()
+                .context("checked by the guard")?;
+            let client = sentinel_client(cfg, s)?;
+            let conn = SentinelConnection::connect(client).await.with_context(|| {
+                format!(
+                    "finding the Redis master `{}` through Sentinel (are redis_sentinel.nodes \
+                     right and a master up?)",
+                    s.master
+                )
+            })?;
+            Ok(Stores {
+                ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
+                consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
+                progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
+                pinger: Pinger::Sentinel(conn),
+                gate: Arc::default(),
+            })
+        }
         StateBackend::Redis if !cfg.redis_cluster.is_empty() => {
-            let client =
-                cluster_client(&cfg.redis_cluster).context("redis_cluster: invalid node list")?;
+            let client = cluster_client(cfg)?;
             let conn = client
                 .get_async_connection()
                 .await
@@ -83,8 +108,7 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
             })
         }
         StateBackend::Redis => {
-            let client = redis::Client::open(cfg.redis_url.as_str())
-                .with_context(|| "redis_url: not a valid Redis URL".to_string())?;
+            let client = single_client(cfg)?;
             // The manager reconnects by itself; while Redis is down calls fail fast and the
             // dispatchers send nothing (DESIGN.md §2.5).
             let conn = redis::aio::ConnectionManager::new_with_config(
@@ -113,8 +137,20 @@ pub async fn probe_configured(
     let unreachable = |e: String| Some(Err(RedisProblem::Unreachable(e)));
     let pinger = match cfg.state {
         StateBackend::Memory => return None,
+        StateBackend::Redis if cfg.redis_sentinel.is_some() => {
+            let client = match cfg.redis_sentinel.as_ref().map(|s| sentinel_client(cfg, s)) {
+                Some(Ok(c)) => c,
+                Some(Err(e)) => return unreachable(e.to_string()),
+                None => return None,
+            };
+            match tokio::time::timeout(timeout, SentinelConnection::connect(client)).await {
+                Ok(Ok(c)) => Pinger::Sentinel(c),
+                Ok(Err(e)) => return unreachable(e.to_string()),
+                Err(_) => return unreachable("no answer in time".into()),
+            }
+        }
         StateBackend::Redis if !cfg.redis_cluster.is_empty() => {
-            let client = match cluster_client(&cfg.redis_cluster) {
+            let client = match cluster_client(cfg) {
                 Ok(c) => c,
                 Err(e) => return unreachable(e.to_string()),
             };
@@ -125,7 +161,7 @@ pub async fn probe_configured(
             }
         }
         StateBackend::Redis => {
-            let client = match redis::Client::open(cfg.redis_url.as_str()) {
+            let client = match single_client(cfg) {
                 Ok(c) => c,
                 Err(e) => return unreachable(e.to_string()),
             };
@@ -144,32 +180,4 @@ pub async fn probe_configured(
         Ok(r) => Some(r),
         Err(_) => unreachable("no answer in time".into()),
     }
-}
-
-/// The Cluster client for the `redis_cluster` seeds.
-///
-/// Seeds are written `host:port` (as `redis-cli --cluster` prints them) or as `redis://` URLs;
-/// the client only takes URLs. Like the single-node manager (`ledger::redis::manager_config`) it
-/// fails fast while a master does not answer: the client's defaults (no response timeout, 16
-/// retries with waits growing to minutes) would leave sends and the readiness PING hanging on a
-/// frozen master instead of reporting Redis as unavailable, so the dispatchers retry on their
-/// own tick instead.
-pub fn cluster_client(seeds: &[String]) -> redis::RedisResult<redis::cluster::ClusterClient> {
-    let urls: Vec<String> = seeds
-        .iter()
-        .map(|s| {
-            if s.contains("://") {
-                s.clone()
-            } else {
-                format!("redis://{s}")
-            }
-        })
-        .collect();
-    redis::cluster::ClusterClientBuilder::new(urls)
-        .connection_timeout(std::time::Duration::from_secs(2))
-        .response_timeout(std::time::Duration::from_secs(5))
-        .retries(2)
-        .min_retry_wait(100)
-        .max_retry_wait(500)
-        .build()
 }

@@ -7,5 +7,6 @@ pub mod daemon;
 pub mod fake_gupshup;
 pub mod fake_meta;
 pub mod redis_cluster;
+pub mod redis_deploy;
 pub mod redis_server;
 pub mod scenario;
