@@ -252,9 +252,10 @@ async fn an_optout_in_todays_form_stops_an_audience_row_written_the_old_way() {
     assert_eq!(sent, ["558532220005", "5585999990003"]);
 }
 
-/// Meta names the customer by `contacts[].wa_id` and `messages[].from` in the old form.
+/// Meta names the customer in the old form (`messages[].from`, and `contacts[].wa_id`, which
+/// tierpace does not read: `from` is the sender).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn meta_from_and_wa_id_in_the_old_form_stop_the_13_digit_contact() {
+async fn meta_from_in_the_old_form_stops_the_13_digit_contact() {
     let redis = RedisServer::start();
     let audience = std::fs::read_to_string(field("ninth-digit-optout/contacts.csv")).unwrap();
     let body = json!({"object":"whatsapp_business_account","entry":[{"id":"waba-1","changes":[{

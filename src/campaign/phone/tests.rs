@@ -33,6 +33,9 @@ fn an_old_mobile_gains_its_ninth_digit_and_says_so() {
     assert_eq!(ok(None, "55 11 6123-4567"), "5511961234567");
     let today = normalise(None, "(85) 99999-0014", "55").unwrap();
     assert!(!today.gained_ninth_digit);
+    // Why Brazil is tierpace's own layer: libphonenumber refuses the old form outright.
+    let old = phonenumber::parse(None, "+558599990014").expect("parses");
+    assert!(!old.is_valid());
     let landline = normalise(None, "(85) 3222-0014", "55").unwrap();
     assert_eq!(landline.number.as_str(), "558532220014");
     assert!(!landline.gained_ninth_digit);
