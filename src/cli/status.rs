@@ -90,7 +90,15 @@ fn sender_row(s: &SenderStatus, now: DateTime<Utc>) -> Vec<String> {
         seven,
         upgrade,
         s.quality.clone(),
-        format!("{:.1}/s", s.rate_per_second),
+        if s.rate_limit_mps > 0 && s.rate_limit_mps < s.max_mps {
+            // Lowered after the provider's throughput errors; climbs back as sends succeed.
+            format!(
+                "{:.1}/s (cap {}/{} after throttling)",
+                s.rate_per_second, s.rate_limit_mps, s.max_mps
+            )
+        } else {
+            format!("{:.1}/s", s.rate_per_second)
+        },
         brakes,
     ]
 }
@@ -112,6 +120,15 @@ fn campaign_row(c: &CampaignStatus, now: DateTime<Utc>) -> Vec<String> {
     let mut state = c.state.clone();
     if let Some(why) = &c.why {
         state.push_str(&format!(": {why}"));
+    }
+    for (n, what) in [
+        (t.retrying, "retrying"),
+        (t.deferred, "deferred"),
+        (t.invalid, "invalid"),
+    ] {
+        if n > 0 {
+            state.push_str(&format!("; {n} {what}"));
+        }
     }
     if let Some(until) = c.until {
         state.push_str(&format!(
@@ -245,6 +262,8 @@ mod tests {
                 effect: "halve".into(),
             }],
             rate_per_second: 2.5,
+            rate_limit_mps: 20,
+            max_mps: 20,
             ladder: vec![],
         }
     }

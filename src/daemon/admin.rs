@@ -14,7 +14,6 @@ use crate::http::{AdminError, AdminOps, CampaignAction, CampaignStatus, Readines
 use crate::policy::brake::Brake;
 use crate::policy::tier::Tier;
 use crate::policy::tier_state::TierEvent;
-use crate::provider::FailureClass;
 
 pub struct Admin(pub Arc<Shared>);
 
@@ -82,6 +81,8 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
             })
             .collect(),
         rate_per_second: snap.campaigns.iter().map(|c| c.rate_per_second).sum(),
+        rate_limit_mps: snap.rate_limit_mps,
+        max_mps: snap.max_mps,
         ladder,
     }
 }
@@ -115,14 +116,16 @@ fn campaign_status(c: &CampaignSnapshot) -> CampaignStatus {
         read: n("read"),
         failed: n("failed"),
         unknown: n("unknown"),
+        retrying: n("retrying"),
+        deferred: n("deferred"),
+        invalid: n("invalid"),
         skipped,
         failed_by_code,
     };
     let total_rows = c.valid_contacts + totals.skipped.values().sum::<u64>();
-    totals.total = total_rows.max(totals.done() + totals.in_flight);
-    totals.pending = totals
-        .total
-        .saturating_sub(totals.done() + totals.in_flight);
+    let busy = totals.in_flight + totals.retrying + totals.deferred;
+    totals.total = total_rows.max(totals.done() + busy);
+    totals.pending = totals.total.saturating_sub(totals.done() + busy);
     CampaignStatus {
         id: c.id.clone(),
         sender: c.sender.clone(),
@@ -226,19 +229,14 @@ impl AdminOps for Admin {
             }
             CampaignAction::Cancel => ctl.cancelled = true,
             CampaignAction::RetryFailed => {
+                // Every failed contact: the operator asked, whatever the code (an account
+                // failure fixed since, an unknown code looked at). Invalid numbers and opt-outs
+                // are not `failed` (invalid) or are skipped again by the consent check.
                 let retryable: Vec<String> = snap
                     .counters
-                    .keys()
-                    .filter_map(|k| k.strip_prefix("failed:"))
-                    .filter(|code| {
-                        let class =
-                            crate::provider::classify(crate::provider::ProviderKind::Gupshup, code);
-                        let meta =
-                            crate::provider::classify(crate::provider::ProviderKind::Meta, code);
-                        class.is_retryable()
-                            || meta.is_retryable()
-                            || class == FailureClass::Unavailable
-                    })
+                    .iter()
+                    .filter(|(_, n)| **n > 0)
+                    .filter_map(|(k, _)| k.strip_prefix("failed:"))
                     .map(String::from)
                     .collect();
                 let n = p

@@ -16,6 +16,7 @@ use crate::dispatch::runner::LiveCampaign;
 use crate::ledger::LimitGroup;
 use crate::policy::brake::BrakeState;
 use crate::policy::pacer::Pacer;
+use crate::policy::throughput::AdaptiveRate;
 use crate::provider::{
     http_client, DryRunProvider, GupshupConfig, GupshupProvider, MetaConfig, MetaProvider, Provider,
 };
@@ -28,6 +29,8 @@ pub struct SenderHandle {
     pub group: LimitGroup,
     pub config: SenderConfig,
     pub brakes: Brakes,
+    /// The sender's send rate under throughput errors (AIMD), shared with its dispatcher.
+    pub rate: Arc<Mutex<AdaptiveRate>>,
     pub commands: mpsc::Sender<Command>,
 }
 
@@ -88,6 +91,7 @@ impl Dispatchers {
                 .unwrap_or_else(|| {
                     Arc::new(Mutex::new(BrakeState::new(cfg.pacing.brakes.clone())))
                 });
+            let rate = Arc::new(Mutex::new(AdaptiveRate::new(sc.max_mps)));
             let group = LimitGroup::new(sc.limit_group(&id));
             let (tx, rx) = mpsc::channel(16);
             let deps = SenderDeps {
@@ -107,6 +111,8 @@ impl Dispatchers {
                 tick: Duration::from_millis(50),
                 drain_timeout: cfg.drain_timeout,
                 brakes: brakes.clone(),
+                rate: rate.clone(),
+                retries: cfg.retries.clone(),
                 board: shared.board.clone(),
                 metrics: shared.metrics.clone(),
             };
@@ -117,6 +123,7 @@ impl Dispatchers {
                 group,
                 config: sc,
                 brakes,
+                rate,
                 commands: tx,
             };
             tracing::info!(sender = %id, provider = ?handle.config.provider, group = %handle.group, "dispatcher started");

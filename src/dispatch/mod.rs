@@ -5,6 +5,7 @@ pub mod dispatcher;
 pub mod progress;
 pub mod progress_memory;
 pub mod progress_redis;
+pub mod react;
 pub mod runner;
 pub mod schedule;
 mod send;

@@ -71,6 +71,13 @@ pub struct SenderStatus {
     pub brakes: Vec<Brake>,
     /// Messages per second the pacer allows now.
     pub rate_per_second: f64,
+    /// The send rate cap now: `max_mps`, lowered after throughput errors and climbing back
+    /// as sends are accepted.
+    #[serde(default)]
+    pub rate_limit_mps: u32,
+    /// The configured `max_mps`.
+    #[serde(default)]
+    pub max_mps: u32,
     pub ladder: Vec<LadderStep>,
 }
 
@@ -86,6 +93,15 @@ pub struct CampaignTotals {
     pub failed: u64,
     /// Outcome unknown after a crash: never resent (DESIGN.md §2.4).
     pub unknown: u64,
+    /// Waiting for a retry after a temporary failure (pair rate, maintenance, throughput).
+    #[serde(default)]
+    pub retrying: u64,
+    /// Held back by the customer's marketing cap (131049); sent again after 24 h.
+    #[serde(default)]
+    pub deferred: u64,
+    /// Not on WhatsApp / invalid destination: never retried.
+    #[serde(default)]
+    pub invalid: u64,
     /// Skipped contacts by reason (`no_optin`, `opted_out`, `invalid_number`, `duplicate`, ...).
     pub skipped: BTreeMap<String, u64>,
     /// Failed contacts by provider error code (`131048`, `1002`, ...).
@@ -100,6 +116,7 @@ impl CampaignTotals {
             + self.read
             + self.failed
             + self.unknown
+            + self.invalid
             + self.skipped.values().sum::<u64>()
     }
 }
@@ -129,7 +146,7 @@ pub enum CampaignAction {
     Pause,
     Resume,
     Cancel,
-    /// Put the failed contacts (retryable codes only) back to pending.
+    /// Put every failed contact back to pending.
     RetryFailed,
 }
 

@@ -51,6 +51,21 @@ pub struct SendOutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReactionLabels {
+    pub sender: String,
+    /// The failure class (`pair_rate`, `auth`, ...).
+    pub class: String,
+    /// What became of the contact: failed, invalid, retrying, deferred, pending.
+    pub fate: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnknownCodeLabels {
+    pub sender: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpErrorLabels {
     pub sender: String,
     /// The HTTP status the provider answered, or `transport` when there was no answer.
@@ -123,6 +138,10 @@ pub struct Metrics {
     pub sender_provider_latency_seconds: Family<SenderLabels, Histogram, fn() -> Histogram>,
     pub sender_http_errors: Family<HttpErrorLabels, Counter>,
     pub sender_rate_messages_per_second: Family<SenderLabels, FloatGauge>,
+    pub sender_rate_limit_messages_per_second: Family<SenderLabels, Gauge>,
+    pub sender_max_messages_per_second: Family<SenderLabels, Gauge>,
+    pub sender_failure_reactions: Family<ReactionLabels, Counter>,
+    pub sender_unknown_failure_codes: Family<UnknownCodeLabels, Counter>,
     // Per campaign.
     pub campaign_contacts: Family<CampaignStateLabels, Gauge>,
     pub campaign_skipped_contacts: Family<CampaignReasonLabels, Gauge>,
@@ -141,7 +160,7 @@ pub struct Metrics {
 pub const QUALITIES: [&str; 4] = ["high", "medium", "low", "unknown"];
 
 /// The contact states `tierpace_campaign_contacts` has one series for each.
-pub const CONTACT_STATES: [&str; 8] = [
+pub const CONTACT_STATES: [&str; 11] = [
     "pending",
     "in_flight",
     "sent",
@@ -150,6 +169,9 @@ pub const CONTACT_STATES: [&str; 8] = [
     "failed",
     "skipped",
     "unknown",
+    "retrying",
+    "deferred",
+    "invalid",
 ];
 
 /// The campaign states `tierpace_campaign_state` has one series for each.
@@ -187,6 +209,10 @@ impl Metrics {
             sender_provider_latency_seconds: Family::new_with_constructor(latency_histogram),
             sender_http_errors: Family::default(),
             sender_rate_messages_per_second: Family::default(),
+            sender_rate_limit_messages_per_second: Family::default(),
+            sender_max_messages_per_second: Family::default(),
+            sender_failure_reactions: Family::default(),
+            sender_unknown_failure_codes: Family::default(),
             campaign_contacts: Family::default(),
             campaign_skipped_contacts: Family::default(),
             campaign_failed_contacts: Family::default(),
@@ -249,6 +275,26 @@ impl Metrics {
             "sender_rate_messages_per_second",
             "Current send rate the pacer allows",
             m.sender_rate_messages_per_second.clone(),
+        );
+        r.register(
+            "sender_rate_limit_messages_per_second",
+            "Messages per second the sender may send now: max_mps, lowered after throughput errors (AIMD)",
+            m.sender_rate_limit_messages_per_second.clone(),
+        );
+        r.register(
+            "sender_max_messages_per_second",
+            "The sender's configured max_mps",
+            m.sender_max_messages_per_second.clone(),
+        );
+        r.register(
+            "sender_failure_reactions",
+            "Provider failures acted on, by class and what became of the contact",
+            m.sender_failure_reactions.clone(),
+        );
+        r.register(
+            "sender_unknown_failure_codes",
+            "Provider failures with a code tierpace does not know (alert on any)",
+            m.sender_unknown_failure_codes.clone(),
         );
         r.register(
             "campaign_contacts",
@@ -323,6 +369,15 @@ impl Metrics {
                     sender: s.id.clone(),
                 })
                 .set(s.rate_per_second);
+            let labels = SenderLabels {
+                sender: s.id.clone(),
+            };
+            self.sender_rate_limit_messages_per_second
+                .get_or_create(&labels)
+                .set(i64::from(s.rate_limit_mps));
+            self.sender_max_messages_per_second
+                .get_or_create(&labels)
+                .set(i64::from(s.max_mps));
         }
         for (name, members) in groups {
             let Some(first) = members.first() else {
@@ -385,6 +440,9 @@ impl Metrics {
             ("failed", t.failed),
             ("skipped", t.skipped.values().sum()),
             ("unknown", t.unknown),
+            ("retrying", t.retrying),
+            ("deferred", t.deferred),
+            ("invalid", t.invalid),
         ] {
             self.campaign_contacts
                 .get_or_create(&CampaignStateLabels {

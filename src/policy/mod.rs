@@ -11,6 +11,8 @@ pub mod holidays;
 pub mod pacer;
 pub mod profile;
 pub mod rate;
+pub mod retry_policy;
 pub mod share;
+pub mod throughput;
 pub mod tier;
 pub mod tier_state;
