@@ -44,7 +44,7 @@ pub enum AdminCommand {
     Resume { campaign: String },
     /// Cancel a campaign for good.
     Cancel { campaign: String },
-    /// Put a campaign's failed contacts (retryable codes) back in the queue.
+    /// Put every failed contact of a campaign back in the queue.
     Retry {
         campaign: String,
         /// Retry the failed contacts (the only kind that can be retried; accepted for clarity).
