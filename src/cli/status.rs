@@ -82,10 +82,19 @@ fn sender_row(s: &SenderStatus, now: DateTime<Utc>) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // Model vs provider: the provider's tier when it was polled, else why not.
+    let tier = match (&s.provider_tier, s.provider_poll.as_deref()) {
+        (Some(p), _) if *p == s.tier => format!("{} (= provider)", s.tier),
+        (Some(p), _) => format!("{} (provider {p})", s.tier),
+        (None, Some(why)) if why.starts_with("not configured") => {
+            format!("{} (provider not polled: callbacks only)", s.tier)
+        }
+        _ => s.tier.clone(),
+    };
     vec![
         s.id.clone(),
         s.limit_group.clone(),
-        s.tier.clone(),
+        tier,
         used,
         seven,
         upgrade,
@@ -264,6 +273,10 @@ mod tests {
             rate_per_second: 2.5,
             rate_limit_mps: 20,
             max_mps: 20,
+            provider_tier: None,
+            provider_limit: None,
+            provider_quality: None,
+            provider_poll: None,
             ladder: vec![],
         }
     }

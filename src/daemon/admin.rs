@@ -45,6 +45,11 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
         })
         .unwrap_or_default();
     let stats = snap.stats.as_ref();
+    let view = shared
+        .provider_views
+        .read()
+        .ok()
+        .and_then(|v| v.get(&snap.sender).cloned());
     SenderStatus {
         id: snap.sender.clone(),
         limit_group: snap.group.clone(),
@@ -83,6 +88,16 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
         rate_per_second: snap.campaigns.iter().map(|c| c.rate_per_second).sum(),
         rate_limit_mps: snap.rate_limit_mps,
         max_mps: snap.max_mps,
+        provider_tier: view
+            .as_ref()
+            .and_then(|v| v.tier)
+            .map(|t| t.provider_name().to_string()),
+        provider_limit: view.as_ref().and_then(|v| v.tier).and_then(|t| t.limit()),
+        provider_quality: view
+            .as_ref()
+            .and_then(|v| v.quality)
+            .map(|q| q.name().to_uppercase()),
+        provider_poll: Some(view.map_or_else(|| "not polled yet".to_string(), |v| v.describe())),
         ladder,
     }
 }
@@ -298,6 +313,11 @@ impl AdminOps for Admin {
         tracing::info!(sender, %tier, "tier set by an operator");
         self.wake();
         self.sender_now(sender)
+    }
+
+    async fn refresh_tiers(&self) -> Result<(), AdminError> {
+        super::tier_poll::refresh_all(&self.0).await;
+        Ok(())
     }
 
     async fn set_brake(

@@ -6,6 +6,7 @@ mod campaigns;
 mod senders;
 mod sink;
 mod stores;
+pub mod tier_poll;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,6 +57,8 @@ pub struct Shared {
     pub metrics: Metrics,
     pub reload_tx: mpsc::Sender<Trigger>,
     pub started: std::sync::atomic::AtomicBool,
+    /// What each sender's provider said last about its tier and quality (by sender id).
+    pub provider_views: RwLock<BTreeMap<String, tier_poll::ProviderView>>,
 }
 
 /// Why the daemon re-reads its inputs.
@@ -204,6 +207,7 @@ pub async fn run(
         metrics: metrics.clone(),
         reload_tx: reload_tx.clone(),
         started: std::sync::atomic::AtomicBool::new(false),
+        provider_views: RwLock::new(BTreeMap::new()),
     });
     import_optout_file(&shared, &loaded).await;
 
@@ -251,6 +255,7 @@ pub async fn run(
     ])
     .context("installing signal handlers")?;
     let mut cron = cron_wakeups(&shared).await;
+    let poll_task = tokio::spawn(tier_poll::run(shared.clone(), dispatch_token.clone()));
 
     shared
         .started
@@ -297,6 +302,7 @@ pub async fn run(
         let _ = c.shutdown().await;
     }
     dispatch_token.cancel();
+    let _ = poll_task.await;
     let drain = loaded.config.drain_timeout + Duration::from_secs(2);
     if tokio::time::timeout(drain, dispatchers.join())
         .await

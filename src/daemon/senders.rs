@@ -31,6 +31,8 @@ pub struct SenderHandle {
     pub brakes: Brakes,
     /// The sender's send rate under throughput errors (AIMD), shared with its dispatcher.
     pub rate: Arc<Mutex<AdaptiveRate>>,
+    /// Where the provider's current tier and quality are asked (`None`: not configured).
+    pub tier_source: Option<Arc<dyn crate::provider::tier_source::TierSource>>,
     pub commands: mpsc::Sender<Command>,
 }
 
@@ -83,6 +85,11 @@ impl Dispatchers {
         }
         for (id, provider) in fresh {
             let sc = cfg.senders[&id].clone();
+            let tier_source = super::tier_poll::build_source(&sc)
+                .with_context(|| format!("senders.{id}: tier poll"))?;
+            if tier_source.is_none() && sc.provider == ProviderChoice::Gupshup {
+                tracing::info!(sender = %id, "tier poll not configured (partner_app_id / partner_token): relying on Gupshup's tier callbacks");
+            }
             let brakes: Brakes = shared
                 .senders
                 .read()
@@ -124,6 +131,7 @@ impl Dispatchers {
                 config: sc,
                 brakes,
                 rate,
+                tier_source,
                 commands: tx,
             };
             tracing::info!(sender = %id, provider = ?handle.config.provider, group = %handle.group, "dispatcher started");

@@ -9,6 +9,7 @@
 //! | `POST` / `DELETE /api/v1/optouts/{number}` | add / lift a global opt-out |
 //! | `POST /api/v1/senders/{id}/tier` `{"tier":"TIER_1K"}` | the operator sets the tier |
 //! | `POST /api/v1/senders/{id}/brake` `{"on":true,"reason":".."}` | set or lift a brake |
+//! | `POST /api/v1/senders/refresh` | poll every provider for tier and quality now, answer the senders |
 //!
 //! Every change needs `Authorization: Bearer <admin token>`; reads too when a read token is
 //! configured ([`super::auth`]). The daemon implements [`AdminOps`]; this file only maps HTTP.
@@ -78,6 +79,17 @@ pub struct SenderStatus {
     /// The configured `max_mps`.
     #[serde(default)]
     pub max_mps: u32,
+    /// The tier as the provider last reported it (poll), beside `tier`, the model's.
+    #[serde(default)]
+    pub provider_tier: Option<String>,
+    /// The provider's limit (`None` with a `provider_tier`: unlimited).
+    #[serde(default)]
+    pub provider_limit: Option<u64>,
+    #[serde(default)]
+    pub provider_quality: Option<String>,
+    /// How the provider is polled and how the last poll went (or that it is not configured).
+    #[serde(default)]
+    pub provider_poll: Option<String>,
     pub ladder: Vec<LadderStep>,
 }
 
@@ -222,6 +234,10 @@ pub trait AdminOps: Send + Sync + 'static {
     /// `number` is digits with the country code (a leading `+` already stripped).
     async fn optout(&self, number: &str, add: bool) -> Result<(), AdminError>;
     async fn set_tier(&self, sender: &str, tier: &str) -> Result<SenderStatus, AdminError>;
+    /// Polls every sender's provider for its tier and quality now (`status --refresh`).
+    async fn refresh_tiers(&self) -> Result<(), AdminError> {
+        Ok(())
+    }
     async fn set_brake(
         &self,
         sender: &str,
@@ -276,6 +292,14 @@ type ApiResult = Result<Response, ApiError>;
 
 pub async fn list_senders(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
     authorize(&s.config, &headers, Access::Read)?;
+    let senders = s.admin.senders().await?;
+    Ok(Json(senders).into_response())
+}
+
+/// `POST /api/v1/senders/refresh`: poll the providers now, answer the senders.
+pub async fn refresh_senders(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
+    authorize(&s.config, &headers, Access::Read)?;
+    s.admin.refresh_tiers().await?;
     let senders = s.admin.senders().await?;
     Ok(Json(senders).into_response())
 }

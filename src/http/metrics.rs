@@ -60,6 +60,20 @@ pub struct ReactionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PollLabels {
+    pub sender: String,
+    /// ok, error
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileLabels {
+    pub group: String,
+    /// provider_lower, provider_higher
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UnknownCodeLabels {
     pub sender: String,
     pub code: String,
@@ -133,6 +147,9 @@ pub struct Metrics {
     pub group_upgrade_pending_timestamp_seconds: Family<GroupLabels, Gauge>,
     pub group_quality: Family<GroupQualityLabels, Gauge>,
     pub group_brake_active: Family<GroupLabels, Gauge>,
+    pub group_provider_tier_limit: Family<GroupLabels, FloatGauge>,
+    pub group_tier_reconciles: Family<ReconcileLabels, Counter>,
+    pub sender_tier_polls: Family<PollLabels, Counter>,
     // Per sender (the dispatcher and provider).
     pub sender_sends: Family<SendOutcomeLabels, Counter>,
     pub sender_provider_latency_seconds: Family<SenderLabels, Histogram, fn() -> Histogram>,
@@ -205,6 +222,9 @@ impl Metrics {
             group_upgrade_pending_timestamp_seconds: Family::default(),
             group_quality: Family::default(),
             group_brake_active: Family::default(),
+            group_provider_tier_limit: Family::default(),
+            group_tier_reconciles: Family::default(),
+            sender_tier_polls: Family::default(),
             sender_sends: Family::default(),
             sender_provider_latency_seconds: Family::new_with_constructor(latency_histogram),
             sender_http_errors: Family::default(),
@@ -259,6 +279,21 @@ impl Metrics {
             "group_brake_active",
             "1 while a brake holds the group's marketing sends back",
             m.group_brake_active.clone(),
+        );
+        r.register(
+            "group_provider_tier_limit",
+            "The group's limit as the provider last reported it (poll); compare with group_tier_limit, the model's (+Inf when unlimited)",
+            m.group_provider_tier_limit.clone(),
+        );
+        r.register(
+            "group_tier_reconciles",
+            "Times a provider poll moved the model's tier (provider_lower takes effect at once, provider_higher is accepted)",
+            m.group_tier_reconciles.clone(),
+        );
+        r.register(
+            "sender_tier_polls",
+            "Polls of the provider for tier and quality, by result",
+            m.sender_tier_polls.clone(),
         );
         r.register("sender_sends", "Sends by outcome", m.sender_sends.clone());
         r.register(
@@ -390,6 +425,11 @@ impl Metrics {
             self.group_tier_limit
                 .get_or_create(&group)
                 .set(to_f64(first.limit));
+            if let Some(p) = members.iter().find(|m| m.provider_tier.is_some()) {
+                self.group_provider_tier_limit
+                    .get_or_create(&group)
+                    .set(to_f64(p.provider_limit));
+            }
             self.group_unique_customers_24h
                 .get_or_create(&group)
                 .set(clamp(first.unique_24h));

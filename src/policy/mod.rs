@@ -15,4 +15,5 @@ pub mod retry_policy;
 pub mod share;
 pub mod throughput;
 pub mod tier;
+pub mod tier_reconcile;
 pub mod tier_state;

@@ -100,6 +100,10 @@ pub fn sample_sender() -> SenderStatus {
         rate_per_second: 2.5,
         rate_limit_mps: 20,
         max_mps: 20,
+        provider_tier: None,
+        provider_limit: None,
+        provider_quality: None,
+        provider_poll: None,
         ladder: vec![
             LadderStep {
                 tier: "TIER_250".into(),
