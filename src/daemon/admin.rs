@@ -328,7 +328,7 @@ impl AdminOps for Admin {
     ) -> Result<SenderStatus, AdminError> {
         let h = self.sender(sender)?;
         let now = self.0.clock.now();
-        {
+        let active = {
             let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
             if on {
                 b.set(
@@ -341,7 +341,14 @@ impl AdminOps for Admin {
                     b.lift(&brake);
                 }
             }
-        }
+            b.active()
+        };
+        // Saved for every replica and the next start (the dispatchers read it each tick).
+        self.0
+            .pacing
+            .set_brakes(sender, &active)
+            .await
+            .map_err(unavailable)?;
         tracing::info!(
             sender,
             on,

@@ -48,6 +48,8 @@ pub struct Shared {
     pub ledger: Arc<dyn crate::ledger::Ledger>,
     pub consent: Arc<dyn crate::campaign::consent::ConsentStore>,
     pub progress: Arc<dyn crate::dispatch::progress::ProgressStore>,
+    /// Brakes, sends per day and template warm-up, shared by replicas and kept across restarts.
+    pub pacing: Arc<dyn crate::dispatch::pacing_store::PacingStore>,
     pub pinger: stores::Pinger,
     pub redis_up: std::sync::atomic::AtomicBool,
     pub board: Arc<StatusBoard>,
@@ -198,6 +200,7 @@ pub async fn run(
         ledger: stores.ledger,
         consent: stores.consent,
         progress: stores.progress,
+        pacing: stores.pacing,
         pinger: stores.pinger,
         redis_up: std::sync::atomic::AtomicBool::new(true),
         board: Arc::new(StatusBoard::default()),

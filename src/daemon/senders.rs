@@ -118,6 +118,7 @@ impl Dispatchers {
                 tick: Duration::from_millis(50),
                 drain_timeout: cfg.drain_timeout,
                 brakes: brakes.clone(),
+                pacing: shared.pacing.clone(),
                 rate: rate.clone(),
                 retries: cfg.retries.clone(),
                 board: shared.board.clone(),

@@ -154,6 +154,7 @@ impl Sink {
             consent: s.consent.clone(),
             metrics: s.metrics.clone(),
             retries,
+            pacing: s.pacing.clone(),
         };
         let contact = ContactRef { run, field, line };
         // A callback does not say how often this contact was retried: its ladder starts over.
@@ -195,21 +196,24 @@ impl Sink {
                 .await
                 .map_err(|e| e.to_string())?;
             tracing::info!(sender = %h.id, group = %h.group, event, tier = %state.tier, "tier event applied");
-            let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
-            match &ev {
-                TierEvent::Flagged => {
-                    b.set(Brake::Flagged, now);
-                }
-                TierEvent::Unflagged => {
-                    b.lift(&Brake::Flagged);
-                }
-                TierEvent::Downgrade { .. } => {
-                    b.set(Brake::Downgraded, now);
-                }
-                TierEvent::Upgrade { .. } => {
-                    b.lift(&Brake::Downgraded);
-                }
-                _ => {}
+            let active = {
+                let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
+                let changed = match &ev {
+                    TierEvent::Flagged => b.set(Brake::Flagged, now),
+                    TierEvent::Unflagged => b.lift(&Brake::Flagged),
+                    TierEvent::Downgrade { .. } => b.set(Brake::Downgraded, now),
+                    TierEvent::Upgrade { .. } => b.lift(&Brake::Downgraded),
+                    _ => false,
+                };
+                changed.then(|| b.active())
+            };
+            if let Some(active) = active {
+                crate::dispatch::pacing_store::persist_brakes(
+                    self.0.pacing.as_ref(),
+                    &h.id,
+                    &active,
+                )
+                .await;
             }
         }
         Ok(())
@@ -290,9 +294,18 @@ impl EventSink for Sink {
                         Quality::Unknown => None,
                     };
                     if let Some(r) = rating {
-                        let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
-                        if b.quality(r, now) {
+                        let active = {
+                            let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
+                            b.quality(r, now).then(|| b.active())
+                        };
+                        if let Some(active) = active {
                             tracing::warn!(sender = %h.id, quality = q.name(), "quality changed: brakes updated");
+                            crate::dispatch::pacing_store::persist_brakes(
+                                s.pacing.as_ref(),
+                                &h.id,
+                                &active,
+                            )
+                            .await;
                         }
                     }
                 }

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 
 use crate::campaign::consent::{ConsentStore, MemoryConsent, RedisConsent};
 use crate::config::{DaemonConfig, StateBackend};
+use crate::dispatch::pacing_store::{MemoryPacing, PacingStore, RedisPacing};
 use crate::dispatch::progress::ProgressStore;
 use crate::dispatch::progress_memory::MemoryProgress;
 use crate::dispatch::progress_redis::RedisProgress;
@@ -35,6 +36,7 @@ pub struct Stores {
     pub ledger: Arc<dyn Ledger>,
     pub consent: Arc<dyn ConsentStore>,
     pub progress: Arc<dyn ProgressStore>,
+    pub pacing: Arc<dyn PacingStore>,
     pub pinger: Pinger,
 }
 
@@ -45,6 +47,7 @@ pub async fn build(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Resu
             ledger: Arc::new(MemoryLedger::new(settings)),
             consent: Arc::new(MemoryConsent::new()),
             progress: Arc::new(MemoryProgress::new()),
+            pacing: Arc::new(MemoryPacing::new()),
             pinger: Pinger::None,
         }),
         StateBackend::Redis if !cfg.redis_cluster.is_empty() => {
@@ -58,6 +61,7 @@ pub async fn build(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Resu
                 ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
                 consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
                 progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
+                pacing: Arc::new(RedisPacing::new(conn.clone(), prefix)),
                 pinger: Pinger::Cluster(conn),
             })
         }
@@ -76,6 +80,7 @@ pub async fn build(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Resu
                 ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
                 consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
                 progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
+                pacing: Arc::new(RedisPacing::new(conn.clone(), prefix)),
                 pinger: Pinger::Single(conn),
             })
         }

@@ -243,9 +243,14 @@ async fn apply(
             Quality::Medium => QualityRating::Medium,
             _ => QualityRating::Low,
         };
-        let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
-        if b.quality(rating, now) {
+        let active = {
+            let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
+            b.quality(rating, now).then(|| b.active())
+        };
+        if let Some(active) = active {
             tracing::warn!(sender = %h.id, quality = q.name(), "quality from the provider's poll: brakes updated");
+            crate::dispatch::pacing_store::persist_brakes(shared.pacing.as_ref(), &h.id, &active)
+                .await;
         }
     }
     Ok(())

@@ -56,6 +56,8 @@ pub struct SenderDeps {
     pub tick: Duration,
     pub drain_timeout: Duration,
     pub brakes: Arc<Mutex<BrakeState>>,
+    /// Where brakes, sends per day and template warm-up are shared and kept.
+    pub pacing: Arc<dyn super::pacing_store::PacingStore>,
     /// The sender's rate under throughput errors (shared with the webhook path).
     pub rate: Arc<Mutex<AdaptiveRate>>,
     /// When temporary failures are retried (`[retries]`).
@@ -182,6 +184,7 @@ impl Dispatcher {
             consent: self.deps.consent.clone(),
             metrics: self.deps.metrics.clone(),
             retries: self.deps.retries.clone(),
+            pacing: self.deps.pacing.clone(),
         }
     }
 
@@ -205,6 +208,14 @@ impl Dispatcher {
             }
         };
         self.roll_day(now);
+        // Brakes as the shared store has them: set by any replica, kept across restarts.
+        if let Ok(active) = self.deps.pacing.brakes(&self.deps.sender_id).await {
+            self.deps
+                .brakes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .restore(active);
+        }
         let ids: Vec<String> = self.runners.keys().cloned().collect();
         for id in &ids {
             if let Err(e) = self.refresh(id, now).await {
@@ -404,6 +415,15 @@ impl Dispatcher {
         {
             r.meta = progress.meta(&r.live.run).await?;
             r.meta_at = Some(now);
+            // Today's sends and the template's warm-up count, from every replica.
+            let day = r.live.calendar.local_day_bounds(now).0.date_naive();
+            if let Ok(n) = self.deps.pacing.sends_on(id, day).await {
+                r.sent_today = r.sent_today.max(n);
+            }
+            let template = template_key(&r.live.campaign.template.template);
+            if let Ok(n) = self.deps.pacing.template_sends(&template).await {
+                r.template_sends = r.template_sends.max(n);
+            }
         }
         // A retry or deferral came due: re-read the audience to send the due contacts.
         let retry_due = r.meta.retry_at.is_some_and(|t| t <= now);
@@ -631,6 +651,7 @@ impl Dispatcher {
         let Some(r) = self.runners.get_mut(id) else {
             return Ok(());
         };
+        let mut started = 0u64;
         for ((i, key, line, counted, attempt), prior) in admitted.into_iter().zip(claimed) {
             r.window.settle(i);
             if prior.is_some() {
@@ -644,6 +665,7 @@ impl Dispatcher {
             }
             r.sent_today += 1;
             r.template_sends += 1;
+            started += 1;
             r.recent_sends.push_back(now);
             let msg =
                 TemplateMessage {
@@ -692,6 +714,16 @@ impl Dispatcher {
                 let _permit = permit;
                 job.run().await
             });
+        }
+        if started > 0 {
+            let day = r.live.calendar.local_day_bounds(now).0.date_naive();
+            if let Ok(n) = deps.pacing.add_sends(id, day, started).await {
+                r.sent_today = n;
+            }
+            let template = template_key(&r.live.campaign.template.template);
+            if let Ok(n) = deps.pacing.add_template_sends(&template, started).await {
+                r.template_sends = n;
+            }
         }
         save_cursor(r, deps.progress.as_ref(), fence).await;
         Ok(())
@@ -799,6 +831,14 @@ fn pacing_mode(m: crate::campaign::file::PacingMode) -> crate::policy::growth::P
         F::Grow => P::Grow,
         F::Steady => P::Steady,
         F::Asap => P::Asap,
+    }
+}
+
+/// A template's name in the warm-up count: its Gupshup id, or its Meta name and language.
+fn template_key(t: &CampaignTemplate) -> String {
+    match t {
+        CampaignTemplate::Id(id) => id.clone(),
+        CampaignTemplate::Name { name, language } => format!("{name}:{language}"),
     }
 }
 

@@ -2,6 +2,7 @@
 //! [`dispatcher`], the pure run-state decision ([`schedule`]) and the status board.
 pub mod cron;
 pub mod dispatcher;
+pub mod pacing_store;
 pub mod progress;
 pub mod progress_memory;
 pub mod progress_redis;

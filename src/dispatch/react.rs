@@ -164,6 +164,8 @@ pub struct Reactor {
     pub consent: Arc<dyn ConsentStore>,
     pub metrics: crate::http::Metrics,
     pub retries: RetrySettings,
+    /// Where a changed brake is saved for every replica and the next start.
+    pub pacing: Arc<dyn super::pacing_store::PacingStore>,
 }
 
 impl Reactor {
@@ -180,7 +182,9 @@ impl Reactor {
     ) -> Result<Reaction, ProgressError> {
         let reaction = decide(failure, attempt, now, &self.retries);
         for s in senders {
-            self.apply_to_sender(&reaction.sender, s, now);
+            if let Some(active) = self.apply_to_sender(&reaction.sender, s, now) {
+                super::pacing_store::persist_brakes(self.pacing.as_ref(), &s.id, &active).await;
+            }
         }
         self.count(failure, &reaction, senders);
         if reaction.opt_out {
@@ -201,33 +205,43 @@ impl Reactor {
         Ok(reaction)
     }
 
-    fn apply_to_sender(&self, effect: &SenderEffect, s: &SenderControls, now: DateTime<Utc>) {
+    /// Applies the effect; when a brake changed, the brakes now active (to be saved).
+    fn apply_to_sender(
+        &self,
+        effect: &SenderEffect,
+        s: &SenderControls,
+        now: DateTime<Utc>,
+    ) -> Option<Vec<(Brake, DateTime<Utc>)>> {
         match effect {
-            SenderEffect::None => {}
+            SenderEffect::None => None,
             SenderEffect::SlowDown => {
                 let mut rate = s.rate.lock().unwrap_or_else(|e| e.into_inner());
                 if rate.throttled(now) {
                     tracing::warn!(sender = %s.id, rate_mps = rate.current(), max_mps = rate.max(),
                         "provider throughput error: send rate lowered");
                 }
+                None
             }
             SenderEffect::SpamFailure => {
                 let mut b = s.brakes.lock().unwrap_or_else(|e| e.into_inner());
-                if b.observe_failure(now, true) {
+                let set = b.observe_failure(now, true);
+                if set {
                     tracing::warn!(sender = %s.id, "spam-related failures rising: marketing braked on this sender");
                 }
+                set.then(|| b.active())
             }
             SenderEffect::Pause(reason) => {
                 let mut b = s.brakes.lock().unwrap_or_else(|e| e.into_inner());
-                if !b
+                let set = !b
                     .active()
                     .iter()
                     .any(|(b, _)| matches!(b, Brake::Account(_)))
-                    && b.set(Brake::Account(reason.clone()), now)
-                {
+                    && b.set(Brake::Account(reason.clone()), now);
+                if set {
                     tracing::error!(sender = %s.id, reason = %reason,
                         "account or credentials refused by the provider: sender paused until an operator lifts the brake");
                 }
+                set.then(|| b.active())
             }
         }
     }

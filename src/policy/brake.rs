@@ -201,6 +201,12 @@ impl BrakeState {
         self.active.clone()
     }
 
+    /// Takes the active brakes as the shared state store has them (set by any replica, kept
+    /// across restarts); the recent spam failures stay this process's own.
+    pub fn restore(&mut self, active: Vec<(Brake, DateTime<Utc>)>) {
+        self.active = active;
+    }
+
     /// Whether any brake is on.
     pub fn any(&self) -> bool {
         !self.active.is_empty()
