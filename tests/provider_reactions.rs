@@ -426,3 +426,75 @@ async fn rig_template() -> Rig {
     )
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spam_brake_reaches_a_replica_and_survives_a_restart() {
+    let redis = support::redis_server::RedisServer::start();
+    let port = free_port();
+    let fake = FakeGupshup::start(FakeGupshupConfig {
+        callback_url: Some(format!("http://127.0.0.1:{port}/webhooks/gupshup")),
+        ..Default::default()
+    })
+    .await;
+    for i in 0..3 {
+        fake.set_fault(fail(i, "131048"));
+    }
+    let s = scenario::write(&ScenarioSpec {
+        redis_url: Some(&redis.url()),
+        gupshup_url: &fake.base_url(),
+        contacts: 10,
+        http_port: Some(port),
+        admin_token: Some(TOKEN),
+        ..Default::default()
+    });
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    let braked = |url: String| async move {
+        get::<Vec<SenderStatus>>(url)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|s| s.brakes.iter().any(|b| b.reason == "SpamRate"))
+    };
+    let mut on = false;
+    for _ in 0..200 {
+        if braked(s.url("/api/v1/senders")).await {
+            on = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(on, "spam brake set by the callbacks");
+    // A replica that received none of the callbacks holds the sender back too.
+    let (replica_cfg, replica_port) = s.replica_config();
+    let (rtoken, replica) = support::daemon::start_in_process(replica_cfg, Arc::new(SystemClock));
+    let replica_url = format!("http://127.0.0.1:{replica_port}/api/v1/senders");
+    let mut seen = false;
+    for _ in 0..100 {
+        if braked(replica_url.clone()).await {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the replica sees the brake");
+    rtoken.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), replica).await;
+    token.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), daemon).await;
+
+    // After a restart the brake is still on.
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    let mut still = false;
+    for _ in 0..100 {
+        if braked(s.url("/api/v1/senders")).await {
+            still = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(still, "the spam brake survives a restart");
+    token.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), daemon).await;
+}
