@@ -120,6 +120,9 @@ fn admin(command: &AdminCommand, args: &ClientArgs) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let client = AdminClient::from_args(args)?;
+        if args.refresh && matches!(command, AdminCommand::Status) {
+            client.refresh_tiers().await?;
+        }
         tierpace::cli::client::run(&client, command, args.json, SystemClock.now()).await
     });
     match result {

@@ -312,3 +312,142 @@ conformance!(cursor_and_controls_and_message_index_persist, |s: Arc<
     // released: another instance takes over at once, before the TTL would have run out
     held(&*s, &run, "b", 1).await;
 });
+
+conformance!(
+    retrying_and_deferred_contacts_set_the_runs_retry_time_and_are_requeued_when_due,
+    |s: Arc<dyn ProgressStore>| async move {
+        let run = RunId::new("bf", "r8");
+        let f = held(&*s, &run, "a", 0).await;
+        s.claim(&run, f, &[claim("c1", 2), claim("c2", 3), claim("c3", 4)])
+            .await
+            .unwrap();
+        let applied = s
+            .update(
+                &run,
+                &[
+                    set(
+                        "c1",
+                        ContactState::Retrying {
+                            line: 2,
+                            code: "131056".into(),
+                            not_before: t(16),
+                            attempt: 2,
+                        },
+                    ),
+                    set(
+                        "c2",
+                        ContactState::Deferred {
+                            line: 3,
+                            code: "131049".into(),
+                            not_before: t(86_400),
+                        },
+                    ),
+                    set(
+                        "c3",
+                        ContactState::Invalid {
+                            line: 4,
+                            code: "131026".into(),
+                        },
+                    ),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(applied, 3);
+        let meta = s.meta(&run).await.unwrap();
+        assert_eq!(
+            (
+                meta.count("retrying"),
+                meta.count("deferred"),
+                meta.count("invalid"),
+                meta.count("in_flight")
+            ),
+            (1, 1, 1, 0)
+        );
+        assert_eq!(meta.waiting(), 2);
+        assert_eq!(meta.retry_at, Some(t(16)));
+        // The states read back whole (attempt and not-before included).
+        let states = s
+            .states(&run, &["c1".to_string(), "c2".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(
+            states[0],
+            Some(ContactState::Retrying {
+                line: 2,
+                code: "131056".into(),
+                not_before: t(16),
+                attempt: 2,
+            })
+        );
+        assert_eq!(
+            states[1].as_ref().and_then(|s| s.not_before()),
+            Some(t(86_400))
+        );
+        // A rewind clears retry_at; a not-due contact seen again sets it back (lowest wins).
+        s.clear_rewind(&run, f).await.unwrap();
+        assert_eq!(s.meta(&run).await.unwrap().retry_at, None);
+        s.note_retry(&run, t(86_400)).await.unwrap();
+        s.note_retry(&run, t(100)).await.unwrap();
+        s.note_retry(&run, t(200)).await.unwrap();
+        assert_eq!(s.meta(&run).await.unwrap().retry_at, Some(t(100)));
+        // Requeue: the retrying contact goes back to pending and can be claimed; invalid
+        // contacts never do.
+        assert_eq!(
+            s.requeue(&run, &["c1".to_string(), "c3".to_string()], false)
+                .await
+                .unwrap(),
+            1
+        );
+        let meta = s.meta(&run).await.unwrap();
+        assert_eq!((meta.count("retrying"), meta.count("invalid")), (0, 1));
+        assert!(!meta.rewind);
+        let out = s
+            .claim(&run, f, &[claim("c1", 2), claim("c3", 4)])
+            .await
+            .unwrap();
+        assert_eq!(out[0], None);
+        assert!(out[1].is_some());
+    }
+);
+
+conformance!(
+    a_contact_tried_under_an_account_failure_goes_back_to_pending_with_a_rewind,
+    |s: Arc<dyn ProgressStore>| async move {
+        let run = RunId::new("bf", "r9");
+        let f = held(&*s, &run, "a", 0).await;
+        s.claim(&run, f, &[claim("c1", 2), claim("c2", 3)])
+            .await
+            .unwrap();
+        // c2 was sent, then a failed callback with 1003 came (wallet empty).
+        s.update(
+            &run,
+            &[set(
+                "c2",
+                ContactState::Sent {
+                    line: 3,
+                    message_id: "m2".into(),
+                },
+            )],
+        )
+        .await
+        .unwrap();
+        let n = s
+            .requeue(&run, &["c1".to_string(), "c2".to_string()], true)
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        let meta = s.meta(&run).await.unwrap();
+        assert!(meta.rewind);
+        assert_eq!(
+            (meta.count("in_flight"), meta.count("sent"), meta.settled()),
+            (0, 0, 0)
+        );
+        assert_eq!(
+            s.states(&run, &["c1".to_string(), "c2".to_string()])
+                .await
+                .unwrap(),
+            vec![None, None]
+        );
+    }
+);

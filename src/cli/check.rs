@@ -31,6 +31,14 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
         cfg.senders.len(),
         cfg.calendars.len()
     );
+    // Tier truth (issue 12 §2): say once which senders cannot ask their provider for the tier.
+    for (id, sc) in &cfg.senders {
+        if sc.provider == crate::config::ProviderChoice::Gupshup && !sc.tier_poll_configured() {
+            println!(
+                "note: senders.{id}: tier poll not configured (partner_app_id_env/_file and partner_token_env/_file): tierpace relies on Gupshup's tier callbacks"
+            );
+        }
+    }
     let calendars = build_calendars(&cfg.calendars)
         .map(|(c, _)| c)
         .unwrap_or_default();

@@ -33,6 +33,9 @@ pub struct ClientArgs {
     /// Print JSON for scripts instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// `status`: ask every sender's provider for its current limit and quality first.
+    #[arg(long, global = true)]
+    pub refresh: bool,
 }
 
 /// The admin subcommands.
@@ -46,7 +49,7 @@ pub enum AdminCommand {
     Resume { campaign: String },
     /// Cancel a campaign for good.
     Cancel { campaign: String },
-    /// Put a campaign's failed contacts (retryable codes) back in the queue.
+    /// Put every failed contact of a campaign back in the queue.
     Retry {
         campaign: String,
         /// Retry the failed contacts (the only kind that can be retried; accepted for clarity).
@@ -148,6 +151,12 @@ impl AdminClient {
                 .map(|t| Secret::new(t.trim())),
         };
         Self::new(&args.url, token)
+    }
+
+    /// Asks the daemon to poll every sender's provider for its tier and quality now.
+    pub async fn refresh_tiers(&self) -> Result<Vec<SenderStatus>, ClientError> {
+        self.call(reqwest::Method::POST, "/api/v1/senders/refresh", None)
+            .await
     }
 
     pub async fn senders(&self) -> Result<Vec<SenderStatus>, ClientError> {

@@ -125,15 +125,32 @@ fn sender_row(s: &SenderStatus, now: DateTime<Utc>) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // Model vs provider: the provider's tier when it was polled, else why not.
+    let tier = match (&s.provider_tier, s.provider_poll.as_deref()) {
+        (Some(p), _) if *p == s.tier => format!("{} (= provider)", s.tier),
+        (Some(p), _) => format!("{} (provider {p})", s.tier),
+        (None, Some(why)) if why.starts_with("not configured") => {
+            format!("{} (provider not polled: callbacks only)", s.tier)
+        }
+        _ => s.tier.clone(),
+    };
     vec![
         s.id.clone(),
         s.limit_group.clone(),
-        s.tier.clone(),
+        tier,
         used,
         seven,
         upgrade,
         s.quality.clone(),
-        format!("{:.1}/s", s.rate_per_second),
+        if s.rate_limit_mps > 0 && s.rate_limit_mps < s.max_mps {
+            // Lowered after the provider's throughput errors; climbs back as sends succeed.
+            format!(
+                "{:.1}/s (cap {}/{} after throttling)",
+                s.rate_per_second, s.rate_limit_mps, s.max_mps
+            )
+        } else {
+            format!("{:.1}/s", s.rate_per_second)
+        },
         brakes,
     ]
 }
@@ -155,6 +172,15 @@ fn campaign_row(c: &CampaignStatus, now: DateTime<Utc>) -> Vec<String> {
     let mut state = c.state.clone();
     if let Some(why) = &c.why {
         state.push_str(&format!(": {why}"));
+    }
+    for (n, what) in [
+        (t.retrying, "retrying"),
+        (t.deferred, "deferred"),
+        (t.invalid, "invalid"),
+    ] {
+        if n > 0 {
+            state.push_str(&format!("; {n} {what}"));
+        }
     }
     if let Some(until) = c.until {
         state.push_str(&format!(
@@ -288,6 +314,12 @@ mod tests {
                 effect: "halve".into(),
             }],
             rate_per_second: 2.5,
+            rate_limit_mps: 20,
+            max_mps: 20,
+            provider_tier: None,
+            provider_limit: None,
+            provider_quality: None,
+            provider_poll: None,
             ladder: vec![],
         }
     }

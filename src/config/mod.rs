@@ -90,6 +90,9 @@ pub struct DaemonConfig {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub pacing: PacerSettings,
+    /// When contacts with a temporary failure are tried again (DOMAIN.md §3).
+    #[serde(default)]
+    pub retries: crate::policy::retry_policy::RetrySettings,
     #[serde(default)]
     pub calendars: BTreeMap<String, CalendarConfig>,
     #[serde(default)]

@@ -51,6 +51,27 @@ pub struct SenderConfig {
     /// Business-hours calendar used when a campaign names none.
     #[serde(default)]
     pub calendar: Option<String>,
+    /// How often the provider is asked for the current limit and quality (also at start and on
+    /// `tierpace status --refresh`).
+    #[serde(default = "default_tier_poll", with = "humantime_serde")]
+    pub tier_poll: Duration,
+    /// Gupshup Partner API (tier and quality on demand): the app id and the app access token,
+    /// by reference only. Without them tierpace relies on Gupshup's tier callbacks.
+    #[serde(default)]
+    pub partner_app_id_env: Option<String>,
+    #[serde(default)]
+    pub partner_app_id_file: Option<PathBuf>,
+    #[serde(default)]
+    pub partner_token_env: Option<String>,
+    #[serde(default)]
+    pub partner_token_file: Option<PathBuf>,
+    /// `https://partner.gupshup.io` unless set (tests point it at a fake).
+    #[serde(default)]
+    pub partner_base_url: Option<String>,
+}
+
+fn default_tier_poll() -> Duration {
+    Duration::from_secs(15 * 60)
 }
 
 fn default_initial_tier() -> String {
@@ -67,6 +88,19 @@ fn default_timeout() -> Duration {
 }
 
 impl SenderConfig {
+    /// Whether tierpace can ask the provider for the tier: always for Meta (the access token
+    /// reads the Graph API), for Gupshup only with the Partner API app id and token.
+    pub fn tier_poll_configured(&self) -> bool {
+        match self.provider {
+            ProviderChoice::Meta => true,
+            ProviderChoice::Gupshup => {
+                (self.partner_app_id_env.is_some() || self.partner_app_id_file.is_some())
+                    && (self.partner_token_env.is_some() || self.partner_token_file.is_some())
+            }
+            ProviderChoice::Dryrun => false,
+        }
+    }
+
     pub fn limit_group(&self, id: &str) -> String {
         self.limit_group.clone().unwrap_or_else(|| id.to_string())
     }
@@ -84,6 +118,9 @@ impl SenderConfig {
                 key("initial_tier"),
                 self.initial_tier
             ));
+        }
+        if self.tier_poll < Duration::from_secs(1) {
+            p.push(format!("{}: at least 1s", key("tier_poll")));
         }
         if self.max_mps == 0 {
             p.push(format!("{}: must be at least 1", key("max_mps")));

@@ -17,7 +17,6 @@ use crate::http::{AdminError, AdminOps, CampaignAction, CampaignStatus, Readines
 use crate::policy::brake::Brake;
 use crate::policy::tier::Tier;
 use crate::policy::tier_state::TierEvent;
-use crate::provider::FailureClass;
 
 pub struct Admin(pub Arc<Shared>);
 
@@ -49,6 +48,11 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
         })
         .unwrap_or_default();
     let stats = snap.stats.as_ref();
+    let view = shared
+        .provider_views
+        .read()
+        .ok()
+        .and_then(|v| v.get(&snap.sender).cloned());
     SenderStatus {
         id: snap.sender.clone(),
         limit_group: snap.group.clone(),
@@ -85,6 +89,18 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
             })
             .collect(),
         rate_per_second: snap.campaigns.iter().map(|c| c.rate_per_second).sum(),
+        rate_limit_mps: snap.rate_limit_mps,
+        max_mps: snap.max_mps,
+        provider_tier: view
+            .as_ref()
+            .and_then(|v| v.tier)
+            .map(|t| t.provider_name().to_string()),
+        provider_limit: view.as_ref().and_then(|v| v.tier).and_then(|t| t.limit()),
+        provider_quality: view
+            .as_ref()
+            .and_then(|v| v.quality)
+            .map(|q| q.name().to_uppercase()),
+        provider_poll: Some(view.map_or_else(|| "not polled yet".to_string(), |v| v.describe())),
         ladder,
     }
 }
@@ -122,13 +138,15 @@ fn campaign_status(c: &CampaignSnapshot) -> CampaignStatus {
         read: n("read"),
         failed: n("failed"),
         unknown: n("unknown"),
+        retrying: n("retrying"),
+        deferred: n("deferred"),
+        invalid: n("invalid"),
         skipped,
         failed_by_code,
     };
-    totals.total = c.total_rows.max(totals.done() + totals.in_flight);
-    totals.pending = totals
-        .total
-        .saturating_sub(totals.done() + totals.in_flight);
+    let busy = totals.in_flight + totals.retrying + totals.deferred;
+    totals.total = c.total_rows.max(totals.done() + busy);
+    totals.pending = totals.total.saturating_sub(totals.done() + busy);
     CampaignStatus {
         id: c.id.clone(),
         sender: c.sender.clone(),
@@ -236,19 +254,14 @@ impl AdminOps for Admin {
             }
             CampaignAction::Cancel => ctl.cancelled = true,
             CampaignAction::RetryFailed => {
+                // Every failed contact: the operator asked, whatever the code (an account
+                // failure fixed since, an unknown code looked at). Invalid numbers and opt-outs
+                // are not `failed` (invalid) or are skipped again by the consent check.
                 let retryable: Vec<String> = snap
                     .counters
-                    .keys()
-                    .filter_map(|k| k.strip_prefix("failed:"))
-                    .filter(|code| {
-                        let class =
-                            crate::provider::classify(crate::provider::ProviderKind::Gupshup, code);
-                        let meta =
-                            crate::provider::classify(crate::provider::ProviderKind::Meta, code);
-                        class.is_retryable()
-                            || meta.is_retryable()
-                            || class == FailureClass::Unavailable
-                    })
+                    .iter()
+                    .filter(|(_, n)| **n > 0)
+                    .filter_map(|(k, _)| k.strip_prefix("failed:"))
                     .map(String::from)
                     .collect();
                 let n = p
@@ -358,6 +371,11 @@ impl AdminOps for Admin {
         self.sender_now(sender)
     }
 
+    async fn refresh_tiers(&self) -> Result<(), AdminError> {
+        super::tier_poll::refresh_all(&self.0).await;
+        Ok(())
+    }
+
     async fn set_brake(
         &self,
         sender: &str,
@@ -366,7 +384,7 @@ impl AdminOps for Admin {
     ) -> Result<SenderStatus, AdminError> {
         let h = self.sender(sender)?;
         let now = self.0.clock.now();
-        {
+        let active = {
             let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
             if on {
                 b.set(
@@ -379,7 +397,14 @@ impl AdminOps for Admin {
                     b.lift(&brake);
                 }
             }
-        }
+            b.active()
+        };
+        // Saved for every replica and the next start (the dispatchers read it each tick).
+        self.0
+            .pacing
+            .set_brakes(sender, &active)
+            .await
+            .map_err(unavailable)?;
         tracing::info!(
             sender,
             on,

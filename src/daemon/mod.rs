@@ -9,6 +9,7 @@ mod senders;
 mod sentinel;
 mod sink;
 mod stores;
+pub mod tier_poll;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,8 @@ pub struct Shared {
     pub ledger: Arc<dyn crate::ledger::Ledger>,
     pub consent: Arc<dyn crate::campaign::consent::ConsentStore>,
     pub progress: Arc<dyn crate::dispatch::progress::ProgressStore>,
+    /// Brakes, sends per day and template warm-up, shared by replicas and kept across restarts.
+    pub pacing: Arc<dyn crate::dispatch::pacing_store::PacingStore>,
     pub pinger: stores::Pinger,
     pub redis_up: std::sync::atomic::AtomicBool,
     /// Closed while Redis evicts or refuses writes (`redis_health`); the ledger checks it.
@@ -66,6 +69,8 @@ pub struct Shared {
     pub started: std::sync::atomic::AtomicBool,
     /// Webhook bodies dropped as unreadable, for status (issue 11 §2).
     pub unreadable: std::sync::Mutex<crate::http::UnreadableLog>,
+    /// What each sender's provider said last about its tier and quality (by sender id).
+    pub provider_views: RwLock<BTreeMap<String, tier_poll::ProviderView>>,
 }
 
 /// Why the daemon re-reads its inputs.
@@ -205,6 +210,7 @@ pub async fn run(
         ledger: stores.ledger,
         consent: stores.consent,
         progress: stores.progress,
+        pacing: stores.pacing,
         pinger: stores.pinger,
         redis_up: std::sync::atomic::AtomicBool::new(true),
         store_gate: stores.gate,
@@ -217,6 +223,7 @@ pub async fn run(
         reload_tx: reload_tx.clone(),
         started: std::sync::atomic::AtomicBool::new(false),
         unreadable: Default::default(),
+        provider_views: RwLock::new(BTreeMap::new()),
     });
     import_optout_file(&shared, &loaded).await;
 
@@ -269,6 +276,7 @@ pub async fn run(
     ])
     .context("installing signal handlers")?;
     let mut cron = cron_wakeups(&shared).await;
+    let poll_task = tokio::spawn(tier_poll::run(shared.clone(), dispatch_token.clone()));
 
     shared
         .started
@@ -318,6 +326,7 @@ pub async fn run(
     // stop ends in time whatever the provider or HTTP clients do (issue #16).
     dispatch_token.cancel();
     http_token.cancel();
+    let _ = poll_task.await;
     let drain = loaded.config.drain_timeout + Duration::from_secs(2);
     if tokio::time::timeout(drain, dispatchers.join())
         .await

@@ -16,6 +16,7 @@ use crate::dispatch::runner::LiveCampaign;
 use crate::ledger::LimitGroup;
 use crate::policy::brake::BrakeState;
 use crate::policy::pacer::Pacer;
+use crate::policy::throughput::AdaptiveRate;
 use crate::provider::{
     http_client, DryRunProvider, GupshupConfig, GupshupProvider, MetaConfig, MetaProvider, Provider,
 };
@@ -28,6 +29,10 @@ pub struct SenderHandle {
     pub group: LimitGroup,
     pub config: SenderConfig,
     pub brakes: Brakes,
+    /// The sender's send rate under throughput errors (AIMD), shared with its dispatcher.
+    pub rate: Arc<Mutex<AdaptiveRate>>,
+    /// Where the provider's current tier and quality are asked (`None`: not configured).
+    pub tier_source: Option<Arc<dyn crate::provider::tier_source::TierSource>>,
     pub commands: mpsc::Sender<Command>,
 }
 
@@ -80,6 +85,11 @@ impl Dispatchers {
         }
         for (id, provider) in fresh {
             let sc = cfg.senders[&id].clone();
+            let tier_source = super::tier_poll::build_source(&sc)
+                .with_context(|| format!("senders.{id}: tier poll"))?;
+            if tier_source.is_none() && sc.provider == ProviderChoice::Gupshup {
+                tracing::info!(sender = %id, "tier poll not configured (partner_app_id / partner_token): relying on Gupshup's tier callbacks");
+            }
             let brakes: Brakes = shared
                 .senders
                 .read()
@@ -88,6 +98,7 @@ impl Dispatchers {
                 .unwrap_or_else(|| {
                     Arc::new(Mutex::new(BrakeState::new(cfg.pacing.brakes.clone())))
                 });
+            let rate = Arc::new(Mutex::new(AdaptiveRate::new(sc.max_mps)));
             let group = LimitGroup::new(sc.limit_group(&id));
             let (tx, rx) = mpsc::channel(16);
             let deps = SenderDeps {
@@ -107,6 +118,9 @@ impl Dispatchers {
                 tick: Duration::from_millis(50),
                 drain_timeout: cfg.drain_timeout,
                 brakes: brakes.clone(),
+                pacing: shared.pacing.clone(),
+                rate: rate.clone(),
+                retries: cfg.retries.clone(),
                 board: shared.board.clone(),
                 metrics: shared.metrics.clone(),
             };
@@ -117,6 +131,8 @@ impl Dispatchers {
                 group,
                 config: sc,
                 brakes,
+                rate,
+                tier_source,
                 commands: tx,
             };
             tracing::info!(sender = %id, provider = ?handle.config.provider, group = %handle.group, "dispatcher started");

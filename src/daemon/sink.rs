@@ -7,13 +7,14 @@ use super::Shared;
 use crate::campaign::consent::{opt_in_any, ConsentScope, ContactKeys, OptOutSource};
 use crate::campaign::phone::parse_provider_number;
 use crate::config::ProviderChoice;
-use crate::contact::{ContactKey, E164};
-use crate::dispatch::progress::{ContactState, Control, Write};
+use crate::contact::E164;
+use crate::dispatch::progress::{ContactState, Control, RunId, Write};
+use crate::dispatch::react::{ContactRef, Reactor, SenderControls};
 use crate::http::{DeliveryStatus, EventSink, ProviderEvent, UnreadableReason, WebhookSource};
 use crate::policy::brake::{Brake, QualityRating};
 use crate::policy::tier::{Quality, Tier};
 use crate::policy::tier_state::TierEvent;
-use crate::provider::{classify, FailureAction, ProviderKind};
+use crate::provider::{Failure, ProviderKind};
 
 pub struct Sink(pub Arc<Shared>);
 
@@ -99,19 +100,9 @@ impl Sink {
             DeliveryStatus::Delivered => ContactState::Delivered { line, message_id },
             DeliveryStatus::Read => ContactState::Read { line, message_id },
             DeliveryStatus::Failed { code, reason } => {
-                let code = code
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "unknown".into());
-                let kind = match source {
-                    WebhookSource::Gupshup { .. } => ProviderKind::Gupshup,
-                    WebhookSource::Meta { .. } => ProviderKind::Meta,
-                };
-                let class = classify(kind, &code);
-                tracing::info!(campaign = %run.campaign(), contact = %field, code = %code,
-                    class = class.as_str(), reason = reason.as_deref().unwrap_or(""), "delivery failed");
-                self.act(source, run.campaign(), &field, class.action())
-                    .await?;
-                ContactState::Failed { line, code }
+                return self
+                    .failed_status(source, &run, &field, line, *code, reason.as_deref())
+                    .await;
             }
             // enqueued / sent / deleted: nothing to record beyond `sent`.
             _ => return Ok(()),
@@ -123,49 +114,53 @@ impl Sink {
         Ok(())
     }
 
-    async fn act(
+    /// A `failed` status callback: classified like a send answer and handed to the one place
+    /// that decides what a failure does (`dispatch/react.rs`), for every sender it concerns.
+    async fn failed_status(
         &self,
         source: &WebhookSource,
-        campaign: &str,
+        run: &RunId,
         field: &str,
-        action: FailureAction,
+        line: u64,
+        code: Option<i64>,
+        reason: Option<&str>,
     ) -> Result<(), String> {
         let s = &self.0;
-        let now = s.clock.now();
-        match action {
-            FailureAction::OptOut => {
-                if let Some(key) = ContactKey::from_hex(field) {
-                    s.consent
-                        .opt_out(key, OptOutSource::Provider, now)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-            }
-            FailureAction::BrakeSender => {
-                for h in self.senders_of(source) {
-                    let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
-                    if b.observe_failure(now, true) {
-                        tracing::warn!(sender = %h.id, "spam-related failures rising: marketing braked");
-                    }
-                }
-            }
-            FailureAction::PauseCampaign | FailureAction::PauseTemplate => {
-                let c = s
-                    .progress
-                    .control(campaign)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                s.progress
-                    .set_control(campaign, Control { paused: true, ..c })
-                    .await
-                    .map_err(|e| e.to_string())?;
-                tracing::warn!(
-                    campaign,
-                    "template error reported by the provider: campaign paused"
-                );
-            }
-            _ => {}
-        }
+        let code = code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let kind = match source {
+            WebhookSource::Gupshup { .. } => ProviderKind::Gupshup,
+            WebhookSource::Meta { .. } => ProviderKind::Meta,
+        };
+        let failure = Failure::reported(kind, code, reason.unwrap_or(""));
+        let senders: Vec<SenderControls> = self
+            .senders_of(source)
+            .into_iter()
+            .map(|h| SenderControls {
+                id: h.id,
+                brakes: h.brakes,
+                rate: h.rate,
+            })
+            .collect();
+        let retries = s
+            .loaded
+            .read()
+            .map(|l| l.config.retries.clone())
+            .unwrap_or_default();
+        let reactor = Reactor {
+            progress: s.progress.clone(),
+            consent: s.consent.clone(),
+            metrics: s.metrics.clone(),
+            retries,
+            pacing: s.pacing.clone(),
+        };
+        let contact = ContactRef { run, field, line };
+        // A callback does not say how often this contact was retried: its ladder starts over.
+        reactor
+            .react(&failure, 0, s.clock.now(), contact, &senders)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -200,21 +195,24 @@ impl Sink {
                 .await
                 .map_err(|e| e.to_string())?;
             tracing::info!(sender = %h.id, group = %h.group, event, tier = %state.tier, "tier event applied");
-            let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
-            match &ev {
-                TierEvent::Flagged => {
-                    b.set(Brake::Flagged, now);
-                }
-                TierEvent::Unflagged => {
-                    b.lift(&Brake::Flagged);
-                }
-                TierEvent::Downgrade { .. } => {
-                    b.set(Brake::Downgraded, now);
-                }
-                TierEvent::Upgrade { .. } => {
-                    b.lift(&Brake::Downgraded);
-                }
-                _ => {}
+            let active = {
+                let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
+                let changed = match &ev {
+                    TierEvent::Flagged => b.set(Brake::Flagged, now),
+                    TierEvent::Unflagged => b.lift(&Brake::Flagged),
+                    TierEvent::Downgrade { .. } => b.set(Brake::Downgraded, now),
+                    TierEvent::Upgrade { .. } => b.lift(&Brake::Downgraded),
+                    _ => false,
+                };
+                changed.then(|| b.active())
+            };
+            if let Some(active) = active {
+                crate::dispatch::pacing_store::persist_brakes(
+                    self.0.pacing.as_ref(),
+                    &h.id,
+                    &active,
+                )
+                .await;
             }
         }
         Ok(())
@@ -343,9 +341,18 @@ impl EventSink for Sink {
                         Quality::Unknown => None,
                     };
                     if let Some(r) = rating {
-                        let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
-                        if b.quality(r, now) {
+                        let active = {
+                            let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
+                            b.quality(r, now).then(|| b.active())
+                        };
+                        if let Some(active) = active {
                             tracing::warn!(sender = %h.id, quality = q.name(), "quality changed: brakes updated");
+                            crate::dispatch::pacing_store::persist_brakes(
+                                s.pacing.as_ref(),
+                                &h.id,
+                                &active,
+                            )
+                            .await;
                         }
                     }
                 }

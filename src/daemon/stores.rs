@@ -7,6 +7,7 @@ use anyhow::Context as _;
 
 use crate::campaign::consent::{ConsentStore, MemoryConsent, RedisConsent};
 use crate::config::{DaemonConfig, StateBackend};
+use crate::dispatch::pacing_store::{MemoryPacing, PacingStore, RedisPacing};
 use crate::dispatch::progress::ProgressStore;
 use crate::dispatch::progress_memory::MemoryProgress;
 use crate::dispatch::progress_redis::RedisProgress;
@@ -45,6 +46,7 @@ pub struct Stores {
     pub gate: Arc<StoreGate>,
     pub consent: Arc<dyn ConsentStore>,
     pub progress: Arc<dyn ProgressStore>,
+    pub pacing: Arc<dyn PacingStore>,
     pub pinger: Pinger,
 }
 
@@ -69,6 +71,7 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
             ledger: Arc::new(MemoryLedger::new(settings)),
             consent: Arc::new(MemoryConsent::new()),
             progress: Arc::new(MemoryProgress::new()),
+            pacing: Arc::new(MemoryPacing::new()),
             pinger: Pinger::None,
             gate: Arc::default(),
         }),
@@ -89,6 +92,7 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
                 ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
                 consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
                 progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
+                pacing: Arc::new(RedisPacing::new(conn.clone(), prefix)),
                 pinger: Pinger::Sentinel(conn),
                 gate: Arc::default(),
             })
@@ -103,6 +107,7 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
                 ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
                 consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
                 progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
+                pacing: Arc::new(RedisPacing::new(conn.clone(), prefix)),
                 pinger: Pinger::Cluster(conn),
                 gate: Arc::default(),
             })
@@ -121,6 +126,7 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
                 ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
                 consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
                 progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
+                pacing: Arc::new(RedisPacing::new(conn.clone(), prefix)),
                 pinger: Pinger::Single(conn),
                 gate: Arc::default(),
             })

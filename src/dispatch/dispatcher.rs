@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::progress::{ContactState, LeaseStatus, ProgressError, ProgressStore, Write};
+use super::react::{Reactor, SenderControls};
 use super::runner::{fill_window, open_reader, save_cursor, LiveCampaign, Runner};
 use super::schedule::{decide, RunFacts, RunState};
 use super::send::{Finished, SendJob};
@@ -32,7 +33,9 @@ use crate::contact::ContactHasher;
 use crate::ledger::{AdmitDecision, Ledger, LedgerError, LedgerStats, LimitGroup};
 use crate::policy::brake::BrakeState;
 use crate::policy::pacer::{CampaignView, Pacer, SenderView};
-use crate::provider::{FailureAction, Provider, TemplateMessage, TemplateRef};
+use crate::policy::retry_policy::RetrySettings;
+use crate::policy::throughput::AdaptiveRate;
+use crate::provider::{Provider, TemplateMessage, TemplateRef};
 
 /// Everything a sender's dispatcher works with.
 pub struct SenderDeps {
@@ -53,6 +56,12 @@ pub struct SenderDeps {
     pub tick: Duration,
     pub drain_timeout: Duration,
     pub brakes: Arc<Mutex<BrakeState>>,
+    /// Where brakes, sends per day and template warm-up are shared and kept.
+    pub pacing: Arc<dyn super::pacing_store::PacingStore>,
+    /// The sender's rate under throughput errors (shared with the webhook path).
+    pub rate: Arc<Mutex<AdaptiveRate>>,
+    /// When temporary failures are retried (`[retries]`).
+    pub retries: RetrySettings,
     pub board: Arc<StatusBoard>,
     /// Where sends by outcome and provider latency are counted.
     pub metrics: crate::http::Metrics,
@@ -151,42 +160,31 @@ impl Dispatcher {
         }
     }
 
+    /// A send ended. What its failure did (brakes, pauses, retries) was decided and applied by
+    /// `react.rs` inside the send job; here only the loop's bookkeeping remains.
     fn finished(&mut self, done: Result<Finished, tokio::task::JoinError>) {
-        let Ok(done) = done else { return };
-        let now = self.deps.clock.now();
-        match done.action {
-            Some(FailureAction::BrakeSender) => {
-                let mut brakes = self.deps.brakes.lock().unwrap_or_else(|e| e.into_inner());
-                if brakes.observe_failure(now, true) {
-                    tracing::warn!(sender = %self.deps.sender_id, campaign = %done.campaign,
-                        "spam-related failures rising: marketing braked on this sender");
-                }
-            }
-            Some(FailureAction::PauseCampaign | FailureAction::PauseTemplate) => {
-                if let Some(r) = self.runners.get_mut(&done.campaign) {
-                    if !r.paused {
-                        r.paused = true;
-                        tracing::warn!(campaign = %done.campaign, "template rejected: campaign paused");
-                        let progress = self.deps.progress.clone();
-                        let id = done.campaign.clone();
-                        tokio::spawn(async move {
-                            let mut c = progress.control(&id).await.unwrap_or_default();
-                            c.paused = true;
-                            let _ = progress.set_control(&id, c).await;
-                        });
-                    }
-                }
-            }
-            Some(FailureAction::PauseSender) => {
-                let mut brakes = self.deps.brakes.lock().unwrap_or_else(|e| e.into_inner());
-                if brakes.set(
-                    crate::policy::brake::Brake::Operator("account problem at the provider".into()),
-                    now,
-                ) {
-                    tracing::error!(sender = %self.deps.sender_id, "account problem: sender paused");
-                }
-            }
-            _ => {}
+        if let Err(e) = done {
+            tracing::warn!(sender = %self.deps.sender_id, error = %e, "send task ended abnormally");
+        } else if let Ok(d) = done {
+            tracing::trace!(sender = %self.deps.sender_id, campaign = %d.campaign, "send finished");
+        }
+    }
+
+    fn sender_controls(&self) -> SenderControls {
+        SenderControls {
+            id: self.deps.sender_id.clone(),
+            brakes: self.deps.brakes.clone(),
+            rate: self.deps.rate.clone(),
+        }
+    }
+
+    fn reactor(&self) -> Reactor {
+        Reactor {
+            progress: self.deps.progress.clone(),
+            consent: self.deps.consent.clone(),
+            metrics: self.deps.metrics.clone(),
+            retries: self.deps.retries.clone(),
+            pacing: self.deps.pacing.clone(),
         }
     }
 
@@ -210,6 +208,14 @@ impl Dispatcher {
             }
         };
         self.roll_day(now);
+        // Brakes as the shared store has them: set by any replica, kept across restarts.
+        if let Ok(active) = self.deps.pacing.brakes(&self.deps.sender_id).await {
+            self.deps
+                .brakes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .restore(active);
+        }
         let ids: Vec<String> = self.runners.keys().cloned().collect();
         for id in &ids {
             if let Err(e) = self.refresh(id, now).await {
@@ -312,7 +318,14 @@ impl Dispatcher {
             open_seconds_left_today: open_left,
             open_now,
             new_uniques_today: self.new_uniques_today,
-            max_mps: self.deps.max_mps,
+            // max_mps, lowered after throughput errors (AIMD, policy/throughput.rs).
+            max_mps: self
+                .deps
+                .rate
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .current()
+                .min(self.deps.max_mps),
         }
     }
 
@@ -402,10 +415,22 @@ impl Dispatcher {
         {
             r.meta = progress.meta(&r.live.run).await?;
             r.meta_at = Some(now);
+            // Today's sends and the template's warm-up count, from every replica.
+            let day = r.live.calendar.local_day_bounds(now).0.date_naive();
+            if let Ok(n) = self.deps.pacing.sends_on(id, day).await {
+                r.sent_today = r.sent_today.max(n);
+            }
+            let template = template_key(&r.live.campaign.template.template);
+            if let Ok(n) = self.deps.pacing.template_sends(&template).await {
+                r.template_sends = r.template_sends.max(n);
+            }
         }
-        if let (Some(fence), true) = (r.fence, r.meta.rewind) {
+        // A retry or deferral came due: re-read the audience to send the due contacts.
+        let retry_due = r.meta.retry_at.is_some_and(|t| t <= now);
+        if let (Some(fence), true) = (r.fence, r.meta.rewind || retry_due) {
             progress.clear_rewind(&r.live.run, fence).await?;
             r.meta.rewind = false;
+            r.meta.retry_at = None;
             r.meta.cursor = None;
             r.reader = None;
             r.exhausted = false;
@@ -422,6 +447,7 @@ impl Dispatcher {
             end: schedule.end,
             done: (r.exhausted && r.window.is_empty() || r.remaining() == 0)
                 && r.meta.count("in_flight") == 0
+                && r.meta.waiting() == 0
                 && !sends_running,
             calendar_open,
             calendar_name: r.live.calendar_name.clone(),
@@ -524,12 +550,41 @@ impl Dispatcher {
             .await
             .map_err(|e| e.to_string())?;
         let mut fresh = Vec::new();
+        let mut due = Vec::new();
+        let mut next_retry: Option<DateTime<Utc>> = None;
         for ((i, key, line), state) in candidates.into_iter().zip(existing) {
             match state {
-                Some(s) if s.line() == line => r.window.settle(i),
+                // Retrying or deferred, and its time has come: back to pending, then sent.
+                Some(s) if s.line() == line && s.not_before().is_some_and(|t| t <= now) => {
+                    let attempt = match s {
+                        ContactState::Retrying { attempt, .. } => attempt,
+                        _ => 0,
+                    };
+                    due.push((i, key, line, attempt));
+                }
+                Some(s) if s.line() == line => {
+                    if let Some(t) = s.not_before() {
+                        next_retry = Some(next_retry.map_or(t, |n| n.min(t)));
+                    }
+                    r.window.settle(i);
+                }
                 Some(_) => skips.push((i, format!("L{line}"), line, SkipReason::Duplicate)),
-                None => fresh.push((i, key, line)),
+                None => fresh.push((i, key, line, 0)),
             }
+        }
+        if let Some(t) = next_retry {
+            deps.progress
+                .note_retry(&run, t)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if !due.is_empty() {
+            let fields: Vec<String> = due.iter().map(|(_, k, _, _)| k.to_hex()).collect();
+            deps.progress
+                .requeue(&run, &fields, false)
+                .await
+                .map_err(|e| e.to_string())?;
+            fresh.extend(due);
         }
         if !skips.is_empty() {
             let writes: Vec<Write> = skips
@@ -556,7 +611,7 @@ impl Dispatcher {
             save_cursor(r, deps.progress.as_ref(), fence).await;
             return Ok(());
         }
-        let keys: Vec<_> = fresh.iter().map(|(_, k, _)| *k).collect();
+        let keys: Vec<_> = fresh.iter().map(|(_, k, _, _)| *k).collect();
         let decisions = deps
             .ledger
             .admit(&deps.group, now, &keys, n as u32)
@@ -564,9 +619,11 @@ impl Dispatcher {
             .map_err(|e: LedgerError| e.to_string())?;
         let mut admitted = Vec::new();
         r.limit_until = None;
-        for ((i, key, line), d) in fresh.into_iter().zip(decisions) {
+        for ((i, key, line, attempt), d) in fresh.into_iter().zip(decisions) {
             match d {
-                AdmitDecision::Admitted { counted } => admitted.push((i, key, line, counted)),
+                AdmitDecision::Admitted { counted } => {
+                    admitted.push((i, key, line, counted, attempt))
+                }
                 AdmitDecision::LimitReached { retry_at } => {
                     r.limit_until = Some(
                         r.limit_until
@@ -580,7 +637,7 @@ impl Dispatcher {
         // 4. Claim (fenced), then send.
         let writes: Vec<Write> = admitted
             .iter()
-            .map(|(_, key, line, _)| Write {
+            .map(|(_, key, line, _, _)| Write {
                 field: key.to_hex(),
                 state: ContactState::InFlight { line: *line },
             })
@@ -589,7 +646,7 @@ impl Dispatcher {
             Ok(c) => c,
             Err(e) => {
                 // Not claimed: give the counted slots back, nothing was sent.
-                for (_, key, _, counted) in &admitted {
+                for (_, key, _, counted, _) in &admitted {
                     if *counted {
                         let _ = deps.ledger.release(&deps.group, *key, now).await;
                     }
@@ -601,7 +658,14 @@ impl Dispatcher {
                 return Err(e.to_string());
             }
         };
-        for ((i, key, line, counted), prior) in admitted.into_iter().zip(claimed) {
+        let controls = self.sender_controls();
+        let reactor = self.reactor();
+        let deps = &self.deps;
+        let Some(r) = self.runners.get_mut(id) else {
+            return Ok(());
+        };
+        let mut started = 0u64;
+        for ((i, key, line, counted, attempt), prior) in admitted.into_iter().zip(claimed) {
             r.window.settle(i);
             if prior.is_some() {
                 continue; // another row of this run got there first
@@ -614,6 +678,7 @@ impl Dispatcher {
             }
             r.sent_today += 1;
             r.template_sends += 1;
+            started += 1;
             r.recent_sends.push_back(now);
             let msg =
                 TemplateMessage {
@@ -646,13 +711,14 @@ impl Dispatcher {
                 line,
                 counted,
                 admitted_at: now,
+                attempt,
                 msg,
                 group: deps.group.clone(),
-                sender: deps.sender_id.clone(),
+                sender: controls.clone(),
                 provider: deps.provider.clone(),
                 progress: deps.progress.clone(),
                 ledger: deps.ledger.clone(),
-                consent: deps.consent.clone(),
+                reactor: reactor.clone(),
                 clock: deps.clock.clone(),
                 metrics: deps.metrics.clone(),
             };
@@ -661,6 +727,16 @@ impl Dispatcher {
                 let _permit = permit;
                 job.run().await
             });
+        }
+        if started > 0 {
+            let day = r.live.calendar.local_day_bounds(now).0.date_naive();
+            if let Ok(n) = deps.pacing.add_sends(id, day, started).await {
+                r.sent_today = n;
+            }
+            let template = template_key(&r.live.campaign.template.template);
+            if let Ok(n) = deps.pacing.add_template_sends(&template, started).await {
+                r.template_sends = n;
+            }
         }
         save_cursor(r, deps.progress.as_ref(), fence).await;
         Ok(())
@@ -692,7 +768,15 @@ impl Dispatcher {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .active();
+        let rate = self
+            .deps
+            .rate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         self.deps.board.publish(SenderSnapshot {
+            rate_limit_mps: rate.current().min(self.deps.max_mps),
+            max_mps: self.deps.max_mps,
             sender: self.deps.sender_id.clone(),
             group: self.deps.group.0.clone(),
             ledger_ok: self.ledger_ok,
@@ -761,6 +845,14 @@ fn pacing_mode(m: crate::campaign::file::PacingMode) -> crate::policy::growth::P
         F::Grow => P::Grow,
         F::Steady => P::Steady,
         F::Asap => P::Asap,
+    }
+}
+
+/// A template's name in the warm-up count: its Gupshup id, or its Meta name and language.
+fn template_key(t: &CampaignTemplate) -> String {
+    match t {
+        CampaignTemplate::Id(id) => id.clone(),
+        CampaignTemplate::Name { name, language } => format!("{name}:{language}"),
     }
 }
 

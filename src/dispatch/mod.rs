@@ -2,9 +2,11 @@
 //! [`dispatcher`], the pure run-state decision ([`schedule`]) and the status board.
 pub mod cron;
 pub mod dispatcher;
+pub mod pacing_store;
 pub mod progress;
 pub mod progress_memory;
 pub mod progress_redis;
+pub mod react;
 pub mod runner;
 pub mod schedule;
 mod send;

@@ -3,8 +3,12 @@
 //!
 //! Progress comes from per-contact state, never from a campaign flag (DESIGN.md §7: listmonk
 //! marked campaigns finished early). Each contact of a run moves through
-//! `in_flight -> sent -> delivered -> read`, or ends `failed:<code>`, `skipped:<reason>` or
-//! `unknown` (in flight when its daemon died: it may have gone out, so it is never resent).
+//! `in_flight -> sent -> delivered -> read`, or ends `failed:<code>`, `skipped:<reason>`,
+//! `invalid` (undeliverable: never retried) or `unknown` (in flight when its daemon died: it may
+//! have gone out, so it is never resent). A failure the provider says is temporary leaves the
+//! contact `retrying` (pair rate, maintenance, throughput) or `deferred` (marketing cap) with a
+//! not-before time; the run's `retry_at` is the earliest of them, and when it comes the holder
+//! re-reads the audience and sends those that are due (see `dispatch/react.rs`).
 //! Claims are fenced by the lease: when a lease moves to another instance the fence goes up and
 //! the old holder's claims are refused, so two replicas never send the same contact.
 //!
@@ -40,13 +44,50 @@ impl std::fmt::Display for RunId {
 /// second row with the same number is told apart from the same row read again after a restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContactState {
-    InFlight { line: u64 },
-    Unknown { line: u64 },
-    Sent { line: u64, message_id: String },
-    Delivered { line: u64, message_id: String },
-    Read { line: u64, message_id: String },
-    Failed { line: u64, code: String },
-    Skipped { line: u64, reason: String },
+    InFlight {
+        line: u64,
+    },
+    Unknown {
+        line: u64,
+    },
+    Sent {
+        line: u64,
+        message_id: String,
+    },
+    Delivered {
+        line: u64,
+        message_id: String,
+    },
+    Read {
+        line: u64,
+        message_id: String,
+    },
+    Failed {
+        line: u64,
+        code: String,
+    },
+    Skipped {
+        line: u64,
+        reason: String,
+    },
+    /// A temporary failure: sent again by itself from `not_before`; `attempt` retries so far.
+    Retrying {
+        line: u64,
+        code: String,
+        not_before: DateTime<Utc>,
+        attempt: u32,
+    },
+    /// The customer's marketing cap (131049): sent again by itself from `not_before`.
+    Deferred {
+        line: u64,
+        code: String,
+        not_before: DateTime<Utc>,
+    },
+    /// Not a WhatsApp user or not a valid destination: never retried.
+    Invalid {
+        line: u64,
+        code: String,
+    },
 }
 
 impl ContactState {
@@ -58,7 +99,10 @@ impl ContactState {
             | Self::Delivered { line, .. }
             | Self::Read { line, .. }
             | Self::Failed { line, .. }
-            | Self::Skipped { line, .. } => *line,
+            | Self::Skipped { line, .. }
+            | Self::Retrying { line, .. }
+            | Self::Deferred { line, .. }
+            | Self::Invalid { line, .. } => *line,
         }
     }
 
@@ -72,6 +116,19 @@ impl ContactState {
             Self::Read { .. } => "r",
             Self::Failed { .. } => "x",
             Self::Skipped { .. } => "k",
+            Self::Retrying { .. } => "w",
+            Self::Deferred { .. } => "e",
+            Self::Invalid { .. } => "i",
+        }
+    }
+
+    /// When a retrying or deferred contact may be sent again.
+    pub fn not_before(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Retrying { not_before, .. } | Self::Deferred { not_before, .. } => {
+                Some(*not_before)
+            }
+            _ => None,
         }
     }
 
@@ -86,6 +143,26 @@ impl ContactState {
             | Self::Read { line, message_id } => format!("{k}|{line}|{}", clean(message_id)),
             Self::Failed { line, code } => format!("{k}|{line}|{}", clean(code)),
             Self::Skipped { line, reason } => format!("{k}|{line}|{}", clean(reason)),
+            Self::Invalid { line, code } => format!("{k}|{line}|{}", clean(code)),
+            Self::Retrying {
+                line,
+                code,
+                not_before,
+                attempt,
+            } => format!(
+                "{k}|{line}|{}|{}|{attempt}",
+                clean(code),
+                not_before.timestamp_millis()
+            ),
+            Self::Deferred {
+                line,
+                code,
+                not_before,
+            } => format!(
+                "{k}|{line}|{}|{}",
+                clean(code),
+                not_before.timestamp_millis()
+            ),
         }
     }
 
@@ -114,6 +191,27 @@ impl ContactState {
                 line,
                 reason: extra,
             },
+            "i" => Self::Invalid { line, code: extra },
+            "w" | "e" => {
+                let mut p = extra.split('|');
+                let code = p.next()?.to_string();
+                let ms: i64 = p.next()?.parse().ok()?;
+                let not_before = DateTime::<Utc>::from_timestamp_millis(ms)?;
+                if kind == "w" {
+                    Self::Retrying {
+                        line,
+                        code,
+                        not_before,
+                        attempt: p.next()?.parse().ok()?,
+                    }
+                } else {
+                    Self::Deferred {
+                        line,
+                        code,
+                        not_before,
+                    }
+                }
+            }
             _ => return None,
         })
     }
@@ -155,8 +253,12 @@ pub struct RunMeta {
     /// `in_flight`, `sent`, `delivered`, `read`, `failed`, `failed:<code>`, `unknown`,
     /// `skipped:<reason>`; contacts counted once, in their latest state.
     pub counters: BTreeMap<String, i64>,
-    /// Set by `retry --failed`: the holder restarts its audience reader from the top.
+    /// Set by `retry --failed` and by contacts sent back to pending: the holder restarts its
+    /// audience reader from the top.
     pub rewind: bool,
+    /// The earliest not-before time of the run's retrying and deferred contacts: from then the
+    /// holder re-reads the audience to send those that are due.
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 impl RunMeta {
@@ -173,11 +275,17 @@ impl RunMeta {
             "read",
             "failed",
             "unknown",
+            "invalid",
         ]
         .iter()
         .map(|k| self.count(k))
         .sum::<i64>()
             + self.skipped()
+    }
+
+    /// Contacts waiting for their retry or deferral time (not settled, not pending).
+    pub fn waiting(&self) -> i64 {
+        self.count("retrying") + self.count("deferred")
     }
 
     pub fn skipped(&self) -> i64 {
@@ -230,9 +338,21 @@ pub trait ProgressStore: Send + Sync + 'static {
     async fn update(&self, run: &RunId, writes: &[Write]) -> Result<u64, ProgressError>;
     async fn set_cursor(&self, run: &RunId, fence: u64, cursor: &str) -> Result<(), ProgressError>;
     async fn meta(&self, run: &RunId) -> Result<RunMeta, ProgressError>;
-    /// Clears retryable failures (given their codes) and asks the holder to re-read the audience.
+    /// Clears failures with the given codes and asks the holder to re-read the audience.
     async fn retry_failed(&self, run: &RunId, retryable: &[String]) -> Result<u64, ProgressError>;
-    /// The holder saw the rewind request and restarted its reader.
+    /// Sends contacts back to pending (no state) from any state but read, skipped and invalid:
+    /// a try that did not reach them (the sender's account failed) or a retry that is due. With
+    /// `rewind` the holder re-reads the audience (in the same write). Returns moves applied.
+    async fn requeue(
+        &self,
+        run: &RunId,
+        fields: &[String],
+        rewind: bool,
+    ) -> Result<u64, ProgressError>;
+    /// Lowers the run's `retry_at` to `at` (a not-due waiting contact seen on a re-read).
+    async fn note_retry(&self, run: &RunId, at: DateTime<Utc>) -> Result<(), ProgressError>;
+    /// The holder saw the rewind request (or its `retry_at` came) and restarted its reader:
+    /// clears the flag, the cursor and `retry_at`.
     async fn clear_rewind(&self, run: &RunId, fence: u64) -> Result<(), ProgressError>;
     async fn control(&self, campaign: &str) -> Result<Control, ProgressError>;
     async fn set_control(&self, campaign: &str, control: Control) -> Result<(), ProgressError>;
@@ -277,6 +397,21 @@ mod tests {
             ContactState::Skipped {
                 line: 11,
                 reason: "no_opt_in".into(),
+            },
+            ContactState::Invalid {
+                line: 12,
+                code: "131026".into(),
+            },
+            ContactState::Retrying {
+                line: 13,
+                code: "131056".into(),
+                not_before: DateTime::<Utc>::from_timestamp_millis(1_796_000_000_123).unwrap(),
+                attempt: 2,
+            },
+            ContactState::Deferred {
+                line: 14,
+                code: "131049".into(),
+                not_before: DateTime::<Utc>::from_timestamp_millis(1_796_000_000_000).unwrap(),
             },
         ];
         for s in states {

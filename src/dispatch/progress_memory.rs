@@ -21,6 +21,7 @@ struct Run {
     lease_until: Option<DateTime<Utc>>,
     cursor: Option<String>,
     rewind: bool,
+    retry_at: Option<DateTime<Utc>>,
 }
 
 impl Run {
@@ -55,6 +56,9 @@ fn name_of(kind: &str) -> &'static str {
         "d" => "delivered",
         "r" => "read",
         "x" => "failed",
+        "w" => "retrying",
+        "e" => "deferred",
+        "i" => "invalid",
         _ => "skipped",
     }
 }
@@ -70,15 +74,29 @@ fn rank(kind: &str) -> Option<u8> {
     }
 }
 
+/// Where a move goes: a state, or back to pending (`retry` from failed only; `requeue` from
+/// any state but read, skipped and invalid).
+enum Target<'a> {
+    State(&'a ContactState),
+    RetryFailed,
+    Requeue,
+}
+
 /// Applies one forward move exactly as `progress_update.lua` does.
-fn apply_move(run: &mut Run, field: &str, new: Option<&ContactState>) -> bool {
+fn apply_move(run: &mut Run, field: &str, new: Target<'_>) -> bool {
     let Some(old) = run.states.get(field).cloned() else {
         return false;
     };
     let from = old.kind();
+    let new = match new {
+        Target::State(s) => Some(s),
+        Target::RetryFailed if from != "x" => return false,
+        Target::Requeue if matches!(from, "r" | "k" | "i") => return false,
+        Target::RetryFailed | Target::Requeue => None,
+    };
     let ok = match new {
-        None => from == "x",
-        Some(n) if n.kind() == "x" => rank(from).is_some() && from != "r",
+        None => true,
+        Some(n) if matches!(n.kind(), "x" | "w" | "e" | "i") => rank(from).is_some() && from != "r",
         Some(n) => match (rank(n.kind()), rank(from)) {
             (Some(to), Some(fr)) => to > fr,
             _ => false,
@@ -104,6 +122,9 @@ fn apply_move(run: &mut Run, field: &str, new: Option<&ContactState>) -> bool {
                 run.bump(&format!("failed:{code}"), 1);
             }
             run.states.insert(field.to_string(), n.clone());
+            if let Some(at) = n.not_before() {
+                run.retry_at = Some(run.retry_at.map_or(at, |cur| cur.min(at)));
+            }
         }
     }
     true
@@ -204,7 +225,7 @@ impl ProgressStore for MemoryProgress {
         Ok(self.with_run(run, |r| {
             writes
                 .iter()
-                .filter(|w| apply_move(r, &w.field, Some(&w.state)))
+                .filter(|w| apply_move(r, &w.field, Target::State(&w.state)))
                 .count() as u64
         }))
     }
@@ -224,6 +245,7 @@ impl ProgressStore for MemoryProgress {
             cursor: r.cursor.clone(),
             counters: r.counters.clone(),
             rewind: r.rewind,
+            retry_at: r.retry_at,
         }))
     }
 
@@ -235,7 +257,10 @@ impl ProgressStore for MemoryProgress {
                 .filter(|(_, s)| matches!(s, ContactState::Failed { code, .. } if retryable.contains(code)))
                 .map(|(f, _)| f.clone())
                 .collect();
-            let n = fields.iter().filter(|f| apply_move(r, f, None)).count() as u64;
+            let n = fields
+                .iter()
+                .filter(|f| apply_move(r, f, Target::RetryFailed))
+                .count() as u64;
             r.rewind = true;
             n
         }))
@@ -248,8 +273,34 @@ impl ProgressStore for MemoryProgress {
             }
             r.rewind = false;
             r.cursor = None;
+            r.retry_at = None;
             Ok(())
         })
+    }
+
+    async fn requeue(
+        &self,
+        run: &RunId,
+        fields: &[String],
+        rewind: bool,
+    ) -> Result<u64, ProgressError> {
+        Ok(self.with_run(run, |r| {
+            let n = fields
+                .iter()
+                .filter(|f| apply_move(r, f, Target::Requeue))
+                .count() as u64;
+            if rewind && n > 0 {
+                r.rewind = true;
+            }
+            n
+        }))
+    }
+
+    async fn note_retry(&self, run: &RunId, at: DateTime<Utc>) -> Result<(), ProgressError> {
+        self.with_run(run, |r| {
+            r.retry_at = Some(r.retry_at.map_or(at, |cur| cur.min(at)));
+        });
+        Ok(())
     }
 
     async fn control(&self, campaign: &str) -> Result<Control, ProgressError> {

@@ -18,6 +18,7 @@ struct Scripts {
     update: Script,
     lease: Script,
     set_cursor: Script,
+    retry_at: Script,
 }
 
 impl Scripts {
@@ -27,6 +28,7 @@ impl Scripts {
             update: Script::new(include_str!("progress_update.lua")),
             lease: Script::new(include_str!("lease.lua")),
             set_cursor: Script::new(include_str!("set_cursor.lua")),
+            retry_at: Script::new(include_str!("retry_at.lua")),
         }
     }
 }
@@ -253,6 +255,8 @@ where
                 out.cursor = Some(v);
             } else if k == "rewind" {
                 out.rewind = v == "1";
+            } else if k == "retry_at" {
+                out.retry_at = v.parse().ok().map(ms_to_time);
             }
         }
         Ok(out)
@@ -304,13 +308,50 @@ where
         Ok(applied)
     }
 
+    async fn requeue(
+        &self,
+        run: &RunId,
+        fields: &[String],
+        rewind: bool,
+    ) -> Result<u64, ProgressError> {
+        if fields.is_empty() {
+            return Ok(0);
+        }
+        let [states, meta, inflight] = self.keys(run);
+        let mut inv = self.scripts.update.prepare_invoke();
+        inv.key(states).key(meta).key(inflight);
+        for field in fields {
+            inv.arg(field)
+                .arg(if rewind { "rewind" } else { "" })
+                .arg("p");
+        }
+        let mut conn = self.conn.clone();
+        inv.invoke_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))
+    }
+
+    async fn note_retry(&self, run: &RunId, at: DateTime<Utc>) -> Result<(), ProgressError> {
+        let [_, meta, _] = self.keys(run);
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .scripts
+            .retry_at
+            .key(meta)
+            .arg(at.timestamp_millis())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(())
+    }
+
     async fn clear_rewind(&self, run: &RunId, fence: u64) -> Result<(), ProgressError> {
         let [_, meta, _] = self.keys(run);
         let mut conn = self.conn.clone();
         // Reset the cursor and the flag together, only for the holder.
         let script = Script::new(
             "if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return redis.error_reply('FENCED') end \
-             redis.call('HDEL', KEYS[1], 'rewind', 'cursor') return 1",
+             redis.call('HDEL', KEYS[1], 'rewind', 'cursor', 'retry_at') return 1",
         );
         let _: i64 = script
             .key(meta)

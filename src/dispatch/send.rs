@@ -1,23 +1,23 @@
 //! One send, from the provider call to its recorded outcome: the contact's new state, the
 //! message-id index for webhooks, a released ledger slot when the send never reached WhatsApp,
-//! an opt-out when the provider says so, and the sender's metrics. The dispatcher spawns one per
-//! claimed contact and learns the outcome's action (brake, pause) from the returned [`Finished`].
+//! and the sender's metrics. A failure is handed to [`super::react`], which decides and applies
+//! what it does to the contact, the sender and the campaign; an accepted send lets the sender's
+//! rate climb back after throughput errors.
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::progress::{ContactState, ProgressStore, RunId, Write};
-use crate::campaign::consent::{ConsentStore, OptOutSource};
+use super::react::{ContactRef, Reactor, SenderControls};
 use crate::clock::Clock;
 use crate::contact::ContactKey;
 use crate::ledger::{Ledger, LimitGroup};
-use crate::provider::{FailureAction, Provider, SendOutcome, TemplateMessage};
+use crate::provider::{Provider, SendOutcome, TemplateMessage};
 
-/// A finished send, reported back to the loop for brakes and counters.
+/// A finished send, reported back to the loop.
 pub(super) struct Finished {
     pub(super) campaign: String,
-    pub(super) action: Option<FailureAction>,
 }
 
 /// One send, from provider call to recorded outcome.
@@ -29,13 +29,15 @@ pub(super) struct SendJob {
     pub(super) line: u64,
     pub(super) counted: bool,
     pub(super) admitted_at: DateTime<Utc>,
+    /// Retries of this contact so far (0 on its first send).
+    pub(super) attempt: u32,
     pub(super) msg: TemplateMessage,
     pub(super) group: LimitGroup,
-    pub(super) sender: String,
+    pub(super) sender: SenderControls,
     pub(super) provider: Arc<dyn Provider>,
     pub(super) progress: Arc<dyn ProgressStore>,
     pub(super) ledger: Arc<dyn Ledger>,
-    pub(super) consent: Arc<dyn ConsentStore>,
+    pub(super) reactor: Reactor,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) metrics: crate::http::Metrics,
 }
@@ -46,19 +48,21 @@ impl SendJob {
         let outcome = self.provider.send(&self.msg).await;
         self.observe(&outcome, started.elapsed());
         let line = self.line;
-        let (state, action) = match &outcome {
+        let state = match &outcome {
             SendOutcome::Accepted { message_id } => {
-                tracing::debug!(campaign = %self.campaign, sender = %self.sender, contact = %self.key, outcome = "accepted", "sent");
-                (
-                    ContactState::Sent {
-                        line,
-                        message_id: message_id.clone(),
-                    },
-                    None,
-                )
+                tracing::debug!(campaign = %self.campaign, sender = %self.sender.id, contact = %self.key, outcome = "accepted", "sent");
+                self.sender
+                    .rate
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .succeeded();
+                ContactState::Sent {
+                    line,
+                    message_id: message_id.clone(),
+                }
             }
             SendOutcome::Failed(f) => {
-                tracing::info!(campaign = %self.campaign, sender = %self.sender, contact = %self.key,
+                tracing::info!(campaign = %self.campaign, sender = %self.sender.id, contact = %self.key,
                     outcome = "failed", code = %f.code, class = ?f.class, "send failed");
                 if !f.reached_whatsapp && self.counted {
                     if let Err(e) = self
@@ -69,25 +73,33 @@ impl SendJob {
                         tracing::warn!(error = %e, "ledger slot not released");
                     }
                 }
-                let action = f.class.action();
-                if action == FailureAction::OptOut {
-                    let _ = self
-                        .consent
-                        .opt_out(self.key, OptOutSource::Provider, self.clock.now())
-                        .await;
+                let contact = ContactRef {
+                    run: &self.run,
+                    field: &self.field,
+                    line,
+                };
+                let now = self.clock.now();
+                if let Err(e) = self
+                    .reactor
+                    .react(
+                        f,
+                        self.attempt,
+                        now,
+                        contact,
+                        std::slice::from_ref(&self.sender),
+                    )
+                    .await
+                {
+                    tracing::warn!(campaign = %self.campaign, error = %e, "failure not recorded");
                 }
-                (
-                    ContactState::Failed {
-                        line,
-                        code: f.code.clone(),
-                    },
-                    Some(action),
-                )
+                return Finished {
+                    campaign: self.campaign,
+                };
             }
             SendOutcome::Unknown { detail } => {
-                tracing::warn!(campaign = %self.campaign, sender = %self.sender, contact = %self.key,
+                tracing::warn!(campaign = %self.campaign, sender = %self.sender.id, contact = %self.key,
                     outcome = "unknown", detail = %detail, "send outcome unknown: not resent");
-                (ContactState::Unknown { line }, None)
+                ContactState::Unknown { line }
             }
         };
         let write = Write {
@@ -117,7 +129,6 @@ impl SendJob {
         }
         Finished {
             campaign: self.campaign,
-            action,
         }
     }
 
@@ -125,7 +136,7 @@ impl SendJob {
     fn observe(&self, outcome: &SendOutcome, took: Duration) {
         use crate::http::metrics::{HttpErrorLabels, SendOutcomeLabels, SenderLabels};
         let m = &self.metrics;
-        let sender = self.sender.clone();
+        let sender = self.sender.id.clone();
         let name = match outcome {
             SendOutcome::Accepted { .. } => "accepted".to_string(),
             SendOutcome::Failed(f) => format!("failed_{}", f.class.as_str()),

@@ -37,6 +37,9 @@ pub struct SenderSnapshot {
     pub ledger_ok: bool,
     pub stats: Option<LedgerStats>,
     pub brakes: Vec<(String, DateTime<Utc>)>,
+    /// The send rate cap now (AIMD after throughput errors) and the configured `max_mps`.
+    pub rate_limit_mps: u32,
+    pub max_mps: u32,
     pub campaigns: Vec<CampaignSnapshot>,
     pub at: DateTime<Utc>,
 }

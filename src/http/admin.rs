@@ -12,6 +12,7 @@
 //! | `GET /api/v1/webhooks` | callbacks dropped as unreadable (last hour, since start) |
 //! | `POST /api/v1/senders/{id}/tier` `{"tier":"TIER_1K"}` | the operator sets the tier |
 //! | `POST /api/v1/senders/{id}/brake` `{"on":true,"reason":".."}` | set or lift a brake |
+//! | `POST /api/v1/senders/refresh` | poll every provider for tier and quality now, answer the senders |
 //!
 //! Every change needs `Authorization: Bearer <admin token>`; reads too when a read token is
 //! configured ([`super::auth`]). The daemon implements [`AdminOps`]; this file only maps HTTP.
@@ -87,6 +88,24 @@ pub struct SenderStatus {
     pub brakes: Vec<Brake>,
     /// Messages per second the pacer allows now.
     pub rate_per_second: f64,
+    /// The send rate cap now: `max_mps`, lowered after throughput errors and climbing back
+    /// as sends are accepted.
+    #[serde(default)]
+    pub rate_limit_mps: u32,
+    /// The configured `max_mps`.
+    #[serde(default)]
+    pub max_mps: u32,
+    /// The tier as the provider last reported it (poll), beside `tier`, the model's.
+    #[serde(default)]
+    pub provider_tier: Option<String>,
+    /// The provider's limit (`None` with a `provider_tier`: unlimited).
+    #[serde(default)]
+    pub provider_limit: Option<u64>,
+    #[serde(default)]
+    pub provider_quality: Option<String>,
+    /// How the provider is polled and how the last poll went (or that it is not configured).
+    #[serde(default)]
+    pub provider_poll: Option<String>,
     pub ladder: Vec<LadderStep>,
 }
 
@@ -102,6 +121,15 @@ pub struct CampaignTotals {
     pub failed: u64,
     /// Outcome unknown after a crash: never resent (DESIGN.md §2.4).
     pub unknown: u64,
+    /// Waiting for a retry after a temporary failure (pair rate, maintenance, throughput).
+    #[serde(default)]
+    pub retrying: u64,
+    /// Held back by the customer's marketing cap (131049); sent again after 24 h.
+    #[serde(default)]
+    pub deferred: u64,
+    /// Not on WhatsApp / invalid destination: never retried.
+    #[serde(default)]
+    pub invalid: u64,
     /// Skipped contacts by reason (`no_optin`, `opted_out`, `invalid_number`, `duplicate`, ...).
     pub skipped: BTreeMap<String, u64>,
     /// Failed contacts by provider error code (`131048`, `1002`, ...).
@@ -116,6 +144,7 @@ impl CampaignTotals {
             + self.read
             + self.failed
             + self.unknown
+            + self.invalid
             + self.skipped.values().sum::<u64>()
     }
 }
@@ -145,7 +174,7 @@ pub enum CampaignAction {
     Pause,
     Resume,
     Cancel,
-    /// Put the failed contacts (retryable codes only) back to pending.
+    /// Put every failed contact back to pending.
     RetryFailed,
 }
 
@@ -234,6 +263,10 @@ pub trait AdminOps: Send + Sync + 'static {
         Ok(WebhookHealth::default())
     }
     async fn set_tier(&self, sender: &str, tier: &str) -> Result<SenderStatus, AdminError>;
+    /// Polls every sender's provider for its tier and quality now (`status --refresh`).
+    async fn refresh_tiers(&self) -> Result<(), AdminError> {
+        Ok(())
+    }
     async fn set_brake(
         &self,
         sender: &str,
@@ -288,6 +321,14 @@ type ApiResult = Result<Response, ApiError>;
 
 pub async fn list_senders(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
     authorize(&s.config, &headers, Access::Read)?;
+    let senders = s.admin.senders().await?;
+    Ok(Json(senders).into_response())
+}
+
+/// `POST /api/v1/senders/refresh`: poll the providers now, answer the senders.
+pub async fn refresh_senders(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
+    authorize(&s.config, &headers, Access::Read)?;
+    s.admin.refresh_tiers().await?;
     let senders = s.admin.senders().await?;
     Ok(Json(senders).into_response())
 }

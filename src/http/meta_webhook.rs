@@ -176,31 +176,39 @@ fn messages(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
     Ok(out)
 }
 
-/// `phone_number_quality_update`: `event` (UPGRADE, DOWNGRADE, FLAGGED, UNFLAGGED, ONBOARDING),
-/// `current_limit` (the limit after the event) and, in newer payloads, `old_limit`.
+/// `phone_number_quality_update`: `event` (UPGRADE, DOWNGRADE, FLAGGED, UNFLAGGED, ONBOARDING)
+/// and the limit after it: `current_limit` until Meta removed it in February 2026, then
+/// `max_daily_conversations_per_business` (DOMAIN.md §7); `old_limit` in some payloads. An
+/// upgrade or downgrade that names no limit tierpace can read is dropped rather than guessed:
+/// the next poll or capability update says where the limit really is.
 fn quality_update(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
     let event = value.get("event").and_then(text).ok_or_else(|| {
         WebhookError::Malformed("phone_number_quality_update without `event`".into())
     })?;
+    let event = event.to_ascii_uppercase();
+    let new = value
+        .get("current_limit")
+        .and_then(text)
+        .or_else(|| messaging_limit(value));
+    if new.is_none() && matches!(event.as_str(), "UPGRADE" | "DOWNGRADE") {
+        tracing::info!(
+            event,
+            "quality update without a limit tierpace can read: tier left as it is"
+        );
+        return Ok(Vec::new());
+    }
     Ok(vec![ProviderEvent::Tier {
-        event: event.to_ascii_uppercase(),
+        event,
         current: value.get("old_limit").and_then(text),
-        new: value.get("current_limit").and_then(text),
+        new,
     }])
 }
 
 /// `business_capability_update`: the portfolio's messaging limit since Oct 2025
-/// (`max_daily_conversations_per_business`, a tier name or a number) or the older per-phone one.
+/// (`max_daily_conversations_per_business`: 250, 2000, 10000, 100000 or -1 for unlimited; a
+/// tier name in older payloads) or the older per-phone one.
 fn capability_update(value: &Value) -> Vec<ProviderEvent> {
-    let limit = value
-        .get("max_daily_conversations_per_business")
-        .or_else(|| value.get("max_daily_conversation_per_phone"))
-        .and_then(|v| match v {
-            Value::Number(n) => n.as_u64().map(tier_name),
-            Value::String(s) => Some(s.clone()),
-            _ => None,
-        });
-    match limit {
+    match messaging_limit(value) {
         Some(limit) => vec![ProviderEvent::Tier {
             event: "CAPABILITY_UPDATE".into(),
             current: None,
@@ -208,6 +216,21 @@ fn capability_update(value: &Value) -> Vec<ProviderEvent> {
         }],
         None => Vec::new(),
     }
+}
+
+/// The messaging limit a Meta payload states, as a tier name (`TIER_2K`, `TIER_UNLIMITED`).
+fn messaging_limit(value: &Value) -> Option<String> {
+    value
+        .get("max_daily_conversations_per_business")
+        .or_else(|| value.get("max_daily_conversation_per_phone"))
+        .and_then(|v| match v {
+            Value::Number(n) => n.as_i64().and_then(tier_name),
+            Value::String(s) => match s.trim().parse::<i64>() {
+                Ok(n) => tier_name(n),
+                Err(_) => Some(s.clone()),
+            },
+            _ => None,
+        })
 }
 
 /// `message_template_status_update`: APPROVED, REJECTED, PAUSED, DISABLED, ... (lowercased).
@@ -256,12 +279,14 @@ fn user_preferences(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
     Ok(out)
 }
 
-/// A limit as Meta counts it, named like Gupshup's tiers (1000 -> TIER_1K).
-fn tier_name(limit: u64) -> String {
-    match limit {
+/// A limit as Meta counts it, named like Gupshup's tiers (1000 -> TIER_1K, -1 -> unlimited).
+fn tier_name(limit: i64) -> Option<String> {
+    Some(match limit {
+        -1 => "TIER_UNLIMITED".to_string(),
+        n if n < 0 => return None,
         n if n >= 1_000 && n % 1_000 == 0 => format!("TIER_{}K", n / 1_000),
         n => format!("TIER_{n}"),
-    }
+    })
 }
 
 /// Meta writes ids and timestamps as strings, but numbers appear too.

@@ -56,6 +56,35 @@ pub struct SendOutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReactionLabels {
+    pub sender: String,
+    /// The failure class (`pair_rate`, `auth`, ...).
+    pub class: String,
+    /// What became of the contact: failed, invalid, retrying, deferred, pending.
+    pub fate: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PollLabels {
+    pub sender: String,
+    /// ok, error
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileLabels {
+    pub group: String,
+    /// provider_lower, provider_higher
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnknownCodeLabels {
+    pub sender: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpErrorLabels {
     pub sender: String,
     /// The HTTP status the provider answered, or `transport` when there was no answer.
@@ -139,11 +168,18 @@ pub struct Metrics {
     pub group_upgrade_pending_timestamp_seconds: Family<GroupLabels, Gauge>,
     pub group_quality: Family<GroupQualityLabels, Gauge>,
     pub group_brake_active: Family<GroupLabels, Gauge>,
+    pub group_provider_tier_limit: Family<GroupLabels, FloatGauge>,
+    pub group_tier_reconciles: Family<ReconcileLabels, Counter>,
+    pub sender_tier_polls: Family<PollLabels, Counter>,
     // Per sender (the dispatcher and provider).
     pub sender_sends: Family<SendOutcomeLabels, Counter>,
     pub sender_provider_latency_seconds: Family<SenderLabels, Histogram, fn() -> Histogram>,
     pub sender_http_errors: Family<HttpErrorLabels, Counter>,
     pub sender_rate_messages_per_second: Family<SenderLabels, FloatGauge>,
+    pub sender_rate_limit_messages_per_second: Family<SenderLabels, Gauge>,
+    pub sender_max_messages_per_second: Family<SenderLabels, Gauge>,
+    pub sender_failure_reactions: Family<ReactionLabels, Counter>,
+    pub sender_unknown_failure_codes: Family<UnknownCodeLabels, Counter>,
     // Per campaign.
     pub campaign_contacts: Family<CampaignStateLabels, Gauge>,
     pub campaign_skipped_contacts: Family<CampaignReasonLabels, Gauge>,
@@ -166,7 +202,7 @@ pub struct Metrics {
 pub const QUALITIES: [&str; 4] = ["high", "medium", "low", "unknown"];
 
 /// The contact states `tierpace_campaign_contacts` has one series for each.
-pub const CONTACT_STATES: [&str; 8] = [
+pub const CONTACT_STATES: [&str; 11] = [
     "pending",
     "in_flight",
     "sent",
@@ -175,6 +211,9 @@ pub const CONTACT_STATES: [&str; 8] = [
     "failed",
     "skipped",
     "unknown",
+    "retrying",
+    "deferred",
+    "invalid",
 ];
 
 /// The campaign states `tierpace_campaign_state` has one series for each.
@@ -208,10 +247,17 @@ impl Metrics {
             group_upgrade_pending_timestamp_seconds: Family::default(),
             group_quality: Family::default(),
             group_brake_active: Family::default(),
+            group_provider_tier_limit: Family::default(),
+            group_tier_reconciles: Family::default(),
+            sender_tier_polls: Family::default(),
             sender_sends: Family::default(),
             sender_provider_latency_seconds: Family::new_with_constructor(latency_histogram),
             sender_http_errors: Family::default(),
             sender_rate_messages_per_second: Family::default(),
+            sender_rate_limit_messages_per_second: Family::default(),
+            sender_max_messages_per_second: Family::default(),
+            sender_failure_reactions: Family::default(),
+            sender_unknown_failure_codes: Family::default(),
             campaign_contacts: Family::default(),
             campaign_skipped_contacts: Family::default(),
             campaign_failed_contacts: Family::default(),
@@ -262,6 +308,21 @@ impl Metrics {
             "1 while a brake holds the group's marketing sends back",
             m.group_brake_active.clone(),
         );
+        r.register(
+            "group_provider_tier_limit",
+            "The group's limit as the provider last reported it (poll); compare with group_tier_limit, the model's (+Inf when unlimited)",
+            m.group_provider_tier_limit.clone(),
+        );
+        r.register(
+            "group_tier_reconciles",
+            "Times a provider poll moved the model's tier (provider_lower takes effect at once, provider_higher is accepted)",
+            m.group_tier_reconciles.clone(),
+        );
+        r.register(
+            "sender_tier_polls",
+            "Polls of the provider for tier and quality, by result",
+            m.sender_tier_polls.clone(),
+        );
         r.register("sender_sends", "Sends by outcome", m.sender_sends.clone());
         r.register(
             "sender_provider_latency_seconds",
@@ -277,6 +338,26 @@ impl Metrics {
             "sender_rate_messages_per_second",
             "Current send rate the pacer allows",
             m.sender_rate_messages_per_second.clone(),
+        );
+        r.register(
+            "sender_rate_limit_messages_per_second",
+            "Messages per second the sender may send now: max_mps, lowered after throughput errors (AIMD)",
+            m.sender_rate_limit_messages_per_second.clone(),
+        );
+        r.register(
+            "sender_max_messages_per_second",
+            "The sender's configured max_mps",
+            m.sender_max_messages_per_second.clone(),
+        );
+        r.register(
+            "sender_failure_reactions",
+            "Provider failures acted on, by class and what became of the contact",
+            m.sender_failure_reactions.clone(),
+        );
+        r.register(
+            "sender_unknown_failure_codes",
+            "Provider failures with a code tierpace does not know (alert on any)",
+            m.sender_unknown_failure_codes.clone(),
         );
         r.register(
             "campaign_contacts",
@@ -401,6 +482,15 @@ impl Metrics {
                     sender: s.id.clone(),
                 })
                 .set(s.rate_per_second);
+            let labels = SenderLabels {
+                sender: s.id.clone(),
+            };
+            self.sender_rate_limit_messages_per_second
+                .get_or_create(&labels)
+                .set(i64::from(s.rate_limit_mps));
+            self.sender_max_messages_per_second
+                .get_or_create(&labels)
+                .set(i64::from(s.max_mps));
         }
         for (name, members) in groups {
             let Some(first) = members.first() else {
@@ -413,6 +503,11 @@ impl Metrics {
             self.group_tier_limit
                 .get_or_create(&group)
                 .set(to_f64(first.limit));
+            if let Some(p) = members.iter().find(|m| m.provider_tier.is_some()) {
+                self.group_provider_tier_limit
+                    .get_or_create(&group)
+                    .set(to_f64(p.provider_limit));
+            }
             self.group_unique_customers_24h
                 .get_or_create(&group)
                 .set(clamp(first.unique_24h));
@@ -463,6 +558,9 @@ impl Metrics {
             ("failed", t.failed),
             ("skipped", t.skipped.values().sum()),
             ("unknown", t.unknown),
+            ("retrying", t.retrying),
+            ("deferred", t.deferred),
+            ("invalid", t.invalid),
         ] {
             self.campaign_contacts
                 .get_or_create(&CampaignStateLabels {

@@ -109,6 +109,7 @@ pub struct HttpState {
 pub fn router(state: HttpState) -> Router {
     let api = Router::new()
         .route("/senders", get(admin::list_senders))
+        .route("/senders/refresh", post(admin::refresh_senders))
         .route("/campaigns", get(admin::list_campaigns))
         .route("/campaigns/{id}/{action}", post(admin::campaign_action))
         .route("/optouts", get(admin::optout_counts))

@@ -14,6 +14,7 @@
 //! | `Flagged` | tier event FLAGGED | 0 | 0 |
 //! | `Downgraded` | tier event DOWNGRADE | 0.5 | 1 |
 //! | `Operator(reason)` | an operator | 0 | 0 |
+//! | `Account(reason)` | the provider's account or auth failure (401, 131042, 1003, ...) | 0 | 0 |
 //!
 //! Several brakes combine by taking the smallest factor (the strictest brake wins; two halvings do
 //! not make a quarter). Spam and low quality pause marketing only (DOMAIN.md §3: 131048 pauses the
@@ -41,6 +42,10 @@ pub enum Brake {
     Downgraded,
     /// An operator paused the sender, with the reason they gave.
     Operator(String),
+    /// The provider refused the sender's account or credentials (DOMAIN.md §3: payment,
+    /// locked account, empty wallet, wrong key or app name): nothing goes until an operator
+    /// lifts it.
+    Account(String),
 }
 
 impl Brake {
@@ -51,7 +56,7 @@ impl Brake {
             (Brake::SpamRate | Brake::QualityLow, false) => 1.0,
             (Brake::QualityMedium | Brake::Downgraded, true) => 0.5,
             (Brake::QualityMedium | Brake::Downgraded, false) => 1.0,
-            (Brake::Flagged | Brake::Operator(_), _) => 0.0,
+            (Brake::Flagged | Brake::Operator(_) | Brake::Account(_), _) => 0.0,
         }
     }
 }
@@ -65,6 +70,7 @@ impl std::fmt::Display for Brake {
             Brake::Flagged => f.write_str("flagged"),
             Brake::Downgraded => f.write_str("downgraded"),
             Brake::Operator(reason) => write!(f, "operator: {reason}"),
+            Brake::Account(reason) => write!(f, "account: {reason}"),
         }
     }
 }
@@ -193,6 +199,12 @@ impl BrakeState {
     /// The active brakes with the time each was set, oldest first.
     pub fn active(&self) -> Vec<(Brake, DateTime<Utc>)> {
         self.active.clone()
+    }
+
+    /// Takes the active brakes as the shared state store has them (set by any replica, kept
+    /// across restarts); the recent spam failures stay this process's own.
+    pub fn restore(&mut self, active: Vec<(Brake, DateTime<Utc>)>) {
+        self.active = active;
     }
 
     /// Whether any brake is on.

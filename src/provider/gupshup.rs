@@ -107,7 +107,14 @@ impl GupshupProvider {
 /// Turns one Gupshup HTTP answer into an attempt result.
 fn response_attempt(status: u16, body: &str, hint: Option<Duration>) -> Attempt {
     let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
-    if (200..300).contains(&status) {
+    // Gupshup sometimes refuses with a 2xx whose body says `"status":"error"`: a refusal, not
+    // an acceptance whose id went missing.
+    let refused = json
+        .as_ref()
+        .and_then(|j| j.get("status"))
+        .and_then(|v| v.as_str())
+        .is_some_and(|s| s.eq_ignore_ascii_case("error"));
+    if (200..300).contains(&status) && !refused {
         let id = json
             .as_ref()
             .and_then(|j| j.get("messageId"))
@@ -225,6 +232,24 @@ mod tests {
         assert!(
             matches!(a, Attempt::Done(SendOutcome::Accepted { message_id }) if message_id == "m-1")
         );
+    }
+
+    #[test]
+    fn two_hundred_with_status_error_is_a_refusal_with_its_message() {
+        let f = failed(response_attempt(
+            200,
+            r#"{"status":"error","message":"Invalid Destination"}"#,
+            None,
+        ));
+        assert_eq!(f.class, FailureClass::Undeliverable);
+        let f = failed(response_attempt(
+            202,
+            r#"{"status":"error","message":"Something odd"}"#,
+            None,
+        ));
+        assert_eq!(f.code, "http_202");
+        assert_eq!(f.detail, "Something odd");
+        assert!(!f.reached_whatsapp);
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod gupshup;
 pub mod meta;
 pub mod outcome;
 pub mod retry;
+pub mod tier_source;
 
 mod http;
 

@@ -6,10 +6,10 @@
 //! The webhook handlers classify failed-status codes with the same [`classify`], so a code means
 //! the same thing whether it came back from the send or an hour later in a callback.
 //!
-//! The retry delays in [`FailureAction`] are defaults taken from DOMAIN.md §3; the dispatcher
-//! may scale them, but the class of a code lives here and nowhere else.
+//! The class of a code and its action live here and nowhere else; what the action does to the
+//! contact, the sender and the campaign is applied by `dispatch/react.rs`, with the retry
+//! delays from the `[retries]` policy settings.
 use std::fmt;
-use std::time::Duration;
 
 use super::ProviderKind;
 
@@ -49,20 +49,10 @@ impl FailureClass {
     pub fn action(self) -> FailureAction {
         match self {
             FailureClass::Throttled | FailureClass::Unavailable => FailureAction::SlowDown,
-            // "retry that customer later (4^n s), continue others"
-            FailureClass::PairRate => FailureAction::RetryContact {
-                first: Duration::from_secs(4),
-                factor: 4,
-            },
-            // "retry after minutes"
-            FailureClass::Maintenance => FailureAction::RetryContact {
-                first: Duration::from_secs(5 * 60),
-                factor: 2,
-            },
+            // "retry that customer later (4^n s), continue others"; "retry after minutes"
+            FailureClass::PairRate | FailureClass::Maintenance => FailureAction::RetryContact,
             // "not before 24 h; count as deferred"
-            FailureClass::MarketingCap => FailureAction::Defer {
-                after: Duration::from_secs(24 * 3600),
-            },
+            FailureClass::MarketingCap => FailureAction::Defer,
             FailureClass::SpamBrake => FailureAction::BrakeSender,
             FailureClass::OptedOut => FailureAction::OptOut,
             FailureClass::Undeliverable => FailureAction::MarkInvalid,
@@ -97,9 +87,7 @@ impl FailureClass {
     pub fn is_retryable(self) -> bool {
         matches!(
             self.action(),
-            FailureAction::SlowDown
-                | FailureAction::RetryContact { .. }
-                | FailureAction::Defer { .. }
+            FailureAction::SlowDown | FailureAction::RetryContact | FailureAction::Defer
         )
     }
 }
@@ -115,10 +103,10 @@ impl fmt::Display for FailureClass {
 pub enum FailureAction {
     /// Lower the sender's rate and retry this contact later with backoff.
     SlowDown,
-    /// Retry this contact after `first`, then `first x factor^n` for the n-th retry; go on with others.
-    RetryContact { first: Duration, factor: u32 },
-    /// Do not retry this contact before `after`; count it as deferred.
-    Defer { after: Duration },
+    /// Retry this contact later on its class's backoff ladder (`[retries]`); go on with others.
+    RetryContact,
+    /// Do not retry this contact before `[retries] marketing_cap`; count it as deferred.
+    Defer,
     /// Pause marketing on the sender and alert (spam brake).
     BrakeSender,
     /// Pause the sender and alert: its account or credentials need an operator.
@@ -242,6 +230,9 @@ const TABLE: &[(Scope, &str, FailureClass)] = &[
     (Scope::Http, "http_401", FailureClass::Auth),
     (Scope::Http, "http_403", FailureClass::Auth),
     (Scope::Gupshup, "Authentication Failed", FailureClass::Auth),
+    // A wrong `src.name` (app name): the sender's config, not the contact (field file
+    // gupshup-invalid-app-details).
+    (Scope::Gupshup, "Invalid App Details", FailureClass::Auth),
 ];
 
 /// Classifies a provider's error code (see the module doc for the code forms).
@@ -319,6 +310,7 @@ mod tests {
             ("Invalid Destination", Undeliverable),
             ("invalid destination", Undeliverable),
             ("Authentication Failed", Auth),
+            ("Invalid App Details", Auth),
             ("Too Many Requests", Throttled),
         ];
         for (code, class) in rows {
@@ -373,12 +365,9 @@ mod tests {
         assert_eq!(TemplateInvalid.action(), FailureAction::PauseCampaign);
         assert_eq!(TemplatePaused.action(), FailureAction::PauseTemplate);
         assert_eq!(AccountProblem.action(), FailureAction::PauseSender);
-        assert_eq!(
-            MarketingCap.action(),
-            FailureAction::Defer {
-                after: Duration::from_secs(86_400)
-            }
-        );
+        assert_eq!(MarketingCap.action(), FailureAction::Defer);
+        assert_eq!(PairRate.action(), FailureAction::RetryContact);
+        assert_eq!(Maintenance.action(), FailureAction::RetryContact);
         assert!(PairRate.is_retryable());
         assert!(!OptedOut.is_retryable());
         assert!(!Undeliverable.is_retryable());

@@ -98,6 +98,12 @@ pub fn sample_sender() -> SenderStatus {
         quality: "HIGH".into(),
         brakes: vec![],
         rate_per_second: 2.5,
+        rate_limit_mps: 20,
+        max_mps: 20,
+        provider_tier: None,
+        provider_limit: None,
+        provider_quality: None,
+        provider_poll: None,
         ladder: vec![
             LadderStep {
                 tier: "TIER_250".into(),
@@ -132,6 +138,9 @@ pub fn sample_campaign(id: &str) -> CampaignStatus {
             read: 40,
             failed: 30,
             unknown: 2,
+            retrying: 0,
+            deferred: 0,
+            invalid: 0,
             skipped: [("opted_out".to_string(), 18)].into_iter().collect(),
             failed_by_code: [("131048".to_string(), 20), ("1002".to_string(), 10)]
                 .into_iter()

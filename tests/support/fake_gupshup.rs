@@ -68,6 +68,20 @@ pub enum Fault {
     },
     /// Sends to this destination are accepted, then a `failed` callback with `code` is posted.
     FailDestination { destination: String, code: String },
+    /// The next `times` requests get exactly this HTTP status and body (a field answer, e.g.
+    /// `shared/field/gupshup-401/send-answer.json`). Not recorded.
+    Answer {
+        status: u16,
+        body: String,
+        times: usize,
+    },
+    /// The next `times` sends to this destination get exactly this status and body.
+    AnswerDestination {
+        destination: String,
+        status: u16,
+        body: String,
+        times: usize,
+    },
 }
 
 impl Fault {
@@ -95,6 +109,8 @@ struct Inner {
     sends: Mutex<Vec<RecordedSend>>,
     faults: Mutex<Vec<Fault>>,
     requests: AtomicU64,
+    /// Destinations of every well-formed send request, answered or refused.
+    tries: Mutex<Vec<String>>,
     next_id: AtomicU64,
     callbacks: reqwest::Client,
 }
@@ -114,6 +130,7 @@ impl FakeGupshup {
             sends: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
+            tries: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             callbacks: reqwest::Client::new(),
         });
@@ -176,6 +193,14 @@ impl FakeGupshup {
     }
 
     /// Every request that reached the handler, answered or not (retries show up here).
+    /// Send requests to `destination` that reached the fake well-formed, whatever the answer.
+    pub fn tries_to(&self, destination: &str) -> usize {
+        lock(&self.inner.tries)
+            .iter()
+            .filter(|d| *d == destination)
+            .count()
+    }
+
     pub fn requests(&self) -> u64 {
         self.inner.requests.load(Ordering::SeqCst)
     }
@@ -246,6 +271,17 @@ fn error(status: u16, message: &str) -> Response {
         .into_response()
 }
 
+/// An answer with exactly this status and body (JSON content type, as Gupshup sends).
+fn raw(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
 fn status_message(status: u16) -> &'static str {
     match status {
         400 => "Bad Request",
@@ -283,6 +319,23 @@ async fn send_template(
     if let Some(status) = forced {
         return error(status, status_message(status));
     }
+    let answer = {
+        let mut faults = lock(&inner.faults);
+        faults.iter_mut().find_map(|f| match f {
+            Fault::Answer {
+                status,
+                body,
+                times,
+            } if *times > 0 => {
+                *times -= 1;
+                Some((*status, body.clone()))
+            }
+            _ => None,
+        })
+    };
+    if let Some((status, body)) = answer {
+        return raw(status, body);
+    }
     let Ok(Form(fields)) = form else {
         return error(400, "Invalid request body");
     };
@@ -290,6 +343,25 @@ async fn send_template(
         Ok(send) => send,
         Err(message) => return error(400, &message),
     };
+    lock(&inner.tries).push(send.destination.clone());
+    let answer = {
+        let mut faults = lock(&inner.faults);
+        faults.iter_mut().find_map(|f| match f {
+            Fault::AnswerDestination {
+                destination,
+                status,
+                body,
+                times,
+            } if *times > 0 && *destination == send.destination => {
+                *times -= 1;
+                Some((*status, body.clone()))
+            }
+            _ => None,
+        })
+    };
+    if let Some((status, body)) = answer {
+        return raw(status, body);
+    }
     let (reject, fail_code, latency) = {
         let faults = lock(&inner.faults);
         let reject = faults.iter().find_map(|f| match f {

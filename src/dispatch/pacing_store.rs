@@ -1,0 +1,260 @@
+//! What the provider told us and what pacing counted, kept where every replica sees it and a
+//! restart finds it (issue 12 §3): a sender's active brakes, a campaign's sends on one local day
+//! (its `daily_max`), and a template's sends across campaigns (its warm-up, DESIGN.md §3: the
+//! first 1,000 sends of a template go slower).
+//!
+//! Before this store these lived in each process: after a restart a spam brake (131048) was
+//! gone, and with replicas a brake set by the replica that received the callback did not stop
+//! the others. Two backends with one contract (`tests/pacing_conformance.rs`): memory and Redis
+//! (keys hash-tagged per sender, campaign or template).
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use redis::aio::ConnectionLike;
+use redis::Script;
+
+use crate::policy::brake::Brake;
+
+/// A sender's active brakes, each with the time it was set, oldest first.
+pub type ActiveBrakes = Vec<(Brake, DateTime<Utc>)>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PacingStoreError {
+    #[error("pacing store unreachable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait PacingStore: Send + Sync + 'static {
+    /// The sender's active brakes, each with the time it was set.
+    async fn brakes(&self, sender: &str) -> Result<Vec<(Brake, DateTime<Utc>)>, PacingStoreError>;
+    /// Replaces the sender's active brakes with `brakes` (one write).
+    async fn set_brakes(
+        &self,
+        sender: &str,
+        brakes: &[(Brake, DateTime<Utc>)],
+    ) -> Result<(), PacingStoreError>;
+    /// Adds `n` sends of a campaign on its local `day`; returns the day's total.
+    async fn add_sends(
+        &self,
+        campaign: &str,
+        day: NaiveDate,
+        n: u64,
+    ) -> Result<u64, PacingStoreError>;
+    async fn sends_on(&self, campaign: &str, day: NaiveDate) -> Result<u64, PacingStoreError>;
+    /// Adds `n` sends of a template (any campaign); returns the total so far.
+    async fn add_template_sends(&self, template: &str, n: u64) -> Result<u64, PacingStoreError>;
+    async fn template_sends(&self, template: &str) -> Result<u64, PacingStoreError>;
+}
+
+/// Writes a sender's brakes, as they were right after a change (`active`, taken under the
+/// lock that made the change), to the store, so every replica and the next start see them.
+pub async fn persist_brakes(
+    store: &dyn PacingStore,
+    sender: &str,
+    active: &[(Brake, DateTime<Utc>)],
+) {
+    if let Err(e) = store.set_brakes(sender, active).await {
+        tracing::warn!(sender, error = %e, "brakes not saved to the state store");
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryPacing {
+    brakes: Mutex<HashMap<String, ActiveBrakes>>,
+    sends: Mutex<HashMap<(String, NaiveDate), u64>>,
+    templates: Mutex<HashMap<String, u64>>,
+}
+
+impl MemoryPacing {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[async_trait]
+impl PacingStore for MemoryPacing {
+    async fn brakes(&self, sender: &str) -> Result<Vec<(Brake, DateTime<Utc>)>, PacingStoreError> {
+        Ok(lock(&self.brakes).get(sender).cloned().unwrap_or_default())
+    }
+
+    async fn set_brakes(
+        &self,
+        sender: &str,
+        brakes: &[(Brake, DateTime<Utc>)],
+    ) -> Result<(), PacingStoreError> {
+        let mut sorted = brakes.to_vec();
+        sorted.sort_by_key(|(_, since)| *since);
+        lock(&self.brakes).insert(sender.to_string(), sorted);
+        Ok(())
+    }
+
+    async fn add_sends(
+        &self,
+        campaign: &str,
+        day: NaiveDate,
+        n: u64,
+    ) -> Result<u64, PacingStoreError> {
+        let mut m = lock(&self.sends);
+        let v = m.entry((campaign.to_string(), day)).or_default();
+        *v += n;
+        Ok(*v)
+    }
+
+    async fn sends_on(&self, campaign: &str, day: NaiveDate) -> Result<u64, PacingStoreError> {
+        Ok(lock(&self.sends)
+            .get(&(campaign.to_string(), day))
+            .copied()
+            .unwrap_or(0))
+    }
+
+    async fn add_template_sends(&self, template: &str, n: u64) -> Result<u64, PacingStoreError> {
+        let mut m = lock(&self.templates);
+        let v = m.entry(template.to_string()).or_default();
+        *v += n;
+        Ok(*v)
+    }
+
+    async fn template_sends(&self, template: &str) -> Result<u64, PacingStoreError> {
+        Ok(lock(&self.templates).get(template).copied().unwrap_or(0))
+    }
+}
+
+/// The Redis backend. Keys: `PREFIX:{sender:ID}:brakes` (hash: brake as JSON -> since, ms),
+/// `PREFIX:{camp:ID}:sent:YYYY-MM-DD` (counter, expires after 3 days) and
+/// `PREFIX:{tpl:ID}:sends` (counter).
+pub struct RedisPacing<C> {
+    conn: C,
+    prefix: String,
+    replace_brakes: Script,
+}
+
+impl<C> RedisPacing<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    pub fn new(conn: C, key_prefix: &str) -> Self {
+        Self {
+            conn,
+            prefix: key_prefix.to_string(),
+            replace_brakes: Script::new(include_str!("replace_brakes.lua")),
+        }
+    }
+
+    fn brakes_key(&self, sender: &str) -> String {
+        format!("{}:{{sender:{sender}}}:brakes", self.prefix)
+    }
+
+    fn sends_key(&self, campaign: &str, day: NaiveDate) -> String {
+        format!("{}:{{camp:{campaign}}}:sent:{day}", self.prefix)
+    }
+
+    fn template_key(&self, template: &str) -> String {
+        format!("{}:{{tpl:{template}}}:sends", self.prefix)
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> PacingStoreError {
+    PacingStoreError::Unavailable(e.to_string())
+}
+
+#[async_trait]
+impl<C> PacingStore for RedisPacing<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    async fn brakes(&self, sender: &str) -> Result<Vec<(Brake, DateTime<Utc>)>, PacingStoreError> {
+        let mut conn = self.conn.clone();
+        let all: Vec<(String, i64)> = redis::cmd("HGETALL")
+            .arg(self.brakes_key(sender))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut out: Vec<(Brake, DateTime<Utc>)> = all
+            .into_iter()
+            .filter_map(|(b, ms)| {
+                Some((
+                    serde_json::from_str(&b).ok()?,
+                    Utc.timestamp_millis_opt(ms).single()?,
+                ))
+            })
+            .collect();
+        out.sort_by_key(|(_, since)| *since);
+        Ok(out)
+    }
+
+    async fn set_brakes(
+        &self,
+        sender: &str,
+        brakes: &[(Brake, DateTime<Utc>)],
+    ) -> Result<(), PacingStoreError> {
+        let mut inv = self.replace_brakes.prepare_invoke();
+        inv.key(self.brakes_key(sender));
+        for (b, since) in brakes {
+            let json = serde_json::to_string(b)
+                .map_err(|e| PacingStoreError::Unavailable(e.to_string()))?;
+            inv.arg(json).arg(since.timestamp_millis());
+        }
+        let mut conn = self.conn.clone();
+        let _: i64 = inv.invoke_async(&mut conn).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn add_sends(
+        &self,
+        campaign: &str,
+        day: NaiveDate,
+        n: u64,
+    ) -> Result<u64, PacingStoreError> {
+        let key = self.sends_key(campaign, day);
+        let mut conn = self.conn.clone();
+        let (total, _): (u64, i64) = redis::pipe()
+            .atomic()
+            .cmd("INCRBY")
+            .arg(&key)
+            .arg(n)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(3 * 86_400)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(total)
+    }
+
+    async fn sends_on(&self, campaign: &str, day: NaiveDate) -> Result<u64, PacingStoreError> {
+        let mut conn = self.conn.clone();
+        let v: Option<u64> = redis::cmd("GET")
+            .arg(self.sends_key(campaign, day))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(v.unwrap_or(0))
+    }
+
+    async fn add_template_sends(&self, template: &str, n: u64) -> Result<u64, PacingStoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("INCRBY")
+            .arg(self.template_key(template))
+            .arg(n)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn template_sends(&self, template: &str) -> Result<u64, PacingStoreError> {
+        let mut conn = self.conn.clone();
+        let v: Option<u64> = redis::cmd("GET")
+            .arg(self.template_key(template))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(v.unwrap_or(0))
+    }
+}

@@ -1,0 +1,224 @@
+//! The tier as Meta reports it in webhooks (DOMAIN.md §7, issue 12 §2): through the daemon's
+//! real `/webhooks/meta` with a valid `X-Hub-Signature-256`, `business_capability_update`'s
+//! `max_daily_conversations_per_business` sets the group's limit (-1 = unlimited), and
+//! `phone_number_quality_update` without `current_limit` reads that field and never guesses.
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::fake_meta::signature;
+use support::redis_server::free_port;
+use tierpace::clock::SystemClock;
+use tierpace::http::{parse_meta, ProviderEvent, SenderStatus};
+
+const APP_SECRET: &str = "meta-app-secret-for-tests";
+
+fn field_file() -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/field/meta-capability-unlimited/meta-webhook.json"
+    );
+    std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn tier_of(body: &Value) -> Vec<Option<String>> {
+    parse_meta(body.to_string().as_bytes())
+        .map(|events| {
+            events
+                .into_iter()
+                .filter_map(|e| match e.event {
+                    ProviderEvent::Tier { new, .. } => Some(new),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn capability(limit: Value) -> Value {
+    json!({"object":"whatsapp_business_account","entry":[{"id":"880000000000001","time":1796060000,
+        "changes":[{"value":{"max_daily_conversations_per_business":limit},"field":"business_capability_update"}]}]})
+}
+
+fn quality(value: Value) -> Value {
+    json!({"object":"whatsapp_business_account","entry":[{"id":"880000000000001","time":1796060000,
+        "changes":[{"value":value,"field":"phone_number_quality_update"}]}]})
+}
+
+#[test]
+fn capability_limits_read_as_their_tiers() {
+    let field: Value = serde_json::from_slice(&field_file()).unwrap();
+    assert_eq!(tier_of(&field), vec![Some("TIER_UNLIMITED".to_string())]);
+    for (limit, tier) in [
+        (json!(250), "TIER_250"),
+        (json!(2000), "TIER_2K"),
+        (json!(10000), "TIER_10K"),
+        (json!(100000), "TIER_100K"),
+        (json!(-1), "TIER_UNLIMITED"),
+        (json!("-1"), "TIER_UNLIMITED"),
+    ] {
+        assert_eq!(
+            tier_of(&capability(limit.clone())),
+            vec![Some(tier.to_string())],
+            "{limit}"
+        );
+    }
+}
+
+#[test]
+fn quality_update_without_current_limit_reads_the_new_field_and_never_guesses() {
+    let with_new_field = quality(
+        json!({"display_phone_number":"5585999990000","event":"UPGRADE",
+        "max_daily_conversations_per_business":10000}),
+    );
+    assert_eq!(tier_of(&with_new_field), vec![Some("TIER_10K".to_string())]);
+    let old_form = quality(
+        json!({"display_phone_number":"5585999990000","event":"UPGRADE",
+        "current_limit":"TIER_100K"}),
+    );
+    assert_eq!(tier_of(&old_form), vec![Some("TIER_100K".to_string())]);
+    // No limit at all: no tier event (the ledger would otherwise step one rung on a guess).
+    let bare = quality(json!({"display_phone_number":"5585999990000","event":"UPGRADE"}));
+    assert!(tier_of(&bare).is_empty());
+    // FLAGGED needs no limit: it still arrives.
+    let flagged = quality(json!({"display_phone_number":"5585999990000","event":"FLAGGED"}));
+    assert_eq!(tier_of(&flagged), vec![None]);
+}
+
+struct Daemon {
+    port: u16,
+    _dir: tempfile::TempDir,
+    token: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// A daemon with one Meta sender on 1K and no campaigns.
+fn start() -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("campaigns")).unwrap();
+    std::fs::write(root.join("token"), "meta-access-token\n").unwrap();
+    std::fs::write(root.join("app.secret"), format!("{APP_SECRET}\n")).unwrap();
+    let port = free_port();
+    let config = format!(
+        r#"state = "memory"
+campaigns_dir = "campaigns"
+
+[http]
+listen = "127.0.0.1:{port}"
+meta_app_secret_file = "{root}/app.secret"
+
+[senders.cloud]
+provider = "meta"
+phone_number_id = "100000000000001"
+api_key_file = "{root}/token"
+base_url = "http://127.0.0.1:9"
+initial_tier = "1k"
+"#,
+        root = root.display()
+    );
+    let path = root.join("tierpace.toml");
+    std::fs::write(&path, config).unwrap();
+    let (token, task) = support::daemon::start_in_process(path, Arc::new(SystemClock));
+    Daemon {
+        port,
+        _dir: dir,
+        token,
+        task,
+    }
+}
+
+impl Daemon {
+    async fn sender(&self) -> Option<SenderStatus> {
+        reqwest::get(format!("http://127.0.0.1:{}/api/v1/senders", self.port))
+            .await
+            .ok()?
+            .json::<Vec<SenderStatus>>()
+            .await
+            .ok()?
+            .into_iter()
+            .find(|s| s.id == "cloud")
+    }
+
+    async fn post_signed(&self, body: &[u8]) -> u16 {
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/webhooks/meta", self.port))
+            .header("content-type", "application/json")
+            .header("X-Hub-Signature-256", signature(APP_SECRET, body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    }
+
+    async fn until_tier(&self, tier: &str, limit: Option<u64>) {
+        for _ in 0..100 {
+            if let Some(s) = self.sender().await {
+                if s.tier == tier && s.limit == limit {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("sender never reached {tier}: {:#?}", self.sender().await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_meta_capability_unlimited_makes_the_group_unlimited() {
+    let d = start();
+    d.until_tier("TIER_1K", Some(1000)).await;
+    assert_eq!(d.post_signed(&field_file()).await, 200);
+    d.until_tier("TIER_UNLIMITED", None).await;
+
+    // Every documented limit sets that limit, down as well as up.
+    for (limit, tier, n) in [
+        (250, "TIER_250", 250),
+        (2000, "TIER_2K", 2000),
+        (10000, "TIER_10K", 10_000),
+        (100000, "TIER_100K", 100_000),
+    ] {
+        let body = capability(json!(limit)).to_string();
+        assert_eq!(d.post_signed(body.as_bytes()).await, 200);
+        d.until_tier(tier, Some(n)).await;
+    }
+
+    // A quality update without current_limit reads the new field...
+    let body = quality(
+        json!({"display_phone_number":"5585999990000","event":"UPGRADE",
+        "max_daily_conversations_per_business":-1}),
+    )
+    .to_string();
+    assert_eq!(d.post_signed(body.as_bytes()).await, 200);
+    d.until_tier("TIER_UNLIMITED", None).await;
+    // ... and one with no limit at all changes nothing.
+    let body = capability(json!(2000)).to_string();
+    assert_eq!(d.post_signed(body.as_bytes()).await, 200);
+    d.until_tier("TIER_2K", Some(2000)).await;
+    let bare =
+        quality(json!({"display_phone_number":"5585999990000","event":"UPGRADE"})).to_string();
+    d.post_signed(bare.as_bytes()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let s = d.sender().await.unwrap();
+    assert_eq!((s.tier.as_str(), s.limit), ("TIER_2K", Some(2000)));
+
+    // A bad signature changes nothing.
+    let body = capability(json!(-1)).to_string();
+    let status = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/webhooks/meta", d.port))
+        .header("X-Hub-Signature-256", signature("wrong", body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 401);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(d.sender().await.unwrap().limit, Some(2000));
+    d.token.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), d.task).await;
+}
