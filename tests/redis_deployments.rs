@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig};
-use support::redis_deploy::{SentinelSet, TlsRedis};
+use support::redis_deploy::{SentinelSet, TlsCluster, TlsRedis};
 use support::redis_server::free_port;
 use support::scenario::{self, ScenarioSpec};
 use tierpace::clock::SystemClock;
@@ -82,6 +82,43 @@ async fn a_rediss_url_with_a_private_ca_sends_every_contact_once_over_tls() {
     assert!(
         !redis.keys("tls:*").is_empty(),
         "the daemon's keys are on the TLS Redis"
+    );
+    token.cancel();
+    daemon.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_over_tls_sends_every_contact_once() {
+    let cluster = TlsCluster::start();
+    let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
+    let s = scenario::write(&ScenarioSpec {
+        redis_url: Some("redis://127.0.0.1:9/"),
+        gupshup_url: &fake.base_url(),
+        contacts: 60,
+        key_prefix: "tlsc",
+        ..Default::default()
+    });
+    let seeds: Vec<String> = cluster.seeds().iter().map(|s| format!("\"{s}\"")).collect();
+    add_lines(
+        &s.config,
+        &format!(
+            "redis_cluster = [{}]\nredis_tls_ca_file = \"{}\"\n",
+            seeds.join(", "),
+            cluster.dir.path().join("ca.crt").display()
+        ),
+    );
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    assert!(
+        support::daemon::wait_for(|| fake.sends().len() >= 60, 30).await,
+        "all sent through the TLS cluster: {}",
+        fake.sends().len()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(destinations_unique(&fake), (60, 60), "each contact once");
+    assert!(
+        cluster.count_keys("tlsc:*") > 0,
+        "the keys are on the TLS cluster"
     );
     token.cancel();
     daemon.await.unwrap().unwrap();

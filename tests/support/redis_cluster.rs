@@ -286,7 +286,7 @@ fn node_connection(port: u16) -> redis::Connection {
 }
 
 /// `n` ports that are free now and whose cluster bus port (port + 10000) is free too.
-fn cluster_ports(n: usize) -> Vec<u16> {
+pub fn cluster_ports(n: usize) -> Vec<u16> {
     let mut ports = Vec::new();
     let mut tries = 0;
     while ports.len() < n {

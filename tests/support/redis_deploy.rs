@@ -86,7 +86,7 @@ pub fn make_certificates(dir: &Path) {
     }
     std::fs::write(
         dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n",
     )
     .unwrap();
     std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
@@ -365,5 +365,159 @@ impl SentinelSet {
             Self::MASTER,
             nodes.join(", ")
         )
+    }
+}
+
+/// A 3-master Redis Cluster that speaks only TLS, clients and cluster bus alike.
+pub struct TlsCluster {
+    pub dir: tempfile::TempDir,
+    pub ports: Vec<u16>,
+    _nodes: Vec<Guarded>,
+}
+
+impl TlsCluster {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        make_certificates(dir.path());
+        let ports = super::redis_cluster::cluster_ports(3);
+        let p = |f: &str| dir.path().join(f).display().to_string();
+        let nodes: Vec<Guarded> = ports
+            .iter()
+            .map(|port| {
+                let d = dir.path().join(port.to_string());
+                std::fs::create_dir_all(&d).unwrap();
+                let args: Vec<String> = [
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--tls-cert-file",
+                    &p("server.crt"),
+                    "--tls-key-file",
+                    &p("server.key"),
+                    "--tls-ca-cert-file",
+                    &p("ca.crt"),
+                    "--tls-auth-clients",
+                    "no",
+                    "--tls-cluster",
+                    "yes",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "2000",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--protected-mode",
+                    "no",
+                    "--dir",
+                    d.to_str().unwrap(),
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                Guarded::spawn(&args)
+            })
+            .collect();
+        for &port in &ports {
+            wait_port(port, true);
+        }
+        let cluster = Self {
+            dir,
+            ports,
+            _nodes: nodes,
+        };
+        let mut create = cluster.cli();
+        create.args(["--cluster", "create"]);
+        for port in &cluster.ports {
+            create.arg(format!("127.0.0.1:{port}"));
+        }
+        // `timeout`: a cluster bus that cannot agree leaves `create` waiting for ever.
+        let mut create = {
+            let mut t = Command::new("timeout");
+            t.arg("30")
+                .arg(create.get_program())
+                .args(create.get_args());
+            t
+        };
+        let out = create
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli");
+        assert!(
+            out.status.success(),
+            "cluster create over TLS: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for &port in &cluster.ports {
+            loop {
+                let out = cluster
+                    .cli()
+                    .args([
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &port.to_string(),
+                        "CLUSTER",
+                        "INFO",
+                    ])
+                    .output()
+                    .expect("redis-cli");
+                if String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok") {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "TLS cluster not ok on {port}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        cluster
+    }
+
+    /// `redis-cli` with this cluster's TLS options. The nodes' certificate also serves as the
+    /// bus's client certificate (hence `clientAuth` in it).
+    fn cli(&self) -> Command {
+        let mut c = Command::new("redis-cli");
+        c.args(["--tls", "--cacert"])
+            .arg(self.dir.path().join("ca.crt"));
+        c
+    }
+
+    /// Seeds as the daemon config takes them for TLS.
+    pub fn seeds(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("rediss://127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// How many keys matching `pattern` the whole cluster holds.
+    pub fn count_keys(&self, pattern: &str) -> usize {
+        self.ports
+            .iter()
+            .map(|port| {
+                let out = self
+                    .cli()
+                    .args([
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &port.to_string(),
+                        "--scan",
+                        "--pattern",
+                    ])
+                    .arg(pattern)
+                    .output()
+                    .expect("redis-cli");
+                String::from_utf8_lossy(&out.stdout).lines().count()
+            })
+            .sum()
     }
 }
