@@ -164,6 +164,7 @@ async fn a_batch_of_rows_loses_exactly_the_opted_out_contacts() {
         default_ddi: "55".into(),
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
+        encoding: Default::default(),
     };
     let rows: Vec<_> = AudienceReader::open(&spec, &[], &h)
         .unwrap()

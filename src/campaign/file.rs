@@ -15,6 +15,7 @@ use serde::Deserialize;
 use siphasher::sip::SipHasher13;
 
 use super::params::ParamTemplate;
+use super::text_encoding::EncodingSetting;
 pub use super::validate::{id_place, parse_campaign};
 use crate::policy::calendar_config::CalendarConfig;
 
@@ -98,6 +99,8 @@ pub struct AudienceSpec {
     pub columns: ColumnNames,
     /// The share of rows with bad data above which the audience is refused (default 0.2).
     pub max_bad_share: f64,
+    /// `audience.encoding`: UTF-8, Windows-1252, or told from the file (default).
+    pub encoding: EncodingSetting,
 }
 
 /// Header names of the contact-form columns, configurable per campaign (`[audience.columns]`).

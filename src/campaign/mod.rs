@@ -7,7 +7,9 @@
 //!   every error names file, line, column and key.
 //! - [`audience`]: the CSV reader; each row becomes an [`audience::AudienceRow`] or a counted
 //!   [`audience::RowSkip`], never a fatal error. It uses [`phone`] (E.164 normaliser),
-//!   [`opt_in`] (consent column) and [`params`] (`{{column}}` template parameters).
+//!   [`opt_in`] (consent column) and [`params`] (`{{column}}` template parameters), reads
+//!   records through [`csv_records`] (the file's own line numbers) and decodes them in the
+//!   encoding [`text_encoding`] picks (UTF-8 or Windows-1252).
 //! - [`consent`]: the global opt-out store (memory or Redis), keyed by contact hash.
 //! - [`registry`]: rescans the directory on one reload message (file watcher or SIGHUP);
 //!   a bad file keeps its previous valid version in force.
@@ -17,12 +19,14 @@
 pub mod audience;
 pub mod check;
 pub mod consent;
+pub mod csv_records;
 pub mod file;
 pub mod metrics;
 pub mod opt_in;
 pub mod params;
 pub mod phone;
 pub mod registry;
+pub mod text_encoding;
 pub mod validate;
 
 pub use audience::{
@@ -42,3 +46,4 @@ pub use file::{
 pub use metrics::CampaignMetrics;
 pub use params::ParamTemplate;
 pub use registry::{spawn_sighup, watch_dir, Registry, RegistryEvent, ReloadTrigger, WatchGuard};
+pub use text_encoding::{EncodingSetting, TextEncoding};

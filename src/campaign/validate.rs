@@ -17,6 +17,7 @@ use super::file::{
     MediaSpec, PacingMode, PacingSpec, ScheduleSpec, TemplateRef, TemplateSpec,
 };
 use super::params::ParamTemplate;
+use super::text_encoding::EncodingSetting;
 use crate::policy::calendar_config::CalendarConfig;
 
 #[derive(Deserialize)]
@@ -53,6 +54,7 @@ struct RawAudience {
     #[serde(default)]
     columns: ColumnNames,
     max_bad_share: Option<Spanned<f64>>,
+    encoding: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -334,11 +336,25 @@ impl Validator<'_> {
             Some(s) => s.into_inner(),
             None => 0.2,
         };
+        let encoding = match &raw.encoding {
+            None => EncodingSetting::default(),
+            Some(e) => match e.get_ref().trim().to_ascii_lowercase().as_str() {
+                "auto" => EncodingSetting::Auto,
+                "utf-8" | "utf8" => EncodingSetting::Utf8,
+                "windows-1252" | "cp1252" => EncodingSetting::Windows1252,
+                other => {
+                    let msg = format!("encoding `{other}` is not known, expected \"auto\" (default), \"utf-8\" or \"windows-1252\" (Excel's \"CSV\" in pt-BR)");
+                    self.at(e, "audience.encoding", msg);
+                    EncodingSetting::default()
+                }
+            },
+        };
         Some(AudienceSpec {
             file,
             default_ddi,
             columns: raw.columns,
             max_bad_share,
+            encoding,
         })
     }
 
