@@ -133,8 +133,11 @@ pub struct ScheduleSpec {
     pub start: Option<DateTime<Utc>>,
     /// Not after; unsent contacts are then `expired`.
     pub end: Option<DateTime<Utc>>,
-    /// A recurring run (tokio-cron-scheduler syntax, seconds first); each occurrence is its own run.
+    /// A recurring run (five fields minute first, or six with seconds first); each firing is its
+    /// own run, fired in the calendar's time zone.
     pub cron: Option<String>,
+    /// How late a firing's run may still start (`schedule.late_start`, default 1h).
+    pub late_start: std::time::Duration,
     pub calendar: CalendarRef,
 }
 

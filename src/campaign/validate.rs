@@ -19,6 +19,7 @@ use super::file::{
 use super::params::ParamTemplate;
 use super::text_encoding::EncodingSetting;
 use crate::policy::calendar_config::CalendarConfig;
+use crate::policy::cron;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +64,7 @@ struct RawSchedule {
     start: Option<Spanned<toml::Value>>,
     end: Option<Spanned<toml::Value>>,
     cron: Option<Spanned<String>>,
+    late_start: Option<Spanned<String>>,
     calendar: Option<Spanned<String>>,
     hours: Option<CalendarConfig>,
 }
@@ -374,15 +376,28 @@ impl Validator<'_> {
             }
         }
         if let Some(cron) = &raw.cron {
-            let parsed = croner::parser::CronParser::builder()
-                .seconds(croner::parser::Seconds::Required)
-                .build()
-                .parse(cron.get_ref());
-            if let Err(e) = parsed {
-                let msg = format!("cron `{}` does not parse ({e}), expected six fields with seconds first, e.g. \"0 0 9 * * Mon\"", cron.get_ref());
-                self.at(cron, "schedule.cron", msg);
+            if let Err(e) = cron::parse(cron.get_ref()) {
+                self.at(cron, "schedule.cron", e);
             }
         }
+        let late_start = match &raw.late_start {
+            None => cron::DEFAULT_LATE_START,
+            Some(v) => {
+                match humantime::parse_duration(v.get_ref().trim()) {
+                    Ok(d) => {
+                        if raw.cron.is_none() {
+                            self.at(v, "schedule.late_start", "late_start applies to cron firings, expected `cron = \"...\"` beside it");
+                        }
+                        d
+                    }
+                    Err(e) => {
+                        let msg = format!("late_start `{}` is not a duration ({e}), expected e.g. \"1h\" or \"30m\"", v.get_ref());
+                        self.at(v, "schedule.late_start", msg);
+                        cron::DEFAULT_LATE_START
+                    }
+                }
+            }
+        };
         let calendar = match (raw.calendar, raw.hours) {
             (Some(name), None) => {
                 if !self.ctx.calendars.contains(name.get_ref()) {
@@ -422,6 +437,7 @@ impl Validator<'_> {
             start,
             end,
             cron: raw.cron.map(Spanned::into_inner),
+            late_start,
             calendar,
         })
     }
