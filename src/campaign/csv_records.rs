@@ -70,6 +70,12 @@ impl RawRecord {
         } else {
             self.ends[self.len - 1]
         };
+        // An ASCII row is the same text in both encodings: no per-cell decoding.
+        let encoding = if self.bytes[..used].is_ascii() {
+            TextEncoding::Utf8
+        } else {
+            encoding
+        };
         match encoding {
             // One validation for the whole row; the cell boundaries stay where they were.
             TextEncoding::Utf8 => match std::str::from_utf8(&self.bytes[..used]) {
