@@ -22,6 +22,7 @@ fn audience(c: &mut Criterion) {
         default_ddi: "55".into(),
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
+        encoding: Default::default(),
     };
     let params = [
         ParamTemplate::parse("{{name}}").expect("param"),

@@ -34,6 +34,7 @@ fn main() -> anyhow::Result<()> {
         default_ddi: "55".into(),
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
+        encoding: Default::default(),
     };
     let params = [
         ParamTemplate::parse("{{name}}")?,

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use tierpace::campaign::audience::scan_audience_with;
 use tierpace::campaign::{
-    scan_audience, AudienceError, AudienceReader, AudienceSpec, ColumnNames, ParamTemplate,
-    SkipReason,
+    scan_audience, AudienceError, AudienceReader, AudienceSpec, ColumnNames, EncodingSetting,
+    ParamTemplate, SkipReason,
 };
 use tierpace::contact::{ContactHasher, E164};
 
@@ -19,6 +19,7 @@ fn spec(file: &Path) -> AudienceSpec {
         default_ddi: "55".into(),
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
+        encoding: Default::default(),
     }
 }
 
@@ -157,7 +158,12 @@ fn short_rows_and_non_utf8_rows_are_skipped_not_fatal() {
         "a.csv",
         b"phone,opt_in\n85999990000\n\xff\xfe,sim\n85999990001,sim\n",
     );
-    let items: Vec<_> = AudienceReader::open(&spec(&f), &[], &hasher())
+    // Declared UTF-8, the row that is not is malformed.
+    let utf8 = AudienceSpec {
+        encoding: EncodingSetting::Utf8,
+        ..spec(&f)
+    };
+    let items: Vec<_> = AudienceReader::open(&utf8, &[], &hasher())
         .unwrap()
         .collect();
     assert_eq!(items.len(), 3);
@@ -167,6 +173,13 @@ fn short_rows_and_non_utf8_rows_are_skipped_not_fatal() {
         SkipReason::MalformedRow
     );
     assert_eq!(items[1].as_ref().unwrap_err().line, 3);
+    assert!(items[2].is_ok());
+    // Told from the file, it is Windows-1252 text: `ÿþ` is read, and is no phone number.
+    let items: Vec<_> = AudienceReader::open(&spec(&f), &[], &hasher())
+        .unwrap()
+        .collect();
+    let skip = items[1].as_ref().unwrap_err();
+    assert_eq!((skip.line, skip.reason), (3, SkipReason::InvalidPhone));
     assert!(items[2].is_ok());
 }
 
@@ -291,4 +304,72 @@ fn resuming_into_a_changed_file_is_refused() {
     let mut again = AudienceReader::open(&spec(&f), &[], &hasher()).unwrap();
     let e = again.seek(&pos).unwrap_err();
     assert!(matches!(e, AudienceError::Changed { .. }), "{e}");
+}
+
+mod encodings {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Names a spreadsheet cell can hold without quoting, in Windows-1252's repertoire.
+    fn cp1252_name() -> impl Strategy<Value = String> {
+        let chars: Vec<char> = (0x20u8..=0xFF)
+            .filter_map(|b| {
+                let byte = [b];
+                let text = encoding_rs::WINDOWS_1252
+                    .decode_without_bom_handling(&byte)
+                    .0;
+                text.chars().next()
+            })
+            .filter(|c| !c.is_control() && !matches!(c, ',' | ';' | '"'))
+            .collect();
+        proptest::collection::vec(proptest::sample::select(chars), 1..30)
+            .prop_map(|v| v.into_iter().collect::<String>().trim().to_string())
+            .prop_filter("a name is not blank", |s| !s.is_empty())
+    }
+
+    fn read_names(file: &Path, encoding: EncodingSetting) -> Vec<(u64, String)> {
+        let spec = AudienceSpec {
+            encoding,
+            ..spec(file)
+        };
+        AudienceReader::open(&spec, &[], &hasher())
+            .unwrap()
+            .map(|r| {
+                let r = r.unwrap();
+                (r.line, r.name.unwrap())
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_name_round_trips_through_a_windows_1252_excel_file(a in cp1252_name(), b in cp1252_name()) {
+            let dir = tempfile::tempdir().unwrap();
+            let text = format!("name;phone;opt_in\r\n{a};85999990001;sim\r\n{b};85999990002;sim\r\n");
+            let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&text);
+            prop_assert!(!unmappable);
+            let f = write(&dir, "a.csv", &bytes);
+            let want = vec![(2, a.clone()), (3, b.clone())];
+            prop_assert_eq!(read_names(&f, EncodingSetting::Windows1252), want.clone());
+            // Told from the file: the same, unless the bytes happen to be valid UTF-8 too (only
+            // ASCII names, or mojibake like `Ã©`, where UTF-8 reads the same or is the guess).
+            if std::str::from_utf8(&bytes).is_err() {
+                prop_assert_eq!(read_names(&f, EncodingSetting::Auto), want);
+            }
+        }
+
+        #[test]
+        fn any_name_round_trips_through_utf8_with_or_without_bom(a in "[^,;\"\\p{Cc}\u{feff}]{1,30}", bom: bool) {
+            let a = a.trim().to_string();
+            prop_assume!(!a.is_empty());
+            let dir = tempfile::tempdir().unwrap();
+            let mut bytes = if bom { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
+            bytes.extend_from_slice(format!("name,phone,opt_in\n{a},85999990001,sim\n").as_bytes());
+            let f = write(&dir, "a.csv", &bytes);
+            prop_assert_eq!(read_names(&f, EncodingSetting::Auto), vec![(2, a.clone())]);
+            prop_assert_eq!(read_names(&f, EncodingSetting::Utf8), vec![(2, a)]);
+        }
+    }
 }

@@ -337,6 +337,7 @@ async fn a_batch_of_rows_loses_exactly_the_opted_out_contacts() {
         default_ddi: "55".into(),
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
+        encoding: Default::default(),
     };
     let rows: Vec<_> = AudienceReader::open(&spec, &[], &h)
         .unwrap()
@@ -461,6 +462,7 @@ async fn an_audience_batch_skips_a_contact_opted_out_under_the_old_key() {
         default_ddi: "55".into(),
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
+        encoding: Default::default(),
     };
     let rows: Vec<_> = AudienceReader::open(&spec, &[], &h)
         .unwrap()

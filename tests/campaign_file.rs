@@ -54,6 +54,9 @@ impl Dir {
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+    fn ok(&self, text: &str) -> tierpace::campaign::Campaign {
+        parse_campaign(&self.path("bf.toml"), text, &ctx()).expect("valid")
+    }
     /// The single error line for `text` written as `bf.toml`, with the directory stripped.
     fn error(&self, text: &str) -> String {
         let path = self.path("bf.toml");
@@ -232,7 +235,32 @@ fn a_bad_cron_is_refused() {
         "{e}"
     );
     assert!(
-        e.ends_with("expected six fields with seconds first, e.g. \"0 0 9 * * Mon\""),
+        e.ends_with("expected five fields like \"30 9 * * 1-5\" (minute hour day month weekday) or six with seconds first like \"0 30 9 * * Mon-Fri\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn five_field_cron_and_late_start_are_read() {
+    let d = Dir::new();
+    let c = d.ok(&GOOD
+        .replace("0 0 9 * * Mon", "30 9 * * 1-5")
+        .replace("cron = ", "late_start = \"30m\"\ncron = "));
+    assert_eq!(c.schedule.cron.as_deref(), Some("30 9 * * 1-5"));
+    assert_eq!(
+        c.schedule.late_start,
+        std::time::Duration::from_secs(30 * 60)
+    );
+    let c = d.ok(GOOD);
+    assert_eq!(c.schedule.late_start, std::time::Duration::from_secs(3600));
+}
+
+#[test]
+fn a_bad_late_start_is_refused_with_its_place() {
+    let d = Dir::new();
+    let e = d.error(&GOOD.replace("cron = ", "late_start = \"soon\"\ncron = "));
+    assert!(
+        e.starts_with("bf.toml:15:14: schedule.late_start: late_start `soon` is not a duration"),
         "{e}"
     );
 }

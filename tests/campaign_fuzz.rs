@@ -54,6 +54,7 @@ fn scan(bytes: &[u8]) -> (u64, u64) {
         default_ddi: "55".into(),
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
+        encoding: Default::default(),
     };
     let params = [ParamTemplate::parse("{{name}}").unwrap()];
     let Ok(mut reader) = AudienceReader::open(&spec, &params, &ContactHasher::new(b"fuzz")) else {

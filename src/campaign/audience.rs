@@ -5,6 +5,9 @@
 //! number), `email`, `opt_in`, plus any column a template parameter names; the header names are
 //! configurable per campaign. `phone` and `opt_in` are required; `ddi` falls back to the campaign's
 //! `default_ddi`. The delimiter is `,` or `;` (Brazilian spreadsheet exports), told from the header.
+//! The text is UTF-8 (with or without a BOM) or Windows-1252 (Excel pt-BR's "CSV"), told from the
+//! whole file or set by `audience.encoding` ([`super::text_encoding`]); rows and line numbers
+//! come from [`super::csv_records`], so a row's line is the file's own, CRLF or not.
 //!
 //! A bad row is never fatal (guarantee 6): it becomes a [`RowSkip`] with its line and reason, and
 //! [`scan_audience`] counts them. Rows are checked in this order: phone, opt-in, parameters, then
@@ -24,10 +27,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::csv_records::{RawRecord, RecordPosition, RecordReader, TextRecord};
 use super::file::AudienceSpec;
 use super::opt_in::{parse_opt_in, OptIn};
 use super::params::{header_index, BoundParam, ParamError, ParamTemplate};
 use super::phone::normalise;
+use super::text_encoding::{resolve, TextEncoding};
 use crate::contact::{ContactHasher, ContactKey, E164};
 
 /// How many example lines a summary keeps per skip reason.
@@ -56,7 +61,7 @@ pub enum SkipReason {
     OptedOut,
     /// The contact opted out of marketing templates, and this campaign's template is marketing.
     OptedOutMarketing,
-    /// The CSV row itself could not be read (e.g. not UTF-8).
+    /// The CSV row itself could not be read (not UTF-8 in a file declared UTF-8).
     MalformedRow,
 }
 
@@ -237,14 +242,16 @@ struct Columns {
 /// Streams an audience file row by row.
 pub struct AudienceReader {
     file: PathBuf,
-    csv: csv::Reader<File>,
-    data_start: csv::Position,
+    csv: RecordReader<File>,
+    encoding: TextEncoding,
+    data_start: RecordPosition,
     columns: Columns,
     params: Vec<BoundParam>,
     default_ddi: String,
     hasher: ContactHasher,
     seen: SeenFilter,
-    record: csv::StringRecord,
+    raw: RawRecord,
+    record: TextRecord,
     rows: u64,
     /// Sendable rows whose number the normaliser completed (an old mobile given its 9th digit).
     normalised: u64,
@@ -274,17 +281,34 @@ impl AudienceReader {
             source,
         };
         let delimiter = sniff_delimiter(&file).map_err(open_err)?;
-        let mut csv = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .flexible(true)
-            .from_reader(File::open(&file).map_err(open_err)?);
-        let header: Vec<String> = csv
-            .headers()
-            .map_err(|e| read_error(&file, &e))?
-            .iter()
-            .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-            .collect();
-        let data_start = csv.position().clone();
+        let encoding = resolve(
+            spec.encoding,
+            BufReader::new(File::open(&file).map_err(open_err)?),
+        )
+        .map_err(open_err)?;
+        let mut csv = RecordReader::new(File::open(&file).map_err(open_err)?, delimiter);
+        let mut raw = RawRecord::default();
+        let mut record = TextRecord::default();
+        let read_err = |line, message: String| AudienceError::Read {
+            file: file.clone(),
+            line,
+            message,
+        };
+        if !csv.read(&mut raw).map_err(|e| read_err(1, e.to_string()))? {
+            return Err(read_err(
+                1,
+                "the file is empty, expected a header row".into(),
+            ));
+        }
+        if !raw.decode_into(encoding, &mut record) {
+            return Err(read_err(
+                raw.line,
+                "the header is not valid UTF-8; set audience.encoding = \"windows-1252\" or \"auto\""
+                    .into(),
+            ));
+        }
+        let header: Vec<String> = record.iter().map(|h| h.trim().to_string()).collect();
+        let data_start = csv.position();
         let cols = &spec.columns;
         let required = |column: &str, key: &'static str| {
             header_index(&header, column).ok_or_else(|| AudienceError::MissingColumn {
@@ -314,13 +338,15 @@ impl AudienceReader {
         Ok(Self {
             file,
             csv,
+            encoding,
             data_start,
             columns,
             params,
             default_ddi: spec.default_ddi.clone(),
             hasher: hasher.clone(),
             seen: SeenFilter::new(),
-            record: csv::StringRecord::new(),
+            raw,
+            record,
             rows: 0,
             normalised: 0,
             error: None,
@@ -331,16 +357,25 @@ impl AudienceReader {
     pub fn position(&self) -> AudiencePosition {
         AudiencePosition {
             rows: self.rows,
-            byte: self.csv.position().byte(),
+            byte: self.csv.position().byte,
         }
+    }
+
+    /// The encoding the file is read in (detected or as set).
+    pub fn encoding(&self) -> TextEncoding {
+        self.encoding
     }
 
     /// Resumes at a saved position. Re-reads the rows before it (to rebuild the duplicate filter)
     /// and refuses if the file no longer matches: a changed file is a new run, not a resume.
     pub fn seek(&mut self, pos: &AudiencePosition) -> Result<(), AudienceError> {
         self.csv
-            .seek(self.data_start.clone())
-            .map_err(|e| read_error(&self.file, &e))?;
+            .seek(self.data_start)
+            .map_err(|e| AudienceError::Read {
+                file: self.file.clone(),
+                line: self.data_start.line,
+                message: e.to_string(),
+            })?;
         self.seen = SeenFilter::new();
         self.rows = 0;
         self.normalised = 0;
@@ -360,7 +395,7 @@ impl AudienceReader {
                 });
             }
         }
-        let byte = self.csv.position().byte();
+        let byte = self.csv.position().byte;
         if byte != pos.byte {
             return Err(AudienceError::Changed {
                 file: self.file.clone(),
@@ -441,31 +476,32 @@ impl Iterator for AudienceReader {
         if self.done {
             return None;
         }
-        match self.csv.read_record(&mut self.record) {
+        match self.csv.read(&mut self.raw) {
             Ok(false) => {
                 self.done = true;
                 None
             }
             Ok(true) => {
                 self.rows += 1;
-                let line = self.record.position().map_or(0, |p| p.line());
+                let line = self.raw.line;
+                if !self.raw.decode_into(self.encoding, &mut self.record) {
+                    return Some(Err(RowSkip {
+                        line,
+                        reason: SkipReason::MalformedRow,
+                        detail: "row is not valid UTF-8; set audience.encoding = \"auto\" or \"windows-1252\" for an Excel export".into(),
+                    }));
+                }
                 Some(self.row(line))
             }
-            Err(e) => match e.kind() {
-                csv::ErrorKind::Utf8 { pos, .. } => {
-                    self.rows += 1;
-                    Some(Err(RowSkip {
-                        line: pos.as_ref().map_or(0, |p| p.line()),
-                        reason: SkipReason::MalformedRow,
-                        detail: "row is not valid UTF-8, expected the file saved as UTF-8".into(),
-                    }))
-                }
-                _ => {
-                    self.error = Some(read_error(&self.file, &e));
-                    self.done = true;
-                    None
-                }
-            },
+            Err(e) => {
+                self.error = Some(AudienceError::Read {
+                    file: self.file.clone(),
+                    line: self.csv.position().line,
+                    message: e.to_string(),
+                });
+                self.done = true;
+                None
+            }
         }
     }
 }
@@ -508,14 +544,6 @@ pub fn scan_audience_with(
         });
     }
     Ok(summary)
-}
-
-fn read_error(file: &Path, e: &csv::Error) -> AudienceError {
-    AudienceError::Read {
-        file: file.to_path_buf(),
-        line: e.position().map_or(0, |p| p.line()),
-        message: e.to_string(),
-    }
 }
 
 /// `;` when the header line has more semicolons than commas (Excel in pt-BR), else `,`.

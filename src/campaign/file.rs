@@ -15,6 +15,7 @@ use serde::Deserialize;
 use siphasher::sip::SipHasher13;
 
 use super::params::ParamTemplate;
+use super::text_encoding::EncodingSetting;
 pub use super::validate::{id_place, parse_campaign};
 use crate::policy::calendar_config::CalendarConfig;
 
@@ -98,6 +99,8 @@ pub struct AudienceSpec {
     pub columns: ColumnNames,
     /// The share of rows with bad data above which the audience is refused (default 0.2).
     pub max_bad_share: f64,
+    /// `audience.encoding`: UTF-8, Windows-1252, or told from the file (default).
+    pub encoding: EncodingSetting,
 }
 
 /// Header names of the contact-form columns, configurable per campaign (`[audience.columns]`).
@@ -130,8 +133,11 @@ pub struct ScheduleSpec {
     pub start: Option<DateTime<Utc>>,
     /// Not after; unsent contacts are then `expired`.
     pub end: Option<DateTime<Utc>>,
-    /// A recurring run (tokio-cron-scheduler syntax, seconds first); each occurrence is its own run.
+    /// A recurring run (five fields minute first, or six with seconds first); each firing is its
+    /// own run, fired in the calendar's time zone.
     pub cron: Option<String>,
+    /// How late a firing's run may still start (`schedule.late_start`, default 1h).
+    pub late_start: std::time::Duration,
     pub calendar: CalendarRef,
 }
 

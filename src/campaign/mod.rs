@@ -6,8 +6,10 @@
 //! - [`file`]: the campaign file (serde structs with spans) validated into a [`file::Campaign`];
 //!   every error names file, line, column and key.
 //! - [`audience`]: the CSV reader; each row becomes an [`audience::AudienceRow`] or a counted
-//!   [`audience::RowSkip`], never a fatal error. It uses [`phone`] (the E.164 normaliser every entry point shares),
-//!   [`opt_in`] (consent column) and [`params`] (`{{column}}` template parameters).
+//!   [`audience::RowSkip`], never a fatal error. It uses [`phone`] (the E.164 normaliser every
+//!   entry point shares), [`opt_in`] (consent column) and [`params`] (`{{column}}` template
+//!   parameters), reads records through [`csv_records`] (the file's own line numbers) and decodes
+//!   them in the encoding [`text_encoding`] picks (UTF-8 or Windows-1252).
 //! - [`consent`]: the global opt-out store (memory or Redis), keyed by contact hash, with the
 //!   [`consent_scope`] of each opt-out (everything, or marketing only).
 //! - [`registry`]: rescans the directory on one reload message (file watcher or SIGHUP);
@@ -19,12 +21,14 @@ pub mod audience;
 pub mod check;
 pub mod consent;
 pub mod consent_scope;
+pub mod csv_records;
 pub mod file;
 pub mod metrics;
 pub mod opt_in;
 pub mod params;
 pub mod phone;
 pub mod registry;
+pub mod text_encoding;
 pub mod validate;
 
 pub use audience::{
@@ -46,3 +50,4 @@ pub use file::{
 pub use metrics::CampaignMetrics;
 pub use params::ParamTemplate;
 pub use registry::{spawn_sighup, watch_dir, Registry, RegistryEvent, ReloadTrigger, WatchGuard};
+pub use text_encoding::{EncodingSetting, TextEncoding};

@@ -75,7 +75,7 @@ impl ParamTemplate {
         })
     }
 
-    /// Resolves column names to header positions (names compare trimmed, ASCII case-insensitive).
+    /// Resolves column names to header positions (names compare as [`header_index`] says).
     pub fn bind(&self, header: &[String]) -> Result<BoundParam, ParamError> {
         let parts = self
             .parts
@@ -100,12 +100,14 @@ impl fmt::Display for ParamTemplate {
     }
 }
 
-/// Where a header names `column`, if anywhere.
+/// Where a header names `column`, if anywhere. Names compare trimmed and case-insensitive in
+/// every script (`OPÇÃO` is `opção`), since pt-BR headers carry accents; accents themselves
+/// count (`opcao` is another column).
 pub(crate) fn header_index(header: &[String], column: &str) -> Option<usize> {
-    let column = column.trim();
+    let column = column.trim().to_lowercase();
     header
         .iter()
-        .position(|h| h.trim().eq_ignore_ascii_case(column))
+        .position(|h| h.trim().to_lowercase() == column)
 }
 
 /// A parameter bound to one audience's header.
@@ -174,6 +176,18 @@ mod tests {
         let row = ["Ana", "85999990000", "  "];
         assert_eq!(b.render(|i| row.get(i).copied()), Err("cupom".to_string()));
         assert_eq!(b.render(|_| None), Err("cupom".to_string()));
+    }
+
+    #[test]
+    fn accented_headers_match_in_any_case() {
+        let header: Vec<String> = ["Telefone", " OPÇÃO ", "Endereço"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(header_index(&header, "opção"), Some(1));
+        assert_eq!(header_index(&header, "TELEFONE"), Some(0));
+        assert_eq!(header_index(&header, "endereço"), Some(2));
+        assert_eq!(header_index(&header, "opcao"), None);
     }
 
     #[test]

@@ -17,7 +17,9 @@ use super::file::{
     MediaSpec, PacingMode, PacingSpec, ScheduleSpec, TemplateRef, TemplateSpec,
 };
 use super::params::ParamTemplate;
+use super::text_encoding::EncodingSetting;
 use crate::policy::calendar_config::CalendarConfig;
+use crate::policy::cron;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +55,7 @@ struct RawAudience {
     #[serde(default)]
     columns: ColumnNames,
     max_bad_share: Option<Spanned<f64>>,
+    encoding: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +64,7 @@ struct RawSchedule {
     start: Option<Spanned<toml::Value>>,
     end: Option<Spanned<toml::Value>>,
     cron: Option<Spanned<String>>,
+    late_start: Option<Spanned<String>>,
     calendar: Option<Spanned<String>>,
     hours: Option<CalendarConfig>,
 }
@@ -334,11 +338,25 @@ impl Validator<'_> {
             Some(s) => s.into_inner(),
             None => 0.2,
         };
+        let encoding = match &raw.encoding {
+            None => EncodingSetting::default(),
+            Some(e) => match e.get_ref().trim().to_ascii_lowercase().as_str() {
+                "auto" => EncodingSetting::Auto,
+                "utf-8" | "utf8" => EncodingSetting::Utf8,
+                "windows-1252" | "cp1252" => EncodingSetting::Windows1252,
+                other => {
+                    let msg = format!("encoding `{other}` is not known, expected \"auto\" (default), \"utf-8\" or \"windows-1252\" (Excel's \"CSV\" in pt-BR)");
+                    self.at(e, "audience.encoding", msg);
+                    EncodingSetting::default()
+                }
+            },
+        };
         Some(AudienceSpec {
             file,
             default_ddi,
             columns: raw.columns,
             max_bad_share,
+            encoding,
         })
     }
 
@@ -358,15 +376,28 @@ impl Validator<'_> {
             }
         }
         if let Some(cron) = &raw.cron {
-            let parsed = croner::parser::CronParser::builder()
-                .seconds(croner::parser::Seconds::Required)
-                .build()
-                .parse(cron.get_ref());
-            if let Err(e) = parsed {
-                let msg = format!("cron `{}` does not parse ({e}), expected six fields with seconds first, e.g. \"0 0 9 * * Mon\"", cron.get_ref());
-                self.at(cron, "schedule.cron", msg);
+            if let Err(e) = cron::parse(cron.get_ref()) {
+                self.at(cron, "schedule.cron", e);
             }
         }
+        let late_start = match &raw.late_start {
+            None => cron::DEFAULT_LATE_START,
+            Some(v) => {
+                match humantime::parse_duration(v.get_ref().trim()) {
+                    Ok(d) => {
+                        if raw.cron.is_none() {
+                            self.at(v, "schedule.late_start", "late_start applies to cron firings, expected `cron = \"...\"` beside it");
+                        }
+                        d
+                    }
+                    Err(e) => {
+                        let msg = format!("late_start `{}` is not a duration ({e}), expected e.g. \"1h\" or \"30m\"", v.get_ref());
+                        self.at(v, "schedule.late_start", msg);
+                        cron::DEFAULT_LATE_START
+                    }
+                }
+            }
+        };
         let calendar = match (raw.calendar, raw.hours) {
             (Some(name), None) => {
                 if !self.ctx.calendars.contains(name.get_ref()) {
@@ -406,6 +437,7 @@ impl Validator<'_> {
             start,
             end,
             cron: raw.cron.map(Spanned::into_inner),
+            late_start,
             calendar,
         })
     }

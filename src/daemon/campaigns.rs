@@ -2,7 +2,10 @@
 //! the calendar, pick the run in force (a new template or audience file, or a new cron firing,
 //! is a new run), and scan the audience once per file version for the contact count and the
 //! bad-row rule (a campaign whose audience is mostly garbage is refused, not half-sent).
-use std::collections::{BTreeMap, HashMap};
+//!
+//! For cron campaigns the same computation gives the daemon its next wake-up: the earliest next
+//! firing of any campaign, in that campaign's calendar zone ([`CampaignPlanner::next_wake`]).
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -11,10 +14,10 @@ use chrono::{DateTime, Utc};
 use crate::campaign::audience::{scan_audience, AudienceSummary};
 use crate::campaign::file::{CalendarRef, Campaign};
 use crate::contact::ContactHasher;
-use crate::dispatch::cron;
 use crate::dispatch::progress::RunId;
 use crate::dispatch::runner::LiveCampaign;
 use crate::policy::calendar::Calendar;
+use crate::policy::cron;
 
 /// Remembers audience scans (by file, modification time and size) and campaigns' arrival order.
 #[derive(Default)]
@@ -22,6 +25,10 @@ pub struct CampaignPlanner {
     scans: HashMap<PathBuf, (Option<SystemTime>, u64, AudienceSummary)>,
     ages: HashMap<String, u64>,
     next_age: u64,
+    /// Cron runs this process has put in force: a run once in force stays so, however late
+    /// the next reload comes (the calendar may keep it from sending for hours).
+    in_force: HashSet<RunId>,
+    next_wake: Option<DateTime<Utc>>,
 }
 
 /// A campaign that is valid as a file but cannot run (its audience or calendar is unusable).
@@ -34,17 +41,20 @@ pub struct Refusal {
 
 impl CampaignPlanner {
     /// The live runs per sender at `now`. Blocking (reads audience files): call it off the runtime.
+    /// `started` says whether a run has progress in the store (a late cron run then resumes).
     pub fn plan(
         &mut self,
         campaigns: &[Campaign],
         calendars: &BTreeMap<String, Calendar>,
         hasher: &ContactHasher,
         now: DateTime<Utc>,
+        started: &dyn Fn(&RunId) -> bool,
     ) -> (BTreeMap<String, Vec<LiveCampaign>>, Vec<Refusal>) {
         let mut live: BTreeMap<String, Vec<LiveCampaign>> = BTreeMap::new();
         let mut refused = Vec::new();
+        self.next_wake = None;
         for c in campaigns {
-            match self.one(c, calendars, hasher, now) {
+            match self.one(c, calendars, hasher, now, started) {
                 Ok(l) => live.entry(c.sender.clone()).or_default().push(l),
                 Err(error) => refused.push(Refusal {
                     campaign: c.id.clone(),
@@ -56,12 +66,19 @@ impl CampaignPlanner {
         (live, refused)
     }
 
+    /// The earliest next cron firing among the campaigns of the last [`Self::plan`]: when the
+    /// daemon must plan again to start that firing's run.
+    pub fn next_wake(&self) -> Option<DateTime<Utc>> {
+        self.next_wake
+    }
+
     fn one(
         &mut self,
         c: &Campaign,
         calendars: &BTreeMap<String, Calendar>,
         hasher: &ContactHasher,
         now: DateTime<Utc>,
+        started: &dyn Fn(&RunId) -> bool,
     ) -> Result<LiveCampaign, String> {
         let (calendar_name, calendar) = match &c.schedule.calendar {
             CalendarRef::Named(name) => (
@@ -92,18 +109,29 @@ impl CampaignPlanner {
         let mut campaign = c.clone();
         let mut run_key = c.run_key();
         if let Some(pattern) = &c.schedule.cron {
-            let cron = cron::parse(pattern)?;
+            let cron = cron::parse(pattern).map_err(|e| e.to_string())?;
             let tz = calendar.timezone();
-            let firing = match cron::latest_firing(&cron, tz, now) {
-                Some(t) => t,
-                None => {
-                    let next = cron::next_firing(&cron, tz, now)
-                        .ok_or_else(|| format!("cron {pattern:?} never fires"))?;
+            let run_at =
+                |t: DateTime<Utc>| RunId::new(&c.id, &format!("{run_key}@{}", t.timestamp()));
+            let in_force = cron::run_in_force(&cron, tz, now, c.schedule.late_start, |t| {
+                let run = run_at(t);
+                self.in_force.contains(&run) || started(&run)
+            })
+            .ok_or_else(|| format!("cron {pattern:?} never fires"))?;
+            let firing = match in_force {
+                cron::RunInForce::Current(t) => {
+                    self.in_force.insert(run_at(t));
+                    t
+                }
+                cron::RunInForce::Next(next) => {
                     campaign.schedule.start =
                         Some(campaign.schedule.start.map_or(next, |s| s.max(next)));
                     next
                 }
             };
+            if let Some(next) = cron::next_firing(&cron, tz, now) {
+                self.next_wake = Some(self.next_wake.map_or(next, |w| w.min(next)));
+            }
             run_key = format!("{run_key}@{}", firing.timestamp());
         }
         let age_rank = *self.ages.entry(c.id.clone()).or_insert_with(|| {

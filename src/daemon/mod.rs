@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use prometheus_client::registry::Registry as MetricsRegistry;
 use tokio::sync::mpsc;
@@ -28,6 +29,7 @@ use crate::campaign::registry::{watch_dir, Registry, RegistryEvent, ReloadTrigge
 use crate::clock::Clock;
 use crate::config::{DaemonConfig, LoadedConfig, StateBackend};
 use crate::contact::ContactHasher;
+use crate::dispatch::progress::RunId;
 use crate::dispatch::status::StatusBoard;
 use crate::http::{self, HttpConfig, HttpState, Metrics};
 use crate::ledger::{LedgerSettings, LimitGroup};
@@ -275,7 +277,10 @@ pub async fn run(
         signal_hook::consts::SIGINT,
     ])
     .context("installing signal handlers")?;
-    let mut cron = cron_wakeups(&shared).await;
+    // One timer to the earliest next cron firing, computed by the planner in each campaign's
+    // calendar zone (the same computation that picks the run in force).
+    let cron_timer = tokio::time::sleep(cron_delay(&shared, planner.next_wake()));
+    tokio::pin!(cron_timer);
     let poll_task = tokio::spawn(tier_poll::run(shared.clone(), dispatch_token.clone()));
 
     shared
@@ -307,21 +312,24 @@ pub async fn run(
                 }
                 systemd::reloading();
                 reload(&shared, trigger, &mut registry, &mut planner, &mut dispatchers).await;
-                // Campaigns may have gained or lost a cron pattern: schedule the wake-ups anew.
-                if let Some(mut old) = cron.take() {
-                    let _ = old.shutdown().await;
-                }
-                cron = cron_wakeups(&shared).await;
+                // Campaigns may have gained or lost a cron pattern, or a firing came.
+                cron_timer.as_mut().reset(tokio::time::Instant::now() + cron_delay(&shared, planner.next_wake()));
                 systemd::ready(&summary(&shared));
+            }
+            () = &mut cron_timer => {
+                let due = planner.next_wake().is_some_and(|t| shared.clock.now() >= t);
+                if due && reload_tx.try_send(Trigger::Cron).is_ok() {
+                    // The reload plans the firing's run and re-arms the timer to the next one.
+                    cron_timer.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3600));
+                } else {
+                    cron_timer.as_mut().reset(tokio::time::Instant::now() + cron_delay(&shared, planner.next_wake()));
+                }
             }
             _ = health.tick() => health_tick(&shared).await,
         }
     }
 
     systemd::stopping();
-    if let Some(mut c) = cron {
-        let _ = c.shutdown().await;
-    }
     // Dispatchers and the listener drain side by side, each bounded by `drain_timeout`, so a
     // stop ends in time whatever the provider or HTTP clients do (issue #16).
     dispatch_token.cancel();
@@ -583,8 +591,17 @@ async fn apply_campaigns(
     let hasher = shared.hasher.clone();
     let now = shared.clock.now();
     let mut owned = std::mem::take(planner);
+    let progress = shared.progress.clone();
+    let runtime = tokio::runtime::Handle::current();
     let (planned, back) = tokio::task::spawn_blocking(move || {
-        let out = owned.plan(&list, &cals, &hasher, now);
+        // A late cron run resumes when it has progress in the store. Unknown (store down)
+        // counts as started: resuming is what tierpace did before late_start existed.
+        let started = |run: &RunId| {
+            runtime
+                .block_on(progress.meta(run))
+                .map_or(true, |m| m.cursor.is_some() || m.settled() > 0)
+        };
+        let out = owned.plan(&list, &cals, &hasher, now, &started);
         (out, owned)
     })
     .await
@@ -606,38 +623,17 @@ async fn apply_campaigns(
     dispatchers.assign(live).await;
 }
 
-/// Wakes the reload path at each cron firing, so a new run starts on time.
-async fn cron_wakeups(shared: &Arc<Shared>) -> Option<tokio_cron_scheduler::JobScheduler> {
-    let patterns: Vec<(String, String)> = shared
-        .campaigns
-        .read()
-        .map(|cs| {
-            cs.iter()
-                .filter_map(|c| c.schedule.cron.clone().map(|p| (c.id.clone(), p)))
-                .collect()
-        })
-        .unwrap_or_default();
-    if patterns.is_empty() {
-        return None;
+/// How long to sleep before looking at the next cron firing again: until it, but at most a
+/// second, so a clock that jumps (NTP, a suspended VM, a test's manual clock) is noticed.
+fn cron_delay(shared: &Shared, next: Option<DateTime<Utc>>) -> Duration {
+    const RECHECK: Duration = Duration::from_secs(1);
+    match next {
+        Some(t) => (t - shared.clock.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(RECHECK),
+        None => Duration::from_secs(3600),
     }
-    let sched = tokio_cron_scheduler::JobScheduler::new().await.ok()?;
-    for (id, pattern) in patterns {
-        let tx = shared.reload_tx.clone();
-        let job = tokio_cron_scheduler::Job::new_async(pattern.as_str(), move |_, _| {
-            let tx = tx.clone();
-            Box::pin(async move {
-                let _ = tx.send(Trigger::Cron).await;
-            })
-        });
-        match job {
-            Ok(job) => {
-                let _ = sched.add(job).await;
-            }
-            Err(e) => tracing::warn!(campaign = %id, error = %e, "cron wake-up not scheduled"),
-        }
-    }
-    sched.start().await.ok()?;
-    Some(sched)
 }
 
 /// Shared brake state per sender (webhooks and admin set brakes; the dispatcher reads them).

@@ -1,6 +1,5 @@
 //! Turning campaigns into sends: per-contact progress and leases ([`progress`]), the per-sender
 //! [`dispatcher`], the pure run-state decision ([`schedule`]) and the status board.
-pub mod cron;
 pub mod dispatcher;
 pub mod pacing_store;
 pub mod progress;

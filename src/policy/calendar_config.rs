@@ -550,7 +550,9 @@ mod tests {
         ));
         assert!(has("breaks: \"13:00-12:00\" does not end after it starts"));
         assert!(has("holidays: \"2026-02-30\" is not a date"));
-        assert!(has("unknown holiday set \"XX\" (known: BR)"));
+        assert!(has(
+            "unknown holiday set \"XX\" (known: BR, BR-SP, BR-RJ, BR-CE)"
+        ));
         assert!(has("day_breaks: unknown weekday \"funday\""));
         assert!(
             !has("exceptions.2026-13-01"),

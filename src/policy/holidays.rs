@@ -1,10 +1,26 @@
-//! Built-in national holiday sets, computed for any year.
+//! Built-in holiday sets, computed for any year.
 //!
 //! A calendar may name sets in `holiday_sets = ["BR"]` instead of listing every date by hand
 //! (DOMAIN.md §6: business hours are the operator's "horário padrão"; holidays are closed). Each
 //! set is data: fixed-date holidays (with the first year they apply) and holidays at a fixed
 //! distance from Easter Sunday. Adding a country is one more [`SetRules`] constant and one more
 //! [`HolidaySet`] variant.
+//!
+//! State sets (`BR-SP`, `BR-RJ`, `BR-CE`) are a business in that state's capital: the national
+//! set, the state's own holiday and the capital's municipal ones. Federal law (Lei 9.093/1995)
+//! allows a state one holiday, its "data magna", and a municipality up to four religious ones
+//! (Good Friday and, in these capitals, Corpus Christi among them, already in `BR`). Sources:
+//! - SP: 9 July, Revolução Constitucionalista de 1932 (Lei estadual 9.497 of 5 March 1997;
+//!   saopaulo.sp.gov.br, "Nove de Julho é feriado no Estado desde 1997"). São Paulo city: 25
+//!   January, the city's anniversary (Exame, 2026-01-04, "Janeiro terá mais dois feriados").
+//! - RJ: 23 April, São Jorge (Lei estadual 5.198 of 5 March 2008). Rio de Janeiro city: 20
+//!   January, São Sebastião (Lei municipal 1.271/1988; Folha do Leste, 2026-01).
+//! - CE: 25 March, Data Magna, the abolition of slavery in Ceará in 1884 (amendment to the state
+//!   constitution of 6 December 2011; Diário do Nordeste, 2026-03-09). Fortaleza: 19 March, São
+//!   José, and 15 August, Nossa Senhora da Assunção (Lei municipal 8.796 of 9 December 2003;
+//!   same source). 19 March is not a state holiday (only "ponto facultativo" for the state).
+//!
+//! Other states and capitals are left out until their dates are sourced the same way.
 //!
 //! Dates are computed on demand (the Easter computation is a few integer operations), so a set
 //! holds no table and never runs out of years.
@@ -17,6 +33,12 @@ pub enum HolidaySet {
     /// Easter-based days most businesses close: Carnaval Monday and Tuesday, Good Friday and
     /// Corpus Christi (officially "pontos facultativos", closed in practice).
     Br,
+    /// `BR` + São Paulo state + São Paulo city (see the module doc for sources).
+    BrSp,
+    /// `BR` + Rio de Janeiro state + Rio de Janeiro city.
+    BrRj,
+    /// `BR` + Ceará state + Fortaleza.
+    BrCe,
 }
 
 /// One holiday of a set in a given year.
@@ -44,6 +66,8 @@ struct EasterRule {
 struct SetRules {
     fixed: &'static [FixedRule],
     easter: &'static [EasterRule],
+    /// Sets whose holidays this one also has (a state's sets include the national one).
+    includes: &'static [&'static SetRules],
 }
 
 const BR: SetRules = SetRules {
@@ -123,16 +147,88 @@ const BR: SetRules = SetRules {
             name: "Corpus Christi",
         },
     ],
+    includes: &[],
+};
+
+const BR_SP: SetRules = SetRules {
+    fixed: &[
+        FixedRule {
+            month: 1,
+            day: 25,
+            name: "Aniversário da cidade de São Paulo",
+            since: i32::MIN,
+        },
+        FixedRule {
+            month: 7,
+            day: 9,
+            name: "Revolução Constitucionalista de 1932",
+            since: 1997,
+        },
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_RJ: SetRules = SetRules {
+    fixed: &[
+        FixedRule {
+            month: 1,
+            day: 20,
+            name: "São Sebastião",
+            since: 1988,
+        },
+        FixedRule {
+            month: 4,
+            day: 23,
+            name: "São Jorge",
+            since: 2008,
+        },
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_CE: SetRules = SetRules {
+    fixed: &[
+        FixedRule {
+            month: 3,
+            day: 19,
+            name: "São José",
+            since: 2004,
+        },
+        FixedRule {
+            month: 3,
+            day: 25,
+            name: "Data Magna do Ceará",
+            since: 2012,
+        },
+        FixedRule {
+            month: 8,
+            day: 15,
+            name: "Nossa Senhora da Assunção",
+            since: 2004,
+        },
+    ],
+    easter: &[],
+    includes: &[&BR],
 };
 
 impl HolidaySet {
     /// Every built-in set, for error messages and docs.
-    pub const ALL: &'static [HolidaySet] = &[HolidaySet::Br];
+    pub const ALL: &'static [HolidaySet] = &[
+        HolidaySet::Br,
+        HolidaySet::BrSp,
+        HolidaySet::BrRj,
+        HolidaySet::BrCe,
+    ];
 
     /// The name used in config.
     pub fn name(self) -> &'static str {
         match self {
             HolidaySet::Br => "BR",
+            HolidaySet::BrSp => "BR-SP",
+            HolidaySet::BrRj => "BR-RJ",
+            HolidaySet::BrCe => "BR-CE",
         }
     }
 
@@ -147,12 +243,32 @@ impl HolidaySet {
     fn rules(self) -> &'static SetRules {
         match self {
             HolidaySet::Br => &BR,
+            HolidaySet::BrSp => &BR_SP,
+            HolidaySet::BrRj => &BR_RJ,
+            HolidaySet::BrCe => &BR_CE,
         }
     }
 
     /// Whether `date` is a holiday of this set.
     pub fn contains(self, date: NaiveDate) -> bool {
-        let rules = self.rules();
+        self.rules().contains(date)
+    }
+
+    /// The holidays of this set in `year`, sorted by date.
+    pub fn holidays_in(self, year: i32) -> Vec<Holiday> {
+        let mut out = Vec::new();
+        self.rules().collect(year, &mut out);
+        out.sort_by_key(|h| h.date);
+        out
+    }
+}
+
+impl SetRules {
+    fn contains(&self, date: NaiveDate) -> bool {
+        if self.includes.iter().any(|r| r.contains(date)) {
+            return true;
+        }
+        let rules = self;
         let year = date.year();
         let fixed = rules
             .fixed
@@ -170,27 +286,26 @@ impl HolidaySet {
         }
     }
 
-    /// The holidays of this set in `year`, sorted by date.
-    pub fn holidays_in(self, year: i32) -> Vec<Holiday> {
-        let rules = self.rules();
-        let mut out: Vec<Holiday> = rules
-            .fixed
-            .iter()
-            .filter(|r| year >= r.since)
-            .filter_map(|r| {
-                NaiveDate::from_ymd_opt(year, r.month, r.day)
-                    .map(|date| Holiday { date, name: r.name })
-            })
-            .collect();
+    fn collect(&self, year: i32, out: &mut Vec<Holiday>) {
+        for r in self.includes {
+            r.collect(year, out);
+        }
+        out.extend(
+            self.fixed
+                .iter()
+                .filter(|r| year >= r.since)
+                .filter_map(|r| {
+                    NaiveDate::from_ymd_opt(year, r.month, r.day)
+                        .map(|date| Holiday { date, name: r.name })
+                }),
+        );
         if let Some(easter) = easter_sunday(year) {
-            out.extend(rules.easter.iter().filter_map(|r| {
+            out.extend(self.easter.iter().filter_map(|r| {
                 easter
                     .checked_add_signed(chrono::Duration::days(r.offset_days))
                     .map(|date| Holiday { date, name: r.name })
             }));
         }
-        out.sort_by_key(|h| h.date);
-        out
     }
 }
 
@@ -301,7 +416,41 @@ mod tests {
     }
 
     #[test]
+    fn state_sets_add_the_state_and_capital_days_to_the_national_ones() {
+        let cases = [
+            (HolidaySet::BrSp, ["2026-07-09", "2026-01-25"].as_slice()),
+            (HolidaySet::BrRj, ["2026-04-23", "2026-01-20"].as_slice()),
+            (
+                HolidaySet::BrCe,
+                ["2026-03-25", "2026-03-19", "2026-08-15"].as_slice(),
+            ),
+        ];
+        for (set, own) in cases {
+            for d in own {
+                assert!(set.contains(date(d)), "{} {d}", set.name());
+                assert!(!HolidaySet::Br.contains(date(d)), "{d} is not national");
+            }
+            // The national days, Easter-based ones included.
+            for d in ["2026-04-21", "2026-02-17", "2026-06-04", "2026-11-20"] {
+                assert!(set.contains(date(d)), "{} {d}", set.name());
+            }
+            let list = set.holidays_in(2026);
+            assert_eq!(list.len(), 13 + own.len(), "{}", set.name());
+            assert!(list.windows(2).all(|w| w[0].date < w[1].date));
+        }
+        // Each state's days are its own.
+        assert!(!HolidaySet::BrSp.contains(date("2026-04-23")));
+        assert!(!HolidaySet::BrRj.contains(date("2026-07-09")));
+        assert!(!HolidaySet::BrCe.contains(date("2026-01-25")));
+        // Before the law that made it a holiday.
+        assert!(!HolidaySet::BrSp.contains(date("1996-07-09")));
+        assert!(!HolidaySet::BrCe.contains(date("2011-03-25")));
+    }
+
+    #[test]
     fn set_names_are_case_insensitive() {
+        assert_eq!(HolidaySet::from_name("br-sp"), Some(HolidaySet::BrSp));
+        assert_eq!(HolidaySet::from_name("BR-CE"), Some(HolidaySet::BrCe));
         assert_eq!(HolidaySet::from_name("br"), Some(HolidaySet::Br));
         assert_eq!(HolidaySet::from_name("BR"), Some(HolidaySet::Br));
         assert_eq!(HolidaySet::from_name("US"), None);

@@ -6,6 +6,7 @@
 pub mod brake;
 pub mod calendar;
 pub mod calendar_config;
+pub mod cron;
 pub mod growth;
 pub mod holidays;
 pub mod pacer;
