@@ -6,7 +6,10 @@ mod http_support;
 
 use http_support::*;
 use prometheus_parse::{Scrape, Value};
-use tierpace::http::metrics::{HttpErrorLabels, ResultLabels, SendOutcomeLabels, SenderLabels};
+use tierpace::http::metrics::{
+    GroupLabels, HttpErrorLabels, ReasonLabels, ResultLabels, SendOutcomeLabels, SenderLabels,
+    UnknownCodeLabels, UnreadableLabels,
+};
 
 const FAMILIES: [&str; 22] = [
     "tierpace_group_tier_limit",
@@ -115,6 +118,28 @@ async fn populate(server: &TestServer) {
         .inc();
     m.redis_errors.inc();
     m.redis_up.set(1);
+    m.redis_refusing
+        .get_or_create(&ReasonLabels {
+            reason: "eviction_policy".into(),
+        })
+        .set(0);
+    m.group_provider_tier_limit
+        .get_or_create(&GroupLabels {
+            group: "portfolio-1".into(),
+        })
+        .set(1000.0);
+    m.webhook_unreadable
+        .get_or_create(&UnreadableLabels {
+            source: "gupshup".into(),
+            reason: "malformed".into(),
+        })
+        .inc();
+    m.sender_unknown_failure_codes
+        .get_or_create(&UnknownCodeLabels {
+            sender: "sac".into(),
+            code: "999999".into(),
+        })
+        .inc();
     // One webhook through HTTP, so its counter comes from the real route.
     let body = fixture("gupshup_message_optout.json");
     let resp = client()

@@ -87,6 +87,39 @@ fn quality_update_without_current_limit_reads_the_new_field_and_never_guesses() 
     assert_eq!(tier_of(&flagged), vec![None]);
 }
 
+/// The quality ratings an event sets (issue 12 §3: the quality update sets quality, not only
+/// the tier).
+fn qualities_of(body: &Value) -> Vec<String> {
+    parse_meta(body.to_string().as_bytes())
+        .map(|events| {
+            events
+                .into_iter()
+                .filter_map(|e| match e.event {
+                    ProviderEvent::Quality { quality, .. } => Some(quality),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn flagged_sets_quality_low_and_unflagged_medium_other_events_none() {
+    let q = |event: &str| {
+        qualities_of(&quality(
+            json!({"display_phone_number":"5585999990000","event":event}),
+        ))
+    };
+    assert_eq!(q("FLAGGED"), ["LOW"]);
+    assert_eq!(q("UNFLAGGED"), ["MEDIUM"]);
+    assert!(q("ONBOARDING").is_empty());
+    let upgrade = quality(
+        json!({"display_phone_number":"5585999990000","event":"UPGRADE",
+        "max_daily_conversations_per_business":10000}),
+    );
+    assert!(qualities_of(&upgrade).is_empty());
+}
+
 struct Daemon {
     port: u16,
     _dir: tempfile::TempDir,

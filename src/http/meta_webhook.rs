@@ -197,11 +197,26 @@ fn quality_update(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
         );
         return Ok(Vec::new());
     }
-    Ok(vec![ProviderEvent::Tier {
+    // Meta flags a number when its quality rating drops to Low and unflags it when the rating is
+    // back to Medium or High: the quality follows (Medium, the lower bound, until a poll reads
+    // the exact rating), so quality brakes and the upgrade rule see it, not only the tier.
+    let quality = match event.as_str() {
+        "FLAGGED" => Some("LOW"),
+        "UNFLAGGED" => Some("MEDIUM"),
+        _ => None,
+    };
+    let mut out = vec![ProviderEvent::Tier {
         event,
         current: value.get("old_limit").and_then(text),
         new,
-    }])
+    }];
+    if let Some(quality) = quality {
+        out.push(ProviderEvent::Quality {
+            quality: quality.to_string(),
+            limit: None,
+        });
+    }
+    Ok(out)
 }
 
 /// `business_capability_update`: the portfolio's messaging limit since Oct 2025
