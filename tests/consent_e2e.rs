@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::daemon::eventually;
 use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig};
 use support::redis_server::RedisServer;
 use support::scenario::{self, Scenario, ScenarioSpec};
@@ -122,21 +123,6 @@ impl Running {
 
 async fn get<T: serde::de::DeserializeOwned>(url: String) -> Option<T> {
     reqwest::get(url).await.ok()?.json().await.ok()
-}
-
-async fn eventually<F, Fut>(mut check: F, secs: u64) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 /// The value of one metric series (exact labels), 0 when absent.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use support::daemon::eventually;
 use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig};
 use support::redis_server::{free_port, RedisServer};
 use support::scenario::{self, Scenario, ScenarioSpec};
@@ -161,21 +162,6 @@ async fn run(
         sent_to: fake.sends().into_iter().map(|r| r.destination).collect(),
         status,
     }
-}
-
-async fn eventually<F, Fut>(mut check: F, secs: u64) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 async fn campaign_status(s: &Scenario, http: &reqwest::Client) -> Option<CampaignStatus> {

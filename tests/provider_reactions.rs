@@ -498,3 +498,45 @@ async fn a_spam_brake_reaches_a_replica_and_survives_a_restart() {
     token.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), daemon).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_template_pauses_the_campaign_and_uses_no_contact() {
+    // Gupshup 1004 (template paused or disabled for quality): a campaign problem, not the
+    // contact's: the campaign pauses, the contact goes back to pending.
+    let rig = rig(
+        20,
+        vec![answer(
+            0,
+            400,
+            json!({"status": "error", "code": 1004, "message": "Template is disabled"}),
+            usize::MAX,
+        )],
+    )
+    .await;
+    rig.until("campaign paused by the disabled template", 20, |c, _| {
+        c.state == "paused" && c.totals.failed == 0 && c.totals.pending >= 1
+    })
+    .await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_5xx_retries_the_contact_instead_of_failing_it() {
+    // Five 503 answers to one contact: more than the send's own quick retries, so the contact
+    // goes `retrying` and is sent on a later try; nothing fails.
+    let rig = rig(
+        20,
+        vec![answer(
+            0,
+            503,
+            json!({"status": "error", "message": "Service Unavailable"}),
+            5,
+        )],
+    )
+    .await;
+    rig.until("every contact sent, none failed", 40, |c, _| {
+        c.totals.sent + c.totals.delivered + c.totals.read == 20 && c.totals.failed == 0
+    })
+    .await;
+    rig.stop().await;
+}

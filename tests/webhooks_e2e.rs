@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use support::daemon::eventually;
 use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig};
 use support::redis_server::{free_port, RedisServer};
 use support::scenario::{self, ScenarioSpec};
@@ -24,21 +25,6 @@ async fn campaign(s: &scenario::Scenario) -> Option<CampaignStatus> {
         .await?
         .into_iter()
         .find(|c| c.id == "bf")
-}
-
-async fn eventually<F, Fut>(mut check: F, secs: u64) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 async fn post(url: String, body: serde_json::Value) -> u16 {
@@ -263,8 +249,17 @@ async fn callbacks_keywords_tier_events_and_operator_actions_take_effect() {
         assert!(exact, "{family} missing from /metrics:\n{metrics}");
     }
     assert!(!metrics.contains(&first.destination[4..]));
-    let ready = reqwest::get(s.url("/readyz")).await.unwrap();
-    assert_eq!(ready.status().as_u16(), 200);
+    // Ready (a functional wait: on a loaded machine a health tick may lag a moment).
+    let mut last = (0, String::new());
+    for _ in 0..50 {
+        let r = reqwest::get(s.url("/readyz")).await.unwrap();
+        last = (r.status().as_u16(), r.text().await.unwrap_or_default());
+        if last.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(last.0, 200, "/readyz: {}", last.1);
 
     token.cancel();
     daemon.await.unwrap().unwrap();

@@ -214,6 +214,20 @@ fn unavailable(e: impl std::fmt::Display) -> AdminError {
     AdminError::Unavailable(e.to_string())
 }
 
+impl Admin {
+    /// A number an operator typed, through the one normaliser, as both keys of its contact.
+    fn contact_keys(&self, number: &str) -> Result<ContactKeys, AdminError> {
+        let e164 = parse_international(number)
+            .map_err(|e| {
+                AdminError::Invalid(format!(
+                    "{number:?} is not a phone number with country code: {e}"
+                ))
+            })?
+            .number;
+        Ok(ContactKeys::of(&self.0.hasher, &e164))
+    }
+}
+
 #[async_trait::async_trait]
 impl AdminOps for Admin {
     async fn senders(&self) -> Result<Vec<SenderStatus>, AdminError> {
@@ -290,14 +304,7 @@ impl AdminOps for Admin {
     }
 
     async fn optout(&self, number: &str, add: bool) -> Result<(), AdminError> {
-        let e164 = parse_international(number)
-            .map_err(|e| {
-                AdminError::Invalid(format!(
-                    "{number:?} is not a phone number with country code: {e}"
-                ))
-            })?
-            .number;
-        let keys = ContactKeys::of(&self.0.hasher, &e164);
+        let keys = self.contact_keys(number)?;
         let key = keys.key;
         let now = self.0.clock.now();
         if add {
@@ -316,15 +323,8 @@ impl AdminOps for Admin {
     }
 
     async fn optout_view(&self, number: &str) -> Result<OptOutView, AdminError> {
-        let e164 = parse_international(number)
-            .map_err(|e| {
-                AdminError::Invalid(format!(
-                    "{number:?} is not a phone number with country code: {e}"
-                ))
-            })?
-            .number;
         // Both keys: an opt-out stored by an older version under the pre-9th-digit spelling.
-        let keys = ContactKeys::of(&self.0.hasher, &e164);
+        let keys = self.contact_keys(number)?;
         let mut record = None;
         for key in std::iter::once(keys.key).chain(keys.legacy) {
             record = self.0.consent.lookup(key).await.map_err(unavailable)?;

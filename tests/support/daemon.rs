@@ -34,6 +34,22 @@ pub async fn wait_for<F: FnMut() -> bool>(mut done: F, secs: u64) -> bool {
     done()
 }
 
+/// Polls an async check every 100 ms until it holds or `secs` pass (a functional wait).
+pub async fn eventually<F, Fut>(mut check: F, secs: u64) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// Stops a daemon process with SIGTERM (via `kill`, no unsafe libc call), then SIGKILL if it
 /// does not stop within 15 s.
 pub fn terminate(child: &mut Child) {
