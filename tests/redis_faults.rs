@@ -39,19 +39,34 @@ async fn wait_until<F: FnMut() -> bool>(mut f: F, secs: u64) -> bool {
     f()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frozen_redis_stops_sends_fails_readiness_and_sends_resume_after() {
-    let redis = RedisServer::start();
+/// A daemon on `redis` sending `contacts` contacts to a fresh fake Gupshup at `max_mps`.
+async fn running(
+    redis: &RedisServer,
+    contacts: usize,
+    max_mps: u32,
+) -> (
+    FakeGupshup,
+    scenario::Scenario,
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
     let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
     let s = scenario::write(&ScenarioSpec {
         redis_url: Some(&redis.url()),
         gupshup_url: &fake.base_url(),
-        contacts: 400,
-        max_mps: 20,
+        contacts,
+        max_mps,
         ..Default::default()
     });
     let (token, daemon) =
         support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    (fake, s, token, daemon)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_stops_sends_fails_readiness_and_sends_resume_after() {
+    let redis = RedisServer::start();
+    let (fake, s, token, daemon) = running(&redis, 400, 20).await;
     assert!(wait_until(|| fake.sends().len() >= 40, 30).await);
     assert!(matches!(ready(&s).await, Some(200)));
 
@@ -176,16 +191,7 @@ async fn an_evicting_redis_gets_no_send_until_it_is_noeviction() {
     // Issue #16: a Redis that may evict keys can lose who was reached; tierpace refuses it.
     let redis = RedisServer::start();
     config_set(&redis, "maxmemory-policy", "allkeys-lru").await;
-    let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
-    let s = scenario::write(&ScenarioSpec {
-        redis_url: Some(&redis.url()),
-        gupshup_url: &fake.base_url(),
-        contacts: 100,
-        max_mps: 50,
-        ..Default::default()
-    });
-    let (token, daemon) =
-        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    let (fake, s, token, daemon) = running(&redis, 100, 50).await;
     let mut body = String::new();
     for _ in 0..40 {
         body = ready_body(&s).await;
@@ -221,16 +227,7 @@ async fn an_evicting_redis_gets_no_send_until_it_is_noeviction() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_redis_refusing_writes_stops_sends_says_why_and_resumes() {
     let redis = RedisServer::start();
-    let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
-    let s = scenario::write(&ScenarioSpec {
-        redis_url: Some(&redis.url()),
-        gupshup_url: &fake.base_url(),
-        contacts: 400,
-        max_mps: 20,
-        ..Default::default()
-    });
-    let (token, daemon) =
-        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    let (fake, s, token, daemon) = running(&redis, 400, 20).await;
     assert!(wait_until(|| fake.sends().len() >= 40, 30).await);
 
     // noeviction with a 1-byte cap: every write is answered OOM.
