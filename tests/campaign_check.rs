@@ -65,3 +65,46 @@ fn a_missing_directory_is_an_error_and_an_empty_one_is_not() {
         .render(&|_| None)
         .contains("cannot list campaigns directory"));
 }
+
+/// `check`'s next send window of a recurring campaign starts at its cron firing in the calendar's
+/// zone (not when the calendar opens), printed in local time.
+#[test]
+fn the_next_window_of_a_cron_campaign_starts_at_its_firing_in_local_time() {
+    use chrono::{TimeZone, Utc};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = tierpace::config::LoadedConfig::load(&root.join("config/tierpace.toml")).unwrap();
+    let (calendars, _) =
+        tierpace::policy::calendar_config::build_calendars(&loaded.config.calendars).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("contacts")).unwrap();
+    std::fs::copy(
+        root.join("config/campaigns/contacts/example.csv"),
+        dir.path().join("contacts/example.csv"),
+    )
+    .unwrap();
+    let example = std::fs::read_to_string(root.join("config/campaigns/example.toml")).unwrap();
+    let file = dir.path().join("bom.toml");
+    let with = |schedule: &str| {
+        let text = example.replace("[schedule]\n", &format!("[schedule]\n{schedule}\n"));
+        let text = text.replace("calendar = \"always\"", "calendar = \"comercial\"");
+        std::fs::write(&file, text).unwrap();
+        let ctx = CampaignContext {
+            senders: BTreeSet::from(["demo".to_string()]),
+            calendars: BTreeSet::from(["comercial".to_string(), "always".to_string()]),
+        };
+        tierpace::campaign::load_campaign(&file, &ctx).unwrap()
+    };
+    // Monday 2026-11-30 19:00 in São Paulo: closed until Tuesday 08:00.
+    let now = Utc.with_ymd_and_hms(2026, 11, 30, 22, 0, 0).unwrap();
+    let window =
+        |schedule: &str| tierpace::cli::check::next_window(&with(schedule), &calendars, now);
+    assert_eq!(
+        window("cron = \"0 9 * * 1-5\"").as_deref(),
+        Some("Tue 2026-12-01 09:00 to Tue 2026-12-01 12:00 (America/Sao_Paulo)")
+    );
+    // Without cron: when the calendar opens.
+    assert_eq!(
+        window("").as_deref(),
+        Some("Tue 2026-12-01 08:00 to Tue 2026-12-01 12:00 (America/Sao_Paulo)")
+    );
+}

@@ -294,3 +294,36 @@ async fn check_names_an_evicting_redis_as_an_error() {
     );
     assert_eq!(bad.status.code(), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_fails_on_redis_state_without_a_hash_key() {
+    // `run` refuses to start on Redis without the hash key: check must say so first.
+    let redis = RedisServer::start();
+    let s = scenario::write(&ScenarioSpec {
+        redis_url: Some(&redis.url()),
+        ..Default::default()
+    });
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("hash_key_file"))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &s.config,
+        text.replace(&line, "hash_key_env = \"TIERPACE_TEST_NO_SUCH_HASH_KEY\""),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tierpace"))
+        .args(["check", "--config"])
+        .arg(&s.config)
+        .env_remove("TIERPACE_TEST_NO_SUCH_HASH_KEY")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("hash key") && text.contains("TIERPACE_TEST_NO_SUCH_HASH_KEY"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+}

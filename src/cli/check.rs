@@ -51,27 +51,7 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
     // The real key is not needed to validate: hashes only group duplicates here.
     let hasher = ContactHasher::new(b"tierpace-check");
     let report = check_campaigns(&loaded.campaigns_dir(), &ctx, &hasher);
-    let window = |c: &crate::campaign::file::Campaign| -> Option<String> {
-        let cal: Calendar = match &c.schedule.calendar {
-            CalendarRef::Named(n) => calendars.get(n)?.clone(),
-            CalendarRef::Inline(cfg) => cfg.build(&c.id).ok()?.0,
-        };
-        let from = c.schedule.start.map_or(now, |s| s.max(now));
-        if c.schedule.end.is_some_and(|e| e <= from) {
-            return Some("none: the schedule has ended".into());
-        }
-        let open = cal.next_open(from)?;
-        let close = cal.next_close(open);
-        Some(match close {
-            Some(close) => format!(
-                "{} to {} (calendar time zone {})",
-                open,
-                close,
-                cal.timezone()
-            ),
-            None => format!("{open} onwards (always open)"),
-        })
-    };
+    let window = |c: &crate::campaign::file::Campaign| next_window(c, &calendars, now);
     let mut out = report.render(&window);
     let mut failed = report.has_errors();
     // Pre-flight (DESIGN.md §7, glific/glific#3541): a campaign that cannot reach its audience
@@ -104,6 +84,13 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
             out.push_str(&format!("{}: senders.{id}: {e}\n", config.display()));
         }
     }
+    // The hash key: `run` refuses to start without it on Redis state.
+    if cfg.state == crate::config::StateBackend::Redis {
+        if let Err(e) = crate::daemon::hash_key(cfg) {
+            failed = true;
+            out.push_str(&format!("{}: {e:#}\n", config.display()));
+        }
+    }
     if let Err(errors) = cfg.http.resolve(|v| std::env::var(v).ok()) {
         failed = true;
         for e in errors {
@@ -128,6 +115,45 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
     });
     emit(&out);
     Ok(i32::from(failed))
+}
+
+/// A campaign's next send window, in its calendar's local time: from its `start` (or `now`),
+/// and for a recurring campaign from its firing, to the calendar's next close.
+pub fn next_window(
+    c: &crate::campaign::file::Campaign,
+    calendars: &std::collections::BTreeMap<String, Calendar>,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let cal: Calendar = match &c.schedule.calendar {
+        CalendarRef::Named(n) => calendars.get(n)?.clone(),
+        CalendarRef::Inline(cfg) => cfg.build(&c.id).ok()?.0,
+    };
+    let tz = cal.timezone();
+    let mut from = c.schedule.start.map_or(now, |s| s.max(now));
+    // A recurring campaign sends from its firing (in the calendar's zone), not from when the
+    // calendar opens: the latest firing if it may still start, else the next one.
+    if let Some(cron) = c
+        .schedule
+        .cron
+        .as_deref()
+        .and_then(|p| crate::policy::cron::parse(p).ok())
+    {
+        let late = chrono::Duration::from_std(c.schedule.late_start).unwrap_or_default();
+        let firing = crate::policy::cron::latest_firing(&cron, tz, from)
+            .filter(|f| from - *f <= late)
+            .or_else(|| crate::policy::cron::next_firing(&cron, tz, from))?;
+        from = from.max(firing);
+    }
+    if c.schedule.end.is_some_and(|e| e <= from) {
+        return Some("none: the schedule has ended".into());
+    }
+    let open = cal.next_open(from)?;
+    let close = cal.next_close(open);
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%a %Y-%m-%d %H:%M");
+    Some(match close {
+        Some(close) => format!("{} to {} ({tz})", local(open), local(close)),
+        None => format!("{} onwards ({tz}, always open)", local(open)),
+    })
 }
 
 /// One line about the configured Redis (none for memory state). An evicting or write-refusing

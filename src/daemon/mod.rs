@@ -97,7 +97,8 @@ impl Trigger {
 }
 
 /// Loads the hash key from its configured source (or the dev key with memory state).
-fn hash_key(cfg: &DaemonConfig) -> anyhow::Result<ContactHasher> {
+/// The contact hasher from `hash_key_env` / `hash_key_file` (required with Redis state).
+pub fn hash_key(cfg: &DaemonConfig) -> anyhow::Result<ContactHasher> {
     match SecretSource::from_keys(
         cfg.hash_key_env.clone(),
         cfg.hash_key_file.clone(),
