@@ -493,3 +493,89 @@ fn the_optout_file_takes_either_spelling_of_a_mobile_as_one_contact() {
         [k("5585999990001"), k("5585999990001"), k("558532220001")]
     );
 }
+
+/// WhatsApp-id aliases (Meta's `contacts[].wa_id` differing from the number sent): an alias
+/// links to its contact, unknown keys link to nothing, the latest link wins, order is kept in
+/// large batches, and links are not opt-outs.
+async fn alias_conformance(store: &dyn ConsentStore) {
+    let (contact, alias, other) = (key(101), key(102), key(103));
+    assert_eq!(
+        store.aliases_for(&[alias, contact]).await.unwrap(),
+        [None, None]
+    );
+    store.link_alias(alias, contact).await.unwrap();
+    // Every accepted send links again: idempotent.
+    store.link_alias(alias, contact).await.unwrap();
+    assert_eq!(
+        store.aliases_for(&[other, alias, contact]).await.unwrap(),
+        [None, Some(contact), None]
+    );
+    // The number moved to another contact: the latest send's link wins.
+    store.link_alias(alias, other).await.unwrap();
+    assert_eq!(store.aliases_for(&[alias]).await.unwrap(), [Some(other)]);
+    // A link is not an opt-out.
+    assert_eq!(
+        store.opted_out(&[alias, other]).await.unwrap(),
+        [false, false]
+    );
+    assert_eq!(store.count().await.unwrap(), 0);
+    // Large batches keep order (the Redis backend splits them into chunks).
+    let many: Vec<ContactKey> = (3000..5500).map(key).collect();
+    for k in many.iter().step_by(5) {
+        store.link_alias(*k, contact).await.unwrap();
+    }
+    let got = store.aliases_for(&many).await.unwrap();
+    let want: Vec<Option<ContactKey>> = (0..many.len())
+        .map(|i| (i % 5 == 0).then_some(contact))
+        .collect();
+    assert_eq!(got, want);
+    assert!(store.aliases_for(&[]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn memory_store_links_whatsapp_id_aliases() {
+    alias_conformance(&MemoryConsent::new()).await;
+}
+
+#[tokio::test]
+async fn redis_store_links_whatsapp_id_aliases_in_one_tagged_hash() {
+    let server = RedisServer::shared();
+    let client = redis::Client::open(server.url()).unwrap();
+    let conn = client.get_connection_manager().await.unwrap();
+    let store = RedisConsent::new(conn.clone(), "aliases");
+    assert_eq!(store.alias_key(), "aliases:{optout}:alias");
+    alias_conformance(&store).await;
+    // What Redis holds: alias key hex -> contact key hex, never a phone number.
+    let mut raw = conn.clone();
+    let value: Option<String> = redis::cmd("HGET")
+        .arg("aliases:{optout}:alias")
+        .arg(key(102).to_hex())
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(value, Some(key(103).to_hex()));
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("aliases*")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(keys, ["aliases:{optout}:alias"]);
+}
+
+#[tokio::test]
+async fn cluster_store_links_whatsapp_id_aliases_in_the_opt_out_slot() {
+    let cluster = support::redis_cluster::RedisCluster::shared();
+    let store = RedisConsent::new(cluster.connect().await, "aliases");
+    alias_conformance(&store).await;
+    // The alias hash lives with the opt-outs, on the one master of the `{optout}` slot.
+    let master = cluster.master_of(store.key());
+    assert_eq!(cluster.master_of(store.alias_key()), master);
+    for &port in cluster.ports() {
+        let want: Vec<String> = if port == master {
+            vec!["aliases:{optout}:alias".into()]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(cluster.keys_on(port, "aliases*"), want, "node {port}");
+    }
+}

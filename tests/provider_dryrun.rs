@@ -47,8 +47,16 @@ fn dry_run_accepts_and_logs_only_the_last_four_digits() {
     let second = rt.block_on(p.send(&msg));
 
     assert_eq!(p.kind(), ProviderKind::DryRun);
-    let (SendOutcome::Accepted { message_id: a }, SendOutcome::Accepted { message_id: b }) =
-        (first, second)
+    let (
+        SendOutcome::Accepted {
+            message_id: a,
+            wa_id: None,
+        },
+        SendOutcome::Accepted {
+            message_id: b,
+            wa_id: None,
+        },
+    ) = (first, second)
     else {
         panic!("dry run always accepts");
     };

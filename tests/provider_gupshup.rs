@@ -80,7 +80,8 @@ async fn accepted_send_carries_every_field_of_the_wire_format() {
     assert_eq!(
         outcome,
         SendOutcome::Accepted {
-            message_id: s.message_id.clone()
+            message_id: s.message_id.clone(),
+            wa_id: None,
         }
     );
     assert_eq!(s.source, "5585999990000");
@@ -235,7 +236,8 @@ async fn connection_refused_then_up_is_accepted_on_retry() {
     assert_eq!(
         outcome,
         SendOutcome::Accepted {
-            message_id: "late-1".into()
+            message_id: "late-1".into(),
+            wa_id: None,
         }
     );
 }
@@ -333,7 +335,7 @@ async fn fake_posts_failure_callbacks_in_the_v2_format() {
         destination: "5585900000009".into(),
         code: "1002".into(),
     });
-    let SendOutcome::Accepted { message_id } = provider(config(fake.base_url()))
+    let SendOutcome::Accepted { message_id, .. } = provider(config(fake.base_url()))
         .send(&message("5585900000009"))
         .await
     else {

@@ -79,7 +79,8 @@ async fn accepted_send_carries_template_language_params_and_media() {
     assert_eq!(
         outcome,
         SendOutcome::Accepted {
-            message_id: s.message_id.clone()
+            message_id: s.message_id.clone(),
+            wa_id: Some(s.to.clone()),
         }
     );
     assert!(s.message_id.starts_with("wamid."));
@@ -289,7 +290,7 @@ async fn fake_posts_signed_failed_status_webhooks() {
         destination: "5585900000009".into(),
         code: 131049,
     });
-    let SendOutcome::Accepted { message_id } = provider(config(fake.base_url()))
+    let SendOutcome::Accepted { message_id, .. } = provider(config(fake.base_url()))
         .send(&message("5585900000009"))
         .await
     else {
@@ -307,4 +308,24 @@ async fn fake_posts_signed_failed_status_webhooks() {
         tierpace::provider::classify(ProviderKind::Meta, &code),
         FailureClass::MarketingCap
     );
+}
+
+#[tokio::test]
+async fn accepted_send_carries_the_wa_id_meta_resolved_the_number_to() {
+    let fake = FakeMeta::start(FakeMetaConfig {
+        access_token: TOKEN.into(),
+        wa_ids: [("525512345678".to_string(), "5215512345678".to_string())].into(),
+        ..FakeMetaConfig::default()
+    })
+    .await;
+    let p = provider(config(fake.base_url()));
+    let SendOutcome::Accepted { wa_id, .. } = p.send(&message("525512345678")).await else {
+        panic!("the fake accepts");
+    };
+    assert_eq!(wa_id.as_deref(), Some("5215512345678"));
+    // A number the fake does not remap is its own WhatsApp id (the fake's default).
+    let SendOutcome::Accepted { wa_id, .. } = p.send(&message("5585988887777")).await else {
+        panic!("the fake accepts");
+    };
+    assert_eq!(wa_id.as_deref(), Some("5585988887777"));
 }

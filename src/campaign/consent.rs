@@ -23,6 +23,10 @@
 //!   wrote, so the opt-outs already stored keep meaning "all";
 //! - `PREFIX:{optout}:marketing`: marketing-only opt-outs.
 //!
+//! - `PREFIX:{optout}:alias`: WhatsApp ids a provider resolved a contact's number to (Meta's
+//!   send answer `contacts[].wa_id`, e.g. `521...` for a Mexican `52...`), field = the id's key
+//!   hex, value = the contact's key hex. A webhook from that id then reaches the contact.
+//!
 //! A contact is in at most one of them (the broader wins); changes are one Lua script each
 //! (`optout_add.lua`, `optout_lift.lua`), so readers never see a contact in neither hash while
 //! its scope widens.
@@ -171,6 +175,14 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn counts(&self) -> Result<OptOutCounts, ConsentError>;
     /// One contact's opt-out, if any (the admin API shows it).
     async fn lookup(&self, key: ContactKey) -> Result<Option<OptOutRecord>, ConsentError>;
+    /// Records that `alias`, the key of the WhatsApp id a provider resolved a contact's number
+    /// to, is the contact `contact` (idempotent; the latest link wins).
+    async fn link_alias(&self, alias: ContactKey, contact: ContactKey) -> Result<(), ConsentError>;
+    /// For each key, in order: the contact it is an alias of, if any.
+    async fn aliases_for(
+        &self,
+        keys: &[ContactKey],
+    ) -> Result<Vec<Option<ContactKey>>, ConsentError>;
 
     /// Records an opt-out with the scope its channel implies ([`OptOutSource::scope`]).
     async fn opt_out(
@@ -217,6 +229,7 @@ pub trait ConsentStore: Send + Sync + 'static {
 #[derive(Debug, Default)]
 pub struct MemoryConsent {
     out: Mutex<HashMap<ContactKey, Entry>>,
+    aliases: Mutex<HashMap<ContactKey, ContactKey>>,
 }
 
 /// One opt-out: its scope, and the first source and time (kept for audits).
@@ -303,6 +316,23 @@ impl ConsentStore for MemoryConsent {
             since: Some(e.since),
         }))
     }
+
+    async fn link_alias(&self, alias: ContactKey, contact: ContactKey) -> Result<(), ConsentError> {
+        // Single inserts: a poisoned lock cannot hold a half-made change.
+        self.aliases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(alias, contact);
+        Ok(())
+    }
+
+    async fn aliases_for(
+        &self,
+        keys: &[ContactKey],
+    ) -> Result<Vec<Option<ContactKey>>, ConsentError> {
+        let aliases = self.aliases.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(keys.iter().map(|k| aliases.get(k).copied()).collect())
+    }
 }
 
 /// Redis store; `C` is a `ConnectionManager`, a cluster connection or a plain connection.
@@ -311,6 +341,7 @@ pub struct RedisConsent<C> {
     conn: C,
     key: String,
     marketing_key: String,
+    alias_key: String,
     scripts: std::sync::Arc<Scripts>,
 }
 
@@ -325,6 +356,7 @@ impl<C> std::fmt::Debug for RedisConsent<C> {
         f.debug_struct("RedisConsent")
             .field("key", &self.key)
             .field("marketing_key", &self.marketing_key)
+            .field("alias_key", &self.alias_key)
             .finish()
     }
 }
@@ -340,6 +372,7 @@ where
             conn,
             key: format!("{key_prefix}:{{optout}}"),
             marketing_key: format!("{key_prefix}:{{optout}}:marketing"),
+            alias_key: format!("{key_prefix}:{{optout}}:alias"),
             scripts: std::sync::Arc::new(Scripts {
                 add: redis::Script::new(include_str!("optout_add.lua")),
                 lift: redis::Script::new(include_str!("optout_lift.lua")),
@@ -355,6 +388,11 @@ where
     /// The Redis key of the hash of marketing-only opt-outs.
     pub fn marketing_key(&self) -> &str {
         &self.marketing_key
+    }
+
+    /// The Redis key of the hash of WhatsApp-id aliases (alias key hex -> contact key hex).
+    pub fn alias_key(&self) -> &str {
+        &self.alias_key
     }
 
     async fn present(&self, hash: &str, fields: &[String]) -> Result<Vec<bool>, ConsentError> {
@@ -459,6 +497,42 @@ where
             (None, Some(v)) => Some(OptOutRecord::parse(ConsentScope::Marketing, &v)),
             (None, None) => None,
         })
+    }
+
+    async fn link_alias(&self, alias: ContactKey, contact: ContactKey) -> Result<(), ConsentError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = conn
+            .hset(&self.alias_key, alias.to_hex(), contact.to_hex())
+            .await?;
+        Ok(())
+    }
+
+    async fn aliases_for(
+        &self,
+        keys: &[ContactKey],
+    ) -> Result<Vec<Option<ContactKey>>, ConsentError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(HMGET_CHUNK) {
+            let fields: Vec<String> = chunk.iter().map(|k| k.to_hex()).collect();
+            let mut conn = self.conn.clone();
+            let values: Vec<Option<String>> = redis::cmd("HMGET")
+                .arg(&self.alias_key)
+                .arg(&fields)
+                .query_async(&mut conn)
+                .await?;
+            if values.len() != fields.len() {
+                return Err(ConsentError::Backend(format!(
+                    "asked about {} aliases, got {} answers",
+                    fields.len(),
+                    values.len()
+                )));
+            }
+            for v in values {
+                // A value that is not a key (written by hand, or damaged) links to nothing.
+                out.push(v.as_deref().and_then(ContactKey::from_hex));
+            }
+        }
+        Ok(out)
     }
 }
 

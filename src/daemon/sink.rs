@@ -7,7 +7,7 @@ use super::Shared;
 use crate::campaign::consent::{opt_in_any, ConsentScope, ContactKeys, OptOutSource};
 use crate::campaign::phone::parse_provider_number;
 use crate::config::ProviderChoice;
-use crate::contact::E164;
+use crate::contact::{ContactKey, E164};
 use crate::dispatch::progress::{ContactState, Control, RunId, Write};
 use crate::dispatch::react::{ContactRef, Reactor, SenderControls};
 use crate::http::{DeliveryStatus, EventSink, ProviderEvent, UnreadableReason, WebhookSource};
@@ -24,7 +24,45 @@ fn customer(raw: &str) -> Option<E164> {
     parse_provider_number(raw)
 }
 
+/// The customer a callback is from: their number, its key, and the contact it is an alias of
+/// when a send answer said WhatsApp knows that contact under this id (`contacts[].wa_id`).
+struct Customer {
+    number: E164,
+    key: ContactKey,
+    aliased: Option<ContactKey>,
+}
+
+impl Customer {
+    /// Every key the callback's effect applies to: its own, then the aliased contact's.
+    fn keys(&self) -> impl Iterator<Item = ContactKey> + '_ {
+        std::iter::once(self.key).chain(self.aliased.filter(|a| *a != self.key))
+    }
+}
+
 impl Sink {
+    /// The one place a callback's number becomes contact keys (every opt-out, opt-in and
+    /// inbound arm goes through it); `None` when the number is not a number.
+    async fn customer_of(&self, raw: &str) -> Result<Option<Customer>, String> {
+        let s = &self.0;
+        let Some(number) = customer(raw) else {
+            return Ok(None);
+        };
+        let key = s.hasher.key(&number);
+        let aliased = s
+            .consent
+            .aliases_for(std::slice::from_ref(&key))
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .next()
+            .flatten();
+        Ok(Some(Customer {
+            number,
+            key,
+            aliased,
+        }))
+    }
+
     /// The senders a callback concerns: by Gupshup app name or Meta phone number id; all senders
     /// of that provider when the callback does not say.
     fn senders_of(&self, source: &WebhookSource) -> Vec<super::SenderHandle> {
@@ -224,16 +262,18 @@ impl Sink {
 impl Sink {
     async fn opt_out(&self, phone: &str, source: OptOutSource) -> Result<(), String> {
         let s = &self.0;
-        let Some(number) = customer(phone) else {
+        let Some(who) = self.customer_of(phone).await? else {
             return Ok(());
         };
-        let key = s.hasher.key(&number);
-        s.consent
-            .opt_out(key, source, s.clock.now())
-            .await
-            .map_err(|e| e.to_string())?;
-        tracing::info!(contact = %key, source = source.as_str(),
-            scope = source.scope().as_str(), "opt-out recorded");
+        let now = s.clock.now();
+        for key in who.keys() {
+            s.consent
+                .opt_out(key, source, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(contact = %key, source = source.as_str(),
+                scope = source.scope().as_str(), "opt-out recorded");
+        }
         Ok(())
     }
 
@@ -241,21 +281,22 @@ impl Sink {
     /// e.g. a SAIR reply, stays).
     async fn marketing_preference(&self, phone: &str, stop: bool) -> Result<(), String> {
         let s = &self.0;
-        let Some(number) = customer(phone) else {
+        let Some(who) = self.customer_of(phone).await? else {
             return Ok(());
         };
-        let key = s.hasher.key(&number);
         let now = s.clock.now();
-        let done = if stop {
-            s.consent
-                .opt_out(key, OptOutSource::MarketingPreference, now)
-                .await
-        } else {
-            s.consent.lift(key, ConsentScope::Marketing, now).await
-        };
-        done.map_err(|e| e.to_string())?;
-        tracing::info!(contact = %key, scope = ConsentScope::Marketing.as_str(), stop,
-            "marketing preference recorded");
+        for key in who.keys() {
+            let done = if stop {
+                s.consent
+                    .opt_out(key, OptOutSource::MarketingPreference, now)
+                    .await
+            } else {
+                s.consent.lift(key, ConsentScope::Marketing, now).await
+            };
+            done.map_err(|e| e.to_string())?;
+            tracing::info!(contact = %key, scope = ConsentScope::Marketing.as_str(), stop,
+                "marketing preference recorded");
+        }
         Ok(())
     }
 }
@@ -289,15 +330,16 @@ impl EventSink for Sink {
                 .await
             }
             ProviderEvent::Inbound { from, .. } => {
-                let Some(number) = customer(from) else {
+                let Some(who) = self.customer_of(from).await? else {
                     return Ok(());
                 };
-                let key = s.hasher.key(&number);
                 for h in self.senders_of(&source) {
-                    s.ledger
-                        .open_service_window(&h.group, key, now)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    for key in who.keys() {
+                        s.ledger
+                            .open_service_window(&h.group, key, now)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
                 }
                 Ok(())
             }
@@ -306,12 +348,23 @@ impl EventSink for Sink {
                 self.opt_out(phone, OptOutSource::Keyword).await
             }
             ProviderEvent::OptIn { phone } => {
-                let Some(number) = customer(phone) else {
+                let Some(who) = self.customer_of(phone).await? else {
                     return Ok(());
                 };
-                opt_in_any(s.consent.as_ref(), ContactKeys::of(&s.hasher, &number), now)
-                    .await
-                    .map_err(|e| e.to_string())
+                opt_in_any(
+                    s.consent.as_ref(),
+                    ContactKeys::of(&s.hasher, &who.number),
+                    now,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                if let Some(contact) = who.aliased.filter(|a| *a != who.key) {
+                    s.consent
+                        .opt_in(contact, now)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
             }
             ProviderEvent::MarketingOptOut { phone } => {
                 self.marketing_preference(phone, true).await

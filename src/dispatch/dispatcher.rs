@@ -721,6 +721,7 @@ impl Dispatcher {
                 reactor: reactor.clone(),
                 clock: deps.clock.clone(),
                 metrics: deps.metrics.clone(),
+                hasher: deps.hasher.clone(),
             };
             let permit = self.permits.clone().acquire_owned().await;
             self.sends.spawn(async move {

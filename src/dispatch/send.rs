@@ -2,7 +2,9 @@
 //! message-id index for webhooks, a released ledger slot when the send never reached WhatsApp,
 //! and the sender's metrics. A failure is handed to [`super::react`], which decides and applies
 //! what it does to the contact, the sender and the campaign; an accepted send lets the sender's
-//! rate climb back after throughput errors.
+//! rate climb back after throughput errors, and records the WhatsApp id the provider resolved
+//! the number to when it differs from the contact (an alias in the consent store), so webhooks
+//! from that id reach the contact.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +12,9 @@ use chrono::{DateTime, Utc};
 
 use super::progress::{ContactState, ProgressStore, RunId, Write};
 use super::react::{ContactRef, Reactor, SenderControls};
+use crate::campaign::phone::parse_provider_number;
 use crate::clock::Clock;
-use crate::contact::ContactKey;
+use crate::contact::{ContactHasher, ContactKey};
 use crate::ledger::{Ledger, LimitGroup};
 use crate::provider::{Provider, SendOutcome, TemplateMessage};
 
@@ -40,6 +43,8 @@ pub(super) struct SendJob {
     pub(super) reactor: Reactor,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) metrics: crate::http::Metrics,
+    /// Keys the WhatsApp id a provider answers with.
+    pub(super) hasher: ContactHasher,
 }
 
 impl SendJob {
@@ -49,7 +54,10 @@ impl SendJob {
         self.observe(&outcome, started.elapsed());
         let line = self.line;
         let state = match &outcome {
-            SendOutcome::Accepted { message_id } => {
+            SendOutcome::Accepted { message_id, wa_id } => {
+                if let Some(wa_id) = wa_id {
+                    self.record_alias(wa_id).await;
+                }
                 tracing::debug!(campaign = %self.campaign, sender = %self.sender.id, contact = %self.key, outcome = "accepted", "sent");
                 self.sender
                     .rate
@@ -121,7 +129,7 @@ impl SendJob {
                 }
             }
         }
-        if let SendOutcome::Accepted { message_id } = &outcome {
+        if let SendOutcome::Accepted { message_id, .. } = &outcome {
             let _ = self
                 .progress
                 .index_message(message_id, &self.run, &self.field)
@@ -129,6 +137,29 @@ impl SendJob {
         }
         Finished {
             campaign: self.campaign,
+        }
+    }
+
+    /// Links the WhatsApp id the provider answered with to this contact when its key differs
+    /// (a number WhatsApp knows under another spelling, e.g. Mexico's `521` for `52`): an
+    /// opt-out or inbound message from that id then reaches this contact. A failure is logged,
+    /// never fatal: the send went out either way.
+    async fn record_alias(&self, wa_id: &str) {
+        let Some(number) = parse_provider_number(wa_id) else {
+            tracing::debug!(campaign = %self.campaign, contact = %self.key, "provider's wa_id is not a number; ignored");
+            return;
+        };
+        let alias = self.hasher.key(&number);
+        if alias == self.key {
+            return;
+        }
+        match self.reactor.consent.link_alias(alias, self.key).await {
+            Ok(()) => {
+                tracing::info!(campaign = %self.campaign, contact = %self.key, alias = %alias, "WhatsApp id differs from the number sent: alias recorded")
+            }
+            Err(e) => {
+                tracing::warn!(campaign = %self.campaign, contact = %self.key, error = %e, "WhatsApp id alias not recorded")
+            }
         }
     }
 

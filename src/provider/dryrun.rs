@@ -51,6 +51,7 @@ impl Provider for DryRunProvider {
         );
         SendOutcome::Accepted {
             message_id: format!("dryrun-{}-{n}", uuid::Uuid::new_v4()),
+            wa_id: None,
         }
     }
 }

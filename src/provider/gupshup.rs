@@ -123,6 +123,7 @@ fn response_attempt(status: u16, body: &str, hint: Option<Duration>) -> Attempt 
         return Attempt::Done(match id {
             Some(id) => SendOutcome::Accepted {
                 message_id: id.to_string(),
+                wa_id: None,
             },
             // Gupshup took the request but did not say what it did with it.
             None => SendOutcome::Unknown {
@@ -230,7 +231,7 @@ mod tests {
     fn submitted_with_message_id_is_accepted() {
         let a = response_attempt(202, r#"{"status":"submitted","messageId":"m-1"}"#, None);
         assert!(
-            matches!(a, Attempt::Done(SendOutcome::Accepted { message_id }) if message_id == "m-1")
+            matches!(a, Attempt::Done(SendOutcome::Accepted { message_id, .. }) if message_id == "m-1")
         );
     }
 

@@ -118,6 +118,12 @@ fn response_attempt(status: u16, text: &str, hint: Option<Duration>) -> Attempt 
         return Attempt::Done(match id {
             Some(id) => SendOutcome::Accepted {
                 message_id: id.to_string(),
+                wa_id: json
+                    .as_ref()
+                    .and_then(|j| j.pointer("/contacts/0/wa_id"))
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
             },
             None => SendOutcome::Unknown {
                 detail: format!("HTTP {status} without a message id: {}", short(text)),
@@ -225,6 +231,32 @@ mod tests {
             body["template"]["components"][1]["parameters"][1]["text"],
             "10%"
         );
+    }
+
+    #[test]
+    fn accepted_carries_the_wa_id_meta_resolved_the_number_to() {
+        let a = response_attempt(
+            200,
+            r#"{"messaging_product":"whatsapp","contacts":[{"input":"525512345678","wa_id":"5215512345678"}],"messages":[{"id":"wamid.X"}]}"#,
+            None,
+        );
+        assert!(
+            matches!(a, Attempt::Done(SendOutcome::Accepted { message_id, wa_id })
+                if message_id == "wamid.X" && wa_id.as_deref() == Some("5215512345678"))
+        );
+        // No contacts (or an empty id): accepted all the same, without an id.
+        for body in [
+            r#"{"messages":[{"id":"wamid.Y"}]}"#,
+            r#"{"contacts":[{"input":"1","wa_id":""}],"messages":[{"id":"wamid.Y"}]}"#,
+        ] {
+            assert!(
+                matches!(
+                    response_attempt(200, body, None),
+                    Attempt::Done(SendOutcome::Accepted { wa_id: None, .. })
+                ),
+                "{body}"
+            );
+        }
     }
 
     #[test]

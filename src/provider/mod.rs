@@ -127,7 +127,13 @@ impl MediaKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendOutcome {
     /// The provider accepted the message (not yet delivered); `message_id` matches webhooks.
-    Accepted { message_id: String },
+    /// `wa_id` is the WhatsApp id the provider resolved the number to, when it says (Meta's
+    /// `contacts[0].wa_id`; it can differ from the number sent, e.g. Mexico's `52` vs `521`):
+    /// inbound messages and opt-outs come from that id.
+    Accepted {
+        message_id: String,
+        wa_id: Option<String>,
+    },
     /// Definitely not sent, or rejected by WhatsApp.
     Failed(Failure),
     /// It may have gone out: never resend it.

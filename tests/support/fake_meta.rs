@@ -39,6 +39,10 @@ pub struct FakeMetaConfig {
     /// Signs the webhooks (`X-Hub-Signature-256`).
     pub app_secret: String,
     pub clock: Arc<dyn Clock>,
+    /// The WhatsApp id the send answer gives for a recipient (`contacts[0].wa_id`, also the
+    /// status webhooks' `recipient_id`), as Meta does for a number it knows under another
+    /// spelling (Mexico's `52` -> `521`). A recipient not listed is its own id.
+    pub wa_ids: std::collections::HashMap<String, String>,
 }
 
 impl Default for FakeMetaConfig {
@@ -50,6 +54,7 @@ impl Default for FakeMetaConfig {
             callback_url: None,
             app_secret: "test-app-secret".into(),
             clock: Arc::new(SystemClock),
+            wa_ids: std::collections::HashMap::new(),
         }
     }
 }
@@ -348,10 +353,15 @@ async fn send_message(
     }
     Json(json!({
         "messaging_product": "whatsapp",
-        "contacts": [{ "input": send.to, "wa_id": send.to }],
+        "contacts": [{ "input": send.to, "wa_id": wa_id(&inner.cfg, &send.to) }],
         "messages": [{ "id": send.message_id, "message_status": "accepted" }]
     }))
     .into_response()
+}
+
+/// The WhatsApp id the fake resolves a recipient to ([`FakeMetaConfig::wa_ids`]).
+fn wa_id<'a>(cfg: &'a FakeMetaConfig, to: &'a str) -> &'a str {
+    cfg.wa_ids.get(to).map(String::as_str).unwrap_or(to)
 }
 
 fn parse(
@@ -435,7 +445,8 @@ async fn post_statuses(inner: Arc<Inner>, url: String, send: RecordedSend, fail_
         .unwrap_or(0)
         .to_string();
     let status = |kind: &str| {
-        let mut s = json!({ "id": send.message_id, "status": kind, "timestamp": ts, "recipient_id": send.to });
+        let mut s = json!({ "id": send.message_id, "status": kind, "timestamp": ts,
+            "recipient_id": wa_id(&inner.cfg, &send.to) });
         if let (Some(code), "failed") = (fail_code, kind) {
             s["errors"] = json!([{ "code": code, "title": "injected failure" }]);
         }
