@@ -24,7 +24,7 @@
 //!
 //! Dates are computed on demand (the Easter computation is a few integer operations), so a set
 //! holds no table and never runs out of years.
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, Weekday};
 
 /// A built-in holiday set, named in config by [`HolidaySet::name`] (case-insensitive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,6 +39,54 @@ pub enum HolidaySet {
     BrRj,
     /// `BR` + Ceará state + Fortaleza.
     BrCe,
+    /// `BR` + Acre state.
+    BrAc,
+    /// `BR` + Alagoas state.
+    BrAl,
+    /// `BR` + Amazonas state.
+    BrAm,
+    /// `BR` + Amapá state.
+    BrAp,
+    /// `BR` + Bahia state.
+    BrBa,
+    /// `BR` + Distrito Federal state.
+    BrDf,
+    /// `BR` + Espírito Santo state.
+    BrEs,
+    /// `BR` + Goiás state.
+    BrGo,
+    /// `BR` + Maranhão state.
+    BrMa,
+    /// `BR` + Minas Gerais state.
+    BrMg,
+    /// `BR` + Mato Grosso do Sul state.
+    BrMs,
+    /// `BR` + Mato Grosso state.
+    BrMt,
+    /// `BR` + Pará state.
+    BrPa,
+    /// `BR` + Paraíba state.
+    BrPb,
+    /// `BR` + Pernambuco state.
+    BrPe,
+    /// `BR` + Piauí state.
+    BrPi,
+    /// `BR` + Paraná state.
+    BrPr,
+    /// `BR` + Rio Grande do Norte state.
+    BrRn,
+    /// `BR` + Rondônia state.
+    BrRo,
+    /// `BR` + Roraima state.
+    BrRr,
+    /// `BR` + Rio Grande do Sul state.
+    BrRs,
+    /// `BR` + Santa Catarina state.
+    BrSc,
+    /// `BR` + Sergipe state.
+    BrSe,
+    /// `BR` + Tocantins state.
+    BrTo,
 }
 
 /// One holiday of a set in a given year.
@@ -48,18 +96,102 @@ pub struct Holiday {
     pub name: &'static str,
 }
 
-/// A fixed-date holiday: month, day, name, first year it applies.
+/// A fixed-date holiday: month, day, name, the years it applies (`since..=until`) and whether a
+/// law moves it to another day of the week.
+#[derive(Clone, Copy)]
 struct FixedRule {
     month: u32,
     day: u32,
     name: &'static str,
     since: i32,
+    until: i32,
+    moved: Move,
+    /// First year `moved` applies; before it the holiday falls on its date.
+    moved_since: i32,
+}
+
+/// How a law moves a fixed-date holiday.
+#[derive(Clone, Copy)]
+enum Move {
+    /// Kept on its date.
+    OnTheDay,
+    /// A Tuesday, Wednesday or Thursday moves to that week's Friday (Acre, from 2009).
+    TueWedThuToNextFriday,
+    /// The first Sunday on or after the date (Santa Catarina; Pernambuco 2008-2017).
+    FirstSundayOnOrAfter,
+}
+
+impl FixedRule {
+    /// Every year, on its date.
+    const fn on(month: u32, day: u32, name: &'static str) -> FixedRule {
+        FixedRule {
+            month,
+            day,
+            name,
+            since: i32::MIN,
+            until: i32::MAX,
+            moved: Move::OnTheDay,
+            moved_since: i32::MIN,
+        }
+    }
+
+    /// First year the holiday applies (the year of the law that created it).
+    const fn since(self, year: i32) -> FixedRule {
+        FixedRule {
+            since: year,
+            ..self
+        }
+    }
+
+    /// Last year the holiday applies (a later law abolished or replaced it).
+    const fn until(self, year: i32) -> FixedRule {
+        FixedRule {
+            until: year,
+            ..self
+        }
+    }
+
+    /// Moved by `moved` from `year` on.
+    const fn moved(self, moved: Move, year: i32) -> FixedRule {
+        FixedRule {
+            moved,
+            moved_since: year,
+            ..self
+        }
+    }
+
+    /// The day it falls on in `year`, if it applies that year.
+    fn date_in(&self, year: i32) -> Option<NaiveDate> {
+        if year < self.since || year > self.until {
+            return None;
+        }
+        let date = NaiveDate::from_ymd_opt(year, self.month, self.day)?;
+        let moved = if year >= self.moved_since {
+            self.moved
+        } else {
+            Move::OnTheDay
+        };
+        let weekday = date.weekday();
+        let shift = match moved {
+            Move::OnTheDay => 0,
+            Move::TueWedThuToNextFriday => match weekday {
+                Weekday::Tue | Weekday::Wed | Weekday::Thu => {
+                    4 - i64::from(weekday.num_days_from_monday())
+                }
+                _ => 0,
+            },
+            Move::FirstSundayOnOrAfter => (7 - i64::from(weekday.num_days_from_sunday())) % 7,
+        };
+        date.checked_add_signed(chrono::Duration::days(shift))
+    }
 }
 
 /// A holiday a fixed number of days from Easter Sunday (negative: before it).
 struct EasterRule {
     offset_days: i64,
     name: &'static str,
+    /// First year it applies.
+    since: i32,
 }
 
 /// The data of one holiday set.
@@ -72,79 +204,38 @@ struct SetRules {
 
 const BR: SetRules = SetRules {
     fixed: &[
-        FixedRule {
-            month: 1,
-            day: 1,
-            name: "Confraternização Universal",
-            since: i32::MIN,
-        },
-        FixedRule {
-            month: 4,
-            day: 21,
-            name: "Tiradentes",
-            since: i32::MIN,
-        },
-        FixedRule {
-            month: 5,
-            day: 1,
-            name: "Dia do Trabalho",
-            since: i32::MIN,
-        },
-        FixedRule {
-            month: 9,
-            day: 7,
-            name: "Independência do Brasil",
-            since: i32::MIN,
-        },
+        FixedRule::on(1, 1, "Confraternização Universal"),
+        FixedRule::on(4, 21, "Tiradentes"),
+        FixedRule::on(5, 1, "Dia do Trabalho"),
+        FixedRule::on(9, 7, "Independência do Brasil"),
         // Lei 6.802/1980.
-        FixedRule {
-            month: 10,
-            day: 12,
-            name: "Nossa Senhora Aparecida",
-            since: 1980,
-        },
-        FixedRule {
-            month: 11,
-            day: 2,
-            name: "Finados",
-            since: i32::MIN,
-        },
-        FixedRule {
-            month: 11,
-            day: 15,
-            name: "Proclamação da República",
-            since: i32::MIN,
-        },
+        FixedRule::on(10, 12, "Nossa Senhora Aparecida").since(1980),
+        FixedRule::on(11, 2, "Finados"),
+        FixedRule::on(11, 15, "Proclamação da República"),
         // Lei 14.759/2023 made it a national holiday from 2024 on.
-        FixedRule {
-            month: 11,
-            day: 20,
-            name: "Dia Nacional de Zumbi e da Consciência Negra",
-            since: 2024,
-        },
-        FixedRule {
-            month: 12,
-            day: 25,
-            name: "Natal",
-            since: i32::MIN,
-        },
+        FixedRule::on(11, 20, "Dia Nacional de Zumbi e da Consciência Negra").since(2024),
+        FixedRule::on(12, 25, "Natal"),
     ],
     easter: &[
         EasterRule {
             offset_days: -48,
             name: "Carnaval (segunda-feira)",
+            since: i32::MIN,
         },
         EasterRule {
             offset_days: -47,
             name: "Carnaval (terça-feira)",
+            since: i32::MIN,
         },
         EasterRule {
             offset_days: -2,
             name: "Sexta-feira Santa",
+            since: i32::MIN,
         },
         EasterRule {
             offset_days: 60,
             name: "Corpus Christi",
+            since: i32::MIN,
         },
     ],
     includes: &[],
@@ -152,18 +243,8 @@ const BR: SetRules = SetRules {
 
 const BR_SP: SetRules = SetRules {
     fixed: &[
-        FixedRule {
-            month: 1,
-            day: 25,
-            name: "Aniversário da cidade de São Paulo",
-            since: i32::MIN,
-        },
-        FixedRule {
-            month: 7,
-            day: 9,
-            name: "Revolução Constitucionalista de 1932",
-            since: 1997,
-        },
+        FixedRule::on(1, 25, "Aniversário da cidade de São Paulo"),
+        FixedRule::on(7, 9, "Revolução Constitucionalista de 1932").since(1997),
     ],
     easter: &[],
     includes: &[&BR],
@@ -171,18 +252,8 @@ const BR_SP: SetRules = SetRules {
 
 const BR_RJ: SetRules = SetRules {
     fixed: &[
-        FixedRule {
-            month: 1,
-            day: 20,
-            name: "São Sebastião",
-            since: 1988,
-        },
-        FixedRule {
-            month: 4,
-            day: 23,
-            name: "São Jorge",
-            since: 2008,
-        },
+        FixedRule::on(1, 20, "São Sebastião").since(1988),
+        FixedRule::on(4, 23, "São Jorge").since(2008),
     ],
     easter: &[],
     includes: &[&BR],
@@ -190,24 +261,236 @@ const BR_RJ: SetRules = SetRules {
 
 const BR_CE: SetRules = SetRules {
     fixed: &[
-        FixedRule {
-            month: 3,
-            day: 19,
-            name: "São José",
-            since: 2004,
-        },
-        FixedRule {
-            month: 3,
-            day: 25,
-            name: "Data Magna do Ceará",
-            since: 2012,
-        },
-        FixedRule {
-            month: 8,
-            day: 15,
-            name: "Nossa Senhora da Assunção",
-            since: 2004,
-        },
+        FixedRule::on(3, 19, "São José").since(2004),
+        FixedRule::on(3, 25, "Data Magna do Ceará").since(2012),
+        FixedRule::on(8, 15, "Nossa Senhora da Assunção").since(2004),
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_AC: SetRules = SetRules {
+    fixed: &[
+        FixedRule::on(1, 23, "Dia do Evangélico")
+            .since(2005)
+            .moved(Move::TueWedThuToNextFriday, 2009),
+        FixedRule::on(3, 8, "Dia Internacional da Mulher")
+            .since(2002)
+            .moved(Move::TueWedThuToNextFriday, 2009),
+        FixedRule::on(6, 15, "Aniversário do Acre"),
+        FixedRule::on(9, 5, "Dia da Amazônia")
+            .since(2004)
+            .moved(Move::TueWedThuToNextFriday, 2009),
+        FixedRule::on(11, 17, "Assinatura do Tratado de Petrópolis")
+            .moved(Move::TueWedThuToNextFriday, 2009),
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_AL: SetRules = SetRules {
+    fixed: &[
+        FixedRule::on(6, 24, "São João"),
+        FixedRule::on(6, 29, "São Pedro"),
+        FixedRule::on(9, 16, "Emancipação Política de Alagoas"),
+        FixedRule::on(11, 20, "Consciência Negra").until(2023),
+        FixedRule::on(11, 30, "Dia do Evangélico").since(2013),
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_AM: SetRules = SetRules {
+    fixed: &[
+        FixedRule::on(9, 5, "Elevação do Amazonas à categoria de província"),
+        FixedRule::on(11, 20, "Consciência Negra")
+            .since(2010)
+            .until(2023),
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_AP: SetRules = SetRules {
+    fixed: &[
+        FixedRule::on(3, 19, "São José").since(2003),
+        FixedRule::on(7, 25, "São Tiago").since(2012),
+        FixedRule::on(9, 13, "Criação do Território Federal"),
+        FixedRule::on(11, 20, "Consciência Negra")
+            .since(2008)
+            .until(2023),
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_BA: SetRules = SetRules {
+    fixed: &[FixedRule::on(7, 2, "Independência da Bahia")],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_DF: SetRules = SetRules {
+    fixed: &[
+        FixedRule::on(4, 21, "Fundação de Brasília"),
+        FixedRule::on(11, 30, "Dia do Evangélico"),
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_ES: SetRules = SetRules {
+    fixed: &[],
+    easter: &[EasterRule {
+        offset_days: 8,
+        name: "Nossa Senhora da Penha",
+        since: 2020,
+    }],
+    includes: &[&BR],
+};
+
+const BR_GO: SetRules = SetRules {
+    fixed: &[
+        FixedRule::on(7, 26, "Fundação da cidade de Goiás"),
+        FixedRule::on(10, 24, "Pedra fundamental de Goiânia"),
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_MA: SetRules = SetRules {
+    fixed: &[FixedRule::on(
+        7,
+        28,
+        "Adesão do Maranhão à independência do Brasil",
+    )],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_MG: SetRules = SetRules {
+    fixed: &[FixedRule::on(4, 21, "Execução de Tiradentes")],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_MS: SetRules = SetRules {
+    fixed: &[FixedRule::on(10, 11, "Criação do Estado")],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_MT: SetRules = SetRules {
+    fixed: &[FixedRule::on(11, 20, "Consciência Negra")
+        .since(2003)
+        .until(2023)],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_PA: SetRules = SetRules {
+    fixed: &[FixedRule::on(
+        8,
+        15,
+        "Adesão do Grão-Pará à independência do Brasil",
+    )],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_PB: SetRules = SetRules {
+    fixed: &[FixedRule::on(8, 5, "Fundação do Estado")],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_PE: SetRules = SetRules {
+    fixed: &[
+        FixedRule::on(3, 1, "Revolução Pernambucana de 1817")
+            .since(2008)
+            .until(2017)
+            .moved(Move::FirstSundayOnOrAfter, 2008),
+        FixedRule::on(3, 6, "Revolução Pernambucana de 1817").since(2018),
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_PI: SetRules = SetRules {
+    fixed: &[FixedRule::on(10, 19, "Dia do Piauí")],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_PR: SetRules = SetRules {
+    fixed: &[
+        FixedRule::on(11, 15, "Nossa Senhora do Rocio").since(2014),
+        FixedRule::on(12, 19, "Emancipação do Paraná").until(2013),
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_RN: SetRules = SetRules {
+    fixed: &[
+        FixedRule::on(8, 7, "Dia do Rio Grande do Norte").since(2000),
+        FixedRule::on(10, 3, "Mártires de Cunhaú e Uruaçu").since(2007),
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_RO: SetRules = SetRules {
+    fixed: &[
+        FixedRule::on(1, 4, "Criação do Estado"),
+        FixedRule::on(6, 18, "Dia do Evangélico").since(2002),
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_RR: SetRules = SetRules {
+    fixed: &[FixedRule::on(10, 5, "Criação do Estado")],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_RS: SetRules = SetRules {
+    fixed: &[FixedRule::on(9, 20, "Dia do Gaúcho")],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_SC: SetRules = SetRules {
+    fixed: &[
+        FixedRule::on(8, 11, "Dia do Estado de Santa Catarina")
+            .since(2004)
+            .moved(Move::FirstSundayOnOrAfter, 2005),
+        FixedRule::on(11, 25, "Dia de Santa Catarina de Alexandria")
+            .until(2003)
+            .moved(Move::FirstSundayOnOrAfter, 1999),
+        FixedRule::on(11, 25, "Dia de Santa Catarina de Alexandria")
+            .since(2004)
+            .until(2004),
+        FixedRule::on(11, 25, "Dia de Santa Catarina de Alexandria")
+            .since(2005)
+            .moved(Move::FirstSundayOnOrAfter, 2005),
+    ],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_SE: SetRules = SetRules {
+    fixed: &[FixedRule::on(7, 8, "Emancipação política de Sergipe")],
+    easter: &[],
+    includes: &[&BR],
+};
+
+const BR_TO: SetRules = SetRules {
+    fixed: &[
+        FixedRule::on(3, 18, "Dia da Autonomia").since(1998),
+        FixedRule::on(9, 8, "Nossa Senhora da Natividade"),
+        FixedRule::on(10, 5, "Criação do Estado"),
     ],
     easter: &[],
     includes: &[&BR],
@@ -220,6 +503,30 @@ impl HolidaySet {
         HolidaySet::BrSp,
         HolidaySet::BrRj,
         HolidaySet::BrCe,
+        HolidaySet::BrAc,
+        HolidaySet::BrAl,
+        HolidaySet::BrAm,
+        HolidaySet::BrAp,
+        HolidaySet::BrBa,
+        HolidaySet::BrDf,
+        HolidaySet::BrEs,
+        HolidaySet::BrGo,
+        HolidaySet::BrMa,
+        HolidaySet::BrMg,
+        HolidaySet::BrMs,
+        HolidaySet::BrMt,
+        HolidaySet::BrPa,
+        HolidaySet::BrPb,
+        HolidaySet::BrPe,
+        HolidaySet::BrPi,
+        HolidaySet::BrPr,
+        HolidaySet::BrRn,
+        HolidaySet::BrRo,
+        HolidaySet::BrRr,
+        HolidaySet::BrRs,
+        HolidaySet::BrSc,
+        HolidaySet::BrSe,
+        HolidaySet::BrTo,
     ];
 
     /// The name used in config.
@@ -229,6 +536,30 @@ impl HolidaySet {
             HolidaySet::BrSp => "BR-SP",
             HolidaySet::BrRj => "BR-RJ",
             HolidaySet::BrCe => "BR-CE",
+            HolidaySet::BrAc => "BR-AC",
+            HolidaySet::BrAl => "BR-AL",
+            HolidaySet::BrAm => "BR-AM",
+            HolidaySet::BrAp => "BR-AP",
+            HolidaySet::BrBa => "BR-BA",
+            HolidaySet::BrDf => "BR-DF",
+            HolidaySet::BrEs => "BR-ES",
+            HolidaySet::BrGo => "BR-GO",
+            HolidaySet::BrMa => "BR-MA",
+            HolidaySet::BrMg => "BR-MG",
+            HolidaySet::BrMs => "BR-MS",
+            HolidaySet::BrMt => "BR-MT",
+            HolidaySet::BrPa => "BR-PA",
+            HolidaySet::BrPb => "BR-PB",
+            HolidaySet::BrPe => "BR-PE",
+            HolidaySet::BrPi => "BR-PI",
+            HolidaySet::BrPr => "BR-PR",
+            HolidaySet::BrRn => "BR-RN",
+            HolidaySet::BrRo => "BR-RO",
+            HolidaySet::BrRr => "BR-RR",
+            HolidaySet::BrRs => "BR-RS",
+            HolidaySet::BrSc => "BR-SC",
+            HolidaySet::BrSe => "BR-SE",
+            HolidaySet::BrTo => "BR-TO",
         }
     }
 
@@ -246,6 +577,30 @@ impl HolidaySet {
             HolidaySet::BrSp => &BR_SP,
             HolidaySet::BrRj => &BR_RJ,
             HolidaySet::BrCe => &BR_CE,
+            HolidaySet::BrAc => &BR_AC,
+            HolidaySet::BrAl => &BR_AL,
+            HolidaySet::BrAm => &BR_AM,
+            HolidaySet::BrAp => &BR_AP,
+            HolidaySet::BrBa => &BR_BA,
+            HolidaySet::BrDf => &BR_DF,
+            HolidaySet::BrEs => &BR_ES,
+            HolidaySet::BrGo => &BR_GO,
+            HolidaySet::BrMa => &BR_MA,
+            HolidaySet::BrMg => &BR_MG,
+            HolidaySet::BrMs => &BR_MS,
+            HolidaySet::BrMt => &BR_MT,
+            HolidaySet::BrPa => &BR_PA,
+            HolidaySet::BrPb => &BR_PB,
+            HolidaySet::BrPe => &BR_PE,
+            HolidaySet::BrPi => &BR_PI,
+            HolidaySet::BrPr => &BR_PR,
+            HolidaySet::BrRn => &BR_RN,
+            HolidaySet::BrRo => &BR_RO,
+            HolidaySet::BrRr => &BR_RR,
+            HolidaySet::BrRs => &BR_RS,
+            HolidaySet::BrSc => &BR_SC,
+            HolidaySet::BrSe => &BR_SE,
+            HolidaySet::BrTo => &BR_TO,
         }
     }
 
@@ -258,32 +613,19 @@ impl HolidaySet {
     pub fn holidays_in(self, year: i32) -> Vec<Holiday> {
         let mut out = Vec::new();
         self.rules().collect(year, &mut out);
+        // Stable: where a state day falls on a national one (DF's 21 April), the national name
+        // is kept and the date listed once.
         out.sort_by_key(|h| h.date);
+        out.dedup_by_key(|h| h.date);
         out
     }
 }
 
 impl SetRules {
     fn contains(&self, date: NaiveDate) -> bool {
-        if self.includes.iter().any(|r| r.contains(date)) {
-            return true;
-        }
-        let rules = self;
-        let year = date.year();
-        let fixed = rules
-            .fixed
-            .iter()
-            .any(|r| year >= r.since && date.month() == r.month && date.day() == r.day);
-        if fixed {
-            return true;
-        }
-        match easter_sunday(year) {
-            Some(easter) => {
-                let offset = date.signed_duration_since(easter).num_days();
-                rules.easter.iter().any(|r| r.offset_days == offset)
-            }
-            None => false,
-        }
+        let mut own = Vec::new();
+        self.collect(date.year(), &mut own);
+        own.iter().any(|h| h.date == date)
     }
 
     fn collect(&self, year: i32, out: &mut Vec<Holiday>) {
@@ -293,18 +635,19 @@ impl SetRules {
         out.extend(
             self.fixed
                 .iter()
-                .filter(|r| year >= r.since)
-                .filter_map(|r| {
-                    NaiveDate::from_ymd_opt(year, r.month, r.day)
-                        .map(|date| Holiday { date, name: r.name })
-                }),
+                .filter_map(|r| r.date_in(year).map(|date| Holiday { date, name: r.name })),
         );
         if let Some(easter) = easter_sunday(year) {
-            out.extend(self.easter.iter().filter_map(|r| {
-                easter
-                    .checked_add_signed(chrono::Duration::days(r.offset_days))
-                    .map(|date| Holiday { date, name: r.name })
-            }));
+            out.extend(
+                self.easter
+                    .iter()
+                    .filter(|r| year >= r.since)
+                    .filter_map(|r| {
+                        easter
+                            .checked_add_signed(chrono::Duration::days(r.offset_days))
+                            .map(|date| Holiday { date, name: r.name })
+                    }),
+            );
         }
     }
 }
