@@ -243,7 +243,11 @@ const BR: SetRules = SetRules {
 
 const BR_SP: SetRules = SetRules {
     fixed: &[
-        FixedRule::on(1, 25, "Aniversário da cidade de São Paulo"),
+        FixedRule::on(1, 25, "Aniversário da cidade de São Paulo").since(1968),
+        // Lei municipal 13.707/2004; national from 2024.
+        FixedRule::on(11, 20, "Consciência Negra")
+            .since(2004)
+            .until(2023),
         FixedRule::on(7, 9, "Revolução Constitucionalista de 1932").since(1997),
     ],
     easter: &[],
@@ -254,6 +258,9 @@ const BR_RJ: SetRules = SetRules {
     fixed: &[
         FixedRule::on(1, 20, "São Sebastião").since(1988),
         FixedRule::on(4, 23, "São Jorge").since(2008),
+        FixedRule::on(11, 20, "Consciência Negra")
+            .since(2002)
+            .until(2023),
     ],
     easter: &[],
     includes: &[&BR],
@@ -797,5 +804,165 @@ mod tests {
         assert_eq!(HolidaySet::from_name("br"), Some(HolidaySet::Br));
         assert_eq!(HolidaySet::from_name("BR"), Some(HolidaySet::Br));
         assert_eq!(HolidaySet::from_name("US"), None);
+    }
+
+    #[test]
+    fn every_state_set_has_its_state_days_in_2026() {
+        // Per set: the 2026 days that are not national (python-holidays 0.109 agrees 2020-2030).
+        let cases: &[(HolidaySet, &[&str])] = &[
+            // Acre: 23 Jan (Fri), 8 Mar (Sun), 15 Jun, 5 Sep (Sat), 17 Nov Tue -> Fri 20 (national).
+            (
+                HolidaySet::BrAc,
+                &["2026-01-23", "2026-03-08", "2026-06-15", "2026-09-05"],
+            ),
+            (
+                HolidaySet::BrAl,
+                &["2026-06-24", "2026-06-29", "2026-09-16", "2026-11-30"],
+            ),
+            (HolidaySet::BrAm, &["2026-09-05"]),
+            (
+                HolidaySet::BrAp,
+                &["2026-03-19", "2026-07-25", "2026-09-13"],
+            ),
+            (HolidaySet::BrBa, &["2026-07-02"]),
+            (HolidaySet::BrDf, &["2026-11-30"]),
+            // Nossa Senhora da Penha: Easter (5 April) + 8 days.
+            (HolidaySet::BrEs, &["2026-04-13"]),
+            (HolidaySet::BrGo, &["2026-07-26", "2026-10-24"]),
+            (HolidaySet::BrMa, &["2026-07-28"]),
+            (HolidaySet::BrMg, &[]),
+            (HolidaySet::BrMs, &["2026-10-11"]),
+            (HolidaySet::BrMt, &[]),
+            (HolidaySet::BrPa, &["2026-08-15"]),
+            (HolidaySet::BrPb, &["2026-08-05"]),
+            (HolidaySet::BrPe, &["2026-03-06"]),
+            (HolidaySet::BrPi, &["2026-10-19"]),
+            (HolidaySet::BrPr, &[]),
+            (HolidaySet::BrRn, &["2026-08-07", "2026-10-03"]),
+            (HolidaySet::BrRo, &["2026-01-04", "2026-06-18"]),
+            (HolidaySet::BrRr, &["2026-10-05"]),
+            (HolidaySet::BrRs, &["2026-09-20"]),
+            // First Sundays on or after 11 August and 25 November.
+            (HolidaySet::BrSc, &["2026-08-16", "2026-11-29"]),
+            (HolidaySet::BrSe, &["2026-07-08"]),
+            (
+                HolidaySet::BrTo,
+                &["2026-03-18", "2026-09-08", "2026-10-05"],
+            ),
+        ];
+        for (set, own) in cases {
+            for d in *own {
+                assert!(set.contains(date(d)), "{} {d}", set.name());
+                assert!(!HolidaySet::Br.contains(date(d)), "{d} is not national");
+            }
+            let list = set.holidays_in(2026);
+            assert_eq!(list.len(), 13 + own.len(), "{}: {list:?}", set.name());
+            assert!(list.iter().all(|h| set.contains(h.date)));
+            assert!(
+                set.contains(date("2026-06-04")),
+                "{} Corpus Christi",
+                set.name()
+            );
+        }
+    }
+
+    #[test]
+    fn acre_moves_tuesday_to_thursday_holidays_to_friday_from_2009() {
+        // 17 Nov 2026 is a Tuesday: observed Friday 20 Nov.
+        assert!(!HolidaySet::BrAc.contains(date("2026-11-17")));
+        // 23 Jan 2008 was a Wednesday, before the move.
+        assert!(HolidaySet::BrAc.contains(date("2008-01-23")));
+        // 23 Jan 2030 is a Wednesday: Friday 25 Jan.
+        assert!(HolidaySet::BrAc.contains(date("2030-01-25")));
+        assert!(!HolidaySet::BrAc.contains(date("2030-01-23")));
+        // Dia do Evangélico only from 2005.
+        assert!(!HolidaySet::BrAc.contains(date("2004-01-23")));
+    }
+
+    #[test]
+    fn state_days_start_and_end_with_their_laws() {
+        // Espírito Santo: Nossa Senhora da Penha from 2020 (Easter 2019 was 21 April).
+        assert!(!HolidaySet::BrEs.contains(date("2019-04-29")));
+        assert!(HolidaySet::BrEs.contains(date("2020-04-20")));
+        // Paraná: 19 Dec until 2013, Nossa Senhora do Rocio (15 Nov) from 2014 (Lei 18.384/2014).
+        assert!(HolidaySet::BrPr.contains(date("2013-12-19")));
+        assert!(!HolidaySet::BrPr.contains(date("2014-12-19")));
+        // Pernambuco: first Sunday of March 2008-2017, 6 March from 2018 (Lei 16.059/2017).
+        assert!(HolidaySet::BrPe.contains(date("2017-03-05")));
+        assert!(!HolidaySet::BrPe.contains(date("2017-03-06")));
+        assert!(HolidaySet::BrPe.contains(date("2018-03-06")));
+        assert!(!HolidaySet::BrPe.contains(date("2007-03-04")));
+        // Rio Grande do Norte: 7 Aug from 2000; Alagoas: Dia do Evangélico from 2013.
+        assert!(!HolidaySet::BrRn.contains(date("1999-08-07")));
+        assert!(!HolidaySet::BrAl.contains(date("2012-11-30")));
+        // Tocantins: Dia da Autonomia from 1998.
+        assert!(!HolidaySet::BrTo.contains(date("1997-03-18")));
+        assert!(HolidaySet::BrTo.contains(date("1998-03-18")));
+    }
+
+    #[test]
+    fn state_consciencia_negra_before_it_became_national() {
+        // State (or São Paulo city) law before Lei 14.759/2023.
+        for (set, first) in [
+            (HolidaySet::BrAm, 2010),
+            (HolidaySet::BrAp, 2008),
+            (HolidaySet::BrMt, 2003),
+            (HolidaySet::BrRj, 2002),
+            (HolidaySet::BrSp, 2004),
+        ] {
+            let nov20 = |y| NaiveDate::from_ymd_opt(y, 11, 20).unwrap();
+            assert!(!set.contains(nov20(first - 1)), "{}", set.name());
+            assert!(set.contains(nov20(first)), "{}", set.name());
+            assert!(set.contains(nov20(2023)), "{}", set.name());
+        }
+        assert!(HolidaySet::BrAl.contains(date("2015-11-20")));
+        assert!(!HolidaySet::BrBa.contains(date("2023-11-20")));
+        // Listed once when it is national too.
+        let list = HolidaySet::BrAl.holidays_in(2026);
+        assert_eq!(
+            list.iter().filter(|h| h.date == date("2026-11-20")).count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_state_day_on_a_national_one_is_listed_once() {
+        // DF's Fundação de Brasília and MG's Execução de Tiradentes are 21 April.
+        for set in [HolidaySet::BrDf, HolidaySet::BrMg] {
+            let list = set.holidays_in(2026);
+            let apr21: Vec<_> = list
+                .iter()
+                .filter(|h| h.date == date("2026-04-21"))
+                .collect();
+            assert_eq!(apr21.len(), 1, "{}", set.name());
+            assert_eq!(apr21[0].name, "Tiradentes");
+        }
+    }
+
+    #[test]
+    fn every_set_is_found_by_its_name() {
+        assert_eq!(HolidaySet::ALL.len(), 28, "BR and the 27 federative units");
+        for set in HolidaySet::ALL {
+            assert_eq!(
+                HolidaySet::from_name(&set.name().to_lowercase()),
+                Some(*set)
+            );
+        }
+    }
+
+    /// Prints every state's own days 2020-2030, to compare with python-holidays
+    /// (`cargo test --lib holidays::tests::print_state_days -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn print_state_days() {
+        for set in &HolidaySet::ALL[1..] {
+            for year in 2020..=2030 {
+                for h in set.holidays_in(year) {
+                    if !HolidaySet::Br.contains(h.date) {
+                        println!("{} {}", set.name(), h.date);
+                    }
+                }
+            }
+        }
     }
 }
