@@ -6,21 +6,45 @@
 //! distance from Easter Sunday. Adding a country is one more [`SetRules`] constant and one more
 //! [`HolidaySet`] variant.
 //!
-//! State sets (`BR-SP`, `BR-RJ`, `BR-CE`) are a business in that state's capital: the national
-//! set, the state's own holiday and the capital's municipal ones. Federal law (Lei 9.093/1995)
-//! allows a state one holiday, its "data magna", and a municipality up to four religious ones
-//! (Good Friday and, in these capitals, Corpus Christi among them, already in `BR`). Sources:
+//! State sets (`BR-AC` … `BR-TO`, one per federative unit) are a business in that state: the
+//! national set plus the state's own holidays. Federal law (Lei 9.093/1995) allows a state one
+//! holiday, its "data magna", and a municipality up to four religious ones; several states have
+//! more by their own laws, kept as the source gives them. For SP, RJ and CE the capital's
+//! municipal days are included too. Sources:
 //! - SP: 9 July, Revolução Constitucionalista de 1932 (Lei estadual 9.497 of 5 March 1997;
 //!   saopaulo.sp.gov.br, "Nove de Julho é feriado no Estado desde 1997"). São Paulo city: 25
-//!   January, the city's anniversary (Exame, 2026-01-04, "Janeiro terá mais dois feriados").
-//! - RJ: 23 April, São Jorge (Lei estadual 5.198 of 5 March 2008). Rio de Janeiro city: 20
-//!   January, São Sebastião (Lei municipal 1.271/1988; Folha do Leste, 2026-01).
+//!   January, the city's anniversary (Lei municipal 7.008 of 6 April 1967, from 1968; Exame,
+//!   2026-01-04), and 20 November 2004-2023 (Lei municipal 13.707 of 7 January 2004).
+//! - RJ: 23 April, São Jorge (Lei estadual 5.198 of 5 March 2008); 20 November 2002-2023.
+//!   Rio de Janeiro city: 20 January, São Sebastião (Lei municipal 1.271/1988; Folha do Leste,
+//!   2026-01). Carnival Tuesday (Lei estadual 5.243/2008) is already in `BR`.
 //! - CE: 25 March, Data Magna, the abolition of slavery in Ceará in 1884 (amendment to the state
 //!   constitution of 6 December 2011; Diário do Nordeste, 2026-03-09). Fortaleza: 19 March, São
 //!   José, and 15 August, Nossa Senhora da Assunção (Lei municipal 8.796 of 9 December 2003;
-//!   same source). 19 March is not a state holiday (only "ponto facultativo" for the state).
+//!   same source).
+//! - PR: 19 December (Emancipação do Paraná) until 2013, replaced by 15 November, Nossa Senhora
+//!   do Rocio, from 2014 (Lei estadual 18.384 of 17 December 2014).
+//! - PE: Revolução Pernambucana de 1817, first Sunday of March from 2008 (Lei estadual 13.386 of
+//!   24 December 2007), 6 March from 2018 (Lei estadual 16.059 of 8 June 2017).
+//! - The other states, as the `holidays` Python package (python-holidays 0.109, module
+//!   `holidays.countries.brazil`, which cites no law for them) gives them: AC 23 Jan (from 2005),
+//!   8 Mar (from 2002), 15 Jun, 5 Sep (from 2004), 17 Nov, each but 15 Jun moved from a
+//!   Tuesday, Wednesday or Thursday to that week's Friday from 2009; AL 24 Jun, 29 Jun, 16 Sep,
+//!   20 Nov (until 2023), 30 Nov (from 2013); AM 5 Sep, 20 Nov 2010-2023; AP 19 Mar (from
+//!   2003), 25 Jul (from 2012), 13 Sep, 20 Nov 2008-2023; BA 2 Jul; DF 21 Apr, 30 Nov; ES
+//!   Nossa Senhora da Penha, Easter + 8 days (from 2020); GO 26 Jul, 24 Oct; MA 28 Jul; MG 21
+//!   Apr; MS 11 Oct; MT 20 Nov 2003-2023; PA 15 Aug; PB 5 Aug; PI 19 Oct; RN 7 Aug (from 2000),
+//!   3 Oct (from 2007); RO 4 Jan, 18 Jun (from 2002); RR 5 Oct; RS 20 Sep; SC Dia do Estado,
+//!   11 Aug in 2004 then the first Sunday from 11 Aug, and Santa Catarina de Alexandria, 25 Nov,
+//!   the first Sunday from it in 1999-2003 and from 2005; SE 8 Jul; TO 18 Mar (from 1998), 8
+//!   Sep, 5 Oct. Days without a start year apply in every year. Every set was compared with
+//!   python-holidays for 2020-2030 (the ignored test `print_state_days` prints ours): same
+//!   days, apart from the capital days python-holidays does not model (Rio's 20 January).
 //!
-//! Other states and capitals are left out until their dates are sourced the same way.
+//! Left out: the municipal holidays of the capitals other than São Paulo, Rio de Janeiro and
+//! Fortaleza (no source at hand as firm as a law), so `BR-BA` is Bahia, not Salvador.
+//! python-holidays' floor (no state holidays before Lei 9.093/1995) is not modelled; it only
+//! matters before 1996.
 //!
 //! Dates are computed on demand (the Easter computation is a few integer operations), so a set
 //! holds no table and never runs out of years.
