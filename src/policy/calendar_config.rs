@@ -551,7 +551,7 @@ mod tests {
         assert!(has("breaks: \"13:00-12:00\" does not end after it starts"));
         assert!(has("holidays: \"2026-02-30\" is not a date"));
         assert!(has(
-            "unknown holiday set \"XX\" (known: BR, BR-SP, BR-RJ, BR-CE)"
+            "unknown holiday set \"XX\" (known: BR, BR-SP, BR-RJ, BR-CE, BR-AC, "
         ));
         assert!(has("day_breaks: unknown weekday \"funday\""));
         assert!(
