@@ -235,6 +235,7 @@ pub fn simulate(input: &ForecastInput) -> Result<Forecast> {
             open_now,
             new_uniques_today: today,
             max_mps: input.max_mps.saturating_mul(tick_secs),
+            group_share: 1.0,
         };
         let campaign = CampaignView {
             id: "forecast".into(),

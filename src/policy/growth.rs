@@ -72,9 +72,16 @@ pub fn allowance(limit: Option<u64>, safety_share: f64, reserve: u64) -> Option<
     })
 }
 
-/// The grow-mode day budget of a sender: the allowance of its current limit (module docs).
-pub fn grow_budget(allowance: Option<u64>) -> DayBudget {
-    DayBudget::from_option(allowance)
+/// The grow-mode day budget of a sender: its `group_share` (in (0, 1]) of the allowance of its
+/// limit group's current limit (module docs). Senders sharing a limit share one budget.
+pub fn grow_budget(allowance: Option<u64>, group_share: f64) -> DayBudget {
+    let share = if group_share.is_finite() {
+        group_share.clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    // Float to int casts saturate.
+    DayBudget::from_option(allowance.map(|a| (a as f64 * share).floor() as u64))
 }
 
 /// Where a sender stands on the tier ladder, for status and logs.
