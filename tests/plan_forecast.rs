@@ -171,8 +171,10 @@ fn the_cli_prints_the_day_each_tier_and_the_campaign_are_reached() {
         text.contains("campaign: all 300,000 contacts reached by 2026-03-05"),
         "{text}"
     );
-    // The plan's own table: day 1 sends the 1K allowance and crosses 500 past midday.
-    assert!(text.contains("threshold hit 12:"), "{text}");
+    // The plan's own table: day 1 sends the 1K allowance and crosses 500 one hour in
+    // (`pacing.cross_within`), each next threshold one hour after its limit took effect.
+    assert!(text.contains("threshold hit 01:00, 10K from 2026-03-03 01:00"), "{text}");
+    assert!(text.contains("threshold hit 02:00, 100K from 2026-03-04 02:00"), "{text}");
 }
 
 #[test]
@@ -215,14 +217,24 @@ fn the_audience_finishes_on_the_day_the_limit_allows() {
 }
 
 #[test]
-fn a_new_template_warms_up_and_forecasts_one_day_later() {
-    let text = stdout(&plan(&["--audience", "20000", "--start", "2026-03-02"]));
-    // Half pace for the first 1,000 sends: 474 on day 1, the 500 are crossed early on day 2.
+fn a_new_template_warms_up_its_rate_and_still_crosses_on_day_one() {
+    // DESIGN.md §3: the warm-up halves the rate of the first 1,000 sends, never the day's
+    // budget, so a new template crosses 500 on day 1 like a warmed-up one (issue #14).
+    let new = stdout(&plan(&["--audience", "20000", "--start", "2026-03-02"]));
+    let warm = stdout(&plan(&[
+        "--audience",
+        "20000",
+        "--start",
+        "2026-03-02",
+        "--template-sends",
+        "1000",
+    ]));
     assert_eq!(
-        tier_lines(&text)[1],
-        ("10K".to_string(), "2026-03-04".to_string()),
-        "{text}"
+        tier_lines(&new)[1],
+        ("10K".to_string(), "2026-03-03".to_string()),
+        "{new}"
     );
+    assert_eq!(tier_lines(&new), tier_lines(&warm), "{new}\n{warm}");
 }
 
 fn weekday_scenario(mode: &str) -> scenario::Scenario {
