@@ -173,8 +173,14 @@ fn the_cli_prints_the_day_each_tier_and_the_campaign_are_reached() {
     );
     // The plan's own table: day 1 sends the 1K allowance and crosses 500 one hour in
     // (`pacing.cross_within`), each next threshold one hour after its limit took effect.
-    assert!(text.contains("threshold hit 01:00, 10K from 2026-03-03 01:00"), "{text}");
-    assert!(text.contains("threshold hit 02:00, 100K from 2026-03-04 02:00"), "{text}");
+    assert!(
+        text.contains("threshold hit 01:00, 10K from 2026-03-03 01:00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("threshold hit 02:00, 100K from 2026-03-04 02:00"),
+        "{text}"
+    );
 }
 
 #[test]
