@@ -493,3 +493,60 @@ fn check_warns_when_the_end_comes_before_the_forecast_finish_and_still_passes() 
     assert_eq!(code, Some(0), "{text}");
     assert!(!text.contains("warning:"), "{text}");
 }
+
+/// The `unlimited` line's local date and time, and the earliest the rules allow.
+fn unlimited_line(text: &str) -> (String, String) {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("unlimited from"))
+        .unwrap_or_else(|| panic!("no unlimited line:\n{text}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = format!("{} {}", words[2], words[3]);
+    let rules = line
+        .split("earliest the rules allow ")
+        .nth(1)
+        .map(|r| r.chars().take(16).collect())
+        .unwrap_or_default();
+    (at, rules)
+}
+
+/// Issue #14's campaign: 200,000 contacts in grow mode from Monday 7 Dec 2026 on the example
+/// config's `comercial` calendar (Mon-Fri 08-18 with a 12-13 break, Sat 09-13, São Paulo),
+/// 20 msg/s, a new template. Each rung is crossed within `cross_within` of the moment the tier
+/// allows it, and `plan` prints the earliest the rules allow next to it.
+#[test]
+fn grow_mode_reaches_unlimited_as_early_as_the_rules_allow_plus_the_ramp() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/tierpace.toml");
+    let run = |profile: &str, tier: &str, cross_within: &str| {
+        let out = plan(&[
+            "--config",
+            config,
+            "--calendar",
+            "comercial",
+            "--audience",
+            "200000",
+            "--start",
+            "2026-12-07",
+            "--max-mps",
+            "20",
+            "--profile",
+            profile,
+            "--tier",
+            tier,
+            "--cross-within",
+            cross_within,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        unlimited_line(&stdout(&out))
+    };
+    // Before issue #14: Fri 2026-12-11 15:03 and Wed 2026-12-09 17:46.
+    let (legacy, legacy_rules) = run("legacy", "1k", "1h");
+    assert!(legacy.as_str() <= "2026-12-10 12:00", "legacy: {legacy}");
+    assert_eq!(legacy_rules, "2026-12-10 08:36");
+    let (meta, meta_rules) = run("meta-2025", "2k", "1h");
+    assert!(meta.as_str() <= "2026-12-08 18:00", "meta-2025: {meta}");
+    assert_eq!(meta_rules, "2026-12-08 14:34");
+    // A shorter ramp costs less against the rules: the cost of the setting is visible.
+    let (fast, _) = run("legacy", "1k", "15m");
+    assert!(fast < legacy, "15m {fast} vs 1h {legacy}");
+}

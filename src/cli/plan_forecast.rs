@@ -336,6 +336,9 @@ pub fn input_from_args(args: &PlanArgs, now: DateTime<Utc>) -> Result<(ForecastI
     if let Some(n) = args.template_sends {
         input.template_sends = n;
     }
+    if let Some(d) = args.cross_within {
+        input.pacing.cross_within = d;
+    }
     input.tick = args.tick;
     input.horizon = Duration::days(i64::from(args.days.max(1)));
     if let Some(date) = args.start {
