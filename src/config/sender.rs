@@ -199,3 +199,36 @@ impl SenderConfig {
         p
     }
 }
+
+#[cfg(test)]
+mod group_share_tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn sender(group: Option<&str>, weight: u32) -> SenderConfig {
+        let mut text = String::from("provider = \"meta\"\nphone_number_id = \"1\"\n");
+        if let Some(g) = group {
+            text.push_str(&format!("limit_group = \"{g}\"\n"));
+        }
+        text.push_str(&format!("weight = {weight}\n"));
+        toml::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn senders_of_one_limit_group_split_it_by_weight() {
+        let all: BTreeMap<String, SenderConfig> = [
+            ("a".to_string(), sender(Some("acme"), 3)),
+            ("b".to_string(), sender(Some("acme"), 1)),
+            ("c".to_string(), sender(None, 5)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(all["a"].group_share("a", &all), 0.75);
+        assert_eq!(all["b"].group_share("b", &all), 0.25);
+        assert_eq!(all["c"].group_share("c", &all), 1.0);
+        assert!(sender(None, 0)
+            .validate("z")
+            .iter()
+            .any(|p| p.contains("senders.z.weight")));
+    }
+}

@@ -15,10 +15,11 @@
 //! 1. **Who may send.** Campaigns with contacts left, open now, not paused by a brake, with
 //!    budget left today; the others are `held` with the reason.
 //! 2. **Due by pace** ([`growth`]). Grow campaigns share one spread of the sender's grow budget:
-//!    this tick's accrual is split among them by priority, then weight, then age. Steady
+//!    this tick's accrual (at least the crossing ramp's while the sender climbs, see
+//!    `Pacer::ramp_accrual`) is split among them by priority, then weight, then age. Steady
 //!    campaigns spread their own `daily_max`; asap campaigns accrue `max_mps` per second. Brakes
-//!    and the new-template warm-up scale what accrues (`factor`); the campaign's remaining
-//!    contacts, its `daily_max` left and the grow budget left cap it.
+//!    scale what accrues (`factor`); the campaign's remaining contacts, its `daily_max` left and
+//!    the grow budget left cap it, and a new template's warm-up caps its rate.
 //! 3. **Shared hard caps.** The headroom (never more than `allowance - unique_24h`, whatever the
 //!    ledger says) and the throughput cap ([`Gcra`]: never more than `max_mps` in any one-second
 //!    interval) are split by priority, then weight, then age ([`share`]).
