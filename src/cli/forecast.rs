@@ -521,14 +521,28 @@ mod tests {
     }
 
     #[test]
-    fn a_new_template_warms_up_and_finishes_later() {
+    fn a_new_template_warms_up_its_rate_only() {
+        // Grow: the crossing is far under the warm-up's rate, so the climb is the same.
         let warm = simulate(&input(20_000)).unwrap();
         let cold = simulate(&ForecastInput {
             template_sends: 0,
             ..input(20_000)
         })
         .unwrap();
-        assert!(cold.reached(Tier::T10K).unwrap() > warm.reached(Tier::T10K).unwrap());
+        assert_eq!(cold.tiers, warm.tiers);
+        // Asap on an unlimited tier: the first 1,000 sends go at half of max_mps.
+        let asap = |template_sends| {
+            simulate(&ForecastInput {
+                tier: Tier::Unlimited,
+                mode: PacingMode::Asap,
+                template_sends,
+                ..input(2_000)
+            })
+            .unwrap()
+            .finished_at
+            .unwrap()
+        };
+        assert!(asap(0) > asap(1_000), "{} vs {}", asap(0), asap(1_000));
     }
 
     #[test]

@@ -269,8 +269,8 @@ struct CampaignPace {
     /// The spread of a steady campaign's `daily_max` (grow campaigns share the sender's).
     spread: Spread,
     granted_today: u64,
-    /// Sends the warm-up's rate cap still allows (a token bucket of about one second).
-    warmup_tokens: f64,
+    /// The warm-up's rate cap: `warmup_share x max_mps` in any one-second interval.
+    warmup: Option<Gcra>,
 }
 
 /// Grow mode's crossing ramp: while the sender climbs toward its next tier, the grow budget
@@ -325,7 +325,7 @@ struct Candidate {
     /// What brakes leave of the pace, in [0, 1]: a share of the budget.
     factor: f64,
     /// The warm-up's cap on the rate, in sends a second (a new template); not a budget cut.
-    warmup_rate: Option<f64>,
+    warmup_rate: Option<u32>,
     /// Remaining contacts, `daily_max` left and (grow) the grow budget left.
     cap: u64,
     /// What a steady campaign spreads: its `daily_max` left.
@@ -425,17 +425,16 @@ impl Pacer {
         );
         for candidate in &mut candidates {
             candidate.want = candidate.due.map_or(0, |due| due.whole.min(candidate.cap));
-            if let Some(rate) = candidate.warmup_rate {
-                // A token bucket of one second (or one tick, when ticks are longer): the rate
-                // is capped, nothing accrues while the campaign is not asking.
+            if let Some(per_second) = candidate.warmup_rate {
+                // Measured like the throughput cap, so it means the same in the forecast's
+                // long ticks (where `max_mps` is per tick) as in the daemon's short ones.
                 let pace = self
                     .campaigns
                     .entry(campaigns[candidate.index].id.clone())
                     .or_default();
-                let tokens = (pace.warmup_tokens + rate * elapsed).min(rate * elapsed.max(1.0));
-                pace.warmup_tokens = tokens;
-                // Float to int casts saturate.
-                candidate.want = candidate.want.min((tokens + 1e-9).floor() as u64);
+                let gcra = pace.warmup.get_or_insert_with(|| Gcra::new(per_second));
+                gcra.set_per_second(per_second);
+                candidate.want = candidate.want.min(u64::from(gcra.available(now)));
             }
         }
 
@@ -460,8 +459,8 @@ impl Pacer {
             }
             // Grants are u32 on the wire to the dispatcher; a tick never comes near that.
             let got = u32::try_from(got).unwrap_or(u32::MAX);
-            if candidate.warmup_rate.is_some() {
-                pace.warmup_tokens = (pace.warmup_tokens - f64::from(got)).max(0.0);
+            if let Some(gcra) = pace.warmup.as_mut().filter(|_| got > 0) {
+                gcra.try_take(now, got);
             }
             if got > 0 {
                 pace.granted_today += u64::from(got);
@@ -644,9 +643,11 @@ impl Pacer {
 
     /// A new template's rate cap, in sends a second: `warmup_share x max_mps` for its first
     /// `warmup_sends` sends (DESIGN.md §3: the warm-up slows the rate, never the day's budget).
-    fn warmup_rate(&self, campaign: &CampaignView, max_mps: u32) -> Option<f64> {
-        (campaign.template_sends < self.settings.warmup_sends)
-            .then(|| self.settings.warmup_share * f64::from(max_mps))
+    fn warmup_rate(&self, campaign: &CampaignView, max_mps: u32) -> Option<u32> {
+        (campaign.template_sends < self.settings.warmup_sends).then(|| {
+            // Float to int casts saturate; at least one a second.
+            ((self.settings.warmup_share * f64::from(max_mps)).floor() as u32).max(1)
+        })
     }
 
     /// What the crossing ramp pays for `elapsed` open seconds, while the sender climbs: this
