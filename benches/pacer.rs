@@ -39,6 +39,7 @@ fn view(k: i64) -> SenderView {
         open_now: true,
         new_uniques_today: 1_000,
         max_mps: 80,
+        group_share: 1.0,
     }
 }
 

@@ -171,8 +171,16 @@ fn the_cli_prints_the_day_each_tier_and_the_campaign_are_reached() {
         text.contains("campaign: all 300,000 contacts reached by 2026-03-05"),
         "{text}"
     );
-    // The plan's own table: day 1 sends the 1K allowance and crosses 500 past midday.
-    assert!(text.contains("threshold hit 12:"), "{text}");
+    // The plan's own table: day 1 sends the 1K allowance and crosses 500 one hour in
+    // (`pacing.cross_within`), each next threshold one hour after its limit took effect.
+    assert!(
+        text.contains("threshold hit 01:00, 10K from 2026-03-03 01:00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("threshold hit 02:00, 100K from 2026-03-04 02:00"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -215,14 +223,24 @@ fn the_audience_finishes_on_the_day_the_limit_allows() {
 }
 
 #[test]
-fn a_new_template_warms_up_and_forecasts_one_day_later() {
-    let text = stdout(&plan(&["--audience", "20000", "--start", "2026-03-02"]));
-    // Half pace for the first 1,000 sends: 474 on day 1, the 500 are crossed early on day 2.
+fn a_new_template_warms_up_its_rate_and_still_crosses_on_day_one() {
+    // DESIGN.md §3: the warm-up halves the rate of the first 1,000 sends, never the day's
+    // budget, so a new template crosses 500 on day 1 like a warmed-up one (issue #14).
+    let new = stdout(&plan(&["--audience", "20000", "--start", "2026-03-02"]));
+    let warm = stdout(&plan(&[
+        "--audience",
+        "20000",
+        "--start",
+        "2026-03-02",
+        "--template-sends",
+        "1000",
+    ]));
     assert_eq!(
-        tier_lines(&text)[1],
-        ("10K".to_string(), "2026-03-04".to_string()),
-        "{text}"
+        tier_lines(&new)[1],
+        ("10K".to_string(), "2026-03-03".to_string()),
+        "{new}"
     );
+    assert_eq!(tier_lines(&new), tier_lines(&warm), "{new}\n{warm}");
 }
 
 fn weekday_scenario(mode: &str) -> scenario::Scenario {
@@ -474,4 +492,61 @@ fn check_warns_when_the_end_comes_before_the_forecast_finish_and_still_passes() 
     let (text, code) = check_with_end(4);
     assert_eq!(code, Some(0), "{text}");
     assert!(!text.contains("warning:"), "{text}");
+}
+
+/// The `unlimited` line's local date and time, and the earliest the rules allow.
+fn unlimited_line(text: &str) -> (String, String) {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("unlimited from"))
+        .unwrap_or_else(|| panic!("no unlimited line:\n{text}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = format!("{} {}", words[2], words[3]);
+    let rules = line
+        .split("earliest the rules allow ")
+        .nth(1)
+        .map(|r| r.chars().take(16).collect())
+        .unwrap_or_default();
+    (at, rules)
+}
+
+/// Issue #14's campaign: 200,000 contacts in grow mode from Monday 7 Dec 2026 on the example
+/// config's `comercial` calendar (Mon-Fri 08-18 with a 12-13 break, Sat 09-13, São Paulo),
+/// 20 msg/s, a new template. Each rung is crossed within `cross_within` of the moment the tier
+/// allows it, and `plan` prints the earliest the rules allow next to it.
+#[test]
+fn grow_mode_reaches_unlimited_as_early_as_the_rules_allow_plus_the_ramp() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/tierpace.toml");
+    let run = |profile: &str, tier: &str, cross_within: &str| {
+        let out = plan(&[
+            "--config",
+            config,
+            "--calendar",
+            "comercial",
+            "--audience",
+            "200000",
+            "--start",
+            "2026-12-07",
+            "--max-mps",
+            "20",
+            "--profile",
+            profile,
+            "--tier",
+            tier,
+            "--cross-within",
+            cross_within,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        unlimited_line(&stdout(&out))
+    };
+    // Before issue #14: Fri 2026-12-11 15:03 and Wed 2026-12-09 17:46.
+    let (legacy, legacy_rules) = run("legacy", "1k", "1h");
+    assert!(legacy.as_str() <= "2026-12-10 12:00", "legacy: {legacy}");
+    assert_eq!(legacy_rules, "2026-12-10 08:36");
+    let (meta, meta_rules) = run("meta-2025", "2k", "1h");
+    assert!(meta.as_str() <= "2026-12-08 18:00", "meta-2025: {meta}");
+    assert_eq!(meta_rules, "2026-12-08 14:34");
+    // A shorter ramp costs less against the rules: the cost of the setting is visible.
+    let (fast, _) = run("legacy", "1k", "15m");
+    assert!(fast < legacy, "15m {fast} vs 1h {legacy}");
 }

@@ -235,6 +235,7 @@ pub fn simulate(input: &ForecastInput) -> Result<Forecast> {
             open_now,
             new_uniques_today: today,
             max_mps: input.max_mps.saturating_mul(tick_secs),
+            group_share: 1.0,
         };
         let campaign = CampaignView {
             id: "forecast".into(),
@@ -303,14 +304,48 @@ pub fn simulate(input: &ForecastInput) -> Result<Forecast> {
     })
 }
 
+impl ForecastInput {
+    /// The same campaign under the tier rules alone: the whole limit (safety share 1, no
+    /// reserve), each threshold crossed at `max_mps` from the moment it is allowed (no ramp),
+    /// no warm-up. Same calendar, profile, start tier and throughput cap.
+    pub fn rules_only(&self) -> ForecastInput {
+        ForecastInput {
+            safety_share: 1.0,
+            reserve: 0,
+            mode: PacingMode::Grow,
+            daily_max: None,
+            pacing: PacerSettings {
+                safety_share: 1.0,
+                reserve: 0,
+                warmup_sends: 0,
+                cross_within: StdDuration::from_secs(1),
+                ..self.pacing.clone()
+            },
+            ..self.clone()
+        }
+    }
+}
+
+/// When each rung is reached at the earliest the rules allow ([`ForecastInput::rules_only`]),
+/// the starting tier first: `plan` prints it next to tierpace's own plan (issue #14), so the cost
+/// of any setting (a smaller `cross_within`, a reserve, a calendar) is visible.
+pub fn earliest_rungs(input: &ForecastInput) -> Result<Vec<(Tier, DateTime<Utc>)>> {
+    Ok(simulate(&input.rules_only())?.tiers)
+}
+
 /// A local date and time in the calendar's zone, for the summary lines.
 fn local(tz: Tz, t: DateTime<Utc>) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
 }
 
-/// The lines under the day table: when each tier took effect, the pending upgrade if any, and
-/// when the campaign finishes (or how far it got).
-pub fn render_summary(input: &ForecastInput, f: &Forecast) -> String {
+/// The lines under the day table: when each tier took effect (with the earliest the rules allow,
+/// from [`earliest_rungs`], when given), the pending upgrade if any, and when the campaign
+/// finishes (or how far it got).
+pub fn render_summary(
+    input: &ForecastInput,
+    f: &Forecast,
+    earliest: &[(Tier, DateTime<Utc>)],
+) -> String {
     use std::fmt::Write as _;
     let tz = f.timezone;
     let day = |t: DateTime<Utc>| {
@@ -320,7 +355,22 @@ pub fn render_summary(input: &ForecastInput, f: &Forecast) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "tiers:");
     for (i, (tier, at)) in f.tiers.iter().enumerate() {
-        let note = if i == 0 { ", at the start" } else { "" };
+        let note = if i == 0 {
+            ", at the start".to_string()
+        } else {
+            earliest
+                .iter()
+                .find(|(t, _)| t == tier)
+                .map_or_else(String::new, |(_, rules)| {
+                    let late = (*at - *rules).num_minutes();
+                    let cost = if late > 0 {
+                        format!(", {}h{:02} later", late / 60, late % 60)
+                    } else {
+                        String::new()
+                    };
+                    format!("; earliest the rules allow {}{cost}", local(tz, *rules))
+                })
+        };
         let _ = writeln!(
             out,
             "  {:<9} from {}{}{note}",
@@ -428,7 +478,7 @@ mod tests {
         assert!(f.days.iter().all(|d| d.refused == 0), "{:?}", f.days);
         // The last open minute is paid by a tick on the next day: within one of the allowance.
         assert!((949..=950).contains(&f.days[0].new_conversations));
-        println!("{}", render_summary(&input(300_000), &f));
+        println!("{}", render_summary(&input(300_000), &f, &[]));
     }
 
     #[test]
@@ -471,14 +521,28 @@ mod tests {
     }
 
     #[test]
-    fn a_new_template_warms_up_and_finishes_later() {
+    fn a_new_template_warms_up_its_rate_only() {
+        // Grow: the crossing is far under the warm-up's rate, so the climb is the same.
         let warm = simulate(&input(20_000)).unwrap();
         let cold = simulate(&ForecastInput {
             template_sends: 0,
             ..input(20_000)
         })
         .unwrap();
-        assert!(cold.reached(Tier::T10K).unwrap() > warm.reached(Tier::T10K).unwrap());
+        assert_eq!(cold.tiers, warm.tiers);
+        // Asap on an unlimited tier: the first 1,000 sends go at half of max_mps.
+        let asap = |template_sends| {
+            simulate(&ForecastInput {
+                tier: Tier::Unlimited,
+                mode: PacingMode::Asap,
+                template_sends,
+                ..input(2_000)
+            })
+            .unwrap()
+            .finished_at
+            .unwrap()
+        };
+        assert!(asap(0) > asap(1_000), "{} vs {}", asap(0), asap(1_000));
     }
 
     #[test]
@@ -490,6 +554,6 @@ mod tests {
         .unwrap();
         assert_eq!(f.finished_at, None);
         assert!((949..=950).contains(&f.sent), "{}", f.sent);
-        assert!(render_summary(&input(5_000), &f).contains("NOT FINISHED"));
+        assert!(render_summary(&input(5_000), &f, &[]).contains("NOT FINISHED"));
     }
 }

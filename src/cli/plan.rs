@@ -88,9 +88,13 @@ pub struct PlanArgs {
     /// Forecast: the sender's messages per second [default: 20, or the sender's max_mps].
     #[arg(long)]
     pub max_mps: Option<u32>,
-    /// Forecast: sends the template already had; the first 1,000 go at half pace [default: 0].
+    /// Forecast: sends the template already had; the first 1,000 go at half rate [default: 0].
     #[arg(long)]
     pub template_sends: Option<u64>,
+    /// Forecast: grow mode crosses each threshold over this much open time (`pacing.cross_within`)
+    /// [default: 1h, or the config's [pacing]].
+    #[arg(long, value_parser = super::plan_forecast::parse_tick)]
+    pub cross_within: Option<StdDuration>,
     /// Forecast: virtual time between two pacer decisions.
     #[arg(long, default_value = "60s", value_parser = super::plan_forecast::parse_tick)]
     pub tick: StdDuration,
@@ -490,6 +494,7 @@ mod tests {
             daily_max: None,
             max_mps: None,
             template_sends: None,
+            cross_within: None,
             tick: StdDuration::from_secs(60),
             days: 90,
             svg: None,

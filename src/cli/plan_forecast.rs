@@ -14,7 +14,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 
-use super::forecast::{render_summary, simulate, Forecast, ForecastInput};
+use super::forecast::{earliest_rungs, render_summary, simulate, Forecast, ForecastInput};
 use super::forecast_svg::render_svg;
 use super::plan::{render, PlanArgs, PlanInput, EXIT_USAGE};
 use super::preflight::deadline_warning;
@@ -336,6 +336,9 @@ pub fn input_from_args(args: &PlanArgs, now: DateTime<Utc>) -> Result<(ForecastI
     if let Some(n) = args.template_sends {
         input.template_sends = n;
     }
+    if let Some(d) = args.cross_within {
+        input.pacing.cross_within = d;
+    }
     input.tick = args.tick;
     input.horizon = Duration::days(i64::from(args.days.max(1)));
     if let Some(date) = args.start {
@@ -361,7 +364,8 @@ pub fn run(args: &PlanArgs, now: DateTime<Utc>) -> Result<i32> {
         }
     };
     let f = simulate(&input)?;
-    print!("{}", render_forecast(&input, &f));
+    let earliest = earliest_rungs(&input)?;
+    print!("{}", render_forecast(&input, &f, &earliest));
     if let Some(warning) = deadline.and_then(|(id, end)| deadline_warning(&id, end, &input, &f)) {
         println!("warning: {warning}");
     }
@@ -372,7 +376,11 @@ pub fn run(args: &PlanArgs, now: DateTime<Utc>) -> Result<i32> {
 }
 
 /// The day table (the plan's own format) and the summary lines.
-pub fn render_forecast(input: &ForecastInput, f: &Forecast) -> String {
+pub fn render_forecast(
+    input: &ForecastInput,
+    f: &Forecast,
+    earliest: &[(crate::policy::tier::Tier, DateTime<Utc>)],
+) -> String {
     let header = PlanInput {
         policy: input.policy.clone(),
         tier: input.tier,
@@ -400,7 +408,7 @@ pub fn render_forecast(input: &ForecastInput, f: &Forecast) -> String {
         humantime::format_duration(input.tick)
     );
     out.push_str(&render(&header, &f.days));
-    out.push_str(&render_summary(input, f));
+    out.push_str(&render_summary(input, f, earliest));
     out
 }
 

@@ -37,6 +37,10 @@ pub struct SenderConfig {
     /// Who shares this sender's messaging limit; default: the sender's own id.
     #[serde(default)]
     pub limit_group: Option<String>,
+    /// This sender's weight in its limit group: senders sharing a limit split the group's grow
+    /// budget and crossing in proportion to it. Default 1.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
     /// The tier until the provider or an operator says otherwise.
     #[serde(default = "default_initial_tier")]
     pub initial_tier: String,
@@ -77,6 +81,10 @@ fn default_tier_poll() -> Duration {
 fn default_initial_tier() -> String {
     "1k".into()
 }
+fn default_weight() -> u32 {
+    1
+}
+
 fn default_max_mps() -> u32 {
     20
 }
@@ -99,6 +107,22 @@ impl SenderConfig {
             }
             ProviderChoice::Dryrun => false,
         }
+    }
+
+    /// This sender's share of its limit group's grow budget: its weight over the weights of
+    /// every sender in `all` with the same group, in (0, 1].
+    pub fn group_share<'a>(
+        &self,
+        id: &str,
+        all: impl IntoIterator<Item = (&'a String, &'a SenderConfig)>,
+    ) -> f64 {
+        let group = self.limit_group(id);
+        let total: u64 = all
+            .into_iter()
+            .filter(|(other, c)| c.limit_group(other) == group)
+            .map(|(_, c)| u64::from(c.weight.max(1)))
+            .sum();
+        f64::from(self.weight.max(1)) / total.max(1) as f64
     }
 
     pub fn limit_group(&self, id: &str) -> String {
@@ -127,6 +151,9 @@ impl SenderConfig {
         }
         if self.concurrency == 0 {
             p.push(format!("{}: must be at least 1", key("concurrency")));
+        }
+        if self.weight == 0 {
+            p.push(format!("{}: must be at least 1", key("weight")));
         }
         if self.api_key_env.is_some() && self.api_key_file.is_some() {
             p.push(format!(
@@ -170,5 +197,38 @@ impl SenderConfig {
             ProviderChoice::Dryrun => {}
         }
         p
+    }
+}
+
+#[cfg(test)]
+mod group_share_tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn sender(group: Option<&str>, weight: u32) -> SenderConfig {
+        let mut text = String::from("provider = \"meta\"\nphone_number_id = \"1\"\n");
+        if let Some(g) = group {
+            text.push_str(&format!("limit_group = \"{g}\"\n"));
+        }
+        text.push_str(&format!("weight = {weight}\n"));
+        toml::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn senders_of_one_limit_group_split_it_by_weight() {
+        let all: BTreeMap<String, SenderConfig> = [
+            ("a".to_string(), sender(Some("acme"), 3)),
+            ("b".to_string(), sender(Some("acme"), 1)),
+            ("c".to_string(), sender(None, 5)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(all["a"].group_share("a", &all), 0.75);
+        assert_eq!(all["b"].group_share("b", &all), 0.25);
+        assert_eq!(all["c"].group_share("c", &all), 1.0);
+        assert!(sender(None, 0)
+            .validate("z")
+            .iter()
+            .any(|p| p.contains("senders.z.weight")));
     }
 }

@@ -28,6 +28,8 @@ pub struct SenderHandle {
     pub id: String,
     pub group: LimitGroup,
     pub config: SenderConfig,
+    /// Its share of its limit group's grow budget (`SenderConfig::group_share`).
+    pub group_share: f64,
     pub brakes: Brakes,
     /// The sender's send rate under throughput errors (AIMD), shared with its dispatcher.
     pub rate: Arc<Mutex<AdaptiveRate>>,
@@ -61,10 +63,10 @@ impl Dispatchers {
         // Build every new provider first: a bad sender config refuses the whole reload.
         let mut fresh = BTreeMap::new();
         for (id, sc) in &cfg.senders {
-            let unchanged = self
-                .running
-                .get(id)
-                .is_some_and(|r| format!("{:?}", r.handle.config) == format!("{sc:?}"));
+            let unchanged = self.running.get(id).is_some_and(|r| {
+                format!("{:?}", r.handle.config) == format!("{sc:?}")
+                    && r.handle.group_share == sc.group_share(id, &cfg.senders)
+            });
             if !unchanged {
                 let provider = build_provider(id, sc).with_context(|| format!("senders.{id}"))?;
                 fresh.insert(id.clone(), provider);
@@ -100,6 +102,7 @@ impl Dispatchers {
                 });
             let rate = Arc::new(Mutex::new(AdaptiveRate::new(sc.max_mps)));
             let group = LimitGroup::new(sc.limit_group(&id));
+            let group_share = sc.group_share(&id, &cfg.senders);
             let (tx, rx) = mpsc::channel(16);
             let deps = SenderDeps {
                 sender_id: id.clone(),
@@ -113,6 +116,7 @@ impl Dispatchers {
                 owner: format!("{}-{}", instance_name(cfg), uuid::Uuid::new_v4().simple()),
                 lease_ttl: cfg.lease_ttl,
                 max_mps: sc.max_mps,
+                group_share,
                 concurrency: sc.concurrency,
                 pacer: Pacer::new(cfg.pacing.clone()),
                 tick: Duration::from_millis(50),
@@ -130,6 +134,7 @@ impl Dispatchers {
                 id: id.clone(),
                 group,
                 config: sc,
+                group_share,
                 brakes,
                 rate,
                 tier_source,

@@ -51,6 +51,8 @@ pub struct SenderDeps {
     pub owner: String,
     pub lease_ttl: Duration,
     pub max_mps: u32,
+    /// Its share of its limit group's grow budget, in (0, 1] (`SenderView::group_share`).
+    pub group_share: f64,
     pub concurrency: usize,
     pub pacer: Pacer,
     pub tick: Duration,
@@ -326,6 +328,7 @@ impl Dispatcher {
                 .unwrap_or_else(|e| e.into_inner())
                 .current()
                 .min(self.deps.max_mps),
+            group_share: self.deps.group_share,
         }
     }
 

@@ -2,17 +2,15 @@
 //! mode, and how a budget is paid out evenly over the open seconds left (DESIGN.md §3).
 //!
 //! **Grow** (the default, for marketing). The tier rises 24 h after the trailing-7-day uniques
-//! cross `limit x upgrade_share` (DOMAIN.md §1), so the earlier in the day the threshold is
-//! crossed, the earlier the next tier starts. The day's budget must be spread evenly over the open
-//! seconds (no burst at opening), so the crossing comes at `needed / budget` of the open day, and
-//! the largest budget crosses earliest. The largest budget the limit allows for a day is the
-//! allowance, `limit x safety_share - reserve`: one open day fits in one 24 h window, and
-//! yesterday's sends leave the window at the same pace today's spread wants to send. So grow mode
-//! budgets the whole allowance of the current limit every day, before the crossing (to cross as
-//! early as the open hours allow) and after it (to use what the limit gives, and more uniques in
-//! the 7-day lookback for the next step). When the limit rises mid-day the budget rises with it
-//! and what is left is spread over the rest of the day. At the unlimited tier only throughput
-//! counts. See docs/pacer.md for a worked example.
+//! cross `limit x upgrade_share` (DOMAIN.md §1), so the earlier the threshold is crossed, the
+//! earlier the next tier starts. The largest budget the limit allows for a day is the allowance,
+//! `limit x safety_share - reserve` (one open day fits in one 24 h window), so grow mode budgets
+//! the whole allowance of the current limit every day (a sender's `group_share` of it when senders
+//! share a limit group). The pacer pays what the threshold still needs first, over
+//! `pacing.cross_within` of open time from the moment the tier allows it (the crossing ramp, in
+//! `pacer.rs`), then spreads the rest over the rest of the open day: those customers are reached
+//! and count toward the next threshold. When the limit rises mid-day the budget rises with it. At
+//! the unlimited tier only throughput counts. See docs/pacer.md for a worked example.
 //!
 //! **Steady**: the campaign's `daily_max`, spread the same way (without one it budgets like grow).
 //! **Asap** (utility, authentication): no day budget and no spreading; headroom and throughput
@@ -72,9 +70,16 @@ pub fn allowance(limit: Option<u64>, safety_share: f64, reserve: u64) -> Option<
     })
 }
 
-/// The grow-mode day budget of a sender: the allowance of its current limit (module docs).
-pub fn grow_budget(allowance: Option<u64>) -> DayBudget {
-    DayBudget::from_option(allowance)
+/// The grow-mode day budget of a sender: its `group_share` (in (0, 1]) of the allowance of its
+/// limit group's current limit (module docs). Senders sharing a limit share one budget.
+pub fn grow_budget(allowance: Option<u64>, group_share: f64) -> DayBudget {
+    let share = if group_share.is_finite() {
+        group_share.clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    // Float to int casts saturate.
+    DayBudget::from_option(allowance.map(|a| (a as f64 * share).floor() as u64))
 }
 
 /// Where a sender stands on the tier ladder, for status and logs.

@@ -15,10 +15,11 @@
 //! 1. **Who may send.** Campaigns with contacts left, open now, not paused by a brake, with
 //!    budget left today; the others are `held` with the reason.
 //! 2. **Due by pace** ([`growth`]). Grow campaigns share one spread of the sender's grow budget:
-//!    this tick's accrual is split among them by priority, then weight, then age. Steady
+//!    this tick's accrual (at least the crossing ramp's while the sender climbs, see
+//!    `Pacer::ramp_accrual`) is split among them by priority, then weight, then age. Steady
 //!    campaigns spread their own `daily_max`; asap campaigns accrue `max_mps` per second. Brakes
-//!    and the new-template warm-up scale what accrues (`factor`); the campaign's remaining
-//!    contacts, its `daily_max` left and the grow budget left cap it.
+//!    scale what accrues (`factor`); the campaign's remaining contacts, its `daily_max` left and
+//!    the grow budget left cap it, and a new template's warm-up caps its rate.
 //! 3. **Shared hard caps.** The headroom (never more than `allowance - unique_24h`, whatever the
 //!    ledger says) and the throughput cap ([`Gcra`]: never more than `max_mps` in any one-second
 //!    interval) are split by priority, then weight, then age ([`share`]).
@@ -54,8 +55,17 @@ pub struct PacerSettings {
     pub reserve: u64,
     /// A template's first this-many sends go at `warmup_share` of the pace. Default 1000.
     pub warmup_sends: u64,
-    /// The pace during a template's warm-up, in (0, 1]. Default 0.5.
+    /// A template in warm-up sends at most `warmup_share x max_mps` a second, in (0, 1]. It
+    /// slows the rate only: the day's budget and a grow campaign's crossing are not cut
+    /// (DESIGN.md §3). Default 0.5.
     pub warmup_share: f64,
+    /// Grow mode crosses the next tier's threshold over this much open time from the moment the
+    /// tier allows it (the open of the day, or the new limit taking effect), never faster than
+    /// `max_mps`, then spreads the rest of the allowance over the rest of the open day
+    /// (DESIGN.md §3, issue #14). Shorter crosses earlier; longer leaves more time for early
+    /// complaints to brake before the rest. Default `1h`.
+    #[serde(with = "humantime_serde")]
+    pub cross_within: StdDuration,
     /// The longest gap between two ticks that is paid out (after a pause or a Redis outage the
     /// first tick is not a catch-up burst). Must be longer than the dispatcher's tick, or the
     /// pace falls behind. Default `5s`.
@@ -72,6 +82,7 @@ impl Default for PacerSettings {
             reserve: 0,
             warmup_sends: 1000,
             warmup_share: 0.5,
+            cross_within: StdDuration::from_secs(3600),
             catch_up: StdDuration::from_secs(5),
             brakes: BrakeSettings::default(),
         }
@@ -100,6 +111,12 @@ impl PacerSettings {
         };
         share("safety_share", self.safety_share);
         share("warmup_share", self.warmup_share);
+        if self.cross_within.is_zero() {
+            errors.push(SettingsError {
+                key: "cross_within",
+                problem: "must be longer than zero".into(),
+            });
+        }
         if self.catch_up.is_zero() {
             errors.push(SettingsError {
                 key: "catch_up",
@@ -152,6 +169,10 @@ pub struct SenderView {
     pub new_uniques_today: u64,
     /// The sender's throughput cap.
     pub max_mps: u32,
+    /// This sender's share of its limit group's grow budget and crossing, in (0, 1]: its
+    /// `weight` over the weights of the senders in the group (a Meta portfolio shares one
+    /// limit). 1 for a sender alone in its group.
+    pub group_share: f64,
 }
 
 impl SenderView {
@@ -248,6 +269,25 @@ struct CampaignPace {
     /// The spread of a steady campaign's `daily_max` (grow campaigns share the sender's).
     spread: Spread,
     granted_today: u64,
+    /// The warm-up's rate cap: `warmup_share x max_mps` in any one-second interval.
+    warmup: Option<Gcra>,
+}
+
+/// Grow mode's crossing ramp: while the sender climbs toward its next tier, the grow budget
+/// pays what the threshold needs over `cross_within` of open time from the moment the tier
+/// allows it, like a spread with that deadline: sends the throughput cap held back are paid
+/// later in the ramp, not lost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Ramp {
+    /// The limit and threshold the ramp was set for: a new limit starts a new ramp.
+    limit: Option<u64>,
+    threshold: Option<u64>,
+    /// This sender's share of what the threshold needed when the ramp started.
+    target: f64,
+    /// The sender's grants today when the ramp started.
+    granted_before: u64,
+    /// Open seconds left today when the ramp should be done (0: at the close).
+    ends_at_open_left: f64,
 }
 
 /// Paces one sender; see the module docs.
@@ -261,6 +301,8 @@ pub struct Pacer {
     last_open_left: Option<f64>,
     /// The spread of the sender's grow budget, shared by its grow campaigns.
     pool: Spread,
+    /// The crossing ramp in force, while climbing.
+    ramp: Option<Ramp>,
     granted_today: u64,
     campaigns: HashMap<String, CampaignPace>,
 }
@@ -280,8 +322,10 @@ enum Pace {
 struct Candidate {
     index: usize,
     pace: Pace,
-    /// Brakes x warm-up.
+    /// What brakes leave of the pace, in [0, 1]: a share of the budget.
     factor: f64,
+    /// The warm-up's cap on the rate, in sends a second (a new template); not a budget cut.
+    warmup_rate: Option<u32>,
     /// Remaining contacts, `daily_max` left and (grow) the grow budget left.
     cap: u64,
     /// What a steady campaign spreads: its `daily_max` left.
@@ -300,6 +344,7 @@ impl Pacer {
             last_tick: None,
             last_open_left: None,
             pool: Spread::default(),
+            ramp: None,
             granted_today: 0,
             campaigns: HashMap::new(),
         }
@@ -342,10 +387,11 @@ impl Pacer {
         );
         let headroom = DayBudget::from_option(sender.headroom)
             .min(DayBudget::from_option(allowance).left(sender.unique_24h));
-        let pool_left =
-            growth::grow_budget(allowance).left(sender.new_uniques_today.max(self.granted_today));
+        let pool_left = growth::grow_budget(allowance, sender.group_share)
+            .left(sender.new_uniques_today.max(self.granted_today));
 
-        let (mut candidates, mut held) = self.candidates(brakes, campaigns, pool_left);
+        let (mut candidates, mut held) =
+            self.candidates(brakes, campaigns, pool_left, sender.max_mps);
 
         // 1. Due by pace.
         let max_mps = f64::from(sender.max_mps);
@@ -374,12 +420,22 @@ impl Pacer {
             &mut candidates,
             &grow,
             campaigns,
-            pool_left,
-            open_before,
-            open_elapsed,
+            (sender, pool_left),
+            (open_before, open_elapsed),
         );
         for candidate in &mut candidates {
             candidate.want = candidate.due.map_or(0, |due| due.whole.min(candidate.cap));
+            if let Some(per_second) = candidate.warmup_rate {
+                // Measured like the throughput cap, so it means the same in the forecast's
+                // long ticks (where `max_mps` is per tick) as in the daemon's short ones.
+                let pace = self
+                    .campaigns
+                    .entry(campaigns[candidate.index].id.clone())
+                    .or_default();
+                let gcra = pace.warmup.get_or_insert_with(|| Gcra::new(per_second));
+                gcra.set_per_second(per_second);
+                candidate.want = candidate.want.min(u64::from(gcra.available(now)));
+            }
         }
 
         // 2. Headroom and throughput are hard and shared by everyone.
@@ -403,6 +459,9 @@ impl Pacer {
             }
             // Grants are u32 on the wire to the dispatcher; a tick never comes near that.
             let got = u32::try_from(got).unwrap_or(u32::MAX);
+            if let Some(gcra) = pace.warmup.as_mut().filter(|_| got > 0) {
+                gcra.try_take(now, got);
+            }
             if got > 0 {
                 pace.granted_today += u64::from(got);
                 plan.grants.push((campaign.id.clone(), got));
@@ -440,6 +499,7 @@ impl Pacer {
         brakes: &BrakeState,
         campaigns: &[CampaignView],
         pool_left: DayBudget,
+        max_mps: u32,
     ) -> (Vec<Candidate>, Vec<(String, IdleReason)>) {
         let mut held = Vec::new();
         let mut candidates = Vec::new();
@@ -447,7 +507,8 @@ impl Pacer {
             if campaign.remaining == 0 {
                 continue;
             }
-            let factor = brakes.factor(campaign.marketing) * self.warmup_factor(campaign);
+            let factor = brakes.factor(campaign.marketing);
+            let warmup_rate = self.warmup_rate(campaign, max_mps);
             let pace = self.campaigns.entry(campaign.id.clone()).or_default();
             let daily_left = DayBudget::from_option(campaign.daily_max)
                 .left(campaign.sent_today.max(pace.granted_today));
@@ -479,6 +540,7 @@ impl Pacer {
                 index,
                 pace: kind,
                 factor,
+                warmup_rate,
                 // `cap` is at most `remaining`, so it is never unlimited here.
                 cap: match cap {
                     DayBudget::Up(n) => n,
@@ -494,15 +556,16 @@ impl Pacer {
 
     /// The grow budget's pace for this tick, split among the grow campaigns by priority, then
     /// weight, then age (in millionths of a send, so a slow pace is split too), each campaign
-    /// taking its factor of its split and carrying its own fraction.
+    /// taking its factor of its split and carrying its own fraction. While climbing, the pace is
+    /// at least the crossing ramp's (`ramp`, per open second); what it pays ahead of the even
+    /// line leaves the rest of the budget to be spread over the rest of the open day.
     fn pace_grow(
         &mut self,
         candidates: &mut [Candidate],
         grow: &[usize],
         campaigns: &[CampaignView],
-        pool_left: DayBudget,
-        open_before: f64,
-        open_elapsed: f64,
+        (sender, pool_left): (&SenderView, DayBudget),
+        (open_before, open_elapsed): (f64, f64),
     ) {
         const MICRO: f64 = 1e6;
         if grow.is_empty() {
@@ -515,9 +578,11 @@ impl Pacer {
                 .map_or(0.0, |p| p.carry.get())
         };
         let carried: f64 = grow.iter().map(|&k| carry_of(self, k)).sum();
-        let accrued = self
+        let even = self
             .pool
             .accrue(pool_left, carried, open_before, open_elapsed);
+        let ramp = self.ramp_accrual(sender, carried, open_before, open_elapsed);
+        let accrued = ramp.map_or(even, |ramp| even.max(ramp));
         let claims: Vec<Claim> = grow
             .iter()
             .map(|&k| {
@@ -547,6 +612,7 @@ impl Pacer {
             self.granted_today = 0;
             self.last_open_left = None;
             self.pool = Spread::default();
+            self.ramp = None;
             self.campaigns.clear();
         }
         if self.campaigns.len() > campaigns.len() {
@@ -575,12 +641,54 @@ impl Pacer {
         elapsed
     }
 
-    fn warmup_factor(&self, campaign: &CampaignView) -> f64 {
-        if campaign.template_sends < self.settings.warmup_sends {
-            self.settings.warmup_share
-        } else {
-            1.0
+    /// A new template's rate cap, in sends a second: `warmup_share x max_mps` for its first
+    /// `warmup_sends` sends (DESIGN.md §3: the warm-up slows the rate, never the day's budget).
+    fn warmup_rate(&self, campaign: &CampaignView, max_mps: u32) -> Option<u32> {
+        (campaign.template_sends < self.settings.warmup_sends).then(|| {
+            // Float to int casts saturate; at least one a second.
+            ((self.settings.warmup_share * f64::from(max_mps)).floor() as u32).max(1)
+        })
+    }
+
+    /// What the crossing ramp pays for `elapsed` open seconds, while the sender climbs: this
+    /// sender's share of what the threshold needed when the climb toward this limit was first
+    /// seen today (a new limit or a new day starts a new ramp), less what it granted since, spread
+    /// over what is left of `cross_within` (all of it once that has passed). `None` once
+    /// crossed, or at the top of the ladder. The throughput cap still bounds every second.
+    fn ramp_accrual(
+        &mut self,
+        sender: &SenderView,
+        carried: f64,
+        open_before: f64,
+        elapsed: f64,
+    ) -> Option<f64> {
+        let growth::GrowthPhase::Climbing { needed } = sender.growth_phase() else {
+            self.ramp = None;
+            return None;
+        };
+        let same = self
+            .ramp
+            .is_some_and(|r| r.limit == sender.limit && r.threshold == sender.upgrade_threshold);
+        if !same {
+            self.ramp = Some(Ramp {
+                limit: sender.limit,
+                threshold: sender.upgrade_threshold,
+                target: needed as f64 * sender.group_share.clamp(0.0, 1.0),
+                granted_before: self.granted_today,
+                ends_at_open_left: (open_before - self.settings.cross_within.as_secs_f64())
+                    .max(0.0),
+            });
         }
+        let ramp = self.ramp?;
+        let granted = self.granted_today.saturating_sub(ramp.granted_before) as f64;
+        let left = (ramp.target - granted - carried).max(0.0);
+        let span = open_before - ramp.ends_at_open_left;
+        let part = if span <= 0.0 {
+            1.0
+        } else {
+            (elapsed / span).clamp(0.0, 1.0)
+        };
+        Some(left * part)
     }
 }
 
@@ -655,6 +763,7 @@ mod tests {
             open_now: now < close,
             new_uniques_today: 0,
             max_mps: 20,
+            group_share: 1.0,
         }
     }
 
@@ -693,17 +802,109 @@ mod tests {
         totals
     }
 
+    /// The sender of [`sender`] with the threshold already crossed today.
+    fn crossed(now: DateTime<Utc>) -> SenderView {
+        SenderView {
+            unique_7d: 500,
+            ..sender(now)
+        }
+    }
+
     #[test]
-    fn grow_spreads_the_allowance_over_the_open_hours_left() {
+    fn grow_spreads_the_allowance_over_the_open_hours_left_once_crossed() {
         // 950 over the 8 h left: 950 / 28800 s, so one hour pays about 118.75.
         let mut pacer = Pacer::new(PacerSettings::default());
-        let totals = run(
-            &mut pacer,
-            &BrakeState::default(),
-            &[campaign("a", PacingMode::Grow)],
-            3600,
+        let c = [campaign("a", PacingMode::Grow)];
+        let start = day() + Duration::hours(10);
+        let total: u64 = (0..=3600)
+            .map(|k| {
+                let view = crossed(start + Duration::seconds(k));
+                pacer.plan(&view, &BrakeState::default(), &c).total()
+            })
+            .sum();
+        assert!((118..=120).contains(&total), "{total}");
+    }
+
+    #[test]
+    fn grow_crosses_within_cross_within_then_spreads_the_rest() {
+        // From 10:00 with 8 open hours left: the 500 the threshold needs go over the first hour
+        // (about 0.139 a second, not the even 0.033), the other 450 over the 7 h after it.
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let c = [campaign("a", PacingMode::Grow)];
+        let start = day() + Duration::hours(10);
+        let mut sent = 0u64;
+        let mut crossed_at = None;
+        for k in 0..=8 * 3600 {
+            let now = start + Duration::seconds(k);
+            let view = SenderView {
+                unique_7d: sent,
+                unique_24h: sent,
+                headroom: Some(950 - sent),
+                new_uniques_today: sent,
+                ..sender(now)
+            };
+            sent += pacer.plan(&view, &BrakeState::default(), &c).total();
+            if sent >= 500 && crossed_at.is_none() {
+                crossed_at = Some(k);
+            }
+        }
+        let crossed_at = crossed_at.expect("crossed");
+        assert!(
+            (3590..=3601).contains(&crossed_at),
+            "crossed after {crossed_at} s"
         );
-        assert!((118..=120).contains(&totals[0]), "{totals:?}");
+        // The last open second is paid by a tick after the close, which never comes: within one.
+        assert!(
+            (949..=950).contains(&sent),
+            "the allowance is used by the close: {sent}"
+        );
+    }
+
+    #[test]
+    fn a_shorter_cross_within_crosses_sooner_and_never_above_max_mps() {
+        let settings = PacerSettings {
+            cross_within: StdDuration::from_secs(10),
+            ..PacerSettings::default()
+        };
+        let mut pacer = Pacer::new(settings);
+        let c = [campaign("a", PacingMode::Grow)];
+        let start = day() + Duration::hours(10);
+        let mut sent = 0u64;
+        let mut most = 0u64;
+        for k in 0..=60 {
+            let view = SenderView {
+                unique_7d: sent,
+                ..sender(start + Duration::seconds(k))
+            };
+            let n = pacer.plan(&view, &BrakeState::default(), &c).total();
+            most = most.max(n);
+            sent += n;
+        }
+        // 500 in 10 s would be 50/s; max_mps is 20.
+        assert!(most <= 20, "{most} in one second");
+        assert!((500..=520).contains(&sent), "{sent}");
+    }
+
+    #[test]
+    fn senders_sharing_a_limit_split_the_grow_budget_and_the_crossing() {
+        let mut pacer = Pacer::new(PacerSettings::default());
+        let c = [campaign("a", PacingMode::Grow)];
+        let start = day() + Duration::hours(10);
+        let total: u64 = (0..=3600)
+            .map(|k| {
+                let view = SenderView {
+                    group_share: 0.5,
+                    ..sender(start + Duration::seconds(k))
+                };
+                pacer.plan(&view, &BrakeState::default(), &c).total()
+            })
+            .sum();
+        assert!((249..=251).contains(&total), "half the crossing: {total}");
+        assert_eq!(
+            growth::grow_budget(Some(950), 0.5),
+            DayBudget::Up(475),
+            "half the allowance"
+        );
     }
 
     #[test]
@@ -728,13 +929,19 @@ mod tests {
     }
 
     #[test]
-    fn warm_up_halves_a_new_template() {
+    fn warm_up_halves_a_new_template_s_rate_not_its_budget() {
+        // The rate: asap at max_mps 20 goes at 10 a second.
         let mut pacer = Pacer::new(PacerSettings::default());
-        let mut c = campaign("a", PacingMode::Steady);
-        c.daily_max = Some(2880);
+        let mut c = campaign("a", PacingMode::Asap);
         c.template_sends = 10;
+        let totals = run(&mut pacer, &BrakeState::default(), &[c.clone()], 10);
+        assert_eq!(totals[0], 100);
+        // The budget: steady's 2880 a day still pays 60 in 600 s (0.1 a second, far under 10).
+        let mut pacer = Pacer::new(PacerSettings::default());
+        c.mode = PacingMode::Steady;
+        c.daily_max = Some(2880);
         let totals = run(&mut pacer, &BrakeState::default(), &[c], 600);
-        assert_eq!(totals[0], 30);
+        assert_eq!(totals[0], 60);
     }
 
     #[test]
