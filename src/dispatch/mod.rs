@@ -10,4 +10,5 @@ pub mod runner;
 pub mod schedule;
 mod send;
 pub mod status;
+pub mod timeline;
 pub mod window;
