@@ -39,9 +39,8 @@ impl SendTimeline {
 
     /// Changes the rate (AIMD after throughput errors, a reload); starts already reserved stay.
     pub fn set_rate(&mut self, max_mps: u32, arrival_jitter: std::time::Duration) {
-        let window = 1_000_000_000i64.saturating_add(
-            i64::try_from(arrival_jitter.as_nanos()).unwrap_or(i64::MAX / 2),
-        );
+        let window = 1_000_000_000i64
+            .saturating_add(i64::try_from(arrival_jitter.as_nanos()).unwrap_or(i64::MAX / 2));
         // Strictly over `window / max_mps`: `max_mps + 1` starts then span more than the
         // window, even a closed one.
         let per = i64::from(max_mps.max(1));

@@ -71,6 +71,12 @@ pub struct PacerSettings {
     /// pace falls behind. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub catch_up: StdDuration,
+    /// Guard for the jitter between a send's start and its arrival at the provider: starts are
+    /// spaced `(1 s + arrival_jitter) / max_mps` apart (`dispatch/timeline.rs`), so no second of
+    /// arrivals goes over `max_mps` and the achieved rate is `max_mps / (1 + jitter)`.
+    /// Default `5ms` (99.5 % of the cap).
+    #[serde(with = "humantime_serde")]
+    pub arrival_jitter: StdDuration,
     /// When spam failures brake a sender.
     pub brakes: BrakeSettings,
 }
@@ -84,6 +90,7 @@ impl Default for PacerSettings {
             warmup_share: 0.5,
             cross_within: StdDuration::from_secs(3600),
             catch_up: StdDuration::from_secs(5),
+            arrival_jitter: StdDuration::from_millis(5),
             brakes: BrakeSettings::default(),
         }
     }
@@ -173,6 +180,10 @@ pub struct SenderView {
     /// `weight` over the weights of the senders in the group (a Meta portfolio shares one
     /// limit). 1 for a sender alone in its group.
     pub group_share: f64,
+    /// Sends the sender's timeline can still start before the next decision
+    /// (`SendTimeline::room`); a hard cap like the headroom. `None`: the throughput cap alone
+    /// (the forecast).
+    pub throughput_room: Option<u64>,
 }
 
 impl SenderView {
@@ -439,7 +450,8 @@ impl Pacer {
         }
 
         // 2. Headroom and throughput are hard and shared by everyone.
-        let throughput = u64::from(self.throughput.available(now));
+        let throughput = u64::from(self.throughput.available(now))
+            .min(sender.throughput_room.unwrap_or(u64::MAX));
         let hard = match headroom {
             DayBudget::Unlimited => throughput,
             DayBudget::Up(n) => n.min(throughput),
@@ -764,6 +776,7 @@ mod tests {
             new_uniques_today: 0,
             max_mps: 20,
             group_share: 1.0,
+            throughput_room: None,
         }
     }
 
