@@ -181,8 +181,8 @@ pub struct SenderView {
     /// limit). 1 for a sender alone in its group.
     pub group_share: f64,
     /// Sends the sender's timeline can still start before the next decision
-    /// (`SendTimeline::room`); a hard cap like the headroom. `None`: the throughput cap alone
-    /// (the forecast).
+    /// (`SendTimeline::room`, which spaces every start): replaces the pacer's own per-second
+    /// count of grants. `None`: the pacer counts grants per second itself (the forecast).
     pub throughput_room: Option<u64>,
 }
 
@@ -450,8 +450,12 @@ impl Pacer {
         }
 
         // 2. Headroom and throughput are hard and shared by everyone.
-        let throughput = u64::from(self.throughput.available(now))
-            .min(sender.throughput_room.unwrap_or(u64::MAX));
+        // The daemon's timeline spaces every start and says how many fit (`throughput_room`);
+        // without one (the forecast) the pacer's own cap counts grants per second.
+        let throughput = match sender.throughput_room {
+            Some(room) => room,
+            None => u64::from(self.throughput.available(now)),
+        };
         let hard = match headroom {
             DayBudget::Unlimited => throughput,
             DayBudget::Up(n) => n.min(throughput),
@@ -487,14 +491,16 @@ impl Pacer {
             }
         }
         let total = plan.total();
-        let taken = self
-            .throughput
-            .try_take(now, u32::try_from(total).unwrap_or(u32::MAX));
-        debug_assert_eq!(
-            u64::from(taken),
-            total,
-            "grants were capped by availability"
-        );
+        if sender.throughput_room.is_none() {
+            let taken = self
+                .throughput
+                .try_take(now, u32::try_from(total).unwrap_or(u32::MAX));
+            debug_assert_eq!(
+                u64::from(taken),
+                total,
+                "grants were capped by availability"
+            );
+        }
         self.granted_today += total;
 
         if plan.grants.is_empty() {
@@ -656,7 +662,9 @@ impl Pacer {
     /// A new template's rate cap, in sends a second: `warmup_share x max_mps` for its first
     /// `warmup_sends` sends (DESIGN.md §3: the warm-up slows the rate, never the day's budget).
     fn warmup_rate(&self, campaign: &CampaignView, max_mps: u32) -> Option<u32> {
-        (campaign.template_sends < self.settings.warmup_sends).then(|| {
+        // A share of 1 switches the warm-up off (README).
+        let warming = self.settings.warmup_share < 1.0;
+        (warming && campaign.template_sends < self.settings.warmup_sends).then(|| {
             // Float to int casts saturate; at least one a second.
             ((self.settings.warmup_share * f64::from(max_mps)).floor() as u32).max(1)
         })
