@@ -105,7 +105,7 @@ mod tests {
         assert_eq!(busiest(&starts, Duration::milliseconds(5)), 80);
         let span = (*starts.last().unwrap() - starts[0]).num_milliseconds() as f64 / 1000.0;
         let rate = (starts.len() - 1) as f64 / span;
-        assert!(rate >= 0.99 * 80.0 && rate <= 80.0, "{rate}");
+        assert!((0.99 * 80.0..=80.0).contains(&rate), "{rate}");
     }
 
     #[test]
