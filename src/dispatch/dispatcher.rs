@@ -90,7 +90,8 @@ pub struct Dispatcher {
     ledger_ok: bool,
     last_stats: Option<LedgerStats>,
     /// When each send may start (issue #15): spaced on the sender's own timeline.
-    timeline: SendTimeline,
+    /// Shared with the send jobs, which take their actual start from it.
+    timeline: Arc<Mutex<SendTimeline>>,
     /// Sends kept in flight, from the provider's measured latency.
     in_flight: InFlightLimit,
     /// The clock at the previous tick: starts are reserved two ticks ahead.
@@ -101,7 +102,10 @@ impl Dispatcher {
     pub fn new(deps: SenderDeps) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(deps.concurrency)),
-            timeline: SendTimeline::new(deps.max_mps, deps.pacer.settings().arrival_jitter),
+            timeline: Arc::new(Mutex::new(SendTimeline::new(
+                deps.max_mps,
+                deps.pacer.settings().arrival_jitter,
+            ))),
             in_flight: InFlightLimit::default(),
             last_tick_at: None,
             deps,
@@ -279,9 +283,12 @@ impl Dispatcher {
         let slots = self.free_slots(lookahead);
         if !views.is_empty() && slots > 0 {
             let mut view = self.sender_view(&stats, now, &views);
-            self.timeline
-                .set_rate(view.max_mps, self.deps.pacer.settings().arrival_jitter);
-            view.throughput_room = Some(self.timeline.room(now, lookahead).min(slots as u64));
+            let room = {
+                let mut timeline = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
+                timeline.set_rate(view.max_mps, self.deps.pacer.settings().arrival_jitter);
+                timeline.room(now, lookahead)
+            };
+            view.throughput_room = Some(room.min(slots as u64));
             let plan = self.deps.pacer.plan(&view, &brakes, &views);
             for r in self.runners.values_mut() {
                 r.hold = plan
@@ -756,7 +763,12 @@ impl Dispatcher {
                 counted,
                 admitted_at: now,
                 // Reserved once admission and claim are done, so they never delay it.
-                start_at: self.timeline.reserve(deps.clock.now()),
+                start_at: self
+                    .timeline
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .reserve(deps.clock.now()),
+                timeline: self.timeline.clone(),
                 attempt,
                 msg,
                 group: deps.group.clone(),

@@ -36,6 +36,8 @@ pub(super) struct SendJob {
     pub(super) admitted_at: DateTime<Utc>,
     /// When the send may start, on the sender's timeline (`timeline.rs`).
     pub(super) start_at: DateTime<Utc>,
+    /// The sender's timeline, for the actual start.
+    pub(super) timeline: Arc<std::sync::Mutex<super::timeline::SendTimeline>>,
     /// Retries of this contact so far (0 on its first send).
     pub(super) attempt: u32,
     pub(super) msg: TemplateMessage,
@@ -54,6 +56,13 @@ pub(super) struct SendJob {
 impl SendJob {
     pub(super) async fn run(self) -> Finished {
         crate::clock::sleep_until(self.clock.as_ref(), self.start_at).await;
+        // Woken late with others (a busy machine)? Still one spacing after the previous start.
+        let at = self
+            .timeline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .start(self.clock.now());
+        crate::clock::sleep_until(self.clock.as_ref(), at).await;
         let started = std::time::Instant::now();
         let outcome = self.provider.send(&self.msg).await;
         let latency = started.elapsed();

@@ -22,8 +22,10 @@ use chrono::{DateTime, Duration, Utc};
 pub struct SendTimeline {
     /// Time between two starts, in nanoseconds (at least 1).
     spacing_ns: i64,
-    /// The earliest the next start may be.
+    /// The earliest the next reserved start may be.
     next: Option<DateTime<Utc>>,
+    /// The last start actually taken ([`SendTimeline::start`]).
+    last_start: Option<DateTime<Utc>>,
 }
 
 impl SendTimeline {
@@ -32,6 +34,7 @@ impl SendTimeline {
         let mut t = Self {
             spacing_ns: 1,
             next: None,
+            last_start: None,
         };
         t.set_rate(max_mps, arrival_jitter);
         t
@@ -57,6 +60,18 @@ impl SendTimeline {
         let start = self.next.map_or(now, |next| next.max(now));
         self.next = Some(start + self.spacing());
         start
+    }
+
+    /// Takes the actual start of a send that is ready at `now` (its reserved start has come):
+    /// `now`, or one spacing after the previous actual start if that is later. Sends that wake
+    /// late together (a stalled runtime, a busy machine) leave one spacing apart, never in a
+    /// clump; the caller waits until the returned time.
+    pub fn start(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let at = self
+            .last_start
+            .map_or(now, |last| (last + self.spacing()).max(now));
+        self.last_start = Some(at);
+        at
     }
 
     /// How many more starts fit before `now + horizon` (the next decision, plus the time its
@@ -120,6 +135,17 @@ mod tests {
         let later = t0() + Duration::seconds(10);
         assert_eq!(t.room(later, Duration::milliseconds(100)), 10);
         assert_eq!(t.reserve(later), later);
+    }
+
+    #[test]
+    fn sends_that_wake_late_together_still_start_one_spacing_apart() {
+        let mut t = SendTimeline::new(80, StdDuration::from_millis(5));
+        let late = t0() + Duration::milliseconds(90);
+        let starts: Vec<_> = (0..8).map(|_| t.start(late)).collect();
+        for pair in starts.windows(2) {
+            assert_eq!(pair[1] - pair[0], t.spacing());
+        }
+        assert_eq!(starts[0], late);
     }
 
     proptest! {
