@@ -40,6 +40,7 @@ fn view(k: i64) -> SenderView {
         new_uniques_today: 1_000,
         max_mps: 80,
         group_share: 1.0,
+        throughput_room: None,
     }
 }
 

@@ -10,6 +10,29 @@ use chrono::{DateTime, Duration, Utc};
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
+
+    /// Whether this clock is driven by hand (tests, simulations) rather than the wall clock:
+    /// [`sleep_until`] then polls it instead of sleeping the difference.
+    fn is_manual(&self) -> bool {
+        false
+    }
+}
+
+/// Waits until `clock` reads `at` or later: one sleep on the wall clock; on a manual clock,
+/// short polls (it may run at any speed).
+pub async fn sleep_until(clock: &dyn Clock, at: DateTime<Utc>) {
+    loop {
+        let left = at - clock.now();
+        if left <= Duration::zero() {
+            return;
+        }
+        let wait = if clock.is_manual() {
+            std::time::Duration::from_millis(1)
+        } else {
+            left.to_std().unwrap_or_default()
+        };
+        tokio::time::sleep(wait).await;
+    }
 }
 
 /// The real wall clock.
@@ -50,6 +73,10 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_manual(&self) -> bool {
+        true
     }
 }
 

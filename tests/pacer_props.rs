@@ -94,6 +94,7 @@ fn sender_at(now: DateTime<Utc>, day: DateTime<Utc>, open: i64, close: i64) -> S
         new_uniques_today: 0,
         max_mps: 80,
         group_share: 1.0,
+        throughput_room: None,
     }
 }
 

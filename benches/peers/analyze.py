@@ -67,15 +67,18 @@ def main():
         achieved = (n - 1) / span if span > 0 else 0.0
         cpu, rss = time_v(os.path.join(clean, "time.1.txt"))
         redis_cpu = float(open(os.path.join(clean, "redis_cpu")).read() or 0)
-        krows = sends(os.path.join(kill, "sends.csv"))
-        kdest = [r[2] for r in krows]
-        dups = len(kdest) - len(set(kdest))
-        kover = over_cap(krows, cap)
+        if os.path.exists(os.path.join(kill, "sends.csv")):
+            krows = sends(os.path.join(kill, "sends.csv"))
+            kdest = [r[2] for r in krows]
+            dups = f"{len(kdest) - len(set(kdest))} of {len(kdest)} sends"
+            kover = over_cap(krows, cap)
+        else:  # MODES=clean
+            dups, kover = "not run", "not run"
         killed_at = ""
         per10k = lambda x: f"{x * 10000 / n:.1f}" if n else "n/a"
         redis_col = per10k(redis_cpu) if tool != "bottleneck" else "(no Redis)"
         print(f"| {label.get(tool, tool)} | {n} | {achieved:.1f}/s over {span:.1f} s | {max_in_window(times)} "
-              f"| {over_cap(rows, cap)} (kill run: {kover}) | {dups} of {len(kdest)} sends "
+              f"| {over_cap(rows, cap)} (kill run: {kover}) | {dups} "
               f"| {per10k(cpu)} ({cpu:.2f} s for {n}) | {rss / 1024:.1f} MB | {redis_col} |")
 
 

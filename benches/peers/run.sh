@@ -10,6 +10,9 @@
 #
 #   benches/peers/run.sh              # debug build of tierpace (PROFILE=release for the other)
 #   RATE=80 CAP=950 CONTACTS=1200 KILL_AT=400 CONCURRENCY=16 LATENCY_MS=0 benches/peers/run.sh
+#   LATENCY_MS=300 CONCURRENCY=default ...   # tierpace's default in-flight sizing (peers: 400)
+#   TIER=unlimited CAP=100000000 ...         # a rate run: no tier cap for any tool
+#   MODES=clean                              # skip the kill-and-restart run
 #
 # Needs: cargo, node + npm (npm ci from the lockfile on first run), redis-server, python3,
 # /usr/bin/time. Results go to target/peers/<timestamp>/ and a Markdown table to stdout.
@@ -22,7 +25,9 @@ CAP=${CAP:-950}          # tierpace: initial_tier = "1k" (allowance 950); peers:
 CONTACTS=${CONTACTS:-1200}
 KILL_AT=${KILL_AT:-400}
 TIMEOUT=${TIMEOUT:-120}  # seconds, per process run
-CONCURRENCY=${CONCURRENCY:-16} # sends in flight at once, every tool
+CONCURRENCY=${CONCURRENCY:-16} # sends in flight at once, every tool ("default": tierpace's own)
+TIER=${TIER:-1k}         # tierpace's initial_tier
+MODES=${MODES:-"clean kill"}
 LATENCY_MS=${LATENCY_MS:-0} # the fake answers this long after recording a send
 QUIET=${QUIET:-6}        # tierpace never exits by itself: SIGTERM after this many quiet seconds
 PROFILE=${PROFILE:-debug}
@@ -97,9 +102,9 @@ source = "$SOURCE"
 app_name = "Peers"
 api_key_file = "$d/tp/gupshup.key"
 base_url = "$FAKE_URL"
-initial_tier = "1k"
+initial_tier = "$TIER"
 max_mps = $RATE
-concurrency = $CONCURRENCY
+$( [ "$CONCURRENCY" = default ] || echo "concurrency = $CONCURRENCY" )
 TOML
   cat > "$d/tp/campaigns/c0.toml" <<TOML
 id = "c0"
@@ -128,7 +133,9 @@ launch() { # $1 tool, $2 run dir, $3 incarnation number
     bullmq) cmd=(node "$HERE/bullmq.js" work) ;;
     bottleneck) cmd=(node "$HERE/bottleneck.js") ;;
   esac
-  FAKE_URL=$FAKE_URL REDIS_URL=$REDIS_URL SOURCE=$SOURCE RATE=$RATE CAP=$CAP CONTACTS=$CONTACTS CONCURRENCY=$CONCURRENCY \
+  local peers_concurrency=$CONCURRENCY
+  [ "$peers_concurrency" = default ] && peers_concurrency=400
+  FAKE_URL=$FAKE_URL REDIS_URL=$REDIS_URL SOURCE=$SOURCE RATE=$RATE CAP=$CAP CONTACTS=$CONTACTS CONCURRENCY=$peers_concurrency \
   RUST_LOG=warn /usr/bin/time -v -o "$2/time.$3.txt" "${cmd[@]}" > "$2/out.$3.log" 2>&1 &
   TIME_PID=$!
   PIDS+=("$TIME_PID")
@@ -180,8 +187,7 @@ run_one() { # $1 tool, $2 mode (clean|kill)
 }
 
 for tool in $TOOLS; do
-  run_one "$tool" clean
-  run_one "$tool" kill
+  for mode in $MODES; do run_one "$tool" "$mode"; done
 done
 
 echo "RATE=$RATE CAP=$CAP CONTACTS=$CONTACTS KILL_AT=$KILL_AT CONCURRENCY=$CONCURRENCY LATENCY_MS=$LATENCY_MS PROFILE=$PROFILE" > "$OUT/params"

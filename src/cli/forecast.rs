@@ -236,6 +236,7 @@ pub fn simulate(input: &ForecastInput) -> Result<Forecast> {
             new_uniques_today: today,
             max_mps: input.max_mps.saturating_mul(tick_secs),
             group_share: 1.0,
+            throughput_room: None,
         };
         let campaign = CampaignView {
             id: "forecast".into(),

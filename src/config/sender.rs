@@ -89,7 +89,7 @@ fn default_max_mps() -> u32 {
     20
 }
 fn default_concurrency() -> usize {
-    16
+    1024
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(10)

@@ -19,12 +19,14 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::in_flight::InFlightLimit;
 use super::progress::{ContactState, LeaseStatus, ProgressError, ProgressStore, Write};
 use super::react::{Reactor, SenderControls};
 use super::runner::{fill_window, open_reader, save_cursor, LiveCampaign, Runner};
 use super::schedule::{decide, RunFacts, RunState};
 use super::send::{Finished, SendJob};
 use super::status::{SenderSnapshot, StatusBoard};
+use super::timeline::SendTimeline;
 use crate::campaign::audience::SkipReason;
 use crate::campaign::consent::{self, blocked_any, ConsentStore, ContactKeys};
 use crate::campaign::file::{Category, TemplateRef as CampaignTemplate};
@@ -87,12 +89,25 @@ pub struct Dispatcher {
     day_start: Option<DateTime<Utc>>,
     ledger_ok: bool,
     last_stats: Option<LedgerStats>,
+    /// When each send may start (issue #15): spaced on the sender's own timeline.
+    /// Shared with the send jobs, which take their actual start from it.
+    timeline: Arc<Mutex<SendTimeline>>,
+    /// Sends kept in flight, from the provider's measured latency.
+    in_flight: InFlightLimit,
+    /// The clock at the previous tick: starts are reserved two ticks ahead.
+    last_tick_at: Option<DateTime<Utc>>,
 }
 
 impl Dispatcher {
     pub fn new(deps: SenderDeps) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(deps.concurrency)),
+            timeline: Arc::new(Mutex::new(SendTimeline::new(
+                deps.max_mps,
+                deps.pacer.settings().arrival_jitter,
+            ))),
+            in_flight: InFlightLimit::default(),
+            last_tick_at: None,
             deps,
             runners: BTreeMap::new(),
             sends: JoinSet::new(),
@@ -168,6 +183,9 @@ impl Dispatcher {
         if let Err(e) = done {
             tracing::warn!(sender = %self.deps.sender_id, error = %e, "send task ended abnormally");
         } else if let Ok(d) = done {
+            if let Some(latency) = d.latency {
+                self.in_flight.observe(latency);
+            }
             tracing::trace!(sender = %self.deps.sender_id, campaign = %d.campaign, "send finished");
         }
     }
@@ -255,8 +273,22 @@ impl Dispatcher {
                 open_now: true,
             })
             .collect();
-        if !views.is_empty() && self.permits.available_permits() > 0 {
-            let view = self.sender_view(&stats, now, &views);
+        // Starts are reserved up to two ticks ahead (the next decision plus the admission round
+        // trips), measured on the clock so a virtual clock's long ticks are covered too.
+        let lookahead = self
+            .last_tick_at
+            .map_or(chrono::Duration::zero(), |last| (now - last) * 2)
+            .max(chrono::Duration::milliseconds(100));
+        self.last_tick_at = Some(now);
+        let slots = self.free_slots(lookahead);
+        if !views.is_empty() && slots > 0 {
+            let mut view = self.sender_view(&stats, now, &views);
+            let room = {
+                let mut timeline = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
+                timeline.set_rate(view.max_mps, self.deps.pacer.settings().arrival_jitter);
+                timeline.room(now, lookahead)
+            };
+            view.throughput_room = Some(room.min(slots as u64));
             let plan = self.deps.pacer.plan(&view, &brakes, &views);
             for r in self.runners.values_mut() {
                 r.hold = plan
@@ -269,10 +301,9 @@ impl Dispatcher {
                 if grant == 0 {
                     continue;
                 }
-                // The pacer already took these from the sender's throughput cap. Start no more
-                // than free send slots: a send that waited for a slot would start late and
-                // bunch up with the next tick's, going over max_mps at the provider.
-                let n = (grant as usize).min(self.permits.available_permits());
+                // The pacer already took these from the sender's throughput cap and the
+                // timeline's room; each gets its own start on the timeline.
+                let n = (grant as usize).min(self.free_slots(lookahead));
                 if n == 0 {
                     break;
                 }
@@ -283,6 +314,21 @@ impl Dispatcher {
         }
         self.last_stats = Some(stats);
         self.publish(now);
+    }
+
+    /// Send slots free now: the in-flight limit (Little's law on the measured latency) less
+    /// the sends in flight, within the permits left.
+    fn free_slots(&self, lookahead: chrono::Duration) -> usize {
+        let in_flight = self.deps.concurrency - self.permits.available_permits();
+        let rate = f64::from(self.deps.max_mps);
+        let limit = self.in_flight.limit(
+            rate,
+            lookahead.to_std().unwrap_or_default(),
+            self.deps.concurrency,
+        );
+        limit
+            .saturating_sub(in_flight)
+            .min(self.permits.available_permits())
     }
 
     fn sender_view(
@@ -329,6 +375,8 @@ impl Dispatcher {
                 .current()
                 .min(self.deps.max_mps),
             group_share: self.deps.group_share,
+            // Set by the tick from the timeline.
+            throughput_room: None,
         }
     }
 
@@ -714,6 +762,13 @@ impl Dispatcher {
                 line,
                 counted,
                 admitted_at: now,
+                // Reserved once admission and claim are done, so they never delay it.
+                start_at: self
+                    .timeline
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .reserve(deps.clock.now()),
+                timeline: self.timeline.clone(),
                 attempt,
                 msg,
                 group: deps.group.clone(),

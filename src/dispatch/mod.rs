@@ -1,6 +1,7 @@
 //! Turning campaigns into sends: per-contact progress and leases ([`progress`]), the per-sender
 //! [`dispatcher`], the pure run-state decision ([`schedule`]) and the status board.
 pub mod dispatcher;
+pub mod in_flight;
 pub mod pacing_store;
 pub mod progress;
 pub mod progress_memory;
@@ -10,4 +11,5 @@ pub mod runner;
 pub mod schedule;
 mod send;
 pub mod status;
+pub mod timeline;
 pub mod window;

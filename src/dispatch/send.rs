@@ -21,6 +21,8 @@ use crate::provider::{Provider, SendOutcome, TemplateMessage};
 /// A finished send, reported back to the loop.
 pub(super) struct Finished {
     pub(super) campaign: String,
+    /// The provider call's latency (for the in-flight limit); `None` when no call was made.
+    pub(super) latency: Option<Duration>,
 }
 
 /// One send, from provider call to recorded outcome.
@@ -32,6 +34,10 @@ pub(super) struct SendJob {
     pub(super) line: u64,
     pub(super) counted: bool,
     pub(super) admitted_at: DateTime<Utc>,
+    /// When the send may start, on the sender's timeline (`timeline.rs`).
+    pub(super) start_at: DateTime<Utc>,
+    /// The sender's timeline, for the actual start.
+    pub(super) timeline: Arc<std::sync::Mutex<super::timeline::SendTimeline>>,
     /// Retries of this contact so far (0 on its first send).
     pub(super) attempt: u32,
     pub(super) msg: TemplateMessage,
@@ -49,9 +55,18 @@ pub(super) struct SendJob {
 
 impl SendJob {
     pub(super) async fn run(self) -> Finished {
+        crate::clock::sleep_until(self.clock.as_ref(), self.start_at).await;
+        // Woken late with others (a busy machine)? Still one spacing after the previous start.
+        let at = self
+            .timeline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .start(self.clock.now());
+        crate::clock::sleep_until(self.clock.as_ref(), at).await;
         let started = std::time::Instant::now();
         let outcome = self.provider.send(&self.msg).await;
-        self.observe(&outcome, started.elapsed());
+        let latency = started.elapsed();
+        self.observe(&outcome, latency);
         let line = self.line;
         let state = match &outcome {
             SendOutcome::Accepted { message_id, wa_id } => {
@@ -102,6 +117,7 @@ impl SendJob {
                 }
                 return Finished {
                     campaign: self.campaign,
+                    latency: Some(latency),
                 };
             }
             SendOutcome::Unknown { detail } => {
@@ -137,6 +153,7 @@ impl SendJob {
         }
         Finished {
             campaign: self.campaign,
+            latency: Some(latency),
         }
     }
 

@@ -71,6 +71,12 @@ pub struct PacerSettings {
     /// pace falls behind. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub catch_up: StdDuration,
+    /// Guard for the jitter between a send's start and its arrival at the provider: starts are
+    /// spaced `(1 s + arrival_jitter) / max_mps` apart (`dispatch/timeline.rs`), so no second of
+    /// arrivals goes over `max_mps` and the achieved rate is `max_mps / (1 + jitter)`.
+    /// Default `5ms` (99.5 % of the cap).
+    #[serde(with = "humantime_serde")]
+    pub arrival_jitter: StdDuration,
     /// When spam failures brake a sender.
     pub brakes: BrakeSettings,
 }
@@ -84,6 +90,7 @@ impl Default for PacerSettings {
             warmup_share: 0.5,
             cross_within: StdDuration::from_secs(3600),
             catch_up: StdDuration::from_secs(5),
+            arrival_jitter: StdDuration::from_millis(5),
             brakes: BrakeSettings::default(),
         }
     }
@@ -173,6 +180,10 @@ pub struct SenderView {
     /// `weight` over the weights of the senders in the group (a Meta portfolio shares one
     /// limit). 1 for a sender alone in its group.
     pub group_share: f64,
+    /// Sends the sender's timeline can still start before the next decision
+    /// (`SendTimeline::room`, which spaces every start): replaces the pacer's own per-second
+    /// count of grants. `None`: the pacer counts grants per second itself (the forecast).
+    pub throughput_room: Option<u64>,
 }
 
 impl SenderView {
@@ -439,7 +450,12 @@ impl Pacer {
         }
 
         // 2. Headroom and throughput are hard and shared by everyone.
-        let throughput = u64::from(self.throughput.available(now));
+        // The daemon's timeline spaces every start and says how many fit (`throughput_room`);
+        // without one (the forecast) the pacer's own cap counts grants per second.
+        let throughput = match sender.throughput_room {
+            Some(room) => room,
+            None => u64::from(self.throughput.available(now)),
+        };
         let hard = match headroom {
             DayBudget::Unlimited => throughput,
             DayBudget::Up(n) => n.min(throughput),
@@ -475,14 +491,16 @@ impl Pacer {
             }
         }
         let total = plan.total();
-        let taken = self
-            .throughput
-            .try_take(now, u32::try_from(total).unwrap_or(u32::MAX));
-        debug_assert_eq!(
-            u64::from(taken),
-            total,
-            "grants were capped by availability"
-        );
+        if sender.throughput_room.is_none() {
+            let taken = self
+                .throughput
+                .try_take(now, u32::try_from(total).unwrap_or(u32::MAX));
+            debug_assert_eq!(
+                u64::from(taken),
+                total,
+                "grants were capped by availability"
+            );
+        }
         self.granted_today += total;
 
         if plan.grants.is_empty() {
@@ -644,7 +662,9 @@ impl Pacer {
     /// A new template's rate cap, in sends a second: `warmup_share x max_mps` for its first
     /// `warmup_sends` sends (DESIGN.md §3: the warm-up slows the rate, never the day's budget).
     fn warmup_rate(&self, campaign: &CampaignView, max_mps: u32) -> Option<u32> {
-        (campaign.template_sends < self.settings.warmup_sends).then(|| {
+        // A share of 1 switches the warm-up off (README).
+        let warming = self.settings.warmup_share < 1.0;
+        (warming && campaign.template_sends < self.settings.warmup_sends).then(|| {
             // Float to int casts saturate; at least one a second.
             ((self.settings.warmup_share * f64::from(max_mps)).floor() as u32).max(1)
         })
@@ -764,6 +784,7 @@ mod tests {
             new_uniques_today: 0,
             max_mps: 20,
             group_share: 1.0,
+            throughput_room: None,
         }
     }
 
