@@ -169,7 +169,7 @@ fn field_answer(folder: &str) -> (u16, String) {
 }
 
 fn account_braked(s: &SenderStatus) -> bool {
-    s.brakes.iter().any(|b| b.reason.starts_with("Account"))
+    s.brakes.iter().any(|b| b.reason.starts_with("account: "))
 }
 
 fn answer(i: usize, status: u16, body: Value, times: usize) -> Fault {
@@ -399,7 +399,7 @@ async fn spam_failures_brake_marketing_and_template_errors_pause_the_campaign() 
     )
     .await;
     rig.until("spam brake on after three 131048", 20, |c, s| {
-        s.brakes.iter().any(|b| b.reason == "SpamRate")
+        s.brakes.iter().any(|b| b.reason == "spam rate (131048)")
             && c.totals.failed_by_code.get("131048") == Some(&3)
     })
     .await;
@@ -454,7 +454,7 @@ async fn a_spam_brake_reaches_a_replica_and_survives_a_restart() {
             .await
             .unwrap_or_default()
             .iter()
-            .any(|s| s.brakes.iter().any(|b| b.reason == "SpamRate"))
+            .any(|s| s.brakes.iter().any(|b| b.reason == "spam rate (131048)"))
     };
     let mut on = false;
     for _ in 0..200 {

@@ -78,14 +78,10 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
         brakes: snap
             .brakes
             .iter()
-            .map(|(reason, since)| ApiBrake {
-                reason: reason.clone(),
+            .map(|(brake, since)| ApiBrake {
+                reason: brake.to_string(),
                 since: Some(*since),
-                effect: if reason.contains("Medium") {
-                    "halve".into()
-                } else {
-                    "pause".into()
-                },
+                effect: brake.effect().into(),
             })
             .collect(),
         rate_per_second: snap.campaigns.iter().map(|c| c.rate_per_second).sum(),

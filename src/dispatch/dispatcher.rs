@@ -460,7 +460,7 @@ impl Dispatcher {
                 brakes_factor
                     .1
                     .iter()
-                    .map(|(b, _)| format!("{b:?}"))
+                    .map(|(b, _)| b.to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
             }),
@@ -555,12 +555,9 @@ impl Dispatcher {
         for ((i, key, line), state) in candidates.into_iter().zip(existing) {
             match state {
                 // Retrying or deferred, and its time has come: back to pending, then sent.
+                // (Its retry count stays in the store for the next failure, react.rs.)
                 Some(s) if s.line() == line && s.not_before().is_some_and(|t| t <= now) => {
-                    let attempt = match s {
-                        ContactState::Retrying { attempt, .. } => attempt,
-                        _ => 0,
-                    };
-                    due.push((i, key, line, attempt));
+                    due.push((i, key, line));
                 }
                 Some(s) if s.line() == line => {
                     if let Some(t) = s.not_before() {
@@ -569,7 +566,7 @@ impl Dispatcher {
                     r.window.settle(i);
                 }
                 Some(_) => skips.push((i, format!("L{line}"), line, SkipReason::Duplicate)),
-                None => fresh.push((i, key, line, 0)),
+                None => fresh.push((i, key, line)),
             }
         }
         if let Some(t) = next_retry {
@@ -579,7 +576,7 @@ impl Dispatcher {
                 .map_err(|e| e.to_string())?;
         }
         if !due.is_empty() {
-            let fields: Vec<String> = due.iter().map(|(_, k, _, _)| k.to_hex()).collect();
+            let fields: Vec<String> = due.iter().map(|(_, k, _)| k.to_hex()).collect();
             deps.progress
                 .requeue(&run, &fields, false)
                 .await
@@ -611,7 +608,7 @@ impl Dispatcher {
             save_cursor(r, deps.progress.as_ref(), fence).await;
             return Ok(());
         }
-        let keys: Vec<_> = fresh.iter().map(|(_, k, _, _)| *k).collect();
+        let keys: Vec<_> = fresh.iter().map(|(_, k, _)| *k).collect();
         let decisions = deps
             .ledger
             .admit(&deps.group, now, &keys, n as u32)
@@ -619,11 +616,9 @@ impl Dispatcher {
             .map_err(|e: LedgerError| e.to_string())?;
         let mut admitted = Vec::new();
         r.limit_until = None;
-        for ((i, key, line, attempt), d) in fresh.into_iter().zip(decisions) {
+        for ((i, key, line), d) in fresh.into_iter().zip(decisions) {
             match d {
-                AdmitDecision::Admitted { counted } => {
-                    admitted.push((i, key, line, counted, attempt))
-                }
+                AdmitDecision::Admitted { counted } => admitted.push((i, key, line, counted)),
                 AdmitDecision::LimitReached { retry_at } => {
                     r.limit_until = Some(
                         r.limit_until
@@ -637,7 +632,7 @@ impl Dispatcher {
         // 4. Claim (fenced), then send.
         let writes: Vec<Write> = admitted
             .iter()
-            .map(|(_, key, line, _, _)| Write {
+            .map(|(_, key, line, _)| Write {
                 field: key.to_hex(),
                 state: ContactState::InFlight { line: *line },
             })
@@ -646,7 +641,7 @@ impl Dispatcher {
             Ok(c) => c,
             Err(e) => {
                 // Not claimed: give the counted slots back, nothing was sent.
-                for (_, key, _, counted, _) in &admitted {
+                for (_, key, _, counted) in &admitted {
                     if *counted {
                         let _ = deps.ledger.release(&deps.group, *key, now).await;
                     }
@@ -665,7 +660,7 @@ impl Dispatcher {
             return Ok(());
         };
         let mut started = 0u64;
-        for ((i, key, line, counted, attempt), prior) in admitted.into_iter().zip(claimed) {
+        for ((i, key, line, counted), prior) in admitted.into_iter().zip(claimed) {
             r.window.settle(i);
             if prior.is_some() {
                 continue; // another row of this run got there first
@@ -711,7 +706,6 @@ impl Dispatcher {
                 line,
                 counted,
                 admitted_at: now,
-                attempt,
                 msg,
                 group: deps.group.clone(),
                 sender: controls.clone(),
@@ -782,10 +776,7 @@ impl Dispatcher {
             group: self.deps.group.0.clone(),
             ledger_ok: self.ledger_ok,
             stats: self.last_stats.clone(),
-            brakes: brakes
-                .iter()
-                .map(|(b, since)| (format!("{b:?}"), *since))
-                .collect(),
+            brakes,
             campaigns,
             at: now,
         });

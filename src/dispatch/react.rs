@@ -126,10 +126,13 @@ pub fn decide(
         FailureAction::BrakeSender => r.sender = SenderEffect::SpamFailure,
         FailureAction::PauseSender => {
             r.fate = Fate::Pending;
-            r.sender = SenderEffect::Pause(format!(
-                "{} {}: {}",
-                failure.class, failure.code, failure.detail
-            ));
+            // The provider's own words first, then its code: "Authentication Failed (http_401)".
+            let detail = failure.detail.trim();
+            r.sender = SenderEffect::Pause(if detail.is_empty() || detail == failure.code {
+                failure.code.clone()
+            } else {
+                format!("{detail} ({})", failure.code)
+            });
         }
         FailureAction::PauseCampaign | FailureAction::PauseTemplate => {
             r.fate = Fate::Pending;
@@ -172,14 +175,17 @@ impl Reactor {
     /// Decides and applies the reaction to `failure` for one contact, on every sender it
     /// concerns (the sender that sent it, or all the callback may be about). The sender is
     /// paused before the contact is written, so a pause takes effect at the first answer.
+    ///
+    /// How often the contact was retried comes from the progress store, where it outlives the
+    /// contact's resends: a send answer and a later `failed` callback climb one ladder.
     pub async fn react(
         &self,
         failure: &Failure,
-        attempt: u32,
         now: DateTime<Utc>,
         contact: ContactRef<'_>,
         senders: &[SenderControls],
     ) -> Result<Reaction, ProgressError> {
+        let attempt = self.progress.attempts(contact.run, contact.field).await?;
         let reaction = decide(failure, attempt, now, &self.retries);
         for s in senders {
             if let Some(active) = self.apply_to_sender(&reaction.sender, s, now) {

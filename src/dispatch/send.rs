@@ -32,8 +32,6 @@ pub(super) struct SendJob {
     pub(super) line: u64,
     pub(super) counted: bool,
     pub(super) admitted_at: DateTime<Utc>,
-    /// Retries of this contact so far (0 on its first send).
-    pub(super) attempt: u32,
     pub(super) msg: TemplateMessage,
     pub(super) group: LimitGroup,
     pub(super) sender: SenderControls,
@@ -89,13 +87,7 @@ impl SendJob {
                 let now = self.clock.now();
                 if let Err(e) = self
                     .reactor
-                    .react(
-                        f,
-                        self.attempt,
-                        now,
-                        contact,
-                        std::slice::from_ref(&self.sender),
-                    )
+                    .react(f, now, contact, std::slice::from_ref(&self.sender))
                     .await
                 {
                     tracing::warn!(campaign = %self.campaign, error = %e, "failure not recorded");
