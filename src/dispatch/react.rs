@@ -14,7 +14,7 @@
 //! | marketing cap (131049) | `deferred` 24 h, then sent again | | |
 //! | spam (131048) | `failed` | spam brake (marketing) | |
 //! | opted out (131050, 1012) | `failed`, opt-out stored | | |
-//! | undeliverable (131026, 1002) | `invalid`: never retried | | |
+//! | undeliverable (131026, 1002) | `invalid`: never retried; later campaigns skip it (`undeliverable` in the consent store) | | |
 //! | template invalid / paused | back to pending | | paused |
 //! | account / auth (401, 131042, 131031, 368, 1003, 4001, Invalid App Details) | back to pending | `account` brake: paused | |
 //! | unknown | `failed` with its code, counted | | |
@@ -193,13 +193,19 @@ impl Reactor {
             }
         }
         self.count(failure, &reaction, senders);
-        if reaction.opt_out {
-            if let Some(key) = ContactKey::from_hex(contact.field) {
-                self.consent
-                    .opt_out(key, OptOutSource::Provider, now)
-                    .await
-                    .map_err(|e| ProgressError::Unavailable(e.to_string()))?;
-            }
+        // An opt-out, or a number WhatsApp cannot reach: every later campaign skips it too.
+        let global = if reaction.opt_out {
+            Some(OptOutSource::Provider)
+        } else if matches!(reaction.fate, Fate::Invalid { .. }) {
+            Some(OptOutSource::Undeliverable)
+        } else {
+            None
+        };
+        if let (Some(source), Some(key)) = (global, ContactKey::from_hex(contact.field)) {
+            self.consent
+                .opt_out(key, source, now)
+                .await
+                .map_err(|e| ProgressError::Unavailable(e.to_string()))?;
         }
         if reaction.pause_campaign {
             self.pause_campaign(contact.run.campaign()).await?;
