@@ -403,6 +403,19 @@ async fn spam_failures_brake_marketing_and_template_errors_pause_the_campaign() 
             && c.totals.failed_by_code.get("131048") == Some(&3)
     })
     .await;
+    // `tierpace status` says it in words, not in Rust's Debug form.
+    let url = rig.s.url("");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tierpace"))
+            .args(["status", "--url", &url])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("spam rate (131048) (pause)"), "{text}");
+    assert!(!text.contains("SpamRate"), "{text}");
     rig.stop().await;
 
     let rig = rig_template().await;
@@ -733,7 +746,10 @@ async fn account_codes_by_answer_and_by_callback_pause_the_sender_and_use_no_con
         .await;
         let s = rig.sender().await.unwrap();
         let reason = &s.brakes[0].reason;
-        assert!(reason.contains(code), "{via:?} {code}: {reason}");
+        assert!(
+            reason.starts_with("account: ") && reason.contains(code),
+            "{via:?} {code}: {reason}"
+        );
         rig.until(&format!("{via:?} {code}: contacts pending"), 10, |c, _| {
             c.totals.failed == 0 && c.totals.pending >= 1 && c.state == "braked"
         })
