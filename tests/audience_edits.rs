@@ -263,7 +263,7 @@ async fn a_row_deleted_while_stopped_is_noticed_at_restart_and_no_row_is_skipped
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_truncated_audience_never_says_completed_with_contacts_left() {
+async fn a_truncated_audience_never_says_completed_with_contacts_left_even_after_a_restart() {
     let rig = rig().await;
     rig.until_sends(10).await;
     // Truncated to its first 60 rows (an editor crashed, a copy was cut short).
@@ -275,6 +275,17 @@ async fn a_truncated_audience_never_says_completed_with_contacts_left() {
     rig.stopped_for_the_edit().await;
     let c = rig.campaign().await.unwrap();
     assert_ne!(c.state, "completed");
+    // A restart keeps the run stopped, and still says why.
+    rig.token.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), rig.daemon).await;
+    let (token, daemon) =
+        support::daemon::start_in_process(rig.s.config.clone(), Arc::new(SystemClock));
+    let rig = Rig {
+        token,
+        daemon,
+        ..rig
+    };
+    rig.stopped_for_the_edit().await;
     // Resumed: the file as it is now is the audience; each of its contacts exactly once.
     let kept: Vec<usize> = (0..60).collect();
     rig.resumed_reaches_everyone_once(&kept).await;

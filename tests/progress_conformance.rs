@@ -297,11 +297,13 @@ conformance!(cursor_and_controls_and_message_index_persist, |s: Arc<
         Control {
             paused: true,
             cancelled: false,
+            audience_changed: true,
         },
     )
     .await
     .unwrap();
     assert!(s.control("bf").await.unwrap().paused);
+    assert!(s.control("bf").await.unwrap().audience_changed);
     s.index_message("gs-1", &run, "c1").await.unwrap();
     assert_eq!(
         s.lookup_message("gs-1").await.unwrap(),

@@ -261,6 +261,8 @@ impl AdminOps for Admin {
                     return Err(AdminError::Conflict(format!("campaign {id} is cancelled")));
                 }
                 ctl.paused = false;
+                // After an edited audience: the run reads the file again from the top.
+                ctl.audience_changed = false;
             }
             CampaignAction::Cancel => ctl.cancelled = true,
             CampaignAction::RetryFailed => {

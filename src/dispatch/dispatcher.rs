@@ -367,6 +367,17 @@ impl Dispatcher {
         let control = progress.control(id).await?;
         r.paused = control.paused;
         r.cancelled = control.cancelled;
+        // Stopped for an edited audience by another replica or before a restart: say so.
+        if control.audience_changed && control.paused && r.audience_changed.is_none() {
+            r.audience_changed = Some(super::runner::AudienceChange {
+                reason: format!(
+                    "audience {} changed while its run was going",
+                    r.live.campaign.audience.file.display()
+                ),
+                acted_on: true,
+            });
+            r.reader = None;
+        }
         // The run was stopped for an edited audience and the operator resumed it: the file is
         // read again from the top (its cursor was cleared when the run stopped).
         if r.audience_changed.as_ref().is_some_and(|c| c.acted_on) && !r.paused {
@@ -866,7 +877,14 @@ async fn stop_for_audience_change(
         "audience changed under its run: run stopped; a new file is a new run, or `tierpace resume` re-reads this one from the top");
     let c = progress.control(&id).await?;
     progress
-        .set_control(&id, super::progress::Control { paused: true, ..c })
+        .set_control(
+            &id,
+            super::progress::Control {
+                paused: true,
+                audience_changed: true,
+                ..c
+            },
+        )
         .await?;
     r.paused = true;
     if let Some(fence) = r.fence.take() {

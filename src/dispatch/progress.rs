@@ -244,6 +244,9 @@ pub enum LeaseStatus {
 pub struct Control {
     pub paused: bool,
     pub cancelled: bool,
+    /// Paused because its audience file was edited under the run (issue 16 §3): kept so status
+    /// says so after a restart and on every replica; `resume` clears it.
+    pub audience_changed: bool,
 }
 
 /// The run's progress summary.

@@ -387,16 +387,19 @@ where
 
     async fn control(&self, campaign: &str) -> Result<Control, ProgressError> {
         let mut conn = self.conn.clone();
-        let (paused, cancelled): (Option<String>, Option<String>) = redis::cmd("HMGET")
-            .arg(self.control_key(campaign))
-            .arg("paused")
-            .arg("cancelled")
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| map_err(e, &RunId(campaign.into())))?;
+        let (paused, cancelled, changed): (Option<String>, Option<String>, Option<String>) =
+            redis::cmd("HMGET")
+                .arg(self.control_key(campaign))
+                .arg("paused")
+                .arg("cancelled")
+                .arg("audience_changed")
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| map_err(e, &RunId(campaign.into())))?;
         Ok(Control {
             paused: paused.as_deref() == Some("1"),
             cancelled: cancelled.as_deref() == Some("1"),
+            audience_changed: changed.as_deref() == Some("1"),
         })
     }
 
@@ -409,6 +412,8 @@ where
             .arg(flag(control.paused))
             .arg("cancelled")
             .arg(flag(control.cancelled))
+            .arg("audience_changed")
+            .arg(flag(control.audience_changed))
             .query_async(&mut conn)
             .await
             .map_err(|e| map_err(e, &RunId(campaign.into())))?;
