@@ -297,11 +297,13 @@ conformance!(cursor_and_controls_and_message_index_persist, |s: Arc<
         Control {
             paused: true,
             cancelled: false,
+            audience_changed: true,
         },
     )
     .await
     .unwrap();
     assert!(s.control("bf").await.unwrap().paused);
+    assert!(s.control("bf").await.unwrap().audience_changed);
     s.index_message("gs-1", &run, "c1").await.unwrap();
     assert_eq!(
         s.lookup_message("gs-1").await.unwrap(),
@@ -449,5 +451,78 @@ conformance!(
                 .unwrap(),
             vec![None, None]
         );
+    }
+);
+
+conformance!(
+    a_contacts_retry_count_outlives_its_resend_and_retry_failed_clears_it,
+    |s: Arc<dyn ProgressStore>| async move {
+        let run = RunId::new("bf", "r10");
+        let f = held(&*s, &run, "a", 0).await;
+        assert_eq!(s.attempts(&run, "c1").await.unwrap(), 0, "never retried");
+        // Sent, then a failed callback says 131056: retry number 1.
+        s.claim(&run, f, &[claim("c1", 2)]).await.unwrap();
+        let sent = |id: &str| {
+            set(
+                "c1",
+                ContactState::Sent {
+                    line: 2,
+                    message_id: id.into(),
+                },
+            )
+        };
+        let retrying = |attempt: u32| {
+            set(
+                "c1",
+                ContactState::Retrying {
+                    line: 2,
+                    code: "131056".into(),
+                    not_before: t(4),
+                    attempt,
+                },
+            )
+        };
+        s.update(&run, &[sent("m1")]).await.unwrap();
+        s.update(&run, &[retrying(1)]).await.unwrap();
+        assert_eq!(s.attempts(&run, "c1").await.unwrap(), 1);
+        // Due: back to pending, claimed and sent again. The state is gone, the count is not.
+        s.requeue(&run, &["c1".to_string()], false).await.unwrap();
+        assert_eq!(
+            s.states(&run, &["c1".to_string()]).await.unwrap(),
+            vec![None]
+        );
+        s.claim(&run, f, &[claim("c1", 2)]).await.unwrap();
+        s.update(&run, &[sent("m2")]).await.unwrap();
+        assert_eq!(
+            s.attempts(&run, "c1").await.unwrap(),
+            1,
+            "kept across the resend"
+        );
+        s.update(&run, &[retrying(2)]).await.unwrap();
+        assert_eq!(s.attempts(&run, "c1").await.unwrap(), 2);
+        // The ladder ends: failed with the code. `retry --failed` starts it over.
+        s.requeue(&run, &["c1".to_string()], false).await.unwrap();
+        s.claim(&run, f, &[claim("c1", 2)]).await.unwrap();
+        s.update(
+            &run,
+            &[set(
+                "c1",
+                ContactState::Failed {
+                    line: 2,
+                    code: "131056".into(),
+                },
+            )],
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.attempts(&run, "c1").await.unwrap(), 2);
+        assert_eq!(s.retry_failed(&run, &["131056".into()]).await.unwrap(), 1);
+        assert_eq!(
+            s.attempts(&run, "c1").await.unwrap(),
+            0,
+            "cleared by retry --failed"
+        );
+        // Another run's contact of the same key has its own count.
+        assert_eq!(s.attempts(&RunId::new("bf", "r11"), "c1").await.unwrap(), 0);
     }
 );

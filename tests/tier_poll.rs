@@ -354,3 +354,53 @@ async fn without_partner_credentials_status_says_the_tier_is_not_polled() {
     token.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), daemon).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_failing_from_the_start_never_blocks_sending_nor_raises_the_limit() {
+    let (partner, partner_url) = start_fake().await;
+    // The Partner API hangs past the timeout (with an answer that would raise the limit), then
+    // errors: no poll ever succeeds.
+    partner.set(
+        200,
+        r#"{"status":"success","ratings":{"currentLimit":"TIER_UNLIMITED","event":"UPGRADE"}}"#,
+        Duration::from_secs(5),
+    );
+    let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
+    let s = scenario::write(&ScenarioSpec {
+        gupshup_url: &fake.base_url(),
+        contacts: 30,
+        ..Default::default()
+    });
+    let root = s.dir.path();
+    std::fs::write(root.join("app.id"), "app-123\n").unwrap();
+    std::fs::write(root.join("partner.token"), "partner-token\n").unwrap();
+    let mut config = std::fs::read_to_string(&s.config).unwrap();
+    config.push_str(&format!(
+        "partner_app_id_file = \"{r}/app.id\"\npartner_token_file = \"{r}/partner.token\"\npartner_base_url = \"{partner_url}\"\ntier_poll = \"1h\"\n",
+        r = root.display()
+    ));
+    std::fs::write(&s.config, config).unwrap();
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    // Sending goes on while the first poll hangs.
+    assert!(
+        support::daemon::wait_for(|| fake.sends().len() == 30, 30).await,
+        "sent {} of 30 while the poll failed",
+        fake.sends().len()
+    );
+    partner.set(500, "{}", Duration::ZERO);
+    let after = refresh(&s).await;
+    let x = after.iter().find(|x| x.id == "sac").unwrap();
+    assert_eq!(
+        x.tier, "TIER_1K",
+        "a failed poll never raises a limit: {x:#?}"
+    );
+    assert_eq!(x.provider_tier, None, "{x:#?}");
+    assert!(
+        x.provider_poll.as_deref().unwrap_or("").contains("failed"),
+        "{x:#?}"
+    );
+    assert!(!partner.seen().is_empty(), "the poll was tried");
+    token.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), daemon).await;
+}

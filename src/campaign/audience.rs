@@ -110,6 +110,11 @@ pub struct AudiencePosition {
     pub rows: u64,
     /// Byte offset of the next row: checked on resume to notice a file that changed.
     pub byte: u64,
+    /// Fingerprint of the file's bytes before `byte` (see [`RecordPosition`]): checked on resume,
+    /// so an edit that keeps the rows' lengths is noticed too. `None` in cursors saved by
+    /// builds before it.
+    #[serde(default)]
+    pub fingerprint: Option<u64>,
 }
 
 /// Why an audience cannot be read at all.
@@ -355,9 +360,11 @@ impl AudienceReader {
     }
 
     pub fn position(&self) -> AudiencePosition {
+        let p = self.csv.position();
         AudiencePosition {
             rows: self.rows,
-            byte: self.csv.position().byte,
+            byte: p.byte,
+            fingerprint: Some(p.fingerprint),
         }
     }
 
@@ -395,11 +402,20 @@ impl AudienceReader {
                 });
             }
         }
-        let byte = self.csv.position().byte;
-        if byte != pos.byte {
+        let here = self.csv.position();
+        if here.byte != pos.byte {
             return Err(AudienceError::Changed {
                 file: self.file.clone(),
-                detail: format!("row {} ends at byte {byte}, not {}", pos.rows, pos.byte),
+                detail: format!(
+                    "row {} ends at byte {}, not {}",
+                    pos.rows, here.byte, pos.byte
+                ),
+            });
+        }
+        if pos.fingerprint.is_some_and(|f| f != here.fingerprint) {
+            return Err(AudienceError::Changed {
+                file: self.file.clone(),
+                detail: format!("the first {} rows are not the ones read before", pos.rows),
             });
         }
         Ok(())

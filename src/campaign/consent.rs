@@ -57,6 +57,10 @@ pub enum OptOutSource {
     /// Meta's `user_preferences` webhook (`marketing_messages` `stop`): the customer tapped
     /// "Stop promotions" (DOMAIN.md §7). Directly from Meta or through Gupshup's v3 callbacks.
     MarketingPreference,
+    /// A send failed because the number is not on WhatsApp or not a valid destination (131026,
+    /// Gupshup 1002; DOMAIN.md §3 "never retry"): later campaigns skip it too. Not the customer's
+    /// wish, but the same effect; an opt-in event or `tierpace optout remove` lifts it.
+    Undeliverable,
 }
 
 impl OptOutSource {
@@ -67,6 +71,7 @@ impl OptOutSource {
             Self::Admin => "admin",
             Self::File => "file",
             Self::MarketingPreference => "marketing_preference",
+            Self::Undeliverable => "undeliverable",
         }
     }
 
@@ -78,6 +83,7 @@ impl OptOutSource {
             Self::Admin,
             Self::File,
             Self::MarketingPreference,
+            Self::Undeliverable,
         ]
         .into_iter()
         .find(|src| src.as_str() == s)
@@ -88,7 +94,9 @@ impl OptOutSource {
     pub fn scope(self) -> ConsentScope {
         match self {
             Self::MarketingPreference => ConsentScope::Marketing,
-            Self::Keyword | Self::Provider | Self::Admin | Self::File => ConsentScope::All,
+            Self::Keyword | Self::Provider | Self::Admin | Self::File | Self::Undeliverable => {
+                ConsentScope::All
+            }
         }
     }
 }

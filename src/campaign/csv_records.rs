@@ -18,15 +18,41 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
 use super::text_encoding::TextEncoding;
 
-/// Where a reader stands: the byte offset of the next record and the line that byte is on.
+/// Where a reader stands: the byte offset of the next record, the line that byte is on, and a
+/// fingerprint of every byte before it (FNV-1a, 64 bits), so a resume can tell that the part of
+/// the file already read is still the same (issue 16 §3: an audience edited under its run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordPosition {
     pub byte: u64,
     pub line: u64,
+    pub fingerprint: u64,
 }
 
 impl RecordPosition {
-    pub const START: Self = Self { byte: 0, line: 1 };
+    pub const START: Self = Self {
+        byte: 0,
+        line: 1,
+        fingerprint: FNV_OFFSET,
+    };
+
+    /// Moves past `bytes` (the next bytes of the file).
+    fn advance(&mut self, bytes: &[u8]) {
+        self.byte += bytes.len() as u64;
+        self.line += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.fingerprint = fnv1a(self.fingerprint, bytes);
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a over `bytes`, continuing from `h`: a fingerprint, not a defence against a forger (an
+/// operator's editor is not an adversary), and its state is one `u64`, so a position can carry it.
+fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// One record's cells, as bytes.
@@ -163,12 +189,10 @@ impl<R: Read> RecordReader<R> {
                 .iter()
                 .take_while(|&&b| b == b'\n' || b == b'\r')
                 .count();
-            let lines = buf[..skip].iter().filter(|&&b| b == b'\n').count();
             // Only a buffer of nothing but line ends (a long run of blank lines) goes round again.
             let whole = skip == buf.len();
+            self.pos.advance(&buf[..skip]);
             self.input.consume(skip);
-            self.pos.byte += skip as u64;
-            self.pos.line += lines as u64;
             if !whole {
                 break;
             }
@@ -187,10 +211,8 @@ impl<R: Read> RecordReader<R> {
                 self.core
                     .read_record(input, &mut rec.bytes[out..], &mut rec.ends[ends..]);
             // Lines inside the record (quoted cells), and the `\n` ending it when it is LF.
-            let lines = input[..nin].iter().filter(|&&b| b == b'\n').count();
+            self.pos.advance(&input[..nin]);
             self.input.consume(nin);
-            self.pos.byte += nin as u64;
-            self.pos.line += lines as u64;
             // csv-core keeps `ends` relative to the record's start across calls.
             out += nout;
             ends += nend;

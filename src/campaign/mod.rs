@@ -18,6 +18,7 @@
 //! - [`metrics`]: the log line and counter for each registry event and skipped contact.
 
 pub mod audience;
+pub mod audience_stamp;
 pub mod check;
 pub mod consent;
 pub mod consent_scope;

@@ -309,7 +309,7 @@ mod tests {
             upgrade_to: Some("TIER_10K".into()),
             quality: "HIGH".into(),
             brakes: vec![Brake {
-                reason: "quality_medium".into(),
+                reason: "quality medium".into(),
                 since: None,
                 effect: "halve".into(),
             }],
@@ -363,7 +363,7 @@ mod tests {
             text.contains("TIER_10K 2026-11-26 15:00 UTC (in 3h 00m)"),
             "{text}"
         );
-        assert!(text.contains("quality_medium (halve)"), "{text}");
+        assert!(text.contains("quality medium (halve)"), "{text}");
         assert!(text.contains("[##########..........]  50%"), "{text}");
         assert!(text.contains("3h 05m"), "{text}");
         assert!(

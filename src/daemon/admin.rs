@@ -78,14 +78,10 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
         brakes: snap
             .brakes
             .iter()
-            .map(|(reason, since)| ApiBrake {
-                reason: reason.clone(),
+            .map(|(brake, since)| ApiBrake {
+                reason: brake.to_string(),
                 since: Some(*since),
-                effect: if reason.contains("Medium") {
-                    "halve".into()
-                } else {
-                    "pause".into()
-                },
+                effect: brake.effect().into(),
             })
             .collect(),
         rate_per_second: snap.campaigns.iter().map(|c| c.rate_per_second).sum(),
@@ -265,6 +261,8 @@ impl AdminOps for Admin {
                     return Err(AdminError::Conflict(format!("campaign {id} is cancelled")));
                 }
                 ctl.paused = false;
+                // After an edited audience: the run reads the file again from the top.
+                ctl.audience_changed = false;
             }
             CampaignAction::Cancel => ctl.cancelled = true,
             CampaignAction::RetryFailed => {

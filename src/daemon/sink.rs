@@ -194,9 +194,10 @@ impl Sink {
             pacing: s.pacing.clone(),
         };
         let contact = ContactRef { run, field, line };
-        // A callback does not say how often this contact was retried: its ladder starts over.
+        // How often this contact was retried is kept in the progress store: a retry reported
+        // by a callback continues its ladder (react.rs reads it).
         reactor
-            .react(&failure, 0, s.clock.now(), contact, &senders)
+            .react(&failure, s.clock.now(), contact, &senders)
             .await
             .map_err(|e| e.to_string())?;
         Ok(())

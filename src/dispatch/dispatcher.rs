@@ -22,12 +22,13 @@ use tokio_util::sync::CancellationToken;
 use super::in_flight::InFlightLimit;
 use super::progress::{ContactState, LeaseStatus, ProgressError, ProgressStore, Write};
 use super::react::{Reactor, SenderControls};
-use super::runner::{fill_window, open_reader, save_cursor, LiveCampaign, Runner};
+use super::runner::{
+    check_audience, fill_window, open_reader, rescan, save_cursor, LiveCampaign, Runner,
+};
 use super::schedule::{decide, RunFacts, RunState};
 use super::send::{Finished, SendJob};
 use super::status::{SenderSnapshot, StatusBoard};
 use super::timeline::SendTimeline;
-use crate::campaign::audience::SkipReason;
 use crate::campaign::consent::{self, blocked_any, ConsentStore, ContactKeys};
 use crate::campaign::file::{Category, TemplateRef as CampaignTemplate};
 use crate::clock::Clock;
@@ -417,12 +418,37 @@ impl Dispatcher {
         let control = progress.control(id).await?;
         r.paused = control.paused;
         r.cancelled = control.cancelled;
+        // Stopped for an edited audience by another replica or before a restart: say so.
+        if control.audience_changed && control.paused && r.audience_changed.is_none() {
+            r.audience_changed = Some(super::runner::AudienceChange {
+                reason: format!(
+                    "audience {} changed while its run was going",
+                    r.live.campaign.audience.file.display()
+                ),
+                acted_on: true,
+            });
+            r.reader = None;
+        }
+        // The run was stopped for an edited audience and the operator resumed it: the file is
+        // read again from the top (its cursor was cleared when the run stopped).
+        if r.audience_changed.as_ref().is_some_and(|c| c.acted_on) && !r.paused {
+            tracing::info!(campaign = %id, file = %r.live.campaign.audience.file.display(),
+                "run resumed after its audience changed: re-reading it from the top, contacts already handled are skipped");
+            r.audience_changed = None;
+            r.meta.cursor = None;
+            r.reader = None;
+            rescan(r, &self.deps.hasher).await;
+        }
         let calendar_open = r.live.calendar.is_open(now);
         let schedule = r.live.campaign.schedule.clone();
         let in_window =
             schedule.start.is_none_or(|s| now >= s) && schedule.end.is_none_or(|e| now < e);
-        let wants_lease =
-            !r.cancelled && !r.paused && calendar_open && in_window && r.read_error.is_none();
+        let wants_lease = !r.cancelled
+            && !r.paused
+            && calendar_open
+            && in_window
+            && r.read_error.is_none()
+            && r.audience_changed.is_none();
         let renew_due = r.lease_until.is_none_or(|until| {
             until - now < chrono::Duration::from_std(self.deps.lease_ttl / 2).unwrap_or_default()
         });
@@ -487,8 +513,16 @@ impl Dispatcher {
             r.exhausted = false;
             tracing::info!(campaign = %id, "retry requested: re-reading the audience from the top");
         }
-        if r.fence.is_some() && r.reader.is_none() && r.read_error.is_none() {
+        check_audience(r).await;
+        if r.fence.is_some()
+            && r.reader.is_none()
+            && r.read_error.is_none()
+            && r.audience_changed.is_none()
+        {
             open_reader(r, &self.deps.hasher).await;
+        }
+        if let Some(reason) = r.take_audience_change() {
+            stop_for_audience_change(r, progress.as_ref(), &self.deps.owner, &reason).await?;
         }
         let facts = RunFacts {
             now: Some(now),
@@ -496,8 +530,13 @@ impl Dispatcher {
             paused: r.paused,
             start: schedule.start,
             end: schedule.end,
-            done: (r.exhausted && r.window.is_empty() || r.remaining() == 0)
-                && r.meta.count("in_flight") == 0
+            // With the file open, done means read to its end (counters from before an edit of
+            // the audience may say more rows are settled than the file now has).
+            done: (if r.reader.is_some() {
+                r.exhausted && r.window.is_empty()
+            } else {
+                r.remaining() == 0
+            }) && r.meta.count("in_flight") == 0
                 && r.meta.waiting() == 0
                 && !sends_running,
             calendar_open,
@@ -511,7 +550,7 @@ impl Dispatcher {
                 brakes_factor
                     .1
                     .iter()
-                    .map(|(b, _)| format!("{b:?}"))
+                    .map(|(b, _)| b.to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
             }),
@@ -519,7 +558,17 @@ impl Dispatcher {
             held_by: r.held_by.clone(),
         };
         let status = decide(&facts);
-        if let Some(err) = &r.read_error {
+        if let Some(change) = &r.audience_changed {
+            r.status = super::schedule::RunStatus {
+                state: RunState::AudienceChanged,
+                why: format!(
+                    "{}; a new file is a new run (give it a new name), or `tierpace resume {id}` \
+                     re-reads this one from the top and skips contacts already handled",
+                    change.reason
+                ),
+                until: None,
+            };
+        } else if let Some(err) = &r.read_error {
             r.status = super::schedule::RunStatus {
                 state: RunState::Paused,
                 why: format!("audience unreadable: {err}"),
@@ -547,6 +596,9 @@ impl Dispatcher {
         };
         let Some(fence) = r.fence else { return Ok(()) };
         fill_window(r, n).await;
+        if r.audience_changed.is_some() {
+            return Ok(()); // stopped at the next refresh; nothing read from the edited file goes
+        }
         let run = r.live.run.clone();
         let picked: Vec<usize> = r.window.unsettled().take(n).collect();
         if picked.is_empty() {
@@ -606,21 +658,21 @@ impl Dispatcher {
         for ((i, key, line), state) in candidates.into_iter().zip(existing) {
             match state {
                 // Retrying or deferred, and its time has come: back to pending, then sent.
-                Some(s) if s.line() == line && s.not_before().is_some_and(|t| t <= now) => {
-                    let attempt = match s {
-                        ContactState::Retrying { attempt, .. } => attempt,
-                        _ => 0,
-                    };
-                    due.push((i, key, line, attempt));
+                // (Its retry count stays in the store for the next failure, react.rs.)
+                Some(s) if s.not_before().is_some_and(|t| t <= now) => {
+                    due.push((i, key, line));
                 }
-                Some(s) if s.line() == line => {
+                // Already handled: the same row read again after a restart, or (another line)
+                // the same contact after its audience was edited and the run resumed. A second
+                // row of one contact in the file never gets here: the reader skips it as a
+                // duplicate (its filter is exact and rebuilt from the top on every resume).
+                Some(s) => {
                     if let Some(t) = s.not_before() {
                         next_retry = Some(next_retry.map_or(t, |n| n.min(t)));
                     }
                     r.window.settle(i);
                 }
-                Some(_) => skips.push((i, format!("L{line}"), line, SkipReason::Duplicate)),
-                None => fresh.push((i, key, line, 0)),
+                None => fresh.push((i, key, line)),
             }
         }
         if let Some(t) = next_retry {
@@ -630,7 +682,7 @@ impl Dispatcher {
                 .map_err(|e| e.to_string())?;
         }
         if !due.is_empty() {
-            let fields: Vec<String> = due.iter().map(|(_, k, _, _)| k.to_hex()).collect();
+            let fields: Vec<String> = due.iter().map(|(_, k, _)| k.to_hex()).collect();
             deps.progress
                 .requeue(&run, &fields, false)
                 .await
@@ -662,7 +714,7 @@ impl Dispatcher {
             save_cursor(r, deps.progress.as_ref(), fence).await;
             return Ok(());
         }
-        let keys: Vec<_> = fresh.iter().map(|(_, k, _, _)| *k).collect();
+        let keys: Vec<_> = fresh.iter().map(|(_, k, _)| *k).collect();
         let decisions = deps
             .ledger
             .admit(&deps.group, now, &keys, n as u32)
@@ -670,11 +722,9 @@ impl Dispatcher {
             .map_err(|e: LedgerError| e.to_string())?;
         let mut admitted = Vec::new();
         r.limit_until = None;
-        for ((i, key, line, attempt), d) in fresh.into_iter().zip(decisions) {
+        for ((i, key, line), d) in fresh.into_iter().zip(decisions) {
             match d {
-                AdmitDecision::Admitted { counted } => {
-                    admitted.push((i, key, line, counted, attempt))
-                }
+                AdmitDecision::Admitted { counted } => admitted.push((i, key, line, counted)),
                 AdmitDecision::LimitReached { retry_at } => {
                     r.limit_until = Some(
                         r.limit_until
@@ -688,7 +738,7 @@ impl Dispatcher {
         // 4. Claim (fenced), then send.
         let writes: Vec<Write> = admitted
             .iter()
-            .map(|(_, key, line, _, _)| Write {
+            .map(|(_, key, line, _)| Write {
                 field: key.to_hex(),
                 state: ContactState::InFlight { line: *line },
             })
@@ -697,7 +747,7 @@ impl Dispatcher {
             Ok(c) => c,
             Err(e) => {
                 // Not claimed: give the counted slots back, nothing was sent.
-                for (_, key, _, counted, _) in &admitted {
+                for (_, key, _, counted) in &admitted {
                     if *counted {
                         let _ = deps.ledger.release(&deps.group, *key, now).await;
                     }
@@ -716,7 +766,7 @@ impl Dispatcher {
             return Ok(());
         };
         let mut started = 0u64;
-        for ((i, key, line, counted, attempt), prior) in admitted.into_iter().zip(claimed) {
+        for ((i, key, line, counted), prior) in admitted.into_iter().zip(claimed) {
             r.window.settle(i);
             if prior.is_some() {
                 continue; // another row of this run got there first
@@ -769,7 +819,6 @@ impl Dispatcher {
                     .unwrap_or_else(|e| e.into_inner())
                     .reserve(deps.clock.now()),
                 timeline: self.timeline.clone(),
-                attempt,
                 msg,
                 group: deps.group.clone(),
                 sender: controls.clone(),
@@ -840,10 +889,7 @@ impl Dispatcher {
             group: self.deps.group.0.clone(),
             ledger_ok: self.ledger_ok,
             stats: self.last_stats.clone(),
-            brakes: brakes
-                .iter()
-                .map(|(b, since)| (format!("{b:?}"), *since))
-                .collect(),
+            brakes,
             campaigns,
             at: now,
         });
@@ -873,6 +919,41 @@ impl Dispatcher {
             }
         }
     }
+}
+
+/// Stops a run whose audience changed under it (issue 16 §3): pauses the campaign for every
+/// replica and the next start, clears the cursor so a resume reads the file from the top, and
+/// gives the lease up. Said once, loudly, with what to do.
+async fn stop_for_audience_change(
+    r: &mut Runner,
+    progress: &dyn ProgressStore,
+    owner: &str,
+    reason: &str,
+) -> Result<(), ProgressError> {
+    let id = r.id().to_string();
+    tracing::error!(campaign = %id, file = %r.live.campaign.audience.file.display(), reason,
+        "audience changed under its run: run stopped; a new file is a new run, or `tierpace resume` re-reads this one from the top");
+    let c = progress.control(&id).await?;
+    progress
+        .set_control(
+            &id,
+            super::progress::Control {
+                paused: true,
+                audience_changed: true,
+                ..c
+            },
+        )
+        .await?;
+    r.paused = true;
+    if let Some(fence) = r.fence.take() {
+        progress.clear_rewind(&r.live.run, fence).await?;
+        let _ = progress.release_lease(&r.live.run, owner).await;
+    }
+    r.meta.cursor = None;
+    r.meta.rewind = false;
+    r.meta.retry_at = None;
+    r.lease_until = None;
+    Ok(())
 }
 
 /// Why new conversations are held back for this run, from the ledger's last answer or the pacer.

@@ -244,6 +244,9 @@ pub enum LeaseStatus {
 pub struct Control {
     pub paused: bool,
     pub cancelled: bool,
+    /// Paused because its audience file was edited under the run (issue 16 §3): kept so status
+    /// says so after a restart and on every replica; `resume` clears it.
+    pub audience_changed: bool,
 }
 
 /// The run's progress summary.
@@ -338,7 +341,8 @@ pub trait ProgressStore: Send + Sync + 'static {
     async fn update(&self, run: &RunId, writes: &[Write]) -> Result<u64, ProgressError>;
     async fn set_cursor(&self, run: &RunId, fence: u64, cursor: &str) -> Result<(), ProgressError>;
     async fn meta(&self, run: &RunId) -> Result<RunMeta, ProgressError>;
-    /// Clears failures with the given codes and asks the holder to re-read the audience.
+    /// Clears failures with the given codes (and their retry counts) and asks the holder to
+    /// re-read the audience.
     async fn retry_failed(&self, run: &RunId, retryable: &[String]) -> Result<u64, ProgressError>;
     /// Sends contacts back to pending (no state) from any state but read, skipped and invalid:
     /// a try that did not reach them (the sender's account failed) or a retry that is due. With
@@ -349,6 +353,11 @@ pub trait ProgressStore: Send + Sync + 'static {
         fields: &[String],
         rewind: bool,
     ) -> Result<u64, ProgressError>;
+    /// Retries of one contact so far in this run: written with each `retrying` state and kept
+    /// when the contact goes back to pending and is sent again, so a retry reported later by a
+    /// callback climbs the same ladder (4 s, 16 s, 64 s ...) instead of starting over. Cleared
+    /// by `retry --failed`. 0 for a contact never retried.
+    async fn attempts(&self, run: &RunId, field: &str) -> Result<u32, ProgressError>;
     /// Lowers the run's `retry_at` to `at` (a not-due waiting contact seen on a re-read).
     async fn note_retry(&self, run: &RunId, at: DateTime<Utc>) -> Result<(), ProgressError>;
     /// The holder saw the rewind request (or its `retry_at` came) and restarted its reader:

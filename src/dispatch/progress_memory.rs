@@ -22,6 +22,8 @@ struct Run {
     cursor: Option<String>,
     rewind: bool,
     retry_at: Option<DateTime<Utc>>,
+    /// Retries per contact, kept across its resends (see [`ProgressStore::attempts`]).
+    attempts: HashMap<String, u32>,
 }
 
 impl Run {
@@ -88,6 +90,7 @@ fn apply_move(run: &mut Run, field: &str, new: Target<'_>) -> bool {
         return false;
     };
     let from = old.kind();
+    let retry_failed = matches!(new, Target::RetryFailed);
     let new = match new {
         Target::State(s) => Some(s),
         Target::RetryFailed if from != "x" => return false,
@@ -115,8 +118,15 @@ fn apply_move(run: &mut Run, field: &str, new: Target<'_>) -> bool {
     match new {
         None => {
             run.states.remove(field);
+            if retry_failed {
+                // `retry --failed`: the contact starts its ladders over.
+                run.attempts.remove(field);
+            }
         }
         Some(n) => {
+            if let ContactState::Retrying { attempt, .. } = n {
+                run.attempts.insert(field.to_string(), *attempt);
+            }
             run.bump(name_of(n.kind()), 1);
             if let ContactState::Failed { code, .. } = n {
                 run.bump(&format!("failed:{code}"), 1);
@@ -294,6 +304,10 @@ impl ProgressStore for MemoryProgress {
             }
             n
         }))
+    }
+
+    async fn attempts(&self, run: &RunId, field: &str) -> Result<u32, ProgressError> {
+        Ok(self.with_run(run, |r| r.attempts.get(field).copied().unwrap_or(0)))
     }
 
     async fn note_retry(&self, run: &RunId, at: DateTime<Utc>) -> Result<(), ProgressError> {

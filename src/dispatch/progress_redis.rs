@@ -1,5 +1,5 @@
 //! [`ProgressStore`] in Redis: per run a states hash, a meta hash (fence, lease, cursor,
-//! counters) and an in-flight set, all under the run's hash tag `PREFIX:{run:ID}:...` so every
+//! counters), an in-flight set and a retry-attempts hash, all under the run's hash tag `PREFIX:{run:ID}:...` so every
 //! script touches one Cluster slot. Scripts are `.lua` files beside this one.
 use std::time::Duration;
 
@@ -58,6 +58,11 @@ where
             format!("{tag}:meta"),
             format!("{tag}:inflight"),
         ]
+    }
+
+    /// Retries per contact, kept across resends (same hash tag as the run's other keys).
+    fn attempts_key(&self, run: &RunId) -> String {
+        format!("{}:{{run:{}}}:attempts", self.prefix, run.0)
     }
 
     fn control_key(&self, campaign: &str) -> String {
@@ -216,7 +221,10 @@ where
         }
         let [states, meta, inflight] = self.keys(run);
         let mut inv = self.scripts.update.prepare_invoke();
-        inv.key(states).key(meta).key(inflight);
+        inv.key(states)
+            .key(meta)
+            .key(inflight)
+            .key(self.attempts_key(run));
         for w in writes {
             inv.arg(&w.field).arg(w.state.encode()).arg(w.state.kind());
         }
@@ -291,7 +299,10 @@ where
         let mut applied = 0;
         for chunk in writes.chunks(500) {
             let mut inv = self.scripts.update.prepare_invoke();
-            inv.key(&states).key(&meta).key(self.keys(run)[2].clone());
+            inv.key(&states)
+                .key(&meta)
+                .key(self.keys(run)[2].clone())
+                .key(self.attempts_key(run));
             for (field, line) in chunk {
                 inv.arg(field).arg(format!("x|{line}")).arg("retry");
             }
@@ -319,7 +330,10 @@ where
         }
         let [states, meta, inflight] = self.keys(run);
         let mut inv = self.scripts.update.prepare_invoke();
-        inv.key(states).key(meta).key(inflight);
+        inv.key(states)
+            .key(meta)
+            .key(inflight)
+            .key(self.attempts_key(run));
         for field in fields {
             inv.arg(field)
                 .arg(if rewind { "rewind" } else { "" })
@@ -329,6 +343,15 @@ where
         inv.invoke_async(&mut conn)
             .await
             .map_err(|e| map_err(e, run))
+    }
+
+    async fn attempts(&self, run: &RunId, field: &str) -> Result<u32, ProgressError> {
+        let mut conn = self.conn.clone();
+        let n: Option<u32> = conn
+            .hget(self.attempts_key(run), field)
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(n.unwrap_or(0))
     }
 
     async fn note_retry(&self, run: &RunId, at: DateTime<Utc>) -> Result<(), ProgressError> {
@@ -364,16 +387,19 @@ where
 
     async fn control(&self, campaign: &str) -> Result<Control, ProgressError> {
         let mut conn = self.conn.clone();
-        let (paused, cancelled): (Option<String>, Option<String>) = redis::cmd("HMGET")
-            .arg(self.control_key(campaign))
-            .arg("paused")
-            .arg("cancelled")
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| map_err(e, &RunId(campaign.into())))?;
+        let (paused, cancelled, changed): (Option<String>, Option<String>, Option<String>) =
+            redis::cmd("HMGET")
+                .arg(self.control_key(campaign))
+                .arg("paused")
+                .arg("cancelled")
+                .arg("audience_changed")
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| map_err(e, &RunId(campaign.into())))?;
         Ok(Control {
             paused: paused.as_deref() == Some("1"),
             cancelled: cancelled.as_deref() == Some("1"),
+            audience_changed: changed.as_deref() == Some("1"),
         })
     }
 
@@ -386,6 +412,8 @@ where
             .arg(flag(control.paused))
             .arg("cancelled")
             .arg(flag(control.cancelled))
+            .arg("audience_changed")
+            .arg(flag(control.audience_changed))
             .query_async(&mut conn)
             .await
             .map_err(|e| map_err(e, &RunId(campaign.into())))?;

@@ -1,6 +1,8 @@
 -- Moves contacts of one campaign run to a later state, idempotently (Gupshup retries callbacks,
 -- and a recovered `unknown` may still learn its outcome).
--- KEYS[1] states hash, KEYS[2] meta hash, KEYS[3] in-flight set.
+-- KEYS[1] states hash, KEYS[2] meta hash, KEYS[3] in-flight set, KEYS[4] attempts hash (contact
+-- field -> retries so far: written with every w, kept while the contact is pending and sent
+-- again, so a retry reported by a callback continues the ladder; removed by "retry").
 -- ARGV: triples field, new value, new kind. Kinds and their order:
 --   f in_flight < u unknown < s sent < d delivered < r read;
 --   the end of a try, from f, u, s or d: x failed, w retrying, e deferred, i invalid;
@@ -41,6 +43,7 @@ for i = 1, #ARGV, 3 do
       end
       if kind == 'retry' or kind == 'p' then
         redis.call('HDEL', KEYS[1], field)
+        if kind == 'retry' then redis.call('HDEL', KEYS[4], field) end
         if value == 'rewind' then redis.call('HSET', KEYS[2], 'rewind', '1') end
       else
         redis.call('HSET', KEYS[1], field, value)
@@ -48,6 +51,10 @@ for i = 1, #ARGV, 3 do
         if kind == 'x' then
           local code = string.match(value, '^x|[^|]*|([^|]*)')
           if code then redis.call('HINCRBY', KEYS[2], 'n:failed:' .. code, 1) end
+        end
+        if kind == 'w' then
+          local attempt = string.match(value, '^w|[^|]*|[^|]*|%d+|(%d+)')
+          if attempt then redis.call('HSET', KEYS[4], field, attempt) end
         end
         if kind == 'w' or kind == 'e' then
           local at = tonumber(string.match(value, '^[we]|[^|]*|[^|]*|(%d+)'))

@@ -14,7 +14,7 @@
 //! | marketing cap (131049) | `deferred` 24 h, then sent again | | |
 //! | spam (131048) | `failed` | spam brake (marketing) | |
 //! | opted out (131050, 1012) | `failed`, opt-out stored | | |
-//! | undeliverable (131026, 1002) | `invalid`: never retried | | |
+//! | undeliverable (131026, 1002) | `invalid`: never retried; later campaigns skip it (`undeliverable` in the consent store) | | |
 //! | template invalid / paused | back to pending | | paused |
 //! | account / auth (401, 131042, 131031, 368, 1003, 4001, Invalid App Details) | back to pending | `account` brake: paused | |
 //! | unknown | `failed` with its code, counted | | |
@@ -126,10 +126,13 @@ pub fn decide(
         FailureAction::BrakeSender => r.sender = SenderEffect::SpamFailure,
         FailureAction::PauseSender => {
             r.fate = Fate::Pending;
-            r.sender = SenderEffect::Pause(format!(
-                "{} {}: {}",
-                failure.class, failure.code, failure.detail
-            ));
+            // The provider's own words first, then its code: "Authentication Failed (http_401)".
+            let detail = failure.detail.trim();
+            r.sender = SenderEffect::Pause(if detail.is_empty() || detail == failure.code {
+                failure.code.clone()
+            } else {
+                format!("{detail} ({})", failure.code)
+            });
         }
         FailureAction::PauseCampaign | FailureAction::PauseTemplate => {
             r.fate = Fate::Pending;
@@ -172,14 +175,17 @@ impl Reactor {
     /// Decides and applies the reaction to `failure` for one contact, on every sender it
     /// concerns (the sender that sent it, or all the callback may be about). The sender is
     /// paused before the contact is written, so a pause takes effect at the first answer.
+    ///
+    /// How often the contact was retried comes from the progress store, where it outlives the
+    /// contact's resends: a send answer and a later `failed` callback climb one ladder.
     pub async fn react(
         &self,
         failure: &Failure,
-        attempt: u32,
         now: DateTime<Utc>,
         contact: ContactRef<'_>,
         senders: &[SenderControls],
     ) -> Result<Reaction, ProgressError> {
+        let attempt = self.progress.attempts(contact.run, contact.field).await?;
         let reaction = decide(failure, attempt, now, &self.retries);
         for s in senders {
             if let Some(active) = self.apply_to_sender(&reaction.sender, s, now) {
@@ -187,13 +193,19 @@ impl Reactor {
             }
         }
         self.count(failure, &reaction, senders);
-        if reaction.opt_out {
-            if let Some(key) = ContactKey::from_hex(contact.field) {
-                self.consent
-                    .opt_out(key, OptOutSource::Provider, now)
-                    .await
-                    .map_err(|e| ProgressError::Unavailable(e.to_string()))?;
-            }
+        // An opt-out, or a number WhatsApp cannot reach: every later campaign skips it too.
+        let global = if reaction.opt_out {
+            Some(OptOutSource::Provider)
+        } else if matches!(reaction.fate, Fate::Invalid { .. }) {
+            Some(OptOutSource::Undeliverable)
+        } else {
+            None
+        };
+        if let (Some(source), Some(key)) = (global, ContactKey::from_hex(contact.field)) {
+            self.consent
+                .opt_out(key, source, now)
+                .await
+                .map_err(|e| ProgressError::Unavailable(e.to_string()))?;
         }
         if reaction.pause_campaign {
             self.pause_campaign(contact.run.campaign()).await?;

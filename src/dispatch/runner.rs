@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use super::progress::{ProgressStore, RunId, RunMeta};
 use super::schedule::{RunState, RunStatus};
 use super::window::Window;
-use crate::campaign::audience::{AudiencePosition, AudienceReader, AudienceRow, RowSkip};
+use crate::campaign::audience::{
+    AudienceError, AudiencePosition, AudienceReader, AudienceRow, RowSkip,
+};
+use crate::campaign::audience_stamp::AudienceStamp;
 use crate::campaign::file::Campaign;
 use crate::contact::ContactHasher;
 use crate::policy::calendar::Calendar;
@@ -26,19 +29,43 @@ pub struct LiveCampaign {
     pub age_rank: u64,
 }
 
+/// The audience file changed under a run (issue 16 §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudienceChange {
+    /// Names the file and says what changed.
+    pub reason: String,
+    /// The dispatcher stopped the run for it (paused it, cleared its cursor).
+    pub acted_on: bool,
+}
+
 /// A row as read from the audience: sendable, or skipped with a reason.
 pub type ReadItem = Result<AudienceRow, RowSkip>;
 
-/// Encodes a reader position as the opaque cursor string the progress store keeps.
+/// Encodes a reader position as the opaque cursor string the progress store keeps:
+/// `rows:byte:fingerprint` (the fingerprint of the bytes before `byte`, in hex).
 pub fn encode_position(p: &AudiencePosition) -> String {
-    format!("{}:{}", p.rows, p.byte)
+    match p.fingerprint {
+        Some(f) => format!("{}:{}:{f:016x}", p.rows, p.byte),
+        None => format!("{}:{}", p.rows, p.byte),
+    }
 }
 
+/// Reads a cursor back; `rows:byte` (saved before fingerprints) still reads, without one.
 pub fn decode_position(s: &str) -> Option<AudiencePosition> {
-    let (rows, byte) = s.split_once(':')?;
+    let mut parts = s.split(':');
+    let rows = parts.next()?.parse().ok()?;
+    let byte = parts.next()?.parse().ok()?;
+    let fingerprint = match parts.next() {
+        Some(f) => Some(u64::from_str_radix(f, 16).ok()?),
+        None => None,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
     Some(AudiencePosition {
-        rows: rows.parse().ok()?,
-        byte: byte.parse().ok()?,
+        rows,
+        byte,
+        fingerprint,
     })
 }
 
@@ -67,8 +94,13 @@ pub struct Runner {
     pub day_start: Option<DateTime<Utc>>,
     /// Sends of this campaign's template so far in this process (warm-up).
     pub template_sends: u64,
-    /// A reading error that stops this run (the file vanished or changed under us).
+    /// A reading error that stops this run (the file vanished or cannot be read).
     pub read_error: Option<String>,
+    /// The audience file as it was when the reader opened it.
+    pub stamp: Option<AudienceStamp>,
+    /// The audience file changed under the run: why, naming the file. Set when noticed, acted
+    /// on by the dispatcher ([`Runner::take_audience_change`]), shown until the operator resumes.
+    pub audience_changed: Option<AudienceChange>,
     /// Sends started in the last minute, for the rate shown in status.
     pub recent_sends: std::collections::VecDeque<DateTime<Utc>>,
 }
@@ -99,6 +131,8 @@ impl Runner {
             day_start: None,
             template_sends: 0,
             read_error: None,
+            stamp: None,
+            audience_changed: None,
             recent_sends: Default::default(),
         }
     }
@@ -110,10 +144,38 @@ impl Runner {
     /// Rows not yet settled, from the scan at load and the run's counters.
     pub fn remaining(&self) -> u64 {
         let settled = self.meta.settled().max(0) as u64;
-        self.live.total_rows.saturating_sub(settled).max(
-            // Never report 0 while rows are still waiting in the window.
-            self.window.unsettled_count() as u64,
-        )
+        let unread = u64::from(self.reader.is_some() && !self.exhausted);
+        self.live
+            .total_rows
+            .saturating_sub(settled)
+            // Never report 0 while rows are still waiting in the window, or while the file is
+            // not read to its end (counters from before an edit of the audience may say more
+            // rows are settled than the file now has).
+            .max(self.window.unsettled_count() as u64)
+            .max(unread)
+    }
+
+    /// Notes that the audience changed under the run: the reader and its unsent read-ahead are
+    /// dropped at once (nothing more is read from the edited file).
+    fn audience_change(&mut self, reason: String) {
+        let file = self.live.campaign.audience.file.display().to_string();
+        self.reader = None;
+        self.exhausted = false;
+        self.window = Window::new(self.saved_cursor.clone());
+        self.audience_changed = Some(AudienceChange {
+            reason: format!("audience {file} changed while its run was going: {reason}"),
+            acted_on: false,
+        });
+    }
+
+    /// The change noticed since the last call, for the dispatcher to act on once.
+    pub fn take_audience_change(&mut self) -> Option<String> {
+        let c = self.audience_changed.as_mut()?;
+        if c.acted_on {
+            return None;
+        }
+        c.acted_on = true;
+        Some(c.reason.clone())
     }
 
     /// Sends per second over the last minute.
@@ -126,6 +188,13 @@ impl Runner {
     }
 }
 
+/// Why an audience could not be opened at the saved cursor.
+enum OpenError {
+    /// The rows before the cursor are not the ones read before: the file was edited.
+    Changed(String),
+    Unreadable(String),
+}
+
 /// Opens the audience and seeks to the saved cursor (blocking IO off the runtime).
 pub(super) async fn open_reader(r: &mut Runner, hasher: &ContactHasher) {
     let spec = r.live.campaign.audience.clone();
@@ -133,27 +202,77 @@ pub(super) async fn open_reader(r: &mut Runner, hasher: &ContactHasher) {
     let hasher = hasher.clone();
     let cursor = r.meta.cursor.clone();
     let opened = tokio::task::spawn_blocking(move || {
-        let mut reader =
-            AudienceReader::open(&spec, &params, &hasher).map_err(|e| e.to_string())?;
+        // The stamp first: a change after it shows up at the next check.
+        let stamp = AudienceStamp::of(&spec.file).map_err(|e| {
+            OpenError::Unreadable(format!(
+                "{}: cannot open audience: {e}",
+                spec.file.display()
+            ))
+        })?;
+        let mut reader = AudienceReader::open(&spec, &params, &hasher)
+            .map_err(|e| OpenError::Unreadable(e.to_string()))?;
         if let Some(pos) = cursor.as_deref().and_then(decode_position) {
-            reader.seek(&pos).map_err(|e| e.to_string())?;
+            reader.seek(&pos).map_err(|e| match e {
+                AudienceError::Changed { detail, .. } => OpenError::Changed(detail),
+                other => OpenError::Unreadable(other.to_string()),
+            })?;
         }
-        Ok::<_, String>(reader)
+        Ok::<_, OpenError>((reader, stamp))
     })
     .await
-    .unwrap_or_else(|e| Err(e.to_string()));
+    .unwrap_or_else(|e| Err(OpenError::Unreadable(e.to_string())));
     match opened {
-        Ok(reader) => {
+        Ok((reader, stamp)) => {
             let start = encode_position(&reader.position());
             r.window = super::window::Window::new(start.clone());
             r.saved_cursor = start;
             r.exhausted = false;
             r.reader = Some(reader);
+            r.stamp = Some(stamp);
         }
-        Err(e) => {
+        Err(OpenError::Changed(detail)) => r.audience_change(detail),
+        Err(OpenError::Unreadable(e)) => {
             tracing::error!(campaign = %r.id(), error = %e, "audience cannot be read: run paused");
             r.read_error = Some(e);
         }
+    }
+}
+
+/// Counts the rows of the audience as it is now (after an edit, before the run reads it again),
+/// so progress and completion follow the file the run will read.
+pub(super) async fn rescan(r: &mut Runner, hasher: &ContactHasher) {
+    let spec = r.live.campaign.audience.clone();
+    let params = r.live.campaign.template.params.clone();
+    let hasher = hasher.clone();
+    let scanned = tokio::task::spawn_blocking(move || {
+        crate::campaign::audience::scan_audience(&spec, &params, &hasher)
+    })
+    .await;
+    match scanned {
+        Ok(Ok(summary)) => {
+            r.live.total_rows = summary.rows;
+            r.live.valid_contacts = summary.valid;
+        }
+        Ok(Err(e)) => {
+            tracing::error!(campaign = %r.id(), error = %e, "audience cannot be read: run paused");
+            r.read_error = Some(e.to_string());
+        }
+        Err(e) => r.read_error = Some(e.to_string()),
+    }
+}
+
+/// Whether the audience file is still the one the reader opened; notes the change when not.
+/// Cheap (one `stat`): called every tick while the run has a reader.
+pub(super) async fn check_audience(r: &mut Runner) {
+    let (Some(before), Some(_)) = (r.stamp, r.reader.as_ref()) else {
+        return;
+    };
+    let change = match tokio::fs::metadata(&r.live.campaign.audience.file).await {
+        Ok(meta) => AudienceStamp::from_metadata(&meta).change_since(&before),
+        Err(e) => Some(format!("it cannot be read any more ({e})")),
+    };
+    if let Some(reason) = change {
+        r.audience_change(reason);
     }
 }
 
@@ -166,7 +285,8 @@ pub(super) async fn fill_window(r: &mut Runner, n: usize) {
     let Some(mut reader) = r.reader.take() else {
         return;
     };
-    let (reader, rows, exhausted) = tokio::task::spawn_blocking(move || {
+    let file = r.live.campaign.audience.file.clone();
+    let (reader, rows, exhausted, stamp) = tokio::task::spawn_blocking(move || {
         let mut rows: Vec<(String, String, ReadItem)> = Vec::with_capacity(need);
         let mut exhausted = false;
         while rows.len() < need {
@@ -179,10 +299,21 @@ pub(super) async fn fill_window(r: &mut Runner, n: usize) {
                 }
             }
         }
-        (reader, rows, exhausted)
+        // After the read: rows read while the file was being edited are not trusted.
+        let stamp = AudienceStamp::of(&file);
+        (reader, rows, exhausted, stamp)
     })
     .await
     .unwrap_or_else(|_| unreachable_reader());
+    let change = match (&stamp, &r.stamp) {
+        (Ok(now), Some(before)) => now.change_since(before),
+        (Ok(_), None) => None,
+        (Err(e), _) => Some(format!("it cannot be read any more ({e})")),
+    };
+    if let Some(reason) = change {
+        r.audience_change(reason);
+        return;
+    }
     let mut reader = reader;
     if let Some(err) = reader.take_error() {
         r.read_error = Some(err.to_string());
@@ -194,7 +325,13 @@ pub(super) async fn fill_window(r: &mut Runner, n: usize) {
     r.reader = Some(reader);
 }
 
-fn unreachable_reader() -> (AudienceReader, Vec<(String, String, ReadItem)>, bool) {
+#[allow(clippy::type_complexity)]
+fn unreachable_reader() -> (
+    AudienceReader,
+    Vec<(String, String, ReadItem)>,
+    bool,
+    std::io::Result<AudienceStamp>,
+) {
     // spawn_blocking only fails if the closure panicked; the reader never panics on input
     // (fuzzed), so this is a bug worth stopping for.
     panic!("audience reader task panicked")
@@ -221,8 +358,19 @@ mod tests {
         let p = AudiencePosition {
             rows: 12,
             byte: 3456,
+            fingerprint: Some(0xdead_beef_0000_0001),
         };
         assert_eq!(decode_position(&encode_position(&p)), Some(p));
         assert_eq!(decode_position("garbage"), None);
+        assert_eq!(decode_position("1:2:xyz"), None);
+        // A cursor saved before fingerprints still resumes.
+        assert_eq!(
+            decode_position("12:3456"),
+            Some(AudiencePosition {
+                rows: 12,
+                byte: 3456,
+                fingerprint: None
+            })
+        );
     }
 }

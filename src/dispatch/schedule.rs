@@ -20,6 +20,9 @@ pub enum RunState {
     Cancelled,
     /// Another tierpace instance holds this run's lease and works on it.
     Standby,
+    /// The audience file was edited while the run read it: stopped until the operator resumes
+    /// (the file is then read again from the top) or starts a new run with a new file.
+    AudienceChanged,
 }
 
 impl RunState {
@@ -35,10 +38,11 @@ impl RunState {
             Self::Expired => "expired",
             Self::Cancelled => "cancelled",
             Self::Standby => "standby",
+            Self::AudienceChanged => "audience_changed",
         }
     }
 
-    pub const ALL: [RunState; 10] = [
+    pub const ALL: [RunState; 11] = [
         Self::Scheduled,
         Self::Running,
         Self::WaitingHours,
@@ -49,6 +53,7 @@ impl RunState {
         Self::Expired,
         Self::Cancelled,
         Self::Standby,
+        Self::AudienceChanged,
     ];
 
     /// Whether sends may go in this state.

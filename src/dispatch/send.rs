@@ -38,8 +38,6 @@ pub(super) struct SendJob {
     pub(super) start_at: DateTime<Utc>,
     /// The sender's timeline, for the actual start.
     pub(super) timeline: Arc<std::sync::Mutex<super::timeline::SendTimeline>>,
-    /// Retries of this contact so far (0 on its first send).
-    pub(super) attempt: u32,
     pub(super) msg: TemplateMessage,
     pub(super) group: LimitGroup,
     pub(super) sender: SenderControls,
@@ -104,13 +102,7 @@ impl SendJob {
                 let now = self.clock.now();
                 if let Err(e) = self
                     .reactor
-                    .react(
-                        f,
-                        self.attempt,
-                        now,
-                        contact,
-                        std::slice::from_ref(&self.sender),
-                    )
+                    .react(f, now, contact, std::slice::from_ref(&self.sender))
                     .await
                 {
                     tracing::warn!(campaign = %self.campaign, error = %e, "failure not recorded");

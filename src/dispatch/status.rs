@@ -36,7 +36,7 @@ pub struct SenderSnapshot {
     pub group: String,
     pub ledger_ok: bool,
     pub stats: Option<LedgerStats>,
-    pub brakes: Vec<(String, DateTime<Utc>)>,
+    pub brakes: Vec<(crate::policy::brake::Brake, DateTime<Utc>)>,
     /// The send rate cap now (AIMD after throughput errors) and the configured `max_mps`.
     pub rate_limit_mps: u32,
     pub max_mps: u32,

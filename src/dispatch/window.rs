@@ -3,7 +3,8 @@
 //!
 //! The saved cursor is the position before the first unsettled row, so a restart re-reads
 //! exactly the rows that may still need work; rows already settled past it are recognised by
-//! their per-contact state (same line = already handled) and not sent again.
+//! their per-contact state (a contact with a state in the run is already handled) and not sent
+//! again.
 use std::collections::VecDeque;
 
 /// One row in the window.

@@ -55,7 +55,8 @@ pub struct LadderStep {
 /// A brake holding a sender back (DESIGN.md §3): why and since when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Brake {
-    /// e.g. `quality_low`, `spam_131048`, `flagged`, `operator`.
+    /// In an operator's words: `spam rate (131048)`, `quality low`, `number flagged`,
+    /// `account: Authentication Failed (http_401)`, `operator: <their reason>`.
     pub reason: String,
     pub since: Option<DateTime<Utc>>,
     /// `pause` (no marketing) or `halve` (half rate).

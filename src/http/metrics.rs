@@ -217,7 +217,7 @@ pub const CONTACT_STATES: [&str; 11] = [
 ];
 
 /// The campaign states `tierpace_campaign_state` has one series for each.
-pub const CAMPAIGN_STATES: [&str; 10] = [
+pub const CAMPAIGN_STATES: [&str; 11] = [
     "scheduled",
     "running",
     "waiting_hours",
@@ -228,6 +228,7 @@ pub const CAMPAIGN_STATES: [&str; 10] = [
     "expired",
     "cancelled",
     "standby",
+    "audience_changed",
 ];
 
 fn latency_histogram() -> Histogram {

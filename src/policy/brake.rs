@@ -61,16 +61,28 @@ impl Brake {
     }
 }
 
+/// The brake in an operator's words, as `tierpace status` and the admin API show it.
 impl std::fmt::Display for Brake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Brake::SpamRate => f.write_str("spam_rate"),
-            Brake::QualityMedium => f.write_str("quality_medium"),
-            Brake::QualityLow => f.write_str("quality_low"),
-            Brake::Flagged => f.write_str("flagged"),
-            Brake::Downgraded => f.write_str("downgraded"),
+            Brake::SpamRate => f.write_str("spam rate (131048)"),
+            Brake::QualityMedium => f.write_str("quality medium"),
+            Brake::QualityLow => f.write_str("quality low"),
+            Brake::Flagged => f.write_str("number flagged"),
+            Brake::Downgraded => f.write_str("limit downgraded"),
             Brake::Operator(reason) => write!(f, "operator: {reason}"),
             Brake::Account(reason) => write!(f, "account: {reason}"),
+        }
+    }
+}
+
+impl Brake {
+    /// What the brake does to marketing sends, in words: `halve` or `pause`.
+    pub fn effect(&self) -> &'static str {
+        if self.factor(true) > 0.0 {
+            "halve"
+        } else {
+            "pause"
         }
     }
 }

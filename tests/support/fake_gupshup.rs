@@ -68,6 +68,12 @@ pub enum Fault {
     },
     /// Sends to this destination are accepted, then a `failed` callback with `code` is posted.
     FailDestination { destination: String, code: String },
+    /// Like `FailDestination`, for the next `times` sends to this destination only.
+    FailDestinationTimes {
+        destination: String,
+        code: String,
+        times: usize,
+    },
     /// The next `times` requests get exactly this HTTP status and body (a field answer, e.g.
     /// `shared/field/gupshup-401/send-answer.json`). Not recorded.
     Answer {
@@ -362,6 +368,20 @@ async fn send_template(
     if let Some((status, body)) = answer {
         return raw(status, body);
     }
+    let fail_once = {
+        let mut faults = lock(&inner.faults);
+        faults.iter_mut().find_map(|f| match f {
+            Fault::FailDestinationTimes {
+                destination,
+                code,
+                times,
+            } if *times > 0 && *destination == send.destination => {
+                *times -= 1;
+                Some(code.clone())
+            }
+            _ => None,
+        })
+    };
     let (reject, fail_code, latency) = {
         let faults = lock(&inner.faults);
         let reject = faults.iter().find_map(|f| match f {
@@ -378,6 +398,7 @@ async fn send_template(
             }
             _ => None,
         });
+        let fail_code = fail_code.or(fail_once);
         let latency = faults
             .iter()
             .filter_map(|f| match f {
