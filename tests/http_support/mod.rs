@@ -11,7 +11,8 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 use tierpace::http::admin::{Brake, CampaignTotals, LadderStep};
 use tierpace::http::{
-    router, serve, AdminError, AdminOps, CampaignAction, CampaignStatus, EventSink, HttpConfig,
+    router, serve, AdminError, AdminOps, CampaignAction, CampaignStatus, EventOutcome, EventSink,
+    HttpConfig,
     HttpState, Metrics, ProviderEvent, Readiness, SenderStatus, WebhookSource,
 };
 use tokio_util::sync::CancellationToken;
@@ -38,7 +39,12 @@ impl RecordingSink {
 
 #[async_trait::async_trait]
 impl EventSink for RecordingSink {
-    async fn handle(&self, source: WebhookSource, event: ProviderEvent) -> Result<(), String> {
+    async fn handle(
+        &self,
+        source: WebhookSource,
+        event: ProviderEvent,
+        _at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<EventOutcome, String> {
         let delay = *self.delay.lock().expect("lock");
         if let Some(d) = delay {
             tokio::time::sleep(d).await;
@@ -47,7 +53,7 @@ impl EventSink for RecordingSink {
             return Err("redis unreachable".into());
         }
         self.events.lock().expect("lock").push((source, event));
-        Ok(())
+        Ok(EventOutcome::Applied)
     }
 }
 
@@ -104,6 +110,8 @@ pub fn sample_sender() -> SenderStatus {
         provider_limit: None,
         provider_quality: None,
         provider_poll: None,
+        reported_tier: None,
+        reported_at: None,
         ladder: vec![
             LadderStep {
                 tier: "TIER_250".into(),
