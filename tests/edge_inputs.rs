@@ -381,7 +381,7 @@ fn fuzzed_webhooks_and_admin_calls_never_5xx_and_the_campaign_still_completes_on
     assert!(wait_until(20, || !fake.sends().is_empty()), "sending");
     let answers = Answers::default();
 
-    let gupshup = s.url("/webhooks/gupshup");
+    let gupshup = s.url(scenario::GUPSHUP_HOOK);
     let meta = s.url("/webhooks/meta");
     let post = |url: &str, body: Vec<u8>, sig: Option<String>| -> u16 {
         let mut req = http

@@ -339,8 +339,6 @@ mod tests {
             provider_poll: None,
             reported_tier: None,
             reported_at: None,
-        reported_tier: None,
-        reported_at: None,
             ladder: vec![],
         }
     }

@@ -96,13 +96,15 @@ impl Default for HttpConfig {
             gupshup_secret: None,
             insecure_open_webhooks: false,
             sources: source::SourceRules::default(),
+            // Per client address: far above what a provider sends (80 msg/s x a few callbacks
+            // each) or an operator's scripts do, far below what starves the runtime.
             webhook_rate: Some(source::RateLimit {
-                rate: 200.0,
-                burst: 1000,
+                rate: 1000.0,
+                burst: 5000,
             }),
             admin_rate: Some(source::RateLimit {
-                rate: 10.0,
-                burst: 50,
+                rate: 100.0,
+                burst: 500,
             }),
             meta_verify_token: None,
             meta_app_secret: None,

@@ -285,6 +285,8 @@ pub struct TestServer {
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789";
 pub const READ_TOKEN: &str = "read-token-0123456789";
 pub const GUPSHUP_SECRET: &str = "gs-secret-abc";
+/// The Gupshup webhook with the secret in the path, as README's set-up configures it.
+pub const GUPSHUP_HOOK: &str = "/webhooks/gupshup/gs-secret-abc";
 pub const META_VERIFY: &str = "meta-verify-xyz";
 pub const META_APP_SECRET: &str = "meta-app-secret";
 
@@ -294,7 +296,7 @@ pub fn full_config() -> HttpConfig {
     HttpConfig {
         admin_tokens: vec![Secret::new(ADMIN_TOKEN)],
         read_tokens: vec![],
-        gupshup_secret: None,
+        gupshup_secret: Some(Secret::new(GUPSHUP_SECRET)),
         meta_verify_token: Some(Secret::new(META_VERIFY)),
         meta_app_secret: Some(Secret::new(META_APP_SECRET)),
         sink_timeout: Duration::from_secs(5),
