@@ -340,6 +340,14 @@ async fn allowlists_trusted_proxies_and_rate_limits_refuse_and_count() {
     daemon.await.unwrap().unwrap();
 }
 
+/// `tierpace check` on the scenario's config (on a thread of its own: it runs its own runtime).
+fn check(s: &Scenario, now: chrono::DateTime<chrono::Utc>) -> i32 {
+    let config = s.config.clone();
+    std::thread::spawn(move || tierpace::cli::check::run(&config, now).unwrap())
+        .join()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_secret_the_gupshup_webhook_is_closed_unless_opened_for_development() {
     let redis = RedisServer::start();
@@ -350,7 +358,14 @@ async fn without_a_secret_the_gupshup_webhook_is_closed_unless_opened_for_develo
         .filter(|l| !l.starts_with("gupshup_secret_file"))
         .map(|l| format!("{l}\n"))
         .collect();
+    let now = tierpace::clock::Clock::now(&SystemClock);
+    assert_eq!(check(&s, now), 0, "with the secret");
     std::fs::write(&s.config, &closed).unwrap();
+    assert_eq!(
+        check(&s, now),
+        1,
+        "`tierpace check` fails for a Gupshup sender without a secret"
+    );
     let (token, daemon) = support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
     until_started(&s).await;
     let body = user_event(T0_MS, "opted-out", &number(3));
@@ -368,6 +383,7 @@ async fn without_a_secret_the_gupshup_webhook_is_closed_unless_opened_for_develo
         closed.replacen("[http]\n", "[http]\ninsecure_open_webhooks = true\n", 1),
     )
     .unwrap();
+    assert_eq!(check(&s, now), 0, "a warning only");
     let (token, daemon) = support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
     until_started(&s).await;
     assert_eq!(post(&s, "/webhooks/gupshup", &body, &[]).await, 200);
