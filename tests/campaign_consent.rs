@@ -61,37 +61,106 @@ async fn conformance(store: &dyn ConsentStore) {
 /// is refused as stale, and duplicates are idempotent.
 async fn replay_conformance(store: &dyn ConsentStore) {
     use tierpace::campaign::consent::ConsentChange::{Changed, Stale, Unchanged};
-    let t = |s: i64| Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap() + chrono::Duration::seconds(s);
+    let t = |s: i64| {
+        Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap() + chrono::Duration::seconds(s)
+    };
     let (a, b, m) = (key(7001), key(7002), key(7003));
     // An old opted-in arriving after a newer opted-out changes nothing.
-    assert_eq!(store.opt_out(a, OptOutSource::Provider, t(20)).await.unwrap(), Changed);
+    assert_eq!(
+        store
+            .opt_out(a, OptOutSource::Provider, t(20))
+            .await
+            .unwrap(),
+        Changed
+    );
     assert_eq!(store.opt_in(a, t(10)).await.unwrap(), Stale);
     assert_eq!(store.opted_out(&[a]).await.unwrap(), [true]);
     // A repeat opt-out later moves the latest time on: an opt-in between the two is stale.
-    assert_eq!(store.opt_out(a, OptOutSource::Keyword, t(40)).await.unwrap(), Unchanged);
+    assert_eq!(
+        store
+            .opt_out(a, OptOutSource::Keyword, t(40))
+            .await
+            .unwrap(),
+        Unchanged
+    );
     assert_eq!(store.opt_in(a, t(30)).await.unwrap(), Stale);
     assert_eq!(store.opted_out(&[a]).await.unwrap(), [true]);
     // A newer opt-in lifts; the opt-outs replayed after it change nothing.
     assert_eq!(store.opt_in(a, t(50)).await.unwrap(), Changed);
-    assert_eq!(store.opt_out(a, OptOutSource::Provider, t(40)).await.unwrap(), Stale);
-    assert_eq!(store.opt_out(a, OptOutSource::Provider, t(20)).await.unwrap(), Stale);
+    assert_eq!(
+        store
+            .opt_out(a, OptOutSource::Provider, t(40))
+            .await
+            .unwrap(),
+        Stale
+    );
+    assert_eq!(
+        store
+            .opt_out(a, OptOutSource::Provider, t(20))
+            .await
+            .unwrap(),
+        Stale
+    );
     assert_eq!(store.opted_out(&[a]).await.unwrap(), [false]);
-    assert_eq!(store.opt_in(a, t(50)).await.unwrap(), Unchanged, "a duplicate");
+    assert_eq!(
+        store.opt_in(a, t(50)).await.unwrap(),
+        Unchanged,
+        "a duplicate"
+    );
     // A later opt-out applies again.
-    assert_eq!(store.opt_out(a, OptOutSource::Provider, t(60)).await.unwrap(), Changed);
+    assert_eq!(
+        store
+            .opt_out(a, OptOutSource::Provider, t(60))
+            .await
+            .unwrap(),
+        Changed
+    );
     assert_eq!(store.opted_out(&[a]).await.unwrap(), [true]);
     // An opt-in of someone never opted out is remembered: an older opt-out is stale.
     assert_eq!(store.opt_in(b, t(30)).await.unwrap(), Unchanged);
-    assert_eq!(store.opt_out(b, OptOutSource::Provider, t(20)).await.unwrap(), Stale);
+    assert_eq!(
+        store
+            .opt_out(b, OptOutSource::Provider, t(20))
+            .await
+            .unwrap(),
+        Stale
+    );
     assert_eq!(store.opted_out(&[b]).await.unwrap(), [false]);
     // Marketing: a resume older than the stop is stale; a resume does not shut out an older
     // opt-out of everything.
-    assert_eq!(store.opt_out(m, OptOutSource::MarketingPreference, t(20)).await.unwrap(), Changed);
-    assert_eq!(store.lift(m, ConsentScope::Marketing, t(10)).await.unwrap(), Stale);
-    assert_eq!(store.scopes(&[m]).await.unwrap(), [Some(ConsentScope::Marketing)]);
-    assert_eq!(store.lift(m, ConsentScope::Marketing, t(30)).await.unwrap(), Changed);
-    assert_eq!(store.opt_out(m, OptOutSource::MarketingPreference, t(25)).await.unwrap(), Stale);
-    assert_eq!(store.opt_out(m, OptOutSource::Keyword, t(25)).await.unwrap(), Changed);
+    assert_eq!(
+        store
+            .opt_out(m, OptOutSource::MarketingPreference, t(20))
+            .await
+            .unwrap(),
+        Changed
+    );
+    assert_eq!(
+        store.lift(m, ConsentScope::Marketing, t(10)).await.unwrap(),
+        Stale
+    );
+    assert_eq!(
+        store.scopes(&[m]).await.unwrap(),
+        [Some(ConsentScope::Marketing)]
+    );
+    assert_eq!(
+        store.lift(m, ConsentScope::Marketing, t(30)).await.unwrap(),
+        Changed
+    );
+    assert_eq!(
+        store
+            .opt_out(m, OptOutSource::MarketingPreference, t(25))
+            .await
+            .unwrap(),
+        Stale
+    );
+    assert_eq!(
+        store
+            .opt_out(m, OptOutSource::Keyword, t(25))
+            .await
+            .unwrap(),
+        Changed
+    );
     assert_eq!(store.scopes(&[m]).await.unwrap(), [Some(ConsentScope::All)]);
 }
 
@@ -319,7 +388,10 @@ async fn redis_store_meets_the_contract_and_keeps_one_hash_tagged_key() {
         .await
         .unwrap();
     keys.sort();
-    assert_eq!(keys, ["conformance:{optout}", "conformance:{optout}:lifted"]);
+    assert_eq!(
+        keys,
+        ["conformance:{optout}", "conformance:{optout}:lifted"]
+    );
 }
 
 #[tokio::test]

@@ -120,12 +120,7 @@ async fn optout_keyword_reply_opens_the_window_and_opts_out() {
     )
     .await;
     assert_eq!(server.sink.take().len(), 2);
-    post_gupshup(
-        &server,
-        GUPSHUP_HOOK,
-        fixture("gupshup_message_text.json"),
-    )
-    .await;
+    post_gupshup(&server, GUPSHUP_HOOK, fixture("gupshup_message_text.json")).await;
     assert_eq!(server.sink.take().len(), 1);
 }
 
@@ -215,9 +210,7 @@ async fn a_body_over_64_kib_gets_413() {
     let mut fits = fixture("gupshup_message_text.json");
     fits.extend(std::iter::repeat_n(b' ', 64 * 1024 - fits.len()));
     assert_eq!(
-        post_gupshup(&server, GUPSHUP_HOOK, fits)
-            .await
-            .status(),
+        post_gupshup(&server, GUPSHUP_HOOK, fits).await.status(),
         200
     );
     assert!(server.sink.take().len() == 1);

@@ -124,7 +124,11 @@ async fn confirm(s: &Scenario, group: &str) -> u16 {
 
 async fn until_started(s: &Scenario) {
     assert!(
-        eventually(|| async { sender(s, "sac").await.is_some() && sender(s, "cloud").await.is_some() }, 20).await,
+        eventually(
+            || async { sender(s, "sac").await.is_some() && sender(s, "cloud").await.is_some() },
+            20
+        )
+        .await,
         "daemon did not start"
     );
 }
@@ -162,11 +166,12 @@ fn delivered(ms: i64) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gupshup_callbacks_need_the_secret_replays_change_nothing_and_raises_wait_for_confirmation(
-) {
+async fn gupshup_callbacks_need_the_secret_replays_change_nothing_and_raises_wait_for_confirmation()
+{
     let redis = RedisServer::start();
     let s = scenario(&redis, "");
-    let (token, daemon) = support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
     until_started(&s).await;
     let customer = number(0);
 
@@ -185,7 +190,10 @@ async fn gupshup_callbacks_need_the_secret_replays_change_nothing_and_raises_wai
     }
     assert_eq!(refused(&s, "gupshup", "bad_secret").await, 12.0);
     let sac = sender(&s, "sac").await.unwrap();
-    assert_eq!((sac.tier.as_str(), sac.reported_tier.as_deref()), ("TIER_1K", None));
+    assert_eq!(
+        (sac.tier.as_str(), sac.reported_tier.as_deref()),
+        ("TIER_1K", None)
+    );
     assert!(!opted_out(&s, &customer).await);
     assert!(!campaign_paused(&s).await);
 
@@ -193,42 +201,94 @@ async fn gupshup_callbacks_need_the_secret_replays_change_nothing_and_raises_wai
     // Consent: opt-out at T+2; an opt-in from T+1 arriving late is stale; one from T+3 lifts
     // it; the T+2 opt-out replayed after that is stale too; duplicates are idempotent.
     let t = |s: i64| T0_MS + s * 1000;
-    assert_eq!(post(&s, hook, &user_event(t(2), "opted-out", &customer), &[]).await, 200);
+    assert_eq!(
+        post(&s, hook, &user_event(t(2), "opted-out", &customer), &[]).await,
+        200
+    );
     assert!(opted_out(&s, &customer).await);
-    assert_eq!(post(&s, hook, &user_event(t(1), "opted-in", &customer), &[]).await, 200);
-    assert!(opted_out(&s, &customer).await, "an older opt-in undoes no newer opt-out");
+    assert_eq!(
+        post(&s, hook, &user_event(t(1), "opted-in", &customer), &[]).await,
+        200
+    );
+    assert!(
+        opted_out(&s, &customer).await,
+        "an older opt-in undoes no newer opt-out"
+    );
     assert_eq!(refused(&s, "gupshup", "stale").await, 1.0);
-    assert_eq!(post(&s, hook, &user_event(t(3), "opted-in", &customer), &[]).await, 200);
+    assert_eq!(
+        post(&s, hook, &user_event(t(3), "opted-in", &customer), &[]).await,
+        200
+    );
     assert!(!opted_out(&s, &customer).await);
     for _ in 0..2 {
-        assert_eq!(post(&s, hook, &user_event(t(2), "opted-out", &customer), &[]).await, 200);
-        assert!(!opted_out(&s, &customer).await, "a replayed opt-out undoes no newer opt-in");
+        assert_eq!(
+            post(&s, hook, &user_event(t(2), "opted-out", &customer), &[]).await,
+            200
+        );
+        assert!(
+            !opted_out(&s, &customer).await,
+            "a replayed opt-out undoes no newer opt-in"
+        );
     }
     assert_eq!(refused(&s, "gupshup", "stale").await, 3.0);
-    assert_eq!(post(&s, hook, &user_event(t(3), "opted-in", &customer), &[]).await, 200);
-    assert!(!opted_out(&s, &customer).await, "a duplicate stays idempotent");
+    assert_eq!(
+        post(&s, hook, &user_event(t(3), "opted-in", &customer), &[]).await,
+        200
+    );
+    assert!(
+        !opted_out(&s, &customer).await,
+        "a duplicate stays idempotent"
+    );
 
     // Tier: an UPGRADE at T+10 is held; the limit stays until an operator confirms.
-    assert_eq!(post(&s, hook, &tier_event(t(10), "UPGRADE", "TIER_10K"), &[]).await, 200);
+    assert_eq!(
+        post(&s, hook, &tier_event(t(10), "UPGRADE", "TIER_10K"), &[]).await,
+        200
+    );
     assert!(
-        eventually(|| async {
-            sender(&s, "sac").await.is_some_and(|x| x.tier == "TIER_1K" && x.reported_tier.as_deref() == Some("TIER_10K"))
-        }, 10).await,
-        "{:#?}", sender(&s, "sac").await
+        eventually(
+            || async {
+                sender(&s, "sac").await.is_some_and(|x| {
+                    x.tier == "TIER_1K" && x.reported_tier.as_deref() == Some("TIER_10K")
+                })
+            },
+            10
+        )
+        .await,
+        "{:#?}",
+        sender(&s, "sac").await
     );
     // A DOWNGRADE sent before it (T+5) arrives late: stale, nothing changes.
     let stale_before = refused(&s, "gupshup", "stale").await;
-    assert_eq!(post(&s, hook, &tier_event(t(5), "DOWNGRADE", "TIER_250"), &[]).await, 200);
+    assert_eq!(
+        post(&s, hook, &tier_event(t(5), "DOWNGRADE", "TIER_250"), &[]).await,
+        200
+    );
     assert_eq!(refused(&s, "gupshup", "stale").await, stale_before + 1.0);
     assert_eq!(confirm(&s, "sac").await, 200);
     assert!(
-        eventually(|| async {
-            sender(&s, "sac").await.is_some_and(|x| x.tier == "TIER_10K" && x.reported_tier.is_none())
-        }, 10).await
+        eventually(
+            || async {
+                sender(&s, "sac")
+                    .await
+                    .is_some_and(|x| x.tier == "TIER_10K" && x.reported_tier.is_none())
+            },
+            10
+        )
+        .await
     );
     // A lowering applies at once.
-    assert_eq!(post(&s, hook, &tier_event(t(20), "DOWNGRADE", "TIER_1K"), &[]).await, 200);
-    assert!(eventually(|| async { sender(&s, "sac").await.is_some_and(|x| x.tier == "TIER_1K") }, 10).await);
+    assert_eq!(
+        post(&s, hook, &tier_event(t(20), "DOWNGRADE", "TIER_1K"), &[]).await,
+        200
+    );
+    assert!(
+        eventually(
+            || async { sender(&s, "sac").await.is_some_and(|x| x.tier == "TIER_1K") },
+            10
+        )
+        .await
+    );
 
     // Template pause with the secret applies.
     assert_eq!(post(&s, hook, &template_paused(t(30)), &[]).await, 200);
@@ -256,14 +316,19 @@ fn preference(time: i64, wa_id: &str, value: &str) -> Value {
 async fn meta_callbacks_need_the_signature_and_a_capability_raise_waits_for_confirmation() {
     let redis = RedisServer::start();
     let s = scenario(&redis, "");
-    let (token, daemon) = support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
     until_started(&s).await;
     let field: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../shared/field/meta-capability-unlimited/meta-webhook.json"
         ))
-        .or_else(|_| std::fs::read_to_string("/work/shared/field/meta-capability-unlimited/meta-webhook.json"))
+        .or_else(|_| {
+            std::fs::read_to_string(
+                "/work/shared/field/meta-capability-unlimited/meta-webhook.json",
+            )
+        })
         .expect("field file"),
     )
     .unwrap();
@@ -277,32 +342,69 @@ async fn meta_callbacks_need_the_signature_and_a_capability_raise_waits_for_conf
     }
     assert_eq!(refused(&s, "meta", "bad_signature").await, 4.0);
     let cloud = sender(&s, "cloud").await.unwrap();
-    assert_eq!((cloud.tier.as_str(), cloud.reported_tier.as_deref()), ("TIER_1K", None));
+    assert_eq!(
+        (cloud.tier.as_str(), cloud.reported_tier.as_deref()),
+        ("TIER_1K", None)
+    );
     assert!(!opted_out(&s, &customer).await);
 
     // Signed: the field file's unlimited is held, then confirmed by an operator.
     assert_eq!(post_meta(&s, &field, APP_SECRET).await, 200);
     assert!(
-        eventually(|| async {
-            sender(&s, "cloud").await.is_some_and(|x| x.tier == "TIER_1K" && x.reported_tier.as_deref() == Some("TIER_UNLIMITED"))
-        }, 10).await,
-        "{:#?}", sender(&s, "cloud").await
+        eventually(
+            || async {
+                sender(&s, "cloud").await.is_some_and(|x| {
+                    x.tier == "TIER_1K" && x.reported_tier.as_deref() == Some("TIER_UNLIMITED")
+                })
+            },
+            10
+        )
+        .await,
+        "{:#?}",
+        sender(&s, "cloud").await
     );
-    assert_eq!(sender(&s, "sac").await.unwrap().reported_tier, None, "another group is untouched");
+    assert_eq!(
+        sender(&s, "sac").await.unwrap().reported_tier,
+        None,
+        "another group is untouched"
+    );
     assert_eq!(confirm(&s, "cloud").await, 200);
-    assert!(eventually(|| async { sender(&s, "cloud").await.is_some_and(|x| x.tier == "TIER_UNLIMITED") }, 10).await);
+    assert!(
+        eventually(
+            || async {
+                sender(&s, "cloud")
+                    .await
+                    .is_some_and(|x| x.tier == "TIER_UNLIMITED")
+            },
+            10
+        )
+        .await
+    );
     // An older capability update (before the field file's time) is stale.
-    let old = meta(1_796_000_000, "business_capability_update", json!({"max_daily_conversations_per_business":250}));
+    let old = meta(
+        1_796_000_000,
+        "business_capability_update",
+        json!({"max_daily_conversations_per_business":250}),
+    );
     assert_eq!(post_meta(&s, &old, APP_SECRET).await, 200);
     assert_eq!(refused(&s, "meta", "stale").await, 1.0);
 
     // Marketing preference: stop at t+2; a resume from t+1 is stale; resume at t+3 applies.
-    assert_eq!(post_meta(&s, &preference(t0 + 2, &customer, "stop"), APP_SECRET).await, 200);
+    assert_eq!(
+        post_meta(&s, &preference(t0 + 2, &customer, "stop"), APP_SECRET).await,
+        200
+    );
     assert!(opted_out(&s, &customer).await);
-    assert_eq!(post_meta(&s, &preference(t0 + 1, &customer, "resume"), APP_SECRET).await, 200);
+    assert_eq!(
+        post_meta(&s, &preference(t0 + 1, &customer, "resume"), APP_SECRET).await,
+        200
+    );
     assert!(opted_out(&s, &customer).await);
     assert_eq!(refused(&s, "meta", "stale").await, 2.0);
-    assert_eq!(post_meta(&s, &preference(t0 + 3, &customer, "resume"), APP_SECRET).await, 200);
+    assert_eq!(
+        post_meta(&s, &preference(t0 + 3, &customer, "resume"), APP_SECRET).await,
+        200
+    );
     assert!(!opted_out(&s, &customer).await);
 
     token.cancel();
@@ -317,7 +419,8 @@ async fn allowlists_trusted_proxies_and_rate_limits_refuse_and_count() {
         "gupshup_allow = [\"192.0.2.0/24\"]\ntrusted_proxies = [\"127.0.0.1\"]\n\
          webhook_rate_per_source = 0.001\nwebhook_burst_per_source = 2",
     );
-    let (token, daemon) = support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
     until_started(&s).await;
     let hook = scenario::GUPSHUP_HOOK;
     let body = user_event(T0_MS, "opted-out", &number(2));
@@ -366,7 +469,8 @@ async fn without_a_secret_the_gupshup_webhook_is_closed_unless_opened_for_develo
         1,
         "`tierpace check` fails for a Gupshup sender without a secret"
     );
-    let (token, daemon) = support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
     until_started(&s).await;
     let body = user_event(T0_MS, "opted-out", &number(3));
     assert_eq!(post(&s, "/webhooks/gupshup", &body, &[]).await, 401);
@@ -384,14 +488,21 @@ async fn without_a_secret_the_gupshup_webhook_is_closed_unless_opened_for_develo
     )
     .unwrap();
     assert_eq!(check(&s, now), 0, "a warning only");
-    let (token, daemon) = support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
+    let (token, daemon) =
+        support::daemon::start_in_process(s.config.clone(), Arc::new(SystemClock));
     until_started(&s).await;
     assert_eq!(post(&s, "/webhooks/gupshup", &body, &[]).await, 200);
     assert!(opted_out(&s, &number(3)).await);
     let ready: Value = get(&s, "/readyz").await.unwrap();
-    assert!(ready["warnings"][0].as_str().unwrap().contains("insecure_open_webhooks"));
+    assert!(ready["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("insecure_open_webhooks"));
     let hooks: Value = get(&s, "/api/v1/webhooks").await.unwrap();
-    assert!(hooks["warnings"][0].as_str().unwrap().contains("insecure_open_webhooks"));
+    assert!(hooks["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("insecure_open_webhooks"));
     token.cancel();
     daemon.await.unwrap().unwrap();
 }

@@ -170,9 +170,13 @@ async fn callbacks_keywords_tier_events_and_operator_actions_take_effect() {
             || async {
                 get::<Vec<SenderStatus>>(s.url("/api/v1/senders"))
                     .await
-                    .is_some_and(|v| v.iter().any(|x| x.id == "sac"
-                        && x.tier == "TIER_1K"
-                        && x.reported_tier.as_deref() == Some("TIER_10K")))
+                    .is_some_and(|v| {
+                        v.iter().any(|x| {
+                            x.id == "sac"
+                                && x.tier == "TIER_1K"
+                                && x.reported_tier.as_deref() == Some("TIER_10K")
+                        })
+                    })
             },
             10
         )
@@ -190,9 +194,11 @@ async fn callbacks_keywords_tier_events_and_operator_actions_take_effect() {
             || async {
                 get::<Vec<SenderStatus>>(s.url("/api/v1/senders"))
                     .await
-                    .is_some_and(|v| v.iter().any(|x| x.id == "sac"
-                        && x.tier == "TIER_10K"
-                        && x.reported_tier.is_none()))
+                    .is_some_and(|v| {
+                        v.iter().any(|x| {
+                            x.id == "sac" && x.tier == "TIER_10K" && x.reported_tier.is_none()
+                        })
+                    })
             },
             10
         )

@@ -361,11 +361,12 @@ impl ConsentStore for MemoryConsent {
             lifted_all: None,
             lifted_marketing: None,
         });
-        let lifts = entry.scope.is_some_and(|s| s.after_lifting(scope).is_none());
+        let lifts = entry
+            .scope
+            .is_some_and(|s| s.after_lifting(scope).is_none());
         let blocks = match (entry.scope, scope) {
-            (Some(_), ConsentScope::All) | (Some(ConsentScope::Marketing), ConsentScope::Marketing) => {
-                entry.latest > at
-            }
+            (Some(_), ConsentScope::All)
+            | (Some(ConsentScope::Marketing), ConsentScope::Marketing) => entry.latest > at,
             _ => false,
         };
         if blocks {

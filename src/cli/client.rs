@@ -377,7 +377,12 @@ pub async fn run(
             } else {
                 senders
                     .iter()
-                    .map(|s| format!("sender {} (group {}): tier {} confirmed", s.id, s.limit_group, s.tier))
+                    .map(|s| {
+                        format!(
+                            "sender {} (group {}): tier {} confirmed",
+                            s.id, s.limit_group, s.tier
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             })

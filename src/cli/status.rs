@@ -411,6 +411,35 @@ mod tests {
     }
 
     #[test]
+    fn a_reported_raise_and_an_open_webhook_stand_out() {
+        let mut s = sender();
+        s.reported_tier = Some("TIER_UNLIMITED".into());
+        s.reported_at = Some(now() - chrono::Duration::minutes(5));
+        let text = render_status(
+            &StatusReport {
+                senders: vec![s],
+                campaigns: vec![],
+                webhooks: Some(WebhookHealth {
+                    warnings: vec!["http.insecure_open_webhooks is on".into()],
+                    ..WebhookHealth::default()
+                }),
+                optouts: None,
+            },
+            now(),
+        );
+        assert!(
+            text.contains(
+                "TIER_UNLIMITED REPORTED (5m ago), unconfirmed: `tierpace tier confirm acme`"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("WARNING: http.insecure_open_webhooks is on"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn dropped_callbacks_and_opt_out_scopes_stand_out() {
         use crate::http::unreadable::{UnreadableCount, UnreadableReason};
         let report = StatusReport {

@@ -287,7 +287,11 @@ impl Sink {
 
 /// What a tier callback's names mean: UPGRADE, DOWNGRADE, FLAGGED, UNFLAGGED, ONBOARDING, or
 /// anything else naming a tier (Meta's CAPABILITY_UPDATE) as "the limit is now".
-fn reported_change(event: &str, current: Option<&str>, new: Option<&str>) -> Option<ReportedChange> {
+fn reported_change(
+    event: &str,
+    current: Option<&str>,
+    new: Option<&str>,
+) -> Option<ReportedChange> {
     let parse = |t: Option<&str>| t.and_then(|t| t.parse::<Tier>().ok());
     Some(match event.to_ascii_uppercase().as_str() {
         "UPGRADE" => ReportedChange::Upgrade { to: parse(new) },

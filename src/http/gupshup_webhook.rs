@@ -14,8 +14,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use super::auth::secret_matches;
-use super::source::Refusal;
 use super::event::{DeliveryStatus, ProviderEvent, ReceivedEvent, WebhookError, WebhookSource};
+use super::source::Refusal;
 use super::HttpState;
 
 /// The header that may carry the Gupshup webhook secret (the alternative to the path segment).

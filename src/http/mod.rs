@@ -149,7 +149,13 @@ pub fn router(state: HttpState) -> Router {
     let cfg = state.config.clone();
     let door = |name: &'static str, allow: &[ipnet::IpNet], rate| {
         axum::middleware::from_fn_with_state(
-            source::Door::new(name, allow.to_vec(), &cfg.sources, rate, state.metrics.clone()),
+            source::Door::new(
+                name,
+                allow.to_vec(),
+                &cfg.sources,
+                rate,
+                state.metrics.clone(),
+            ),
             source::guard,
         )
     };
@@ -159,7 +165,11 @@ pub fn router(state: HttpState) -> Router {
             "/webhooks/gupshup/{secret}",
             post(gupshup_webhook::receive_with_secret),
         )
-        .route_layer(door("gupshup", &cfg.sources.gupshup_allow, cfg.webhook_rate));
+        .route_layer(door(
+            "gupshup",
+            &cfg.sources.gupshup_allow,
+            cfg.webhook_rate,
+        ));
     let meta = Router::new()
         .route(
             "/webhooks/meta",
@@ -245,7 +255,11 @@ pub(crate) async fn deliver(
                 Ok(EventOutcome::Held) => metrics.webhook_event(provider, kind, "held"),
                 Ok(EventOutcome::Stale) => {
                     // Answered 200 all the same: a retry of a stale event is just as stale.
-                    tracing::warn!(provider, kind, "webhook event older than the state it would change: nothing changed");
+                    tracing::warn!(
+                        provider,
+                        kind,
+                        "webhook event older than the state it would change: nothing changed"
+                    );
                     metrics.webhook_event(provider, kind, "stale");
                     metrics.refused(provider, source::Refusal::Stale);
                 }

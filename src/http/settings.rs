@@ -369,10 +369,15 @@ mod tests {
         assert_eq!(config.sources.gupshup_allow.len(), 2);
         assert!(config.sources.meta_allow.is_empty());
         assert_eq!(config.admin_rate, None);
-        assert!(config.webhook_rate.is_some(), "webhooks are limited by default");
-        let bad: HttpSection =
-            toml::from_str(r#"meta_allow = ["meta"]
-            webhook_rate_per_source = -1"#).expect("toml");
+        assert!(
+            config.webhook_rate.is_some(),
+            "webhooks are limited by default"
+        );
+        let bad: HttpSection = toml::from_str(
+            r#"meta_allow = ["meta"]
+            webhook_rate_per_source = -1"#,
+        )
+        .expect("toml");
         let errors = bad.resolve(env(&[])).expect_err("invalid");
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].to_string().contains("http.meta_allow"));

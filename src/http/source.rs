@@ -284,9 +284,15 @@ mod tests {
         let trusted = nets(&["10.0.0.0/8"]);
         // The client claims 1.2.3.4; our proxy appended the real peer 198.51.100.7.
         let xff = "1.2.3.4, 198.51.100.7, 10.0.0.2";
-        assert_eq!(client_ip(ip("10.0.0.1"), Some(xff), &trusted), ip("198.51.100.7"));
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), Some(xff), &trusted),
+            ip("198.51.100.7")
+        );
         assert_eq!(client_ip(ip("10.0.0.1"), None, &trusted), ip("10.0.0.1"));
-        assert_eq!(client_ip(ip("10.0.0.1"), Some("junk"), &trusted), ip("10.0.0.1"));
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), Some("junk"), &trusted),
+            ip("10.0.0.1")
+        );
         assert_eq!(
             client_ip(ip("::ffff:10.0.0.1"), Some("198.51.100.7"), &trusted),
             ip("198.51.100.7")
@@ -295,12 +301,18 @@ mod tests {
 
     #[test]
     fn a_bucket_allows_the_burst_then_the_rate() {
-        let mut b = SourceBuckets::new(RateLimit { rate: 2.0, burst: 3 });
+        let mut b = SourceBuckets::new(RateLimit {
+            rate: 2.0,
+            burst: 3,
+        });
         let a = ip("192.0.2.1");
         let t = Duration::from_secs(100);
         assert!((0..3).all(|_| b.allow(a, t)));
         assert!(!b.allow(a, t));
-        assert!(b.allow(ip("192.0.2.2"), t), "another source has its own bucket");
+        assert!(
+            b.allow(ip("192.0.2.2"), t),
+            "another source has its own bucket"
+        );
         assert!(b.allow(a, t + Duration::from_millis(500)));
         assert!(!b.allow(a, t + Duration::from_millis(500)));
     }

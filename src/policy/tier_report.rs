@@ -35,10 +35,16 @@ pub struct ReportedRaise {
 /// The change a callback reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportedChange {
-    Upgrade { to: Option<Tier> },
-    Downgrade { to: Option<Tier> },
+    Upgrade {
+        to: Option<Tier>,
+    },
+    Downgrade {
+        to: Option<Tier>,
+    },
     /// The limit is now `tier` (Meta capability update, a tier event without a direction).
-    Limit { tier: Tier },
+    Limit {
+        tier: Tier,
+    },
     Flagged,
     Unflagged,
     Onboarding,
@@ -118,7 +124,12 @@ pub fn is_stale(
 }
 
 /// Judge `report` against `settled` (the group's state settled at `now`).
-pub fn judge(settled: &TierState, policy: &Policy, now: DateTime<Utc>, report: TierReport) -> Judged {
+pub fn judge(
+    settled: &TierState,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    report: TierReport,
+) -> Judged {
     let quality = report.change.is_quality();
     let latest = if quality {
         settled.quality_reported_at
@@ -204,21 +215,45 @@ mod tests {
         let up = ReportedChange::Upgrade { to: None };
         assert_eq!(judge(&s, &p, at(12), report(up, 10)).state.tier, Tier::T1K);
         let onboarding = TierState::initial(Tier::T250);
-        let j = judge(&onboarding, &p, at(12), report(ReportedChange::Onboarding, 10));
+        let j = judge(
+            &onboarding,
+            &p,
+            at(12),
+            report(ReportedChange::Onboarding, 10),
+        );
         assert_eq!((j.state.tier, j.verdict.as_str()), (Tier::T250, "held"));
     }
 
     #[test]
     fn a_held_raise_applies_on_operator_or_provider_confirmation_only() {
         let p = Policy::legacy();
-        let held = TierState::initial(Tier::T1K).apply(&p, at(12), TierEvent::Reported(report(UNLIMITED, 10)));
+        let held = TierState::initial(Tier::T1K).apply(
+            &p,
+            at(12),
+            TierEvent::Reported(report(UNLIMITED, 10)),
+        );
         let confirmed = held.apply(&p, at(13), TierEvent::ConfirmReported);
-        assert_eq!((confirmed.tier, confirmed.reported_raise), (Tier::Unlimited, None));
+        assert_eq!(
+            (confirmed.tier, confirmed.reported_raise),
+            (Tier::Unlimited, None)
+        );
         let polled_same = held.apply(&p, at(13), TierEvent::ProviderTier { tier: Tier::T1K });
         assert_eq!(polled_same.tier, Tier::T1K);
-        assert!(polled_same.reported_raise.is_some(), "a poll below the report confirms nothing");
-        let polled_up = held.apply(&p, at(13), TierEvent::ProviderTier { tier: Tier::Unlimited });
-        assert_eq!((polled_up.tier, polled_up.reported_raise), (Tier::Unlimited, None));
+        assert!(
+            polled_same.reported_raise.is_some(),
+            "a poll below the report confirms nothing"
+        );
+        let polled_up = held.apply(
+            &p,
+            at(13),
+            TierEvent::ProviderTier {
+                tier: Tier::Unlimited,
+            },
+        );
+        assert_eq!(
+            (polled_up.tier, polled_up.reported_raise),
+            (Tier::Unlimited, None)
+        );
         let nothing = TierState::initial(Tier::T1K).apply(&p, at(13), TierEvent::ConfirmReported);
         assert_eq!(nothing.tier, Tier::T1K);
     }
@@ -226,10 +261,19 @@ mod tests {
     #[test]
     fn a_lowering_applies_at_once_and_withdraws_a_higher_held_raise() {
         let p = Policy::legacy();
-        let held = TierState::initial(Tier::T10K).apply(&p, at(12), TierEvent::Reported(report(UNLIMITED, 10)));
-        let down = ReportedChange::Downgrade { to: Some(Tier::T1K) };
+        let held = TierState::initial(Tier::T10K).apply(
+            &p,
+            at(12),
+            TierEvent::Reported(report(UNLIMITED, 10)),
+        );
+        let down = ReportedChange::Downgrade {
+            to: Some(Tier::T1K),
+        };
         let j = judge(&held, &p, at(12), report(down, 11));
-        assert_eq!((j.verdict, j.state.tier, j.state.reported_raise), (Verdict::Applied, Tier::T1K, None));
+        assert_eq!(
+            (j.verdict, j.state.tier, j.state.reported_raise),
+            (Verdict::Applied, Tier::T1K, None)
+        );
         let j = judge(&held, &p, at(12), report(ReportedChange::Flagged, 11));
         assert!(j.state.flagged && j.state.reported_raise.is_none());
     }
@@ -237,8 +281,11 @@ mod tests {
     #[test]
     fn an_older_report_changes_nothing_and_a_duplicate_is_idempotent() {
         let p = Policy::legacy();
-        let down = ReportedChange::Downgrade { to: Some(Tier::T250) };
-        let s = TierState::initial(Tier::T1K).apply(&p, at(12), TierEvent::Reported(report(down, 11)));
+        let down = ReportedChange::Downgrade {
+            to: Some(Tier::T250),
+        };
+        let s =
+            TierState::initial(Tier::T1K).apply(&p, at(12), TierEvent::Reported(report(down, 11)));
         assert_eq!(s.tier, Tier::T250);
         // An upgrade sent before that downgrade arrives late: stale, even as a report.
         let j = judge(&s, &p, at(12), report(UNLIMITED, 9));
@@ -246,9 +293,21 @@ mod tests {
         let again = s.apply(&p, at(12), TierEvent::Reported(report(down, 11)));
         assert_eq!(again, s);
         // Quality has its own clock: an old quality report after a newer one is stale.
-        let q = s.apply(&p, at(12), TierEvent::Reported(report(ReportedChange::Quality(Quality::Low), 11)));
-        let old = judge(&q, &p, at(12), report(ReportedChange::Quality(Quality::High), 10));
-        assert_eq!((old.verdict, old.state.quality), (Verdict::Stale, Quality::Low));
+        let q = s.apply(
+            &p,
+            at(12),
+            TierEvent::Reported(report(ReportedChange::Quality(Quality::Low), 11)),
+        );
+        let old = judge(
+            &q,
+            &p,
+            at(12),
+            report(ReportedChange::Quality(Quality::High), 10),
+        );
+        assert_eq!(
+            (old.verdict, old.state.quality),
+            (Verdict::Stale, Quality::Low)
+        );
     }
 
     #[test]
@@ -264,9 +323,11 @@ mod tests {
     fn change() -> impl Strategy<Value = ReportedChange> {
         let tier = proptest::sample::select(crate::policy::tier::ALL_TIERS.to_vec());
         prop_oneof![
-            tier.clone().prop_map(|t| ReportedChange::Upgrade { to: Some(t) }),
+            tier.clone()
+                .prop_map(|t| ReportedChange::Upgrade { to: Some(t) }),
             Just(ReportedChange::Upgrade { to: None }),
-            tier.clone().prop_map(|t| ReportedChange::Downgrade { to: Some(t) }),
+            tier.clone()
+                .prop_map(|t| ReportedChange::Downgrade { to: Some(t) }),
             tier.prop_map(|t| ReportedChange::Limit { tier: t }),
             Just(ReportedChange::Flagged),
             Just(ReportedChange::Unflagged),

@@ -12,8 +12,7 @@ use prometheus_client::registry::Registry;
 use tierpace::http::admin::{Brake, CampaignTotals, LadderStep};
 use tierpace::http::{
     router, serve, AdminError, AdminOps, CampaignAction, CampaignStatus, EventOutcome, EventSink,
-    HttpConfig,
-    HttpState, Metrics, ProviderEvent, Readiness, SenderStatus, WebhookSource,
+    HttpConfig, HttpState, Metrics, ProviderEvent, Readiness, SenderStatus, WebhookSource,
 };
 use tokio_util::sync::CancellationToken;
 
