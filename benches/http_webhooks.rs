@@ -27,8 +27,13 @@ struct Noop;
 
 #[async_trait::async_trait]
 impl EventSink for Noop {
-    async fn handle(&self, _: WebhookSource, _: ProviderEvent) -> Result<(), String> {
-        Ok(())
+    async fn handle(
+        &self,
+        _: WebhookSource,
+        _: ProviderEvent,
+        _: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<tierpace::http::EventOutcome, String> {
+        Ok(tierpace::http::EventOutcome::Applied)
     }
 }
 
@@ -102,7 +107,12 @@ fn round_trip(c: &mut Criterion) {
         readiness: noop,
         registry: Arc::new(registry),
         metrics,
-        config: Arc::new(HttpConfig::default()),
+        // Secret as in production; no per-source limit, since every request comes from 127.0.0.1.
+        config: Arc::new(HttpConfig {
+            gupshup_secret: Some(tierpace::http::Secret::new("bench-secret")),
+            webhook_rate: None,
+            ..HttpConfig::default()
+        }),
     };
     let shutdown = CancellationToken::new();
     let url = rt.block_on(async {
@@ -110,7 +120,7 @@ fn round_trip(c: &mut Criterion) {
             .await
             .expect("bind");
         let url = format!(
-            "http://{}/webhooks/gupshup",
+            "http://{}/webhooks/gupshup/bench-secret",
             listener.local_addr().expect("addr")
         );
         tokio::spawn(serve(

@@ -57,6 +57,133 @@ async fn conformance(store: &dyn ConsentStore) {
     assert_eq!(store.opted_out(&[]).await.unwrap(), Vec::<bool>::new());
 }
 
+/// Replays (issue #22): every change carries its time; one older than the change it would undo
+/// is refused as stale, and duplicates are idempotent.
+async fn replay_conformance(store: &dyn ConsentStore) {
+    use tierpace::campaign::consent::ConsentChange::{Changed, Stale, Unchanged};
+    let t = |s: i64| {
+        Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap() + chrono::Duration::seconds(s)
+    };
+    let (a, b, m) = (key(7001), key(7002), key(7003));
+    // An old opted-in arriving after a newer opted-out changes nothing.
+    assert_eq!(
+        store
+            .opt_out(a, OptOutSource::Provider, t(20))
+            .await
+            .unwrap(),
+        Changed
+    );
+    assert_eq!(store.opt_in(a, t(10)).await.unwrap(), Stale);
+    assert_eq!(store.opted_out(&[a]).await.unwrap(), [true]);
+    // A repeat opt-out later moves the latest time on: an opt-in between the two is stale.
+    assert_eq!(
+        store
+            .opt_out(a, OptOutSource::Keyword, t(40))
+            .await
+            .unwrap(),
+        Unchanged
+    );
+    assert_eq!(store.opt_in(a, t(30)).await.unwrap(), Stale);
+    assert_eq!(store.opted_out(&[a]).await.unwrap(), [true]);
+    // A newer opt-in lifts; the opt-outs replayed after it change nothing.
+    assert_eq!(store.opt_in(a, t(50)).await.unwrap(), Changed);
+    assert_eq!(
+        store
+            .opt_out(a, OptOutSource::Provider, t(40))
+            .await
+            .unwrap(),
+        Stale
+    );
+    assert_eq!(
+        store
+            .opt_out(a, OptOutSource::Provider, t(20))
+            .await
+            .unwrap(),
+        Stale
+    );
+    assert_eq!(store.opted_out(&[a]).await.unwrap(), [false]);
+    assert_eq!(
+        store.opt_in(a, t(50)).await.unwrap(),
+        Unchanged,
+        "a duplicate"
+    );
+    // A later opt-out applies again.
+    assert_eq!(
+        store
+            .opt_out(a, OptOutSource::Provider, t(60))
+            .await
+            .unwrap(),
+        Changed
+    );
+    assert_eq!(store.opted_out(&[a]).await.unwrap(), [true]);
+    // An opt-in of someone never opted out is remembered: an older opt-out is stale.
+    assert_eq!(store.opt_in(b, t(30)).await.unwrap(), Unchanged);
+    assert_eq!(
+        store
+            .opt_out(b, OptOutSource::Provider, t(20))
+            .await
+            .unwrap(),
+        Stale
+    );
+    assert_eq!(store.opted_out(&[b]).await.unwrap(), [false]);
+    // Marketing: a resume older than the stop is stale; a resume does not shut out an older
+    // opt-out of everything.
+    assert_eq!(
+        store
+            .opt_out(m, OptOutSource::MarketingPreference, t(20))
+            .await
+            .unwrap(),
+        Changed
+    );
+    assert_eq!(
+        store.lift(m, ConsentScope::Marketing, t(10)).await.unwrap(),
+        Stale
+    );
+    assert_eq!(
+        store.scopes(&[m]).await.unwrap(),
+        [Some(ConsentScope::Marketing)]
+    );
+    assert_eq!(
+        store.lift(m, ConsentScope::Marketing, t(30)).await.unwrap(),
+        Changed
+    );
+    assert_eq!(
+        store
+            .opt_out(m, OptOutSource::MarketingPreference, t(25))
+            .await
+            .unwrap(),
+        Stale
+    );
+    assert_eq!(
+        store
+            .opt_out(m, OptOutSource::Keyword, t(25))
+            .await
+            .unwrap(),
+        Changed
+    );
+    assert_eq!(store.scopes(&[m]).await.unwrap(), [Some(ConsentScope::All)]);
+}
+
+#[tokio::test]
+async fn memory_store_refuses_replays() {
+    replay_conformance(&MemoryConsent::new()).await;
+}
+
+#[tokio::test]
+async fn redis_store_refuses_replays() {
+    let server = RedisServer::shared();
+    let client = redis::Client::open(server.url()).unwrap();
+    let store = RedisConsent::new(client.get_connection_manager().await.unwrap(), "replays");
+    replay_conformance(&store).await;
+}
+
+#[tokio::test]
+async fn cluster_store_refuses_replays() {
+    let cluster = support::redis_cluster::RedisCluster::shared();
+    let store = RedisConsent::new(cluster.connect().await, "replays");
+    replay_conformance(&store).await;
+}
+
 /// Scopes: a marketing opt-out stops marketing only; the broader scope wins; `resume` lifts
 /// marketing only; an opt-in lifts any.
 async fn scope_conformance(store: &dyn ConsentStore) {
@@ -243,7 +370,8 @@ async fn redis_store_meets_the_contract_and_keeps_one_hash_tagged_key() {
     assert_eq!(store.key(), "conformance:{optout}");
     conformance(&store).await;
 
-    // What Redis holds: contact key hex -> "source unix_seconds", never a phone number.
+    // What Redis holds: contact key hex -> "source since latest" (unix seconds), never a phone
+    // number; lifts are remembered by contact key in a second hash of the same slot.
     let t = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
     store.opt_out(key(1), OptOutSource::Admin, t).await.unwrap();
     let mut raw = conn.clone();
@@ -253,13 +381,17 @@ async fn redis_store_meets_the_contract_and_keeps_one_hash_tagged_key() {
         .query_async(&mut raw)
         .await
         .unwrap();
-    assert_eq!(value.as_deref(), Some("admin 1795780800"));
-    let keys: Vec<String> = redis::cmd("KEYS")
+    assert_eq!(value.as_deref(), Some("admin 1795780800 1795780800"));
+    let mut keys: Vec<String> = redis::cmd("KEYS")
         .arg("conformance*")
         .query_async(&mut raw)
         .await
         .unwrap();
-    assert_eq!(keys, ["conformance:{optout}"]);
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["conformance:{optout}", "conformance:{optout}:lifted"]
+    );
 }
 
 #[tokio::test]
@@ -271,11 +403,16 @@ async fn cluster_store_meets_the_contract() {
     let master = cluster.master_of(store.key());
     for &port in cluster.ports() {
         let want: Vec<String> = if port == master {
-            vec!["conformance:{optout}".into()]
+            vec![
+                "conformance:{optout}".into(),
+                "conformance:{optout}:lifted".into(),
+            ]
         } else {
             Vec::new()
         };
-        assert_eq!(cluster.keys_on(port, "conformance*"), want, "node {port}");
+        let mut got = cluster.keys_on(port, "conformance*");
+        got.sort();
+        assert_eq!(got, want, "node {port}");
     }
 }
 
@@ -394,7 +531,8 @@ const OLD_KEY_OF_558599990001: &str = "17cedf547fd1c7b5d3cf4ff5b6d3c619";
 /// The contract for keys written by older versions: an opt-out stored under the pre-9th-digit
 /// key stops the 13-digit contact (and the 12-digit one), an opt-in lifts it, others are untouched.
 async fn legacy_optout_still_stops(store: &dyn ConsentStore, h: &ContactHasher) {
-    let t = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+    // After the stored opt-out (1796060000, 2026-11-30): an older opt-in would be stale.
+    let t = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
     let today = ContactKeys::of(h, &number("5585999990001"));
     let old_form = ContactKeys::of(h, &number("558599990001"));
     let other = ContactKeys::of(h, &number("5585999990003"));

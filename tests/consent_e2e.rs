@@ -86,7 +86,7 @@ impl Running {
 
     async fn post_gupshup(&self, body: &[u8]) -> u16 {
         reqwest::Client::new()
-            .post(self.url("/webhooks/gupshup"))
+            .post(self.url(scenario::GUPSHUP_HOOK))
             .header("content-type", "application/json")
             .body(body.to_vec())
             .send()

@@ -143,7 +143,7 @@ async fn populate(server: &TestServer) {
     // One webhook through HTTP, so its counter comes from the real route.
     let body = fixture("gupshup_message_optout.json");
     let resp = client()
-        .post(format!("{}/webhooks/gupshup", server.url))
+        .post(format!("{}{GUPSHUP_HOOK}", server.url))
         .body(body)
         .send()
         .await

@@ -51,7 +51,7 @@ async fn every_gupshup_callback_type_reaches_the_sink() {
         "gupshup_template_paused.json",
     ];
     for file in files {
-        let resp = post_gupshup(&server, "/webhooks/gupshup", fixture(file)).await;
+        let resp = post_gupshup(&server, GUPSHUP_HOOK, fixture(file)).await;
         assert_eq!(resp.status(), 200, "{file}");
     }
     let kinds: Vec<&str> = server.sink.take().iter().map(ProviderEvent::kind).collect();
@@ -81,7 +81,7 @@ async fn gupshup_sender_is_named_by_the_app() {
     let server = TestServer::start(full_config()).await;
     post_gupshup(
         &server,
-        "/webhooks/gupshup",
+        GUPSHUP_HOOK,
         fixture("gupshup_message_event_read.json"),
     )
     .await;
@@ -99,7 +99,7 @@ async fn optout_keyword_reply_opens_the_window_and_opts_out() {
     let server = TestServer::start(full_config()).await;
     let resp = post_gupshup(
         &server,
-        "/webhooks/gupshup",
+        GUPSHUP_HOOK,
         fixture("gupshup_message_optout.json"),
     )
     .await;
@@ -115,17 +115,12 @@ async fn optout_keyword_reply_opens_the_window_and_opts_out() {
     // A quick-reply button saying PARAR opts out too; an ordinary message does not.
     post_gupshup(
         &server,
-        "/webhooks/gupshup",
+        GUPSHUP_HOOK,
         fixture("gupshup_message_quick_reply.json"),
     )
     .await;
     assert_eq!(server.sink.take().len(), 2);
-    post_gupshup(
-        &server,
-        "/webhooks/gupshup",
-        fixture("gupshup_message_text.json"),
-    )
-    .await;
+    post_gupshup(&server, GUPSHUP_HOOK, fixture("gupshup_message_text.json")).await;
     assert_eq!(server.sink.take().len(), 1);
 }
 
@@ -138,7 +133,7 @@ async fn configured_keywords_replace_the_defaults() {
     let server = TestServer::start(config).await;
     post_gupshup(
         &server,
-        "/webhooks/gupshup",
+        GUPSHUP_HOOK,
         fixture("gupshup_message_optout.json"),
     )
     .await;
@@ -153,7 +148,7 @@ async fn the_same_callback_twice_is_answered_and_delivered_alike() {
     for _ in 0..2 {
         let resp = post_gupshup(
             &server,
-            "/webhooks/gupshup",
+            GUPSHUP_HOOK,
             fixture("gupshup_message_event_failed.json"),
         )
         .await;
@@ -183,7 +178,7 @@ async fn unknown_and_malformed_bodies_get_200_and_a_counter() {
         b"this is not json".to_vec(),
         Vec::new(),
     ] {
-        let resp = post_gupshup(&server, "/webhooks/gupshup", body).await;
+        let resp = post_gupshup(&server, GUPSHUP_HOOK, body).await;
         assert_eq!(resp.status(), 200);
     }
     assert!(server.sink.events().is_empty());
@@ -203,7 +198,7 @@ async fn a_body_over_64_kib_gets_413() {
     let mut big = br#"{"app":"x","type":"message","payload":{"text":""#.to_vec();
     big.extend(std::iter::repeat_n(b'a', 64 * 1024));
     big.extend(br#""}}"#);
-    let resp = post_gupshup(&server, "/webhooks/gupshup", big.clone()).await;
+    let resp = post_gupshup(&server, GUPSHUP_HOOK, big.clone()).await;
     assert_eq!(resp.status(), 413);
     let resp = post_meta(&server, big, None).await;
     assert_eq!(
@@ -215,9 +210,7 @@ async fn a_body_over_64_kib_gets_413() {
     let mut fits = fixture("gupshup_message_text.json");
     fits.extend(std::iter::repeat_n(b' ', 64 * 1024 - fits.len()));
     assert_eq!(
-        post_gupshup(&server, "/webhooks/gupshup", fits)
-            .await
-            .status(),
+        post_gupshup(&server, GUPSHUP_HOOK, fits).await.status(),
         200
     );
     assert!(server.sink.take().len() == 1);
@@ -333,7 +326,7 @@ async fn unreadable_bodies_are_counted_by_source_and_reason() {
         br#"{"type":"nope","payload":{}}"#,
     ] {
         assert_eq!(
-            post_gupshup(&server, "/webhooks/gupshup", body.to_vec())
+            post_gupshup(&server, GUPSHUP_HOOK, body.to_vec())
                 .await
                 .status(),
             200
@@ -372,7 +365,7 @@ async fn a_failing_sink_gets_503_so_the_provider_retries() {
     server.sink.fail.store(true, Ordering::SeqCst);
     let resp = post_gupshup(
         &server,
-        "/webhooks/gupshup",
+        GUPSHUP_HOOK,
         fixture("gupshup_message_event_read.json"),
     )
     .await;
@@ -384,7 +377,7 @@ async fn a_failing_sink_gets_503_so_the_provider_retries() {
     server.sink.fail.store(false, Ordering::SeqCst);
     let resp = post_gupshup(
         &server,
-        "/webhooks/gupshup",
+        GUPSHUP_HOOK,
         fixture("gupshup_message_event_read.json"),
     )
     .await;
@@ -401,7 +394,7 @@ async fn a_slow_sink_still_gets_the_provider_a_200_and_finishes() {
     *server.sink.delay.lock().expect("lock") = Some(Duration::from_millis(400));
     let resp = post_gupshup(
         &server,
-        "/webhooks/gupshup",
+        GUPSHUP_HOOK,
         fixture("gupshup_message_event_read.json"),
     )
     .await;

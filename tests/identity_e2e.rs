@@ -95,7 +95,7 @@ async fn run(
     );
     let status = match optout {
         OptOut::Gupshup(body) => http
-            .post(s.url("/webhooks/gupshup"))
+            .post(s.url(scenario::GUPSHUP_HOOK))
             .header("content-type", "application/json")
             .body(body)
             .send()

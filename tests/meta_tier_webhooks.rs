@@ -120,6 +120,8 @@ fn flagged_sets_quality_low_and_unflagged_medium_other_events_none() {
     assert!(qualities_of(&upgrade).is_empty());
 }
 
+const ADMIN_TOKEN: &str = "meta-tier-admin-token";
+
 struct Daemon {
     port: u16,
     _dir: tempfile::TempDir,
@@ -134,6 +136,7 @@ fn start() -> Daemon {
     std::fs::create_dir_all(root.join("campaigns")).unwrap();
     std::fs::write(root.join("token"), "meta-access-token\n").unwrap();
     std::fs::write(root.join("app.secret"), format!("{APP_SECRET}\n")).unwrap();
+    std::fs::write(root.join("admin.token"), format!("{ADMIN_TOKEN}\n")).unwrap();
     let port = free_port();
     let config = format!(
         r#"state = "memory"
@@ -142,6 +145,7 @@ campaigns_dir = "campaigns"
 [http]
 listen = "127.0.0.1:{port}"
 meta_app_secret_file = "{root}/app.secret"
+admin_token_file = "{root}/admin.token"
 
 [senders.cloud]
 provider = "meta"
@@ -187,6 +191,33 @@ impl Daemon {
             .unwrap_or(0)
     }
 
+    /// An operator confirms the raise the callbacks reported (`tierpace tier confirm cloud`).
+    async fn confirm(&self) -> u16 {
+        reqwest::Client::new()
+            .post(format!(
+                "http://127.0.0.1:{}/api/v1/groups/cloud/tier/confirm",
+                self.port
+            ))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    }
+
+    /// The callback's raise is reported and held: the limit stays where it was.
+    async fn until_reported(&self, tier: &str, reported: &str) {
+        for _ in 0..100 {
+            if let Some(s) = self.sender().await {
+                if s.tier == tier && s.reported_tier.as_deref() == Some(reported) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("sender never held {reported}: {:#?}", self.sender().await);
+    }
+
     async fn until_tier(&self, tier: &str, limit: Option<u64>) {
         for _ in 0..100 {
             if let Some(s) = self.sender().await {
@@ -201,21 +232,29 @@ impl Daemon {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn field_meta_capability_unlimited_makes_the_group_unlimited() {
+async fn field_meta_capability_unlimited_makes_the_group_unlimited_once_confirmed() {
     let d = start();
     d.until_tier("TIER_1K", Some(1000)).await;
     assert_eq!(d.post_signed(&field_file()).await, 200);
+    // A callback never raises a limit on its own (issue #22): held until confirmed.
+    d.until_reported("TIER_1K", "TIER_UNLIMITED").await;
+    assert_eq!(d.confirm().await, 200);
     d.until_tier("TIER_UNLIMITED", None).await;
+    assert_eq!(d.confirm().await, 409, "nothing left to confirm");
 
-    // Every documented limit sets that limit, down as well as up.
-    for (limit, tier, n) in [
-        (250, "TIER_250", 250),
-        (2000, "TIER_2K", 2000),
-        (10000, "TIER_10K", 10_000),
-        (100000, "TIER_100K", 100_000),
+    // Every documented limit sets that limit: a lower one at once, a higher one once confirmed.
+    let body = capability(json!(250)).to_string();
+    assert_eq!(d.post_signed(body.as_bytes()).await, 200);
+    d.until_tier("TIER_250", Some(250)).await;
+    for (limit, tier, n, below) in [
+        (2000, "TIER_2K", 2000, "TIER_250"),
+        (10000, "TIER_10K", 10_000, "TIER_2K"),
+        (100000, "TIER_100K", 100_000, "TIER_10K"),
     ] {
         let body = capability(json!(limit)).to_string();
         assert_eq!(d.post_signed(body.as_bytes()).await, 200);
+        d.until_reported(below, tier).await;
+        assert_eq!(d.confirm().await, 200);
         d.until_tier(tier, Some(n)).await;
     }
 
@@ -226,11 +265,13 @@ async fn field_meta_capability_unlimited_makes_the_group_unlimited() {
     )
     .to_string();
     assert_eq!(d.post_signed(body.as_bytes()).await, 200);
-    d.until_tier("TIER_UNLIMITED", None).await;
-    // ... and one with no limit at all changes nothing.
+    d.until_reported("TIER_100K", "TIER_UNLIMITED").await;
+    // ... a lower limit withdraws the held raise and applies at once ...
     let body = capability(json!(2000)).to_string();
     assert_eq!(d.post_signed(body.as_bytes()).await, 200);
     d.until_tier("TIER_2K", Some(2000)).await;
+    assert_eq!(d.sender().await.unwrap().reported_tier, None);
+    // ... and one with no limit at all changes nothing.
     let bare =
         quality(json!({"display_phone_number":"5585999990000","event":"UPGRADE"})).to_string();
     d.post_signed(bare.as_bytes()).await;

@@ -49,7 +49,7 @@ struct Rig {
 async fn rig(contacts: usize, faults: Vec<Fault>) -> Rig {
     let port = free_port();
     let fake = FakeGupshup::start(FakeGupshupConfig {
-        callback_url: Some(format!("http://127.0.0.1:{port}/webhooks/gupshup")),
+        callback_url: Some(format!("http://127.0.0.1:{port}{}", scenario::GUPSHUP_HOOK)),
         ..Default::default()
     })
     .await;
@@ -445,7 +445,7 @@ async fn a_spam_brake_reaches_a_replica_and_survives_a_restart() {
     let redis = support::redis_server::RedisServer::start();
     let port = free_port();
     let fake = FakeGupshup::start(FakeGupshupConfig {
-        callback_url: Some(format!("http://127.0.0.1:{port}/webhooks/gupshup")),
+        callback_url: Some(format!("http://127.0.0.1:{port}{}", scenario::GUPSHUP_HOOK)),
         ..Default::default()
     })
     .await;

@@ -205,7 +205,7 @@ async fn the_daemon_polls_reconciles_and_keeps_sending_when_a_poll_fails() {
     );
     let port = free_port();
     let fake = FakeGupshup::start(FakeGupshupConfig {
-        callback_url: Some(format!("http://127.0.0.1:{port}/webhooks/gupshup")),
+        callback_url: Some(format!("http://127.0.0.1:{port}{}", scenario::GUPSHUP_HOOK)),
         ..Default::default()
     })
     .await;

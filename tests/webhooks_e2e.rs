@@ -42,7 +42,7 @@ async fn callbacks_keywords_tier_events_and_operator_actions_take_effect() {
     let redis = RedisServer::start();
     let port = free_port();
     let fake = FakeGupshup::start(FakeGupshupConfig {
-        callback_url: Some(format!("http://127.0.0.1:{port}/webhooks/gupshup")),
+        callback_url: Some(format!("http://127.0.0.1:{port}{}", scenario::GUPSHUP_HOOK)),
         ..Default::default()
     })
     .await;
@@ -81,8 +81,8 @@ async fn callbacks_keywords_tier_events_and_operator_actions_take_effect() {
     let first = fake.sends()[0].clone();
     let read = json!({"app":"TierpaceTest","timestamp":1,"version":2,"type":"message-event",
         "payload":{"id":"wa-x","gsId":first.message_id,"type":"read","destination":first.destination,"payload":{"ts":1}}});
-    assert_eq!(post(s.url("/webhooks/gupshup"), read.clone()).await, 200);
-    assert_eq!(post(s.url("/webhooks/gupshup"), read).await, 200);
+    assert_eq!(post(s.url(scenario::GUPSHUP_HOOK), read.clone()).await, 200);
+    assert_eq!(post(s.url(scenario::GUPSHUP_HOOK), read).await, 200);
     assert!(
         eventually(
             || async {
@@ -99,7 +99,7 @@ async fn callbacks_keywords_tier_events_and_operator_actions_take_effect() {
     let inbound = json!({"app":"TierpaceTest","timestamp":2,"version":2,"type":"message",
         "payload":{"id":"in-1","source":first.destination,"type":"text","payload":{"text":" Sair "},
         "sender":{"phone":first.destination,"name":"Cliente"}}});
-    assert_eq!(post(s.url("/webhooks/gupshup"), inbound).await, 200);
+    assert_eq!(post(s.url(scenario::GUPSHUP_HOOK), inbound).await, 200);
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let mut stored = false;
@@ -160,16 +160,45 @@ async fn callbacks_keywords_tier_events_and_operator_actions_take_effect() {
         );
     }
 
-    // A tier event from Gupshup reaches the ledger.
+    // A tier event from Gupshup reaches the ledger as a reported raise: held, the limit stays,
+    // until an operator confirms it (issue #22).
     let upgrade = json!({"app":"TierpaceTest","timestamp":3,"version":2,"type":"account-event",
         "payload":{"type":"tier-event","payload":{"event":"UPGRADE","currentTier":"TIER_1K","newTier":"TIER_10K"}}});
-    assert_eq!(post(s.url("/webhooks/gupshup"), upgrade).await, 200);
+    assert_eq!(post(s.url(scenario::GUPSHUP_HOOK), upgrade).await, 200);
     assert!(
         eventually(
             || async {
                 get::<Vec<SenderStatus>>(s.url("/api/v1/senders"))
                     .await
-                    .is_some_and(|v| v.iter().any(|x| x.id == "sac" && x.tier == "TIER_10K"))
+                    .is_some_and(|v| {
+                        v.iter().any(|x| {
+                            x.id == "sac"
+                                && x.tier == "TIER_1K"
+                                && x.reported_tier.as_deref() == Some("TIER_10K")
+                        })
+                    })
+            },
+            10
+        )
+        .await
+    );
+    let confirmed = reqwest::Client::new()
+        .post(s.url("/api/v1/groups/sac/tier/confirm"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(confirmed.status(), 200);
+    assert!(
+        eventually(
+            || async {
+                get::<Vec<SenderStatus>>(s.url("/api/v1/senders"))
+                    .await
+                    .is_some_and(|v| {
+                        v.iter().any(|x| {
+                            x.id == "sac" && x.tier == "TIER_10K" && x.reported_tier.is_none()
+                        })
+                    })
             },
             10
         )

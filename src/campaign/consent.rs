@@ -111,7 +111,7 @@ pub struct OptOutRecord {
 }
 
 impl OptOutRecord {
-    /// Reads the stored value `SOURCE UNIX_SECONDS`.
+    /// Reads the stored value `SOURCE SINCE [LATEST]` (unix seconds).
     fn parse(scope: ConsentScope, value: &str) -> Self {
         let mut parts = value.split_whitespace();
         let source = parts.next().and_then(OptOutSource::parse);
@@ -156,29 +156,62 @@ impl From<redis::RedisError> for ConsentError {
     }
 }
 
+/// What a consent change did. Providers retry and reorder callbacks, so each change carries
+/// the time it happened and an older one than the state it would change is refused (issue #22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentChange {
+    Changed,
+    /// Already so (a duplicate): nothing to do.
+    Unchanged,
+    /// Older than the opt-out or opt-in it would undo: nothing changed.
+    Stale,
+}
+
+impl ConsentChange {
+    fn of_reply(reply: i64) -> Self {
+        match reply {
+            r if r < 0 => ConsentChange::Stale,
+            0 => ConsentChange::Unchanged,
+            _ => ConsentChange::Changed,
+        }
+    }
+
+    /// The outcome of two changes made for one contact (its two keys): stale if either was.
+    pub fn and(self, other: ConsentChange) -> ConsentChange {
+        use ConsentChange::*;
+        match (self, other) {
+            (Stale, _) | (_, Stale) => Stale,
+            (Changed, _) | (_, Changed) => Changed,
+            _ => Unchanged,
+        }
+    }
+}
+
 /// Global opt-outs with their scope. Both backends pass the same tests
 /// (`tests/campaign_consent.rs`).
 #[async_trait::async_trait]
 pub trait ConsentStore: Send + Sync + 'static {
     /// For each key, in order: the scope it opted out of, if any.
     async fn scopes(&self, keys: &[ContactKey]) -> Result<Vec<Option<ConsentScope>>, ConsentError>;
-    /// Records an opt-out of `scope` (idempotent: webhooks are retried). The broader scope wins:
-    /// a marketing opt-out of a contact opted out of everything changes nothing.
+    /// Records an opt-out of `scope` made at `at` (idempotent: webhooks are retried). The
+    /// broader scope wins: a marketing opt-out of a contact opted out of everything changes
+    /// nothing. [`ConsentChange::Stale`] when a lift of that scope is newer than `at`.
     async fn opt_out_scoped(
         &self,
         key: ContactKey,
         scope: ConsentScope,
         source: OptOutSource,
-        now: DateTime<Utc>,
-    ) -> Result<(), ConsentError>;
-    /// Lifts an opt-out: `All` lifts any (the contact consented again), `Marketing` lifts only a
-    /// marketing opt-out (Meta's `resume`; an opt-out of everything stays).
+        at: DateTime<Utc>,
+    ) -> Result<ConsentChange, ConsentError>;
+    /// Lifts an opt-out at `at`: `All` lifts any (the contact consented again), `Marketing`
+    /// lifts only a marketing opt-out (Meta's `resume`; an opt-out of everything stays).
+    /// [`ConsentChange::Stale`] when the opt-out it would lift was made after `at`.
     async fn lift(
         &self,
         key: ContactKey,
         scope: ConsentScope,
-        now: DateTime<Utc>,
-    ) -> Result<(), ConsentError>;
+        at: DateTime<Utc>,
+    ) -> Result<ConsentChange, ConsentError>;
     /// How many contacts are opted out, by scope.
     async fn counts(&self) -> Result<OptOutCounts, ConsentError>;
     /// One contact's opt-out, if any (the admin API shows it).
@@ -197,13 +230,17 @@ pub trait ConsentStore: Send + Sync + 'static {
         &self,
         key: ContactKey,
         source: OptOutSource,
-        now: DateTime<Utc>,
-    ) -> Result<(), ConsentError> {
-        self.opt_out_scoped(key, source.scope(), source, now).await
+        at: DateTime<Utc>,
+    ) -> Result<ConsentChange, ConsentError> {
+        self.opt_out_scoped(key, source.scope(), source, at).await
     }
     /// Removes any opt-out: the contact consented again.
-    async fn opt_in(&self, key: ContactKey, now: DateTime<Utc>) -> Result<(), ConsentError> {
-        self.lift(key, ConsentScope::All, now).await
+    async fn opt_in(
+        &self,
+        key: ContactKey,
+        at: DateTime<Utc>,
+    ) -> Result<ConsentChange, ConsentError> {
+        self.lift(key, ConsentScope::All, at).await
     }
     /// For each key, in order: whether it opted out of anything (marketing or all).
     async fn opted_out(&self, keys: &[ContactKey]) -> Result<Vec<bool>, ConsentError> {
@@ -240,12 +277,16 @@ pub struct MemoryConsent {
     aliases: Mutex<HashMap<ContactKey, ContactKey>>,
 }
 
-/// One opt-out: its scope, and the first source and time (kept for audits).
+/// One opt-out: its scope, the first source and time (kept for audits), the latest opt-out
+/// time seen, and the latest lifts (`lifted_*`, kept after the opt-out goes).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    scope: ConsentScope,
+    scope: Option<ConsentScope>,
     source: OptOutSource,
     since: DateTime<Utc>,
+    latest: DateTime<Utc>,
+    lifted_all: Option<DateTime<Utc>>,
+    lifted_marketing: Option<DateTime<Utc>>,
 }
 
 impl MemoryConsent {
@@ -264,7 +305,10 @@ impl MemoryConsent {
 impl ConsentStore for MemoryConsent {
     async fn scopes(&self, keys: &[ContactKey]) -> Result<Vec<Option<ConsentScope>>, ConsentError> {
         let out = self.lock();
-        Ok(keys.iter().map(|k| out.get(k).map(|e| e.scope)).collect())
+        Ok(keys
+            .iter()
+            .map(|k| out.get(k).and_then(|e| e.scope))
+            .collect())
     }
 
     async fn opt_out_scoped(
@@ -272,56 +316,101 @@ impl ConsentStore for MemoryConsent {
         key: ContactKey,
         scope: ConsentScope,
         source: OptOutSource,
-        now: DateTime<Utc>,
-    ) -> Result<(), ConsentError> {
+        at: DateTime<Utc>,
+    ) -> Result<ConsentChange, ConsentError> {
         let mut out = self.lock();
         let entry = out.entry(key).or_insert(Entry {
-            scope,
+            scope: None,
             source,
-            since: now,
+            since: at,
+            latest: at,
+            lifted_all: None,
+            lifted_marketing: None,
         });
-        // Like the Redis store: a widened opt-out is a new fact, with its own source and time.
-        if entry.scope.widen(scope) != entry.scope {
-            *entry = Entry {
-                scope,
-                source,
-                since: now,
-            };
+        // Like optout_add.lua: older than a lift of its scope changes nothing.
+        let lifted = match scope {
+            ConsentScope::All => entry.lifted_all,
+            ConsentScope::Marketing => entry.lifted_all.max(entry.lifted_marketing),
+        };
+        if lifted.is_some_and(|l| at < l) {
+            return Ok(ConsentChange::Stale);
         }
-        Ok(())
+        match entry.scope {
+            Some(current) if current.widen(scope) == current => {
+                // A repeat (or a narrower one): the latest time moves on, like the Redis store.
+                if current == scope {
+                    entry.latest = entry.latest.max(at);
+                }
+                Ok(ConsentChange::Unchanged)
+            }
+            _ => {
+                // A new or widened opt-out is a new fact, with its own source and time.
+                entry.scope = Some(scope);
+                entry.source = source;
+                entry.since = at;
+                entry.latest = at;
+                Ok(ConsentChange::Changed)
+            }
+        }
     }
 
     async fn lift(
         &self,
         key: ContactKey,
         scope: ConsentScope,
-        _now: DateTime<Utc>,
-    ) -> Result<(), ConsentError> {
+        at: DateTime<Utc>,
+    ) -> Result<ConsentChange, ConsentError> {
         let mut out = self.lock();
-        if let Some(entry) = out.get(&key) {
-            if entry.scope.after_lifting(scope).is_none() {
-                out.remove(&key);
-            }
+        let entry = out.entry(key).or_insert(Entry {
+            scope: None,
+            source: OptOutSource::Admin,
+            since: at,
+            latest: at,
+            lifted_all: None,
+            lifted_marketing: None,
+        });
+        let lifts = entry
+            .scope
+            .is_some_and(|s| s.after_lifting(scope).is_none());
+        let blocks = match (entry.scope, scope) {
+            (Some(_), ConsentScope::All)
+            | (Some(ConsentScope::Marketing), ConsentScope::Marketing) => entry.latest > at,
+            _ => false,
+        };
+        if blocks {
+            return Ok(ConsentChange::Stale);
         }
-        Ok(())
+        let slot = match scope {
+            ConsentScope::All => &mut entry.lifted_all,
+            ConsentScope::Marketing => &mut entry.lifted_marketing,
+        };
+        *slot = Some(slot.map_or(at, |l| l.max(at)));
+        if lifts {
+            entry.scope = None;
+            return Ok(ConsentChange::Changed);
+        }
+        Ok(ConsentChange::Unchanged)
     }
 
     async fn counts(&self) -> Result<OptOutCounts, ConsentError> {
         let mut counts = OptOutCounts::default();
         for e in self.lock().values() {
             match e.scope {
-                ConsentScope::Marketing => counts.marketing += 1,
-                ConsentScope::All => counts.all += 1,
+                Some(ConsentScope::Marketing) => counts.marketing += 1,
+                Some(ConsentScope::All) => counts.all += 1,
+                None => {}
             }
         }
         Ok(counts)
     }
 
     async fn lookup(&self, key: ContactKey) -> Result<Option<OptOutRecord>, ConsentError> {
-        Ok(self.lock().get(&key).map(|e| OptOutRecord {
-            scope: e.scope,
-            source: Some(e.source),
-            since: Some(e.since),
+        Ok(self.lock().get(&key).and_then(|e| {
+            e.scope.map(|scope| OptOutRecord {
+                scope,
+                source: Some(e.source),
+                since: Some(e.since),
+            })
         }))
     }
 
@@ -350,6 +439,7 @@ pub struct RedisConsent<C> {
     key: String,
     marketing_key: String,
     alias_key: String,
+    lifted_key: String,
     scripts: std::sync::Arc<Scripts>,
 }
 
@@ -381,6 +471,7 @@ where
             key: format!("{key_prefix}:{{optout}}"),
             marketing_key: format!("{key_prefix}:{{optout}}:marketing"),
             alias_key: format!("{key_prefix}:{{optout}}:alias"),
+            lifted_key: format!("{key_prefix}:{{optout}}:lifted"),
             scripts: std::sync::Arc::new(Scripts {
                 add: redis::Script::new(include_str!("optout_add.lua")),
                 lift: redis::Script::new(include_str!("optout_lift.lua")),
@@ -450,40 +541,43 @@ where
         key: ContactKey,
         scope: ConsentScope,
         source: OptOutSource,
-        now: DateTime<Utc>,
-    ) -> Result<(), ConsentError> {
+        at: DateTime<Utc>,
+    ) -> Result<ConsentChange, ConsentError> {
         let mut conn = self.conn.clone();
-        let value = format!("{} {}", source.as_str(), now.timestamp());
-        let _: i64 = self
+        let reply: i64 = self
             .scripts
             .add
             .key(&self.key)
             .key(&self.marketing_key)
+            .key(&self.lifted_key)
             .arg(key.to_hex())
             .arg(scope.as_str())
-            .arg(value)
+            .arg(source.as_str())
+            .arg(at.timestamp())
             .invoke_async(&mut conn)
             .await?;
-        Ok(())
+        Ok(ConsentChange::of_reply(reply))
     }
 
     async fn lift(
         &self,
         key: ContactKey,
         scope: ConsentScope,
-        _now: DateTime<Utc>,
-    ) -> Result<(), ConsentError> {
+        at: DateTime<Utc>,
+    ) -> Result<ConsentChange, ConsentError> {
         let mut conn = self.conn.clone();
-        let _: i64 = self
+        let reply: i64 = self
             .scripts
             .lift
             .key(&self.key)
             .key(&self.marketing_key)
+            .key(&self.lifted_key)
             .arg(key.to_hex())
             .arg(scope.as_str())
+            .arg(at.timestamp())
             .invoke_async(&mut conn)
             .await?;
-        Ok(())
+        Ok(ConsentChange::of_reply(reply))
     }
 
     async fn counts(&self) -> Result<OptOutCounts, ConsentError> {
@@ -627,13 +721,13 @@ pub async fn blocked_any(
 pub async fn opt_in_any(
     store: &dyn ConsentStore,
     contact: ContactKeys,
-    now: DateTime<Utc>,
-) -> Result<(), ConsentError> {
-    store.opt_in(contact.key, now).await?;
+    at: DateTime<Utc>,
+) -> Result<ConsentChange, ConsentError> {
+    let mut change = store.opt_in(contact.key, at).await?;
     if let Some(legacy) = contact.legacy {
-        store.opt_in(legacy, now).await?;
+        change = change.and(store.opt_in(legacy, at).await?);
     }
-    Ok(())
+    Ok(change)
 }
 
 /// Splits a batch of audience rows of a campaign whose template is of `category` into those

@@ -91,11 +91,34 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
             out.push_str(&format!("{}: {e:#}\n", config.display()));
         }
     }
-    if let Err(errors) = cfg.http.resolve(|v| std::env::var(v).ok()) {
-        failed = true;
-        for e in errors {
-            out.push_str(&format!("{}: {e}\n", config.display()));
+    match cfg.http.resolve(|v| std::env::var(v).ok()) {
+        Err(errors) => {
+            failed = true;
+            for e in errors {
+                out.push_str(&format!("{}: {e}\n", config.display()));
+            }
         }
+        // Without a secret the Gupshup webhook refuses every callback (issue #22): opt-outs,
+        // delivery reports and tier events of these senders would never arrive.
+        Ok(http) if http.gupshup_secret.is_none() => {
+            for (id, sc) in &cfg.senders {
+                if sc.provider != crate::config::ProviderChoice::Gupshup {
+                    continue;
+                }
+                if http.insecure_open_webhooks {
+                    out.push_str(&format!(
+                        "warning: senders.{id}: http.insecure_open_webhooks is on: anyone can post Gupshup callbacks (development only; see SECURITY.md)\n"
+                    ));
+                } else {
+                    failed = true;
+                    out.push_str(&format!(
+                        "{}: senders.{id}: Gupshup callbacks would be refused: set http.gupshup_secret_env or http.gupshup_secret_file and put the secret in the callback URL (https://HOST/webhooks/gupshup/SECRET)\n",
+                        config.display()
+                    ));
+                }
+            }
+        }
+        Ok(_) => {}
     }
     // The Redis TLS files and Sentinel passwords, read and parsed offline like the API keys.
     if cfg.state == crate::config::StateBackend::Redis {

@@ -61,6 +61,18 @@ pub enum AdminCommand {
         #[command(subcommand)]
         action: OptoutAction,
     },
+    /// Act on a limit group's tier.
+    Tier {
+        #[command(subcommand)]
+        action: TierAction,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TierAction {
+    /// Confirm the raise a provider callback reported for this limit group (callbacks alone
+    /// never raise a limit; see SECURITY.md). Check the provider's console first.
+    Confirm { group: String },
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -210,6 +222,12 @@ impl AdminClient {
         self.call(reqwest::Method::POST, &path, Some(body)).await
     }
 
+    /// `POST /api/v1/groups/{group}/tier/confirm`: apply the held reported raise.
+    pub async fn confirm_tier(&self, group: &str) -> Result<Vec<SenderStatus>, ClientError> {
+        let path = format!("/api/v1/groups/{}/tier/confirm", segment(group));
+        self.call(reqwest::Method::POST, &path, None).await
+    }
+
     pub async fn set_brake(
         &self,
         sender: &str,
@@ -350,6 +368,25 @@ pub async fn run(
             .campaign_action(campaign, CampaignAction::RetryFailed)
             .await
             .map(|c| campaign_line(&c)),
+        AdminCommand::Tier {
+            action: TierAction::Confirm { group },
+        } => {
+            let senders = client.confirm_tier(group).await?;
+            Ok(if json {
+                to_json(&senders)
+            } else {
+                senders
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "sender {} (group {}): tier {} confirmed",
+                            s.id, s.limit_group, s.tier
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
         AdminCommand::Optout { action } => {
             let (number, add) = match action {
                 OptoutAction::Add { number } => (number, true),
@@ -431,6 +468,11 @@ mod tests {
         assert!(matches!(
             cli.command,
             AdminCommand::Optout { action: OptoutAction::Remove { ref number } } if number == "+5585999990001"
+        ));
+        let cli = Cli::try_parse_from(["tierpace", "tier", "confirm", "acme"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            AdminCommand::Tier { action: TierAction::Confirm { ref group } } if group == "acme"
         ));
         assert!(
             Cli::try_parse_from(["tierpace", "pause"]).is_err(),

@@ -69,10 +69,16 @@ pub fn render_status(report: &StatusReport, now: DateTime<Utc>) -> String {
 
 /// Dropped callbacks stand out: each may have been an opt-out (issue 11 §2).
 fn webhook_lines(w: &WebhookHealth, now: DateTime<Utc>) -> String {
+    let mut out: String = w
+        .warnings
+        .iter()
+        .map(|warning| format!("  WARNING: {warning}\n"))
+        .collect();
     if w.unreadable_since_start == 0 {
-        return "  every callback read\n".to_string();
+        out.push_str("  every callback read\n");
+        return out;
     }
-    let mut out = format!(
+    out += &format!(
         "  WARNING: callbacks dropped as unreadable: {} in the last hour, {} since start{}\n",
         w.unreadable_last_hour,
         w.unreadable_since_start,
@@ -115,6 +121,17 @@ fn sender_row(s: &SenderStatus, now: DateTime<Utc>) -> Vec<String> {
             relative(at, now)
         ),
         (None, _) => "-".to_string(),
+    };
+    // A raise only reported by a callback is not in force: say so next to the upgrade.
+    let upgrade = match &s.reported_tier {
+        Some(reported) => format!(
+            "{upgrade}; {reported} REPORTED{}, unconfirmed: `tierpace tier confirm {}`",
+            s.reported_at
+                .map(|t| format!(" {}", relative(t, now)))
+                .unwrap_or_default(),
+            s.limit_group
+        ),
+        None => upgrade,
     };
     let brakes = if s.brakes.is_empty() {
         "-".to_string()
@@ -320,6 +337,8 @@ mod tests {
             provider_limit: None,
             provider_quality: None,
             provider_poll: None,
+            reported_tier: None,
+            reported_at: None,
             ladder: vec![],
         }
     }
@@ -392,6 +411,35 @@ mod tests {
     }
 
     #[test]
+    fn a_reported_raise_and_an_open_webhook_stand_out() {
+        let mut s = sender();
+        s.reported_tier = Some("TIER_UNLIMITED".into());
+        s.reported_at = Some(now() - chrono::Duration::minutes(5));
+        let text = render_status(
+            &StatusReport {
+                senders: vec![s],
+                campaigns: vec![],
+                webhooks: Some(WebhookHealth {
+                    warnings: vec!["http.insecure_open_webhooks is on".into()],
+                    ..WebhookHealth::default()
+                }),
+                optouts: None,
+            },
+            now(),
+        );
+        assert!(
+            text.contains(
+                "TIER_UNLIMITED REPORTED (5m ago), unconfirmed: `tierpace tier confirm acme`"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("WARNING: http.insecure_open_webhooks is on"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn dropped_callbacks_and_opt_out_scopes_stand_out() {
         use crate::http::unreadable::{UnreadableCount, UnreadableReason};
         let report = StatusReport {
@@ -407,6 +455,7 @@ mod tests {
                     last_hour: 2,
                     since_start: 5,
                 }],
+                warnings: vec![],
             }),
             optouts: Some(OptOutCounts {
                 marketing: 3,

@@ -97,6 +97,10 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
             .and_then(|v| v.quality)
             .map(|q| q.name().to_uppercase()),
         provider_poll: Some(view.map_or_else(|| "not polled yet".to_string(), |v| v.describe())),
+        reported_tier: stats
+            .and_then(|s| s.reported_raise)
+            .map(|r| r.to.provider_name().to_string()),
+        reported_at: stats.and_then(|s| s.reported_raise).map(|r| r.at),
         ladder,
     }
 }
@@ -367,6 +371,59 @@ impl AdminOps for Admin {
         tracing::info!(sender, %tier, "tier set by an operator");
         self.wake();
         self.sender_now(sender)
+    }
+
+    async fn confirm_tier(&self, group: &str) -> Result<Vec<SenderStatus>, AdminError> {
+        let handles: Vec<super::SenderHandle> = self
+            .0
+            .senders
+            .read()
+            .map(|s| s.values().filter(|h| h.group.0 == group).cloned().collect())
+            .unwrap_or_default();
+        let Some(h) = handles.first() else {
+            return Err(AdminError::NotFound(format!("limit group {group}")));
+        };
+        let now = self.0.clock.now();
+        let before = self
+            .0
+            .ledger
+            .stats(&h.group, now)
+            .await
+            .map_err(unavailable)?;
+        let Some(raise) = before.reported_raise else {
+            return Err(AdminError::Conflict(format!(
+                "limit group {group} has no reported raise to confirm (tier {})",
+                before.tier.provider_name()
+            )));
+        };
+        let state = self
+            .0
+            .ledger
+            .apply_tier_event(&h.group, now, TierEvent::ConfirmReported)
+            .await
+            .map_err(unavailable)?;
+        tracing::warn!(group, to = %raise.to, tier = %state.tier, "reported raise confirmed by an operator");
+        self.0
+            .metrics
+            .group_tier_reconciles
+            .get_or_create(&crate::http::metrics::ReconcileLabels {
+                group: group.to_string(),
+                result: "operator_confirmed".into(),
+            })
+            .inc();
+        self.wake();
+        // The board refreshes on the dispatcher's next tick: answer the confirmed tier now.
+        Ok(handles
+            .iter()
+            .filter_map(|h| self.sender_now(&h.id).ok())
+            .map(|mut s| {
+                s.tier = state.tier.provider_name().to_string();
+                s.limit = state.tier.limit();
+                s.reported_tier = None;
+                s.reported_at = None;
+                s
+            })
+            .collect())
     }
 
     async fn refresh_tiers(&self) -> Result<(), AdminError> {

@@ -245,6 +245,24 @@ pub async fn run(
         config: Arc::new(http_cfg),
     };
     let http_token = CancellationToken::new();
+    // An open Gupshup webhook is said loudly: at start and every hour (issue #22).
+    let warnings = state.config.trust_warnings();
+    if !warnings.is_empty() {
+        let stop = http_token.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = every.tick() => {
+                        for w in &warnings {
+                            tracing::warn!(warning = %w, "webhook trust");
+                        }
+                    }
+                }
+            }
+        });
+    }
     let limits = http::ListenerLimits {
         drain_timeout: cfg.drain_timeout,
         ..state.config.limits

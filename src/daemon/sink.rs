@@ -4,15 +4,22 @@
 use std::sync::Arc;
 
 use super::Shared;
-use crate::campaign::consent::{opt_in_any, ConsentScope, ContactKeys, OptOutSource};
+use chrono::{DateTime, Utc};
+
+use crate::campaign::consent::{
+    opt_in_any, ConsentChange, ConsentScope, ContactKeys, OptOutSource,
+};
 use crate::campaign::phone::parse_provider_number;
 use crate::config::ProviderChoice;
 use crate::contact::{ContactKey, E164};
 use crate::dispatch::progress::{ContactState, Control, RunId, Write};
 use crate::dispatch::react::{ContactRef, Reactor, SenderControls};
-use crate::http::{DeliveryStatus, EventSink, ProviderEvent, UnreadableReason, WebhookSource};
+use crate::http::{
+    DeliveryStatus, EventOutcome, EventSink, ProviderEvent, UnreadableReason, WebhookSource,
+};
 use crate::policy::brake::{Brake, QualityRating};
 use crate::policy::tier::{Quality, Tier};
+use crate::policy::tier_report::{is_stale, ReportedChange, TierReport, Verdict};
 use crate::policy::tier_state::TierEvent;
 use crate::provider::{Failure, ProviderKind};
 
@@ -203,49 +210,70 @@ impl Sink {
         Ok(())
     }
 
-    async fn tier(
+    /// A tier or quality callback: judged by the pure policy inside the ledger's
+    /// compare-and-set ([`crate::policy::tier_report`]): a raise is held until confirmed, a
+    /// lowering applies at once, an older report than the group's latest changes nothing.
+    async fn tier_report(
         &self,
         source: &WebhookSource,
-        event: &str,
-        current: Option<&str>,
-        new: Option<&str>,
-    ) -> Result<(), String> {
-        let parse = |t: Option<&str>| t.and_then(|t| t.parse::<Tier>().ok());
-        let ev = match event.to_ascii_uppercase().as_str() {
-            "UPGRADE" => TierEvent::Upgrade { to: parse(new) },
-            "DOWNGRADE" => TierEvent::Downgrade { to: parse(new) },
-            "FLAGGED" => TierEvent::Flagged,
-            "UNFLAGGED" => TierEvent::Unflagged,
-            "ONBOARDING" => TierEvent::Onboarding,
-            _ => match parse(new).or(parse(current)) {
-                Some(tier) => TierEvent::ProviderTier { tier },
-                None => {
-                    tracing::warn!(event, "tier event without a tier tierpace knows; ignored");
-                    return Ok(());
-                }
-            },
-        };
+        change: ReportedChange,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<EventOutcome, String> {
         let now = self.0.clock.now();
+        let report = TierReport { change, at };
+        let mut outcome = EventOutcome::Applied;
         for h in self.senders_of(source) {
+            let before = self
+                .0
+                .ledger
+                .stats(&h.group, now)
+                .await
+                .map_err(|e| e.to_string())?;
             let state = self
                 .0
                 .ledger
-                .apply_tier_event(&h.group, now, ev)
+                .apply_tier_event(&h.group, now, TierEvent::Reported(report))
                 .await
                 .map_err(|e| e.to_string())?;
-            tracing::info!(sender = %h.id, group = %h.group, event, tier = %state.tier, "tier event applied");
+            let verdict = verdict_after(&before, &state, report, now);
+            match verdict {
+                Verdict::Stale => {
+                    tracing::warn!(sender = %h.id, group = %h.group, change = ?change, "tier callback older than the group's latest: nothing changed");
+                    outcome = outcome.max_with(EventOutcome::Stale);
+                    continue;
+                }
+                Verdict::Held(raise) => {
+                    tracing::warn!(sender = %h.id, group = %h.group, reported = %raise.to, tier = %state.tier,
+                        "tier raise reported by a callback: held until the provider's API or an operator confirms it");
+                    outcome = outcome.max_with(EventOutcome::Held);
+                    continue;
+                }
+                Verdict::Applied => {
+                    tracing::info!(sender = %h.id, group = %h.group, change = ?change, tier = %state.tier, "tier callback applied")
+                }
+            }
             let active = {
                 let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
-                let changed = match &ev {
-                    TierEvent::Flagged => b.set(Brake::Flagged, now),
-                    TierEvent::Unflagged => b.lift(&Brake::Flagged),
-                    TierEvent::Downgrade { .. } => b.set(Brake::Downgraded, now),
-                    TierEvent::Upgrade { .. } => b.lift(&Brake::Downgraded),
+                let changed = match change {
+                    ReportedChange::Flagged => b.set(Brake::Flagged, now),
+                    ReportedChange::Unflagged => b.lift(&Brake::Flagged),
+                    ReportedChange::Downgrade { .. } => b.set(Brake::Downgraded, now),
+                    ReportedChange::Upgrade { .. } => b.lift(&Brake::Downgraded),
+                    ReportedChange::Quality(q) => {
+                        let rating = match q {
+                            Quality::High => Some(QualityRating::High),
+                            Quality::Medium => Some(QualityRating::Medium),
+                            Quality::Low => Some(QualityRating::Low),
+                            Quality::Unknown => None,
+                        };
+                        rating.is_some_and(|r| b.quality(r, now))
+                    }
                     _ => false,
                 };
                 changed.then(|| b.active())
             };
             if let Some(active) = active {
+                tracing::warn!(sender = %h.id, change = ?change, "tier or quality callback: brakes updated");
                 crate::dispatch::pacing_store::persist_brakes(
                     self.0.pacing.as_ref(),
                     &h.id,
@@ -254,51 +282,126 @@ impl Sink {
                 .await;
             }
         }
-        Ok(())
+        Ok(outcome)
+    }
+}
+
+/// What a tier callback's names mean: UPGRADE, DOWNGRADE, FLAGGED, UNFLAGGED, ONBOARDING, or
+/// anything else naming a tier (Meta's CAPABILITY_UPDATE) as "the limit is now".
+fn reported_change(
+    event: &str,
+    current: Option<&str>,
+    new: Option<&str>,
+) -> Option<ReportedChange> {
+    let parse = |t: Option<&str>| t.and_then(|t| t.parse::<Tier>().ok());
+    Some(match event.to_ascii_uppercase().as_str() {
+        "UPGRADE" => ReportedChange::Upgrade { to: parse(new) },
+        "DOWNGRADE" => ReportedChange::Downgrade { to: parse(new) },
+        "FLAGGED" => ReportedChange::Flagged,
+        "UNFLAGGED" => ReportedChange::Unflagged,
+        "ONBOARDING" => ReportedChange::Onboarding,
+        _ => ReportedChange::Limit {
+            tier: parse(new).or(parse(current))?,
+        },
+    })
+}
+
+/// The verdict the ledger's judgement came to, read from the group's state before and after.
+fn verdict_after(
+    before: &crate::ledger::LedgerStats,
+    after: &crate::policy::tier_state::TierState,
+    report: TierReport,
+    now: DateTime<Utc>,
+) -> Verdict {
+    let latest = match report.change {
+        ReportedChange::Quality(_) => before.quality_reported_at,
+        _ => before.tier_reported_at,
+    };
+    if is_stale(latest, report.at, now) {
+        return Verdict::Stale;
+    }
+    let at = report.at.map_or(now, |t| t.min(now));
+    match after.reported_raise {
+        Some(raise) if raise.at == at && raise.to > after.tier => Verdict::Held(raise),
+        _ => Verdict::Applied,
+    }
+}
+
+trait Worst {
+    fn max_with(self, other: EventOutcome) -> EventOutcome;
+}
+
+impl Worst for EventOutcome {
+    /// Over several senders: held if any held, else stale if any stale.
+    fn max_with(self, other: EventOutcome) -> EventOutcome {
+        match (self, other) {
+            (EventOutcome::Held, _) | (_, EventOutcome::Held) => EventOutcome::Held,
+            (EventOutcome::Stale, _) | (_, EventOutcome::Stale) => EventOutcome::Stale,
+            _ => EventOutcome::Applied,
+        }
+    }
+}
+
+fn outcome_of(change: ConsentChange) -> EventOutcome {
+    match change {
+        ConsentChange::Stale => EventOutcome::Stale,
+        _ => EventOutcome::Applied,
     }
 }
 
 /// Opt-outs from webhooks, each recorded with its channel (issue 11 §2): a keyword reply or a
 /// provider opt-out stops everything; Meta's marketing preference stops marketing only.
 impl Sink {
-    async fn opt_out(&self, phone: &str, source: OptOutSource) -> Result<(), String> {
+    async fn opt_out(
+        &self,
+        phone: &str,
+        source: OptOutSource,
+        at: DateTime<Utc>,
+    ) -> Result<EventOutcome, String> {
         let s = &self.0;
         let Some(who) = self.customer_of(phone).await? else {
-            return Ok(());
+            return Ok(EventOutcome::Applied);
         };
-        let now = s.clock.now();
+        let mut change = ConsentChange::Unchanged;
         for key in who.keys() {
-            s.consent
-                .opt_out(key, source, now)
-                .await
-                .map_err(|e| e.to_string())?;
+            change = change.and(
+                s.consent
+                    .opt_out(key, source, at)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
             tracing::info!(contact = %key, source = source.as_str(),
-                scope = source.scope().as_str(), "opt-out recorded");
+                scope = source.scope().as_str(), result = ?change, "opt-out recorded");
         }
-        Ok(())
+        Ok(outcome_of(change))
     }
 
     /// `stop` records a marketing-only opt-out; `resume` lifts it (an opt-out of everything,
     /// e.g. a SAIR reply, stays).
-    async fn marketing_preference(&self, phone: &str, stop: bool) -> Result<(), String> {
+    async fn marketing_preference(
+        &self,
+        phone: &str,
+        stop: bool,
+        at: DateTime<Utc>,
+    ) -> Result<EventOutcome, String> {
         let s = &self.0;
         let Some(who) = self.customer_of(phone).await? else {
-            return Ok(());
+            return Ok(EventOutcome::Applied);
         };
-        let now = s.clock.now();
+        let mut change = ConsentChange::Unchanged;
         for key in who.keys() {
             let done = if stop {
                 s.consent
-                    .opt_out(key, OptOutSource::MarketingPreference, now)
+                    .opt_out(key, OptOutSource::MarketingPreference, at)
                     .await
             } else {
-                s.consent.lift(key, ConsentScope::Marketing, now).await
+                s.consent.lift(key, ConsentScope::Marketing, at).await
             };
-            done.map_err(|e| e.to_string())?;
+            change = change.and(done.map_err(|e| e.to_string())?);
             tracing::info!(contact = %key, scope = ConsentScope::Marketing.as_str(), stop,
-                "marketing preference recorded");
+                result = ?change, "marketing preference recorded");
         }
-        Ok(())
+        Ok(outcome_of(change))
     }
 }
 
@@ -313,9 +416,17 @@ impl EventSink for Sink {
             .record(source, reason, now);
     }
 
-    async fn handle(&self, source: WebhookSource, event: ProviderEvent) -> Result<(), String> {
+    async fn handle(
+        &self,
+        source: WebhookSource,
+        event: ProviderEvent,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<EventOutcome, String> {
         let s = &self.0;
         let now = s.clock.now();
+        // A consent change is dated by the provider's event time (never later than now, so a
+        // wrong clock cannot shut out the changes that follow); without one, by its arrival.
+        let when = at.map_or(now, |t| t.min(now));
         match &event {
             ProviderEvent::MessageStatus {
                 provider_message_id,
@@ -328,11 +439,12 @@ impl EventSink for Sink {
                     [Some(provider_message_id.as_str()), alt_id.as_deref()],
                     status,
                 )
-                .await
+                .await?;
+                Ok(EventOutcome::Applied)
             }
             ProviderEvent::Inbound { from, .. } => {
                 let Some(who) = self.customer_of(from).await? else {
-                    return Ok(());
+                    return Ok(EventOutcome::Applied);
                 };
                 for h in self.senders_of(&source) {
                     for key in who.keys() {
@@ -342,79 +454,63 @@ impl EventSink for Sink {
                             .map_err(|e| e.to_string())?;
                     }
                 }
-                Ok(())
+                Ok(EventOutcome::Applied)
             }
-            ProviderEvent::OptOut { phone } => self.opt_out(phone, OptOutSource::Provider).await,
+            ProviderEvent::OptOut { phone } => {
+                self.opt_out(phone, OptOutSource::Provider, when).await
+            }
             ProviderEvent::KeywordOptOut { phone } => {
-                self.opt_out(phone, OptOutSource::Keyword).await
+                self.opt_out(phone, OptOutSource::Keyword, when).await
             }
             ProviderEvent::OptIn { phone } => {
                 let Some(who) = self.customer_of(phone).await? else {
-                    return Ok(());
+                    return Ok(EventOutcome::Applied);
                 };
-                opt_in_any(
+                let mut change = opt_in_any(
                     s.consent.as_ref(),
                     ContactKeys::of(&s.hasher, &who.number),
-                    now,
+                    when,
                 )
                 .await
                 .map_err(|e| e.to_string())?;
                 if let Some(contact) = who.aliased.filter(|a| *a != who.key) {
-                    s.consent
-                        .opt_in(contact, now)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    change = change.and(
+                        s.consent
+                            .opt_in(contact, when)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    );
                 }
-                Ok(())
+                if change == ConsentChange::Stale {
+                    tracing::warn!(contact = %who.key, "opt-in older than the customer's opt-out: nothing changed");
+                }
+                Ok(outcome_of(change))
             }
             ProviderEvent::MarketingOptOut { phone } => {
-                self.marketing_preference(phone, true).await
+                self.marketing_preference(phone, true, when).await
             }
             ProviderEvent::MarketingOptIn { phone } => {
-                self.marketing_preference(phone, false).await
+                self.marketing_preference(phone, false, when).await
             }
             ProviderEvent::Tier {
                 event,
                 current,
                 new,
-            } => {
-                self.tier(&source, event, current.as_deref(), new.as_deref())
-                    .await
-            }
+            } => match reported_change(event, current.as_deref(), new.as_deref()) {
+                Some(change) => self.tier_report(&source, change, at).await,
+                None => {
+                    tracing::warn!(event, "tier event without a tier tierpace knows; ignored");
+                    Ok(EventOutcome::Applied)
+                }
+            },
             ProviderEvent::Quality { quality, .. } => {
                 let q: Quality = quality.parse().unwrap_or(Quality::Unknown);
-                for h in self.senders_of(&source) {
-                    s.ledger
-                        .apply_tier_event(&h.group, now, TierEvent::Quality(q))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let rating = match q {
-                        Quality::High => Some(QualityRating::High),
-                        Quality::Medium => Some(QualityRating::Medium),
-                        Quality::Low => Some(QualityRating::Low),
-                        Quality::Unknown => None,
-                    };
-                    if let Some(r) = rating {
-                        let active = {
-                            let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
-                            b.quality(r, now).then(|| b.active())
-                        };
-                        if let Some(active) = active {
-                            tracing::warn!(sender = %h.id, quality = q.name(), "quality changed: brakes updated");
-                            crate::dispatch::pacing_store::persist_brakes(
-                                s.pacing.as_ref(),
-                                &h.id,
-                                &active,
-                            )
-                            .await;
-                        }
-                    }
-                }
-                Ok(())
+                self.tier_report(&source, ReportedChange::Quality(q), at)
+                    .await
             }
             ProviderEvent::Template { id, name, status } => {
                 if !matches!(status.as_str(), "paused" | "disabled") {
-                    return Ok(());
+                    return Ok(EventOutcome::Applied);
                 }
                 let campaigns = s.campaigns.read().map(|c| c.clone()).unwrap_or_default();
                 for c in campaigns {
@@ -441,7 +537,7 @@ impl EventSink for Sink {
                         tracing::warn!(campaign = %c.id, status, "template paused or disabled: campaign paused");
                     }
                 }
-                Ok(())
+                Ok(EventOutcome::Applied)
             }
         }
     }

@@ -107,6 +107,12 @@ pub struct SenderStatus {
     /// How the provider is polled and how the last poll went (or that it is not configured).
     #[serde(default)]
     pub provider_poll: Option<String>,
+    /// A raise a provider callback reported, not yet confirmed by the provider's API or an
+    /// operator (`tierpace tier confirm GROUP`): the limit stays at `tier` until then.
+    #[serde(default)]
+    pub reported_tier: Option<String>,
+    #[serde(default)]
+    pub reported_at: Option<DateTime<Utc>>,
     pub ladder: Vec<LadderStep>,
 }
 
@@ -274,6 +280,11 @@ pub trait AdminOps: Send + Sync + 'static {
         on: bool,
         reason: Option<String>,
     ) -> Result<SenderStatus, AdminError>;
+    /// Applies the raise a callback reported for limit group `group` (issue #22); answers the
+    /// group's senders. `Conflict` when nothing is held.
+    async fn confirm_tier(&self, group: &str) -> Result<Vec<SenderStatus>, AdminError> {
+        Err(AdminError::NotFound(format!("limit group {group}")))
+    }
 }
 
 /// Body of `POST /api/v1/senders/{id}/tier`.
@@ -399,7 +410,9 @@ pub async fn optout_counts(State(s): State<HttpState>, headers: HeaderMap) -> Ap
 
 pub async fn webhook_health(State(s): State<HttpState>, headers: HeaderMap) -> ApiResult {
     authorize(&s.config, &headers, Access::Read)?;
-    Ok(Json(s.admin.webhooks().await?).into_response())
+    let mut health = s.admin.webhooks().await?;
+    health.warnings.extend(s.config.trust_warnings());
+    Ok(Json(health).into_response())
 }
 
 /// Accept `+55 85 99999-0000`, `5585999990000` or an old WhatsApp id `558599990000`: the one
@@ -441,6 +454,18 @@ pub async fn set_brake(
         .await?;
     tracing::info!(sender = %sender, on = req.on, reason = ?req.reason, "brake set by operator");
     Ok(Json(status).into_response())
+}
+
+/// `POST /api/v1/groups/{group}/tier/confirm`: an operator confirms a reported raise.
+pub async fn confirm_tier(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    Path(group): Path<String>,
+) -> ApiResult {
+    authorize(&s.config, &headers, Access::Change)?;
+    let senders = s.admin.confirm_tier(&group).await?;
+    tracing::warn!(group = %group, "reported tier raise confirmed by operator");
+    Ok(Json(senders).into_response())
 }
 
 /// Parse a JSON body ourselves so a bad one gets our JSON error, not axum's plain text.

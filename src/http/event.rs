@@ -143,6 +143,9 @@ impl WebhookSource {
 pub struct ReceivedEvent {
     pub source: WebhookSource,
     pub event: ProviderEvent,
+    /// When the provider says it happened (the event's own timestamp, else the callback's):
+    /// an event older than the state it would change is refused as stale (issue #22).
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// Why a callback body could not be turned into events. Neither is the provider's fault to
@@ -157,12 +160,28 @@ pub enum WebhookError {
     Unsupported(String),
 }
 
+/// What an event did, for the webhook's counters (issue #22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// Applied (or already applied: events are idempotent).
+    Applied,
+    /// A tier raise held until the provider's API or an operator confirms it.
+    Held,
+    /// Older than the state it would change: nothing changed.
+    Stale,
+}
+
 /// The daemon's side of the webhooks. It must be idempotent (providers retry) and should return
 /// quickly; the webhook waits for it only a bounded time (`HttpConfig::sink_timeout`).
 /// An `Err` is a transient failure (e.g. Redis down): the webhook answers 503 so the provider retries.
 #[async_trait::async_trait]
 pub trait EventSink: Send + Sync + 'static {
-    async fn handle(&self, source: WebhookSource, event: ProviderEvent) -> Result<(), String>;
+    async fn handle(
+        &self,
+        source: WebhookSource,
+        event: ProviderEvent,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<EventOutcome, String>;
 
     /// A callback body from `source` (`gupshup`, `meta`) could not be read and was dropped:
     /// remember it for status (see [`super::unreadable`]). The default remembers nothing.
@@ -188,6 +207,7 @@ pub fn add_keyword_optouts(events: Vec<ReceivedEvent>, keywords: &[String]) -> V
                 text: Some(text),
                 ..
             } if is_optout_keyword(text, keywords) => Some(ReceivedEvent {
+                at: received.at,
                 source: received.source.clone(),
                 event: ProviderEvent::KeywordOptOut {
                     phone: from.clone(),
@@ -269,6 +289,7 @@ mod tests {
     fn keyword_reply_adds_an_optout_and_keeps_the_inbound() {
         let source = WebhookSource::Gupshup { app: None };
         let inbound = |text: &str| ReceivedEvent {
+            at: None,
             source: source.clone(),
             event: ProviderEvent::Inbound {
                 from: "5585999990000".into(),

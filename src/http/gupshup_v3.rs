@@ -27,6 +27,7 @@ pub fn parse_gupshup_v3(body: &[u8]) -> Result<Vec<ReceivedEvent>, WebhookError>
         .map(|received| ReceivedEvent {
             source: WebhookSource::Gupshup { app: None },
             event: received.event,
+            at: received.at,
         })
         .collect())
 }

@@ -2,8 +2,9 @@
 //! v3 callbacks (Meta's envelope) on the same route go to [`super::gupshup_v3`].
 //!
 //! Every callback is `{"app","timestamp","version":2,"type",...,"payload":{...}}`. Gupshup does not
-//! sign callbacks, so the route may demand a shared secret in the path
-//! (`/webhooks/gupshup/{secret}`) or in the `X-Tierpace-Webhook-Secret` header. Gupshup retries
+//! sign callbacks, so the route demands a shared secret in the path
+//! (`/webhooks/gupshup/{secret}`) or in the `X-Tierpace-Webhook-Secret` header; without a
+//! configured secret it refuses everything (issue #22, SECURITY.md). Gupshup retries
 //! until it gets a 2xx within 10 s: the handler answers fast and the sink is idempotent.
 
 use axum::body::Bytes;
@@ -14,6 +15,7 @@ use serde_json::Value;
 
 use super::auth::secret_matches;
 use super::event::{DeliveryStatus, ProviderEvent, ReceivedEvent, WebhookError, WebhookSource};
+use super::source::Refusal;
 use super::HttpState;
 
 /// The header that may carry the Gupshup webhook secret (the alternative to the path segment).
@@ -53,7 +55,11 @@ pub fn parse_gupshup(body: &[u8]) -> Result<Vec<ReceivedEvent>, WebhookError> {
         "template-event" => template_event(payload)?,
         other => return Err(WebhookError::Unsupported(format!("gupshup {other}"))),
     };
-    Ok(vec![ReceivedEvent { source, event }])
+    Ok(vec![ReceivedEvent {
+        source,
+        event,
+        at: callback_time,
+    }])
 }
 
 /// `message-event`: a delivery report. `id` is ours until `enqueued`; from `sent` on `id` is
@@ -204,18 +210,27 @@ pub async fn receive_with_secret(
     handle(&state, Some(&secret), &body).await
 }
 
+/// Closed unless a secret is configured (issue #22): Gupshup does not sign callbacks, so the
+/// secret is all that tells Gupshup from anyone else. Only `insecure_open_webhooks` (a
+/// development switch, warned about everywhere) opens the route without one.
 async fn handle(state: &HttpState, given_secret: Option<&str>, body: &[u8]) -> StatusCode {
-    if let Some(expected) = &state.config.gupshup_secret {
-        if !given_secret.is_some_and(|given| secret_matches(expected.expose(), given)) {
-            tracing::warn!(
-                provider = "gupshup",
-                "webhook rejected: missing or wrong secret"
-            );
-            state
-                .metrics
-                .webhook_event("gupshup", "request", "unauthorized");
-            return StatusCode::UNAUTHORIZED;
-        }
+    let refusal = match &state.config.gupshup_secret {
+        Some(expected) => (!given_secret
+            .is_some_and(|given| secret_matches(expected.expose(), given)))
+        .then_some(Refusal::BadSecret),
+        None => (!state.config.insecure_open_webhooks).then_some(Refusal::NoSecret),
+    };
+    if let Some(refusal) = refusal {
+        tracing::warn!(
+            provider = "gupshup",
+            reason = refusal.as_str(),
+            "webhook rejected: missing or wrong secret (or none configured: set http.gupshup_secret_env)"
+        );
+        state
+            .metrics
+            .webhook_event("gupshup", "request", "unauthorized");
+        state.metrics.refused("gupshup", refusal);
+        return StatusCode::UNAUTHORIZED;
     }
     super::deliver(state, "gupshup", parse_gupshup_callback(body)).await
 }

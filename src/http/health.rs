@@ -19,14 +19,21 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: 200 `{"ready":true}` or 503 `{"ready":false,"reasons":[...]}`.
+/// `GET /readyz`: 200 `{"ready":true}` or 503 `{"ready":false,"reasons":[...]}`, plus
+/// `"warnings":[...]` when the listener trusts more than it should (an open Gupshup webhook).
 pub async fn readyz(State(state): State<HttpState>) -> Response {
-    match state.readiness.ready() {
-        Ok(()) => Json(json!({ "ready": true })).into_response(),
-        Err(reasons) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "ready": false, "reasons": reasons })),
-        )
-            .into_response(),
+    let warnings = state.config.trust_warnings();
+    let mut body = match state.readiness.ready() {
+        Ok(()) => json!({ "ready": true }),
+        Err(reasons) => json!({ "ready": false, "reasons": reasons }),
+    };
+    if !warnings.is_empty() {
+        body["warnings"] = json!(warnings);
     }
+    let status = if body["ready"] == json!(true) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
 }

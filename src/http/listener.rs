@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_layer::Layer as _;
 
 /// How many clients the listener serves at once and how long it waits for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,10 +64,10 @@ pub async fn serve(
                 Err(_) => break, // the semaphore is never closed
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     if !accept_errors_logged {
                         tracing::warn!(error = %e, "HTTP accept failed; backing off (is the descriptor limit too low?)");
@@ -78,7 +79,11 @@ pub async fn serve(
             },
         };
         accept_errors_logged = false;
-        let service = TowerToHyperService::new(router.clone());
+        // The peer address goes on every request of the connection: the webhooks' source
+        // allowlists and the per-source rate limits read it (`super::source`).
+        let service = TowerToHyperService::new(
+            axum::Extension(axum::extract::ConnectInfo(peer)).layer(router.clone()),
+        );
         let stop = shutdown.clone();
         let header_timeout = limits.client_timeout;
         connections.spawn(async move {

@@ -64,6 +64,8 @@ pub fn parse_meta(body: &[u8]) -> Result<Vec<ReceivedEvent>, WebhookError> {
     let mut fields_seen = Vec::new();
     for entry in entries {
         let waba_id = entry.get("id").and_then(text);
+        // `entry[].time` (seconds) dates account-level changes that carry no time of their own.
+        let entry_time = entry.get("time").and_then(seconds);
         for change in entry
             .get("changes")
             .and_then(Value::as_array)
@@ -89,9 +91,18 @@ pub fn parse_meta(body: &[u8]) -> Result<Vec<ReceivedEvent>, WebhookError> {
                 "user_preferences" => user_preferences(value)?,
                 _ => Vec::new(),
             };
-            out.extend(events.into_iter().map(|event| ReceivedEvent {
-                source: source.clone(),
-                event,
+            out.extend(events.into_iter().map(|event| {
+                let at = match &event {
+                    ProviderEvent::Inbound { at, .. } | ProviderEvent::MessageStatus { at, .. } => {
+                        at.or(entry_time)
+                    }
+                    _ => entry_time,
+                };
+                ReceivedEvent {
+                    source: source.clone(),
+                    event,
+                    at,
+                }
             }));
         }
     }
@@ -368,6 +379,9 @@ pub async fn receive(
         state
             .metrics
             .webhook_event("meta", "request", "unauthorized");
+        state
+            .metrics
+            .refused("meta", super::source::Refusal::BadSignature);
         return StatusCode::UNAUTHORIZED;
     }
     super::deliver(&state, "meta", parse_meta(&body)).await

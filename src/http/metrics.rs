@@ -119,6 +119,15 @@ pub struct ResultLabels {
     pub result: String,
 }
 
+/// `{door, reason}` of `tierpace_http_refused_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusedLabels {
+    /// `gupshup`, `meta` (the webhooks) or `admin` (the admin API).
+    pub door: String,
+    /// See [`super::source::Refusal`].
+    pub reason: String,
+}
+
 /// `{source, reason}` of `tierpace_webhook_unreadable_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UnreadableLabels {
@@ -193,6 +202,7 @@ pub struct Metrics {
     pub redis_refusing: Family<ReasonLabels, Gauge>,
     pub webhook_events: Family<WebhookLabels, Counter>,
     pub webhook_unreadable: Family<UnreadableLabels, Counter>,
+    pub http_refused: Family<RefusedLabels, Counter>,
     // Consent.
     pub optouts: Family<ScopeLabels, Gauge>,
 }
@@ -270,6 +280,7 @@ impl Metrics {
             redis_refusing: Family::default(),
             webhook_events: Family::default(),
             webhook_unreadable: Family::default(),
+            http_refused: Family::default(),
             optouts: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("tierpace");
@@ -425,6 +436,21 @@ impl Metrics {
             "Provider callbacks dropped because tierpace could not read them, by source and reason (a dropped opt-out is a consent failure)",
             m.webhook_unreadable.clone(),
         );
+        for door in ["gupshup", "meta", "admin"] {
+            for reason in super::source::Refusal::EVERY {
+                m.http_refused
+                    .get_or_create(&RefusedLabels {
+                        door: door.to_string(),
+                        reason: reason.as_str().to_string(),
+                    })
+                    .inc_by(0);
+            }
+        }
+        r.register(
+            "http_refused",
+            "Requests and callback events refused, by door (gupshup, meta, admin) and reason (issue #22)",
+            m.http_refused.clone(),
+        );
         r.register(
             "optouts",
             "Contacts opted out, by scope (marketing: marketing templates only; all: every template)",
@@ -445,6 +471,16 @@ impl Metrics {
                 provider: provider.to_string(),
                 kind: kind.to_string(),
                 result: result.to_string(),
+            })
+            .inc();
+    }
+
+    /// Count one refused request or callback event on `door` (also logged by the caller).
+    pub fn refused(&self, door: &str, reason: super::source::Refusal) {
+        self.http_refused
+            .get_or_create(&RefusedLabels {
+                door: door.to_string(),
+                reason: reason.as_str().to_string(),
             })
             .inc();
     }

@@ -24,6 +24,7 @@ pub mod listener;
 pub mod meta_webhook;
 pub mod metrics;
 pub mod settings;
+pub mod source;
 pub mod unreadable;
 
 use std::net::SocketAddr;
@@ -40,8 +41,8 @@ use tokio_util::sync::CancellationToken;
 pub use admin::{AdminError, AdminOps, CampaignAction, CampaignStatus, SenderStatus};
 pub use auth::Secret;
 pub use event::{
-    is_optout_keyword, DeliveryStatus, EventSink, ProviderEvent, ReceivedEvent, WebhookError,
-    WebhookSource,
+    is_optout_keyword, DeliveryStatus, EventOutcome, EventSink, ProviderEvent, ReceivedEvent,
+    WebhookError, WebhookSource,
 };
 pub use gupshup_webhook::{parse_gupshup, parse_gupshup_callback};
 pub use health::Readiness;
@@ -62,8 +63,18 @@ pub struct HttpConfig {
     pub admin_tokens: Vec<Secret>,
     /// Tokens allowed to read. Empty: reads are open (on a listener that is local by default).
     pub read_tokens: Vec<Secret>,
-    /// When set, Gupshup callbacks must carry it in the path or the `X-Tierpace-Webhook-Secret` header.
+    /// Gupshup callbacks must carry it in the path or the `X-Tierpace-Webhook-Secret` header.
+    /// Unset: every Gupshup callback is refused (401) unless `insecure_open_webhooks`.
     pub gupshup_secret: Option<Secret>,
+    /// Development only: accept Gupshup callbacks without a secret. Warned about at start,
+    /// every hour, in `tierpace status` and in `/readyz` (issue #22).
+    pub insecure_open_webhooks: bool,
+    /// Webhook allowlists and trusted proxies ([`source`]).
+    pub sources: source::SourceRules,
+    /// Token bucket per client address on each webhook; `None`: unlimited.
+    pub webhook_rate: Option<source::RateLimit>,
+    /// Token bucket per client address on the admin API; `None`: unlimited.
+    pub admin_rate: Option<source::RateLimit>,
     /// Meta's subscription handshake token. Unset: the handshake is refused.
     pub meta_verify_token: Option<Secret>,
     /// Meta app secret for `X-Hub-Signature-256`. Unset: every Meta POST is refused (401).
@@ -83,12 +94,40 @@ impl Default for HttpConfig {
             admin_tokens: Vec::new(),
             read_tokens: Vec::new(),
             gupshup_secret: None,
+            insecure_open_webhooks: false,
+            sources: source::SourceRules::default(),
+            // Per client address: far above what a provider sends (80 msg/s x a few callbacks
+            // each) or an operator's scripts do, far below what starves the runtime.
+            webhook_rate: Some(source::RateLimit {
+                rate: 1000.0,
+                burst: 5000,
+            }),
+            admin_rate: Some(source::RateLimit {
+                rate: 100.0,
+                burst: 500,
+            }),
             meta_verify_token: None,
             meta_app_secret: None,
             optout_keywords: event::default_optout_keywords(),
             sink_timeout: Duration::from_secs(2),
             limits: ListenerLimits::default(),
         }
+    }
+}
+
+impl HttpConfig {
+    /// What an operator must be warned about: the listener trusts more than it should.
+    pub fn trust_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.insecure_open_webhooks && self.gupshup_secret.is_none() {
+            out.push(
+                "http.insecure_open_webhooks is on: anyone who can reach /webhooks/gupshup can opt \
+                 customers in or out, pause campaigns and report tier changes; set \
+                 http.gupshup_secret_env (see SECURITY.md)"
+                    .to_string(),
+            );
+        }
+        out
     }
 }
 
@@ -105,8 +144,38 @@ pub struct HttpState {
     pub config: Arc<HttpConfig>,
 }
 
-/// Assemble every route of the listener.
+/// Assemble every route of the listener, each door behind its [`source::guard`].
 pub fn router(state: HttpState) -> Router {
+    let cfg = state.config.clone();
+    let door = |name: &'static str, allow: &[ipnet::IpNet], rate| {
+        axum::middleware::from_fn_with_state(
+            source::Door::new(
+                name,
+                allow.to_vec(),
+                &cfg.sources,
+                rate,
+                state.metrics.clone(),
+            ),
+            source::guard,
+        )
+    };
+    let gupshup = Router::new()
+        .route("/webhooks/gupshup", post(gupshup_webhook::receive))
+        .route(
+            "/webhooks/gupshup/{secret}",
+            post(gupshup_webhook::receive_with_secret),
+        )
+        .route_layer(door(
+            "gupshup",
+            &cfg.sources.gupshup_allow,
+            cfg.webhook_rate,
+        ));
+    let meta = Router::new()
+        .route(
+            "/webhooks/meta",
+            get(meta_webhook::verify).post(meta_webhook::receive),
+        )
+        .route_layer(door("meta", &cfg.sources.meta_allow, cfg.webhook_rate));
     let api = Router::new()
         .route("/senders", get(admin::list_senders))
         .route("/senders/refresh", post(admin::refresh_senders))
@@ -122,20 +191,15 @@ pub fn router(state: HttpState) -> Router {
         .route("/webhooks", get(admin::webhook_health))
         .route("/senders/{id}/tier", post(admin::set_tier))
         .route("/senders/{id}/brake", post(admin::set_brake))
-        .fallback(admin::not_found);
+        .route("/groups/{group}/tier/confirm", post(admin::confirm_tier))
+        .fallback(admin::not_found)
+        .layer(door("admin", &[], cfg.admin_rate));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::serve_metrics))
-        .route("/webhooks/gupshup", post(gupshup_webhook::receive))
-        .route(
-            "/webhooks/gupshup/{secret}",
-            post(gupshup_webhook::receive_with_secret),
-        )
-        .route(
-            "/webhooks/meta",
-            get(meta_webhook::verify).post(meta_webhook::receive),
-        )
+        .merge(gupshup)
+        .merge(meta)
         .nest("/api/v1", api)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -184,10 +248,21 @@ pub(crate) async fn deliver(
     let metrics = state.metrics.clone();
     let work = tokio::spawn(async move {
         let mut failed = false;
-        for ReceivedEvent { source, event } in events {
+        for ReceivedEvent { source, event, at } in events {
             let kind = event.kind();
-            match sink.handle(source, event).await {
-                Ok(()) => metrics.webhook_event(provider, kind, "ok"),
+            match sink.handle(source, event, at).await {
+                Ok(EventOutcome::Applied) => metrics.webhook_event(provider, kind, "ok"),
+                Ok(EventOutcome::Held) => metrics.webhook_event(provider, kind, "held"),
+                Ok(EventOutcome::Stale) => {
+                    // Answered 200 all the same: a retry of a stale event is just as stale.
+                    tracing::warn!(
+                        provider,
+                        kind,
+                        "webhook event older than the state it would change: nothing changed"
+                    );
+                    metrics.webhook_event(provider, kind, "stale");
+                    metrics.refused(provider, source::Refusal::Stale);
+                }
                 Err(error) => {
                     tracing::warn!(provider, kind, %error, "webhook event not applied");
                     metrics.webhook_event(provider, kind, "error");

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use ipnet::IpNet;
+
 use super::auth::Secret;
+use super::source::{RateLimit, SourceRules};
 use super::HttpConfig;
 
 /// `[http]` as written in the config file. Every key is optional; defaults are in `Default`.
@@ -37,6 +40,19 @@ pub struct HttpSection {
     /// two parts of its body.
     #[serde(with = "humantime_serde")]
     pub client_timeout: Duration,
+    /// Development only: accept Gupshup callbacks without `gupshup_secret_*` (issue #22).
+    pub insecure_open_webhooks: bool,
+    /// Networks (CIDR or single addresses) allowed to call each webhook; empty: any.
+    pub gupshup_allow: Vec<String>,
+    pub meta_allow: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed; empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Requests per second per client address on each webhook (0: no limit), and the burst.
+    pub webhook_rate_per_source: f64,
+    pub webhook_burst_per_source: u32,
+    /// Requests per second per client address on the admin API (0: no limit), and the burst.
+    pub admin_rate_per_source: f64,
+    pub admin_burst_per_source: u32,
 }
 
 impl Default for HttpSection {
@@ -58,8 +74,55 @@ impl Default for HttpSection {
             webhook_sink_timeout: base.sink_timeout,
             max_connections: base.limits.max_connections,
             client_timeout: base.limits.client_timeout,
+            insecure_open_webhooks: false,
+            gupshup_allow: Vec::new(),
+            meta_allow: Vec::new(),
+            trusted_proxies: Vec::new(),
+            webhook_rate_per_source: base.webhook_rate.map_or(0.0, |r| r.rate),
+            webhook_burst_per_source: base.webhook_rate.map_or(0, |r| r.burst),
+            admin_rate_per_source: base.admin_rate.map_or(0.0, |r| r.rate),
+            admin_burst_per_source: base.admin_rate.map_or(0, |r| r.burst),
         }
     }
+}
+
+/// `["203.0.113.0/24", "198.51.100.7"]` as networks; a bad entry is an error naming the key.
+fn networks(key: &'static str, list: &[String], errors: &mut Vec<HttpConfigError>) -> Vec<IpNet> {
+    list.iter()
+        .filter_map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    errors.push(HttpConfigError::Invalid {
+                        key,
+                        detail: format!("{entry:?} is not an address or a network (CIDR)"),
+                    })
+                })
+                .ok()
+        })
+        .collect()
+}
+
+/// A per-source limit from its two keys: a rate of 0 turns it off.
+fn rate_limit(
+    key: &'static str,
+    rate: f64,
+    burst: u32,
+    errors: &mut Vec<HttpConfigError>,
+) -> Option<RateLimit> {
+    if rate == 0.0 {
+        return None;
+    }
+    if !rate.is_finite() || rate < 0.0 || burst == 0 {
+        errors.push(HttpConfigError::Invalid {
+            key,
+            detail: "the rate must be 0 (off) or positive, with a burst of at least 1".into(),
+        });
+        return None;
+    }
+    Some(RateLimit { rate, burst })
 }
 
 /// One problem with the `[http]` section, naming the key.
@@ -172,10 +235,31 @@ impl HttpSection {
                 detail: "must be above 0".into(),
             });
         }
+        let sources = SourceRules {
+            gupshup_allow: networks("gupshup_allow", &self.gupshup_allow, &mut errors),
+            meta_allow: networks("meta_allow", &self.meta_allow, &mut errors),
+            trusted_proxies: networks("trusted_proxies", &self.trusted_proxies, &mut errors),
+        };
+        let webhook_rate = rate_limit(
+            "webhook_rate_per_source",
+            self.webhook_rate_per_source,
+            self.webhook_burst_per_source,
+            &mut errors,
+        );
+        let admin_rate = rate_limit(
+            "admin_rate_per_source",
+            self.admin_rate_per_source,
+            self.admin_burst_per_source,
+            &mut errors,
+        );
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(HttpConfig {
+            insecure_open_webhooks: self.insecure_open_webhooks,
+            sources,
+            webhook_rate,
+            admin_rate,
             listen: self.listen,
             admin_tokens: admin.into_iter().collect(),
             read_tokens: read.into_iter().collect(),
@@ -269,6 +353,34 @@ mod tests {
         let errors = section.resolve(env(&[])).expect_err("invalid");
         assert_eq!(errors.len(), 4, "{errors:?}");
         assert!(errors[0].to_string().contains("http.gupshup_secret_env"));
+    }
+
+    #[test]
+    fn allowlists_proxies_and_rate_limits_are_read_and_checked() {
+        let section: HttpSection = toml::from_str(
+            r#"
+            gupshup_allow = ["203.0.113.0/24", "198.51.100.7"]
+            trusted_proxies = ["10.0.0.1"]
+            admin_rate_per_source = 0
+            "#,
+        )
+        .expect("toml");
+        let config = section.resolve(env(&[])).expect("valid");
+        assert_eq!(config.sources.gupshup_allow.len(), 2);
+        assert!(config.sources.meta_allow.is_empty());
+        assert_eq!(config.admin_rate, None);
+        assert!(
+            config.webhook_rate.is_some(),
+            "webhooks are limited by default"
+        );
+        let bad: HttpSection = toml::from_str(
+            r#"meta_allow = ["meta"]
+            webhook_rate_per_source = -1"#,
+        )
+        .expect("toml");
+        let errors = bad.resolve(env(&[])).expect_err("invalid");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].to_string().contains("http.meta_allow"));
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub struct WebhookHealth {
     pub unreadable_since_start: u64,
     pub last_unreadable_at: Option<DateTime<Utc>>,
     pub by_reason: Vec<UnreadableCount>,
+    /// Trust warnings, e.g. `http.insecure_open_webhooks` is on (issue #22).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// At most this many drops are remembered with their time (a flood is still counted in full
@@ -111,6 +114,7 @@ impl UnreadableLog {
             unreadable_since_start: self.since_start.values().sum(),
             last_unreadable_at: self.last_at,
             by_reason,
+            warnings: Vec::new(),
         }
     }
 }

@@ -141,6 +141,12 @@ pub struct LedgerStats {
     /// Redis was found to have lost this group's records (restarted empty): no new unique
     /// customer is admitted until this time, one window after the loss was noticed.
     pub recovering_until: Option<DateTime<Utc>>,
+    /// A raise a provider callback reported, held until confirmed (issue #22).
+    pub reported_raise: Option<crate::policy::tier_report::ReportedRaise>,
+    /// Times of the latest tier and quality callbacks taken into account (replays older than
+    /// them change nothing).
+    pub tier_reported_at: Option<DateTime<Utc>>,
+    pub quality_reported_at: Option<DateTime<Utc>>,
 }
 
 /// The ledger interface; see the module doc for the contract.
@@ -319,5 +325,8 @@ pub(crate) fn stats_from(
         downgrade_at: settled.downgrade_at(policy),
         flagged: settled.flagged,
         recovering_until,
+        reported_raise: settled.reported_raise,
+        tier_reported_at: settled.tier_reported_at,
+        quality_reported_at: settled.quality_reported_at,
     }
 }

@@ -17,4 +17,5 @@ pub mod share;
 pub mod throughput;
 pub mod tier;
 pub mod tier_reconcile;
+pub mod tier_report;
 pub mod tier_state;

@@ -13,11 +13,15 @@
 //!   ones; `Unknown` quality blocks nothing.
 //! - `Onboarding` (number connected, display name approved) moves a group on the first rung to
 //!   the second; it never lowers a tier.
+//! - A provider callback's tier change comes as [`TierEvent::Reported`] and is judged by
+//!   [`super::tier_report`]: a raise is only held until the provider's API or an operator
+//!   confirms it (issue #22), and a report older than the last one changes nothing.
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::profile::Policy;
 use super::tier::{Quality, Tier};
+use super::tier_report::{ReportedRaise, TierReport};
 
 /// An upgrade earned but not yet in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +44,17 @@ pub struct TierState {
     /// Start of the current run of low quality (moves on by `downgrade_after_low` at each
     /// downgrade, so a further run lowers the limit again).
     pub low_quality_since: Option<DateTime<Utc>>,
+    /// A raise a provider callback reported, held until the provider's API (the tier poll) or an
+    /// operator confirms it: a callback never raises a limit on its own (issue #22).
+    #[serde(default)]
+    pub reported_raise: Option<ReportedRaise>,
+    /// Time of the latest tier callback (tier event, flag, capability update) taken into account:
+    /// an older one is a replay and changes nothing.
+    #[serde(default)]
+    pub tier_reported_at: Option<DateTime<Utc>>,
+    /// Time of the latest quality callback taken into account (same rule as `tier_reported_at`).
+    #[serde(default)]
+    pub quality_reported_at: Option<DateTime<Utc>>,
 }
 
 /// Something that changes a group's tier state besides sending.
@@ -64,6 +79,11 @@ pub enum TierEvent {
     Quality(Quality),
     /// An operator sets the tier by hand (admin API, CLI).
     OperatorSet(Tier),
+    /// A provider callback reported a change, at the callback's time: judged by
+    /// [`super::tier_report::judge`] (raises held, replays refused, lowerings at once).
+    Reported(TierReport),
+    /// An operator confirms the held reported raise (`tierpace tier confirm GROUP`).
+    ConfirmReported,
 }
 
 impl TierState {
@@ -75,6 +95,9 @@ impl TierState {
             flagged: false,
             pending_upgrade: None,
             low_quality_since: None,
+            reported_raise: None,
+            tier_reported_at: None,
+            quality_reported_at: None,
         }
     }
 
@@ -161,6 +184,8 @@ impl TierState {
             TierEvent::ProviderTier { tier } => {
                 s.tier = tier;
                 s.pending_upgrade = s.pending_upgrade.filter(|p| p.to > tier);
+                // The provider's API confirms a held raise once it reports that limit or more.
+                s.reported_raise = s.reported_raise.filter(|r| r.to > tier);
             }
             TierEvent::Upgrade { to } => {
                 let to = to.or_else(|| policy.next_rung(s.tier)).unwrap_or(s.tier);
@@ -174,6 +199,17 @@ impl TierState {
             TierEvent::OperatorSet(tier) => {
                 s.tier = tier;
                 s.pending_upgrade = None;
+                s.reported_raise = None;
+            }
+            TierEvent::Reported(report) => {
+                return super::tier_report::judge(&s, policy, now, report).state;
+            }
+            TierEvent::ConfirmReported => {
+                if let Some(raise) = s.reported_raise.take() {
+                    s.tier = s.tier.max(raise.to);
+                    let tier = s.tier;
+                    s.pending_upgrade = s.pending_upgrade.filter(|p| p.to > tier);
+                }
             }
             TierEvent::Flagged => {
                 s.flagged = true;

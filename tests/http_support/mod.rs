@@ -11,8 +11,8 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 use tierpace::http::admin::{Brake, CampaignTotals, LadderStep};
 use tierpace::http::{
-    router, serve, AdminError, AdminOps, CampaignAction, CampaignStatus, EventSink, HttpConfig,
-    HttpState, Metrics, ProviderEvent, Readiness, SenderStatus, WebhookSource,
+    router, serve, AdminError, AdminOps, CampaignAction, CampaignStatus, EventOutcome, EventSink,
+    HttpConfig, HttpState, Metrics, ProviderEvent, Readiness, SenderStatus, WebhookSource,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +38,12 @@ impl RecordingSink {
 
 #[async_trait::async_trait]
 impl EventSink for RecordingSink {
-    async fn handle(&self, source: WebhookSource, event: ProviderEvent) -> Result<(), String> {
+    async fn handle(
+        &self,
+        source: WebhookSource,
+        event: ProviderEvent,
+        _at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<EventOutcome, String> {
         let delay = *self.delay.lock().expect("lock");
         if let Some(d) = delay {
             tokio::time::sleep(d).await;
@@ -47,7 +52,7 @@ impl EventSink for RecordingSink {
             return Err("redis unreachable".into());
         }
         self.events.lock().expect("lock").push((source, event));
-        Ok(())
+        Ok(EventOutcome::Applied)
     }
 }
 
@@ -104,6 +109,8 @@ pub fn sample_sender() -> SenderStatus {
         provider_limit: None,
         provider_quality: None,
         provider_poll: None,
+        reported_tier: None,
+        reported_at: None,
         ladder: vec![
             LadderStep {
                 tier: "TIER_250".into(),
@@ -277,6 +284,8 @@ pub struct TestServer {
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789";
 pub const READ_TOKEN: &str = "read-token-0123456789";
 pub const GUPSHUP_SECRET: &str = "gs-secret-abc";
+/// The Gupshup webhook with the secret in the path, as README's set-up configures it.
+pub const GUPSHUP_HOOK: &str = "/webhooks/gupshup/gs-secret-abc";
 pub const META_VERIFY: &str = "meta-verify-xyz";
 pub const META_APP_SECRET: &str = "meta-app-secret";
 
@@ -286,7 +295,7 @@ pub fn full_config() -> HttpConfig {
     HttpConfig {
         admin_tokens: vec![Secret::new(ADMIN_TOKEN)],
         read_tokens: vec![],
-        gupshup_secret: None,
+        gupshup_secret: Some(Secret::new(GUPSHUP_SECRET)),
         meta_verify_token: Some(Secret::new(META_VERIFY)),
         meta_app_secret: Some(Secret::new(META_APP_SECRET)),
         sink_timeout: Duration::from_secs(5),

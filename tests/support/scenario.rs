@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use super::redis_server::free_port;
 
+/// The Gupshup webhook secret every scenario configures (a file the config names).
+pub const GUPSHUP_WEBHOOK_SECRET: &str = "e2e-webhook-secret";
+/// The Gupshup webhook path with the secret in it, as README's set-up configures it.
+pub const GUPSHUP_HOOK: &str = "/webhooks/gupshup/e2e-webhook-secret";
+
 pub struct Scenario {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
@@ -57,6 +62,11 @@ pub fn write(spec: &ScenarioSpec) -> Scenario {
     std::fs::create_dir_all(root.join("campaigns/contacts")).unwrap();
     std::fs::write(root.join("hash.key"), "e2e-hash-key\n").unwrap();
     std::fs::write(root.join("gupshup.key"), format!("{}\n", spec.api_key)).unwrap();
+    std::fs::write(
+        root.join("gupshup-webhook.secret"),
+        format!("{GUPSHUP_WEBHOOK_SECRET}\n"),
+    )
+    .unwrap();
     let http_port = spec.http_port.unwrap_or_else(free_port);
     let admin = match spec.admin_token {
         Some(t) => {
@@ -82,6 +92,7 @@ drain_timeout = "3s"
 
 [http]
 listen = "127.0.0.1:{http_port}"
+gupshup_secret_file = "{root}/gupshup-webhook.secret"
 {admin}
 {calendar_section}
 [senders.sac]

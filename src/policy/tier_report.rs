@@ -1,0 +1,367 @@
+//! What a provider callback may do to a limit group's tier (issue #22): a callback is evidence,
+//! not authority.
+//!
+//! - **A raise is held.** A callback that would raise the limit (Gupshup `tier-event` UPGRADE,
+//!   Meta `phone_number_quality_update` / `business_capability_update` naming a higher limit,
+//!   ONBOARDING) is stored as a [`ReportedRaise`] and changes nothing else. It takes effect when
+//!   the provider's API reports that limit or more (the tier poll, [`super::tier_reconcile`]) or
+//!   an operator confirms it ([`super::tier_state::TierEvent::ConfirmReported`]). Sending over the
+//!   real limit is what gets a number suspended, so a forged or mistaken raise must not count.
+//! - **A lowering applies at once** (downgrade, flag, a lower limit): being too careful costs
+//!   only time. It also withdraws a held raise above the new limit.
+//! - **Replays change nothing.** Each report carries the callback's time; a tier report older
+//!   than the latest one taken into account (or a quality report older than the latest quality
+//!   one) is [`Verdict::Stale`]. A duplicate is idempotent: same time, same result. A report
+//!   without a time cannot be ordered: it is judged on its content and moves no clock. A time in
+//!   the future counts as `now`, so it cannot shut out the reports that follow.
+//!
+//! Pure: the ledger calls [`judge`] inside its compare-and-set, so the decision is atomic per group.
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::profile::Policy;
+use super::tier::{Quality, Tier};
+use super::tier_state::{TierEvent, TierState};
+
+/// A raise a callback reported and nobody confirmed yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedRaise {
+    /// The limit the callback says the group now has.
+    pub to: Tier,
+    /// The callback's time (or when it arrived, if it had none).
+    pub at: DateTime<Utc>,
+}
+
+/// The change a callback reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportedChange {
+    Upgrade {
+        to: Option<Tier>,
+    },
+    Downgrade {
+        to: Option<Tier>,
+    },
+    /// The limit is now `tier` (Meta capability update, a tier event without a direction).
+    Limit {
+        tier: Tier,
+    },
+    Flagged,
+    Unflagged,
+    Onboarding,
+    Quality(Quality),
+}
+
+impl ReportedChange {
+    fn event(self) -> TierEvent {
+        match self {
+            ReportedChange::Upgrade { to } => TierEvent::Upgrade { to },
+            ReportedChange::Downgrade { to } => TierEvent::Downgrade { to },
+            ReportedChange::Limit { tier } => TierEvent::ProviderTier { tier },
+            ReportedChange::Flagged => TierEvent::Flagged,
+            ReportedChange::Unflagged => TierEvent::Unflagged,
+            ReportedChange::Onboarding => TierEvent::Onboarding,
+            ReportedChange::Quality(q) => TierEvent::Quality(q),
+        }
+    }
+
+    fn is_quality(self) -> bool {
+        matches!(self, ReportedChange::Quality(_))
+    }
+
+    /// Whether, once applied, it withdraws a held raise to `raise` given the new `tier`.
+    fn withdraws(self, raise: Tier, tier: Tier) -> bool {
+        match self {
+            ReportedChange::Flagged | ReportedChange::Downgrade { .. } => true,
+            ReportedChange::Upgrade { to: Some(_) } | ReportedChange::Limit { .. } => tier < raise,
+            _ => false,
+        }
+    }
+}
+
+/// A callback's report with its time (`None`: the callback gave none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TierReport {
+    pub change: ReportedChange,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// What became of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Applied (a lowering, a flag, a quality, or a report that changes no limit).
+    Applied,
+    /// A raise, held until confirmed.
+    Held(ReportedRaise),
+    /// Older than the state it would change: nothing changed.
+    Stale,
+}
+
+impl Verdict {
+    /// `applied`, `held`, `stale`: log fields and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Applied => "applied",
+            Verdict::Held(_) => "held",
+            Verdict::Stale => "stale",
+        }
+    }
+}
+
+/// A verdict and the state to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    pub verdict: Verdict,
+    pub state: TierState,
+}
+
+/// Whether a report at `at` is older than the latest one taken into account (`latest`).
+pub fn is_stale(
+    latest: Option<DateTime<Utc>>,
+    at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    matches!((at, latest), (Some(at), Some(latest)) if at.min(now) < latest)
+}
+
+/// Judge `report` against `settled` (the group's state settled at `now`).
+pub fn judge(
+    settled: &TierState,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    report: TierReport,
+) -> Judged {
+    let quality = report.change.is_quality();
+    let latest = if quality {
+        settled.quality_reported_at
+    } else {
+        settled.tier_reported_at
+    };
+    if is_stale(latest, report.at, now) {
+        return Judged {
+            verdict: Verdict::Stale,
+            state: settled.clone(),
+        };
+    }
+    let at = report.at.map(|t| t.min(now));
+    let stamp = |s: &mut TierState| {
+        if let Some(at) = at {
+            if quality {
+                s.quality_reported_at = Some(at);
+            } else {
+                s.tier_reported_at = Some(at);
+            }
+        }
+    };
+    let mut next = settled.apply(policy, now, report.change.event());
+    if next.tier > settled.tier {
+        let raise = ReportedRaise {
+            to: next.tier,
+            at: at.unwrap_or(now),
+        };
+        let mut held = settled.clone();
+        held.reported_raise = Some(raise);
+        stamp(&mut held);
+        return Judged {
+            verdict: Verdict::Held(raise),
+            state: held,
+        };
+    }
+    if let Some(raise) = next.reported_raise {
+        if report.change.withdraws(raise.to, next.tier) {
+            next.reported_raise = None;
+        }
+    }
+    stamp(&mut next);
+    Judged {
+        verdict: Verdict::Applied,
+        state: next,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+    use proptest::prelude::*;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, h, 0, 0).unwrap()
+    }
+
+    fn report(change: ReportedChange, h: u32) -> TierReport {
+        TierReport {
+            change,
+            at: Some(at(h)),
+        }
+    }
+
+    const UNLIMITED: ReportedChange = ReportedChange::Limit {
+        tier: Tier::Unlimited,
+    };
+
+    #[test]
+    fn a_reported_raise_is_held_and_the_limit_stays() {
+        let p = Policy::legacy();
+        let s = TierState::initial(Tier::T1K);
+        let j = judge(&s, &p, at(12), report(UNLIMITED, 10));
+        assert_eq!(
+            j.verdict,
+            Verdict::Held(ReportedRaise {
+                to: Tier::Unlimited,
+                at: at(10)
+            })
+        );
+        assert_eq!(j.state.tier, Tier::T1K);
+        let up = ReportedChange::Upgrade { to: None };
+        assert_eq!(judge(&s, &p, at(12), report(up, 10)).state.tier, Tier::T1K);
+        let onboarding = TierState::initial(Tier::T250);
+        let j = judge(
+            &onboarding,
+            &p,
+            at(12),
+            report(ReportedChange::Onboarding, 10),
+        );
+        assert_eq!((j.state.tier, j.verdict.as_str()), (Tier::T250, "held"));
+    }
+
+    #[test]
+    fn a_held_raise_applies_on_operator_or_provider_confirmation_only() {
+        let p = Policy::legacy();
+        let held = TierState::initial(Tier::T1K).apply(
+            &p,
+            at(12),
+            TierEvent::Reported(report(UNLIMITED, 10)),
+        );
+        let confirmed = held.apply(&p, at(13), TierEvent::ConfirmReported);
+        assert_eq!(
+            (confirmed.tier, confirmed.reported_raise),
+            (Tier::Unlimited, None)
+        );
+        let polled_same = held.apply(&p, at(13), TierEvent::ProviderTier { tier: Tier::T1K });
+        assert_eq!(polled_same.tier, Tier::T1K);
+        assert!(
+            polled_same.reported_raise.is_some(),
+            "a poll below the report confirms nothing"
+        );
+        let polled_up = held.apply(
+            &p,
+            at(13),
+            TierEvent::ProviderTier {
+                tier: Tier::Unlimited,
+            },
+        );
+        assert_eq!(
+            (polled_up.tier, polled_up.reported_raise),
+            (Tier::Unlimited, None)
+        );
+        let nothing = TierState::initial(Tier::T1K).apply(&p, at(13), TierEvent::ConfirmReported);
+        assert_eq!(nothing.tier, Tier::T1K);
+    }
+
+    #[test]
+    fn a_lowering_applies_at_once_and_withdraws_a_higher_held_raise() {
+        let p = Policy::legacy();
+        let held = TierState::initial(Tier::T10K).apply(
+            &p,
+            at(12),
+            TierEvent::Reported(report(UNLIMITED, 10)),
+        );
+        let down = ReportedChange::Downgrade {
+            to: Some(Tier::T1K),
+        };
+        let j = judge(&held, &p, at(12), report(down, 11));
+        assert_eq!(
+            (j.verdict, j.state.tier, j.state.reported_raise),
+            (Verdict::Applied, Tier::T1K, None)
+        );
+        let j = judge(&held, &p, at(12), report(ReportedChange::Flagged, 11));
+        assert!(j.state.flagged && j.state.reported_raise.is_none());
+    }
+
+    #[test]
+    fn an_older_report_changes_nothing_and_a_duplicate_is_idempotent() {
+        let p = Policy::legacy();
+        let down = ReportedChange::Downgrade {
+            to: Some(Tier::T250),
+        };
+        let s =
+            TierState::initial(Tier::T1K).apply(&p, at(12), TierEvent::Reported(report(down, 11)));
+        assert_eq!(s.tier, Tier::T250);
+        // An upgrade sent before that downgrade arrives late: stale, even as a report.
+        let j = judge(&s, &p, at(12), report(UNLIMITED, 9));
+        assert_eq!((j.verdict, j.state.clone()), (Verdict::Stale, s.clone()));
+        let again = s.apply(&p, at(12), TierEvent::Reported(report(down, 11)));
+        assert_eq!(again, s);
+        // Quality has its own clock: an old quality report after a newer one is stale.
+        let q = s.apply(
+            &p,
+            at(12),
+            TierEvent::Reported(report(ReportedChange::Quality(Quality::Low), 11)),
+        );
+        let old = judge(
+            &q,
+            &p,
+            at(12),
+            report(ReportedChange::Quality(Quality::High), 10),
+        );
+        assert_eq!(
+            (old.verdict, old.state.quality),
+            (Verdict::Stale, Quality::Low)
+        );
+    }
+
+    #[test]
+    fn a_future_time_counts_as_now() {
+        let p = Policy::legacy();
+        let s = TierState::initial(Tier::T1K);
+        let j = judge(&s, &p, at(12), report(ReportedChange::Flagged, 23));
+        assert_eq!(j.state.tier_reported_at, Some(at(12)));
+        let next = judge(&j.state, &p, at(13), report(ReportedChange::Unflagged, 13));
+        assert_eq!(next.verdict, Verdict::Applied);
+    }
+
+    fn change() -> impl Strategy<Value = ReportedChange> {
+        let tier = proptest::sample::select(crate::policy::tier::ALL_TIERS.to_vec());
+        prop_oneof![
+            tier.clone()
+                .prop_map(|t| ReportedChange::Upgrade { to: Some(t) }),
+            Just(ReportedChange::Upgrade { to: None }),
+            tier.clone()
+                .prop_map(|t| ReportedChange::Downgrade { to: Some(t) }),
+            tier.prop_map(|t| ReportedChange::Limit { tier: t }),
+            Just(ReportedChange::Flagged),
+            Just(ReportedChange::Unflagged),
+            Just(ReportedChange::Onboarding),
+        ]
+    }
+
+    proptest! {
+        /// Whatever callbacks come, in whatever order, the limit never rises above where it
+        /// was without a confirmation, and replaying every report again changes nothing.
+        #[test]
+        fn callbacks_alone_never_raise_the_limit(
+            reports in proptest::collection::vec((change(), 0i64..48, proptest::bool::ANY), 1..20),
+        ) {
+            let p = Policy::legacy();
+            let start = TierState::initial(Tier::T1K);
+            let now = at(0) + Duration::hours(48);
+            let reports: Vec<TierReport> = reports
+                .into_iter()
+                .map(|(change, h, timed)| TierReport { change, at: timed.then(|| at(0) + Duration::hours(h)) })
+                .collect();
+            let mut s = start.clone();
+            for r in &reports {
+                s = s.apply(&p, now, TierEvent::Reported(*r));
+                prop_assert!(s.tier <= start.tier);
+            }
+            let timed: Vec<_> = reports.iter().filter(|r| r.at.is_some()).collect();
+            let settled = s.clone();
+            for r in timed {
+                let j = judge(&settled, &p, now, *r);
+                // A timed replay is stale or leaves the state as it is, except that an
+                // idempotent re-application may only lower (never raise) the limit.
+                prop_assert!(j.state.tier <= settled.tier);
+            }
+        }
+    }
+}
