@@ -65,7 +65,7 @@ async fn rig() -> Rig {
     let redis = RedisServer::start();
     let port = free_port();
     let fake = FakeGupshup::start(FakeGupshupConfig {
-        callback_url: Some(format!("http://127.0.0.1:{port}/webhooks/gupshup")),
+        callback_url: Some(format!("http://127.0.0.1:{port}{}", scenario::GUPSHUP_HOOK)),
         ..Default::default()
     })
     .await;

@@ -42,7 +42,7 @@ async fn rig(contacts: usize, fault: Fault, extra_config: &str) -> Rig {
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap());
     let port = free_port();
     let fake = FakeGupshup::start(FakeGupshupConfig {
-        callback_url: Some(format!("http://127.0.0.1:{port}/webhooks/gupshup")),
+        callback_url: Some(format!("http://127.0.0.1:{port}{}", scenario::GUPSHUP_HOOK)),
         clock: Arc::new(clock.clone()),
         ..Default::default()
     })
