@@ -79,8 +79,8 @@ fn main() -> ExitCode {
             match runtime.block_on(tierpace::daemon::run(&config, clock, token)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
+                    // Logged once: the log goes to standard error (or the journal) already.
                     tracing::error!(error = %format!("{e:#}"), "tierpace stopped");
-                    eprintln!("tierpace: {e:#}");
                     if e.downcast_ref::<tierpace::config::ConfigError>().is_some() {
                         ExitCode::from(EX_USAGE)
                     } else {
@@ -127,7 +127,7 @@ fn admin(command: &AdminCommand, args: &ClientArgs) -> ExitCode {
     });
     match result {
         Ok(out) => {
-            println!("{out}");
+            tierpace::cli::out::println(&out);
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -25,18 +25,18 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
         }
     };
     let cfg = &loaded.config;
-    println!(
+    super::out::println(&format!(
         "{}: config ok ({} senders, {} calendars)",
         config.display(),
         cfg.senders.len(),
         cfg.calendars.len()
-    );
+    ));
     // Tier truth (issue 12 §2): say once which senders cannot ask their provider for the tier.
     for (id, sc) in &cfg.senders {
         if sc.provider == crate::config::ProviderChoice::Gupshup && !sc.tier_poll_configured() {
-            println!(
+            super::out::println(&format!(
                 "note: senders.{id}: tier poll not configured (partner_app_id_env/_file and partner_token_env/_file): tierpace relies on Gupshup's tier callbacks"
-            );
+            ));
         }
     }
     let calendars = build_calendars(&cfg.calendars)
@@ -205,6 +205,5 @@ fn redis_line(cfg: &crate::config::DaemonConfig, failed: &mut bool) -> Option<St
 
 /// Writes to stdout, quietly giving up on a closed pipe (`tierpace check | head`).
 fn emit(text: &str) {
-    use std::io::Write as _;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    super::out::print(text);
 }

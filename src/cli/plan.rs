@@ -155,7 +155,7 @@ pub fn run(args: &PlanArgs) -> Result<i32> {
         }
     };
     let days = simulate(&input)?;
-    print!("{}", render(&input, &days));
+    super::out::print(&render(&input, &days));
     Ok(if days.iter().any(|d| d.refused > 0) {
         EXIT_OVER_LIMIT
     } else {

@@ -365,9 +365,9 @@ pub fn run(args: &PlanArgs, now: DateTime<Utc>) -> Result<i32> {
     };
     let f = simulate(&input)?;
     let earliest = earliest_rungs(&input)?;
-    print!("{}", render_forecast(&input, &f, &earliest));
+    super::out::print(&render_forecast(&input, &f, &earliest));
     if let Some(warning) = deadline.and_then(|(id, end)| deadline_warning(&id, end, &input, &f)) {
-        println!("warning: {warning}");
+        super::out::println(&format!("warning: {warning}"));
     }
     if let Some(path) = &args.svg {
         write_svg(path, &input, &f)?;
