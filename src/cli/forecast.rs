@@ -142,10 +142,16 @@ impl Days {
         }
     }
 
-    fn close_day(&mut self, stats: &LedgerStats) {
+    /// `sent_7d`: contacts reached in the 7 days before the day's end, from the forecast's own
+    /// count; at the unlimited tier the ledger is no longer fed, so its count stops there.
+    fn close_day(&mut self, stats: &LedgerStats, sent_7d: u64) {
         self.observe(stats);
         if let Some(row) = self.rows.last_mut() {
-            row.unique_7d = stats.unique_7d;
+            row.unique_7d = if stats.limit.is_none() {
+                sent_7d
+            } else {
+                stats.unique_7d
+            };
             row.tier_at_end = stats.tier;
             row.limit_at_end = stats.limit;
         }
@@ -200,7 +206,10 @@ pub fn simulate(input: &ForecastInput) -> Result<Forecast> {
             if !days.rows.is_empty() {
                 let stats = block_on(ledger.stats(&group, day_end - Duration::seconds(1)))
                     .context("simulated ledger")?;
-                days.close_day(&stats);
+                days.close_day(
+                    &stats,
+                    sent_between(&cumulative, day_end, input.policy.lookback),
+                );
             }
             let date = now.with_timezone(&tz).date_naive();
             days.rows.push(PlanDay {
@@ -292,7 +301,10 @@ pub fn simulate(input: &ForecastInput) -> Result<Forecast> {
     if !days.rows.is_empty() {
         let stats = block_on(ledger.stats(&group, day_end - Duration::seconds(1)))
             .context("simulated ledger")?;
-        days.close_day(&stats);
+        days.close_day(
+            &stats,
+            sent_between(&cumulative, day_end, input.policy.lookback),
+        );
     }
     Ok(Forecast {
         days: days.rows,
@@ -332,6 +344,22 @@ impl ForecastInput {
 /// of any setting (a smaller `cross_within`, a reserve, a calendar) is visible.
 pub fn earliest_rungs(input: &ForecastInput) -> Result<Vec<(Tier, DateTime<Utc>)>> {
     Ok(simulate(&input.rules_only())?.tiers)
+}
+
+/// Contacts reached in `(end - lookback, end]`, from the cumulative series.
+fn sent_between(
+    cumulative: &[(DateTime<Utc>, u64)],
+    end: DateTime<Utc>,
+    lookback: Duration,
+) -> u64 {
+    let upto = |t: DateTime<Utc>| {
+        cumulative
+            .iter()
+            .take_while(|(at, _)| *at <= t)
+            .last()
+            .map_or(0, |(_, n)| *n)
+    };
+    upto(end).saturating_sub(upto(end - lookback))
 }
 
 /// A local date and time in the calendar's zone, for the summary lines.
@@ -519,6 +547,15 @@ mod tests {
         assert_eq!(f.sent, 2_000);
         let total: u64 = f.days.iter().map(|d| d.new_conversations).sum();
         assert_eq!(total, 2_000);
+    }
+
+    #[test]
+    fn unique_in_7_days_keeps_counting_at_the_unlimited_tier() {
+        let f = simulate(&input(300_000)).unwrap();
+        let last = f.days.last().unwrap();
+        assert_eq!(last.limit_at_end, None);
+        // Every send is a new customer and the climb takes 4 days: all of them are in the 7 days.
+        assert_eq!(last.unique_7d, f.sent);
     }
 
     #[test]

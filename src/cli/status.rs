@@ -163,10 +163,12 @@ fn sender_row(s: &SenderStatus, now: DateTime<Utc>) -> Vec<String> {
             // Lowered after the provider's throughput errors; climbs back as sends succeed.
             format!(
                 "{:.1}/s (cap {}/{} after throttling)",
-                s.rate_per_second, s.rate_limit_mps, s.max_mps
+                non_negative(s.rate_per_second),
+                s.rate_limit_mps,
+                s.max_mps
             )
         } else {
-            format!("{:.1}/s", s.rate_per_second)
+            format!("{:.1}/s", non_negative(s.rate_per_second))
         },
         brakes,
     ]
@@ -213,7 +215,7 @@ fn campaign_row(c: &CampaignStatus, now: DateTime<Utc>) -> Vec<String> {
         (t.sent + t.delivered + t.read).to_string(),
         t.failed.to_string(),
         skipped.to_string(),
-        format!("{:.1}/s", c.rate_per_second),
+        format!("{:.1}/s", non_negative(c.rate_per_second)),
         eta,
         state,
     ]
@@ -295,6 +297,15 @@ fn table(rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A rate for display: an idle sender's `-0.0` (or a rounding below zero) shows as `0.0`.
+fn non_negative(rate: f64) -> f64 {
+    if rate > 0.0 {
+        rate
+    } else {
+        0.0
+    }
 }
 
 #[cfg(test)]
