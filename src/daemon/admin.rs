@@ -101,6 +101,8 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
             .and_then(|v| v.quality)
             .map(|q| q.name().to_uppercase()),
         provider_poll: Some(view.map_or_else(|| "not polled yet".to_string(), |v| v.describe())),
+        replica: snap.replica.clone(),
+        sent_by: snap.sent_by.clone(),
         ladder,
     }
 }

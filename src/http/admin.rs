@@ -106,6 +106,12 @@ pub struct SenderStatus {
     /// How the provider is polled and how the last poll went (or that it is not configured).
     #[serde(default)]
     pub provider_poll: Option<String>,
+    /// The replica that answered (issue #19: `instance_id` or host name, then the process id).
+    #[serde(default)]
+    pub replica: String,
+    /// The replica that holds the sender's lease and so sends for it (`None`: nobody yet).
+    #[serde(default)]
+    pub sent_by: Option<String>,
     pub ladder: Vec<LadderStep>,
 }
 

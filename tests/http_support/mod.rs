@@ -104,6 +104,8 @@ pub fn sample_sender() -> SenderStatus {
         provider_limit: None,
         provider_quality: None,
         provider_poll: None,
+        replica: "host-a-1234".into(),
+        sent_by: Some("host-a-1234".into()),
         ladder: vec![
             LadderStep {
                 tier: "TIER_250".into(),
