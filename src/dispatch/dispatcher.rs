@@ -94,6 +94,8 @@ pub struct Dispatcher {
     hold: SenderHold,
     /// When the sender's new uniques today were last read from the shared store.
     uniques_read_at: Option<DateTime<Utc>>,
+    /// Sends started in the last second (and a little), as the provider will count them.
+    started: super::send_window::SendWindow,
 }
 
 impl Dispatcher {
@@ -109,6 +111,7 @@ impl Dispatcher {
             last_stats: None,
             hold: SenderHold::default(),
             uniques_read_at: None,
+            started: Default::default(),
         }
     }
 
@@ -349,7 +352,10 @@ impl Dispatcher {
                 // The pacer already took these from the sender's throughput cap. Start no more
                 // than free send slots: a send that waited for a slot would start late and
                 // bunch up with the next tick's, going over max_mps at the provider.
-                let n = (grant as usize).min(self.permits.available_permits());
+                let max_mps = self.sender_view_max_mps();
+                let n = (grant as usize)
+                    .min(self.permits.available_permits())
+                    .min(self.started.available(self.deps.clock.now(), max_mps));
                 if n == 0 {
                     break;
                 }
@@ -360,6 +366,16 @@ impl Dispatcher {
         }
         self.last_stats = Some(stats);
         self.publish(now);
+    }
+
+    /// `max_mps`, lowered after throughput errors (AIMD, policy/throughput.rs).
+    fn sender_view_max_mps(&self) -> u32 {
+        self.deps
+            .rate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .current()
+            .min(self.deps.max_mps)
     }
 
     fn sender_view(
@@ -819,6 +835,7 @@ impl Dispatcher {
                 hasher: deps.hasher.clone(),
             };
             let permit = self.permits.clone().acquire_owned().await;
+            self.started.started(deps.clock.now());
             self.sends.spawn(async move {
                 let _permit = permit;
                 job.run().await

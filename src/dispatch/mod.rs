@@ -10,6 +10,7 @@ pub mod react;
 pub mod runner;
 pub mod schedule;
 mod send;
+pub mod send_window;
 pub mod sender_hold;
 pub mod sender_lease;
 pub mod status;
