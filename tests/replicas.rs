@@ -377,7 +377,10 @@ fn write_campaigns(dir: &Path, campaigns: &[FleetCampaign]) {
         let mut csv = String::from("name,ddi,phone,email,opt_in\n");
         for i in c.first..c.first + c.contacts {
             let n = scenario::number(i);
-            csv.push_str(&format!("Cliente {i},55,{},c{i}@example.com,sim\n", &n[2..]));
+            csv.push_str(&format!(
+                "Cliente {i},55,{},c{i}@example.com,sim\n",
+                &n[2..]
+            ));
         }
         std::fs::write(dir.join(format!("campaigns/contacts/{}.csv", c.id)), csv).unwrap();
         std::fs::write(
@@ -477,7 +480,10 @@ fn average_rate(times: &[std::time::SystemTime]) -> f64 {
     let (Some(first), Some(last)) = (times.first(), times.last()) else {
         return 0.0;
     };
-    let span = last.duration_since(*first).unwrap_or_default().as_secs_f64();
+    let span = last
+        .duration_since(*first)
+        .unwrap_or_default()
+        .as_secs_f64();
     (times.len() as f64 - 1.0) / span
 }
 
@@ -493,7 +499,12 @@ fn longest_gap(times: &[std::time::SystemTime]) -> Duration {
 /// Three replicas; the campaigns are dropped in once every replica agrees who sends for each
 /// sender; the replica sending for `victim_sender` is killed with SIGKILL after `kill_after`
 /// of its sends. Checks the cap in every second, the average, no duplicate, every contact.
-fn run_fleet(senders: &[FleetSender], campaigns: &[FleetCampaign], victim_sender: &str, kill_after: usize) {
+fn run_fleet(
+    senders: &[FleetSender],
+    campaigns: &[FleetCampaign],
+    victim_sender: &str,
+    kill_after: usize,
+) {
     let redis = RedisServer::start();
     let fake = FakeGupshup::start_on_thread(FakeGupshupConfig {
         tier_limit: Some(10_000),
@@ -530,7 +541,10 @@ fn run_fleet(senders: &[FleetSender], campaigns: &[FleetCampaign], victim_sender
     let victim = agreed_sender_owner(&replicas, victim_sender)
         .unwrap_or_else(|| panic!("no owner of {victim_sender}\n{}", logs(&replicas)));
     replicas[victim].kill_9();
-    eprintln!("killed r{victim} at {:?}", std::time::SystemTime::from(SystemClock.now()));
+    eprintln!(
+        "killed r{victim} at {:?}",
+        std::time::SystemTime::from(SystemClock.now())
+    );
 
     let ids: Vec<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
     let mut finals: Vec<CampaignStatus> = Vec::new();
@@ -576,7 +590,9 @@ fn run_fleet(senders: &[FleetSender], campaigns: &[FleetCampaign], victim_sender
             t.unknown
         );
     }
-    let mut report = vec![format!("killed r{victim} (sender {victim_sender}), {unknown} unknown")];
+    let mut report = vec![format!(
+        "killed r{victim} (sender {victim_sender}), {unknown} unknown"
+    )];
     for s in senders {
         let times = arrivals(&fake, s.source);
         let peak = fake.max_sends_in_any_second(s.source);
@@ -592,7 +608,12 @@ fn run_fleet(senders: &[FleetSender], campaigns: &[FleetCampaign], victim_sender
             let t0 = times[0];
             let rel: Vec<String> = times
                 .iter()
-                .map(|t| format!("{:.3}", t.duration_since(t0).unwrap_or_default().as_secs_f64()))
+                .map(|t| {
+                    format!(
+                        "{:.3}",
+                        t.duration_since(t0).unwrap_or_default().as_secs_f64()
+                    )
+                })
                 .collect();
             eprintln!("{} arrivals (s from first): {}", s.id, rel.join(" "));
         }
@@ -708,7 +729,11 @@ fn a_brake_set_through_a_standby_replica_stops_the_sending_replica() {
             first: 0,
         }],
     );
-    assert!(wait_until(30, || fake.sends().len() >= 30), "{}", logs(&replicas));
+    assert!(
+        wait_until(30, || fake.sends().len() >= 30),
+        "{}",
+        logs(&replicas)
+    );
     let standby = (0..3).find(|i| *i != owner).expect("three replicas");
     assert_eq!(replicas[standby].set_brake("sac"), 200);
     let braked_at = std::time::SystemTime::from(SystemClock.now());

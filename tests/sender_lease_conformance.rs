@@ -44,7 +44,10 @@ macro_rules! conformance {
 conformance!(
     one_replica_holds_a_sender_until_its_lease_runs_out,
     |s: Arc<dyn SenderLeases>| async move {
-        let a = s.acquire("sac", "ra", "ta", t(0), TTL, Duration::ZERO).await.unwrap();
+        let a = s
+            .acquire("sac", "ra", "ta", t(0), TTL, Duration::ZERO)
+            .await
+            .unwrap();
         let SenderLease::Held { fence, until } = a else {
             panic!("{a:?}")
         };
@@ -58,7 +61,10 @@ conformance!(
                 until: t(2000)
             }
         );
-        assert_eq!(s.holder("sac", t(1000)).await.unwrap().as_deref(), Some("ra"));
+        assert_eq!(
+            s.holder("sac", t(1000)).await.unwrap().as_deref(),
+            Some("ra")
+        );
         // Renewal keeps the fence; another sender is free.
         assert_eq!(
             s.acquire("sac", "ra", "ta", t(1500), TTL, Duration::ZERO)
@@ -81,41 +87,52 @@ conformance!(
             .acquire("sac", "rb", "tb", t(3500), TTL, Duration::ZERO)
             .await
             .unwrap();
-        assert!(matches!(b, SenderLease::Held { fence: f, .. } if f > fence), "{b:?}");
+        assert!(
+            matches!(b, SenderLease::Held { fence: f, .. } if f > fence),
+            "{b:?}"
+        );
     }
 );
 
-conformance!(
-    a_released_sender_stays_quiet_for_a_second,
-    |s: Arc<dyn SenderLeases>| async move {
-        s.acquire("sac", "ra", "ta", t(0), TTL, Duration::ZERO).await.unwrap();
-        // Another token cannot release it.
-        s.release("sac", "tb", t(1100)).await.unwrap();
-        assert_eq!(s.holder("sac", t(100)).await.unwrap().as_deref(), Some("ra"));
-        s.release("sac", "ta", t(1100)).await.unwrap();
-        assert_eq!(s.holder("sac", t(200)).await.unwrap(), None);
-        assert_eq!(
-            s.acquire("sac", "rb", "tb", t(500), TTL, Duration::ZERO)
-                .await
-                .unwrap(),
-            SenderLease::NotBefore { until: t(1100) }
-        );
-        assert!(matches!(
-            s.acquire("sac", "rb", "tb", t(1100), TTL, Duration::ZERO)
-                .await
-                .unwrap(),
-            SenderLease::Held { .. }
-        ));
-    }
-);
+conformance!(a_released_sender_stays_quiet_for_a_second, |s: Arc<
+    dyn SenderLeases,
+>| async move {
+    s.acquire("sac", "ra", "ta", t(0), TTL, Duration::ZERO)
+        .await
+        .unwrap();
+    // Another token cannot release it.
+    s.release("sac", "tb", t(1100)).await.unwrap();
+    assert_eq!(
+        s.holder("sac", t(100)).await.unwrap().as_deref(),
+        Some("ra")
+    );
+    s.release("sac", "ta", t(1100)).await.unwrap();
+    assert_eq!(s.holder("sac", t(200)).await.unwrap(), None);
+    assert_eq!(
+        s.acquire("sac", "rb", "tb", t(500), TTL, Duration::ZERO)
+            .await
+            .unwrap(),
+        SenderLease::NotBefore { until: t(1100) }
+    );
+    assert!(matches!(
+        s.acquire("sac", "rb", "tb", t(1100), TTL, Duration::ZERO)
+            .await
+            .unwrap(),
+        SenderLease::Held { .. }
+    ));
+});
 
 conformance!(
     a_replica_the_plan_does_not_name_waits_a_whole_ttl_for_a_free_sender,
     |s: Arc<dyn SenderLeases>| async move {
-        s.acquire("sac", "ra", "ta", t(0), TTL, Duration::ZERO).await.unwrap();
+        s.acquire("sac", "ra", "ta", t(0), TTL, Duration::ZERO)
+            .await
+            .unwrap();
         // ra died: its lease ran out at 2 s. rb is not planned: it waits until 4 s.
         assert_eq!(
-            s.acquire("sac", "rb", "tb", t(2500), TTL, TTL).await.unwrap(),
+            s.acquire("sac", "rb", "tb", t(2500), TTL, TTL)
+                .await
+                .unwrap(),
             SenderLease::NotBefore { until: t(4000) }
         );
         // rc is planned: it takes it at once.

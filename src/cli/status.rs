@@ -407,7 +407,10 @@ mod tests {
             now(),
         );
         assert!(text.contains("answered by replica host-a-1234"), "{text}");
-        assert!(text.contains("sac sent by host-b-99 (standby here)"), "{text}");
+        assert!(
+            text.contains("sac sent by host-b-99 (standby here)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -19,7 +19,11 @@ static STARTED: AtomicU32 = AtomicU32::new(0);
 /// second daemon in the same process (tests) gets `.2`, `.3`...
 pub fn replica_id(cfg: &DaemonConfig) -> String {
     let n = STARTED.fetch_add(1, Ordering::SeqCst) + 1;
-    let base = format!("{}-{}", super::senders::instance_name(cfg), std::process::id());
+    let base = format!(
+        "{}-{}",
+        super::senders::instance_name(cfg),
+        std::process::id()
+    );
     if n == 1 {
         base
     } else {
@@ -54,7 +58,11 @@ pub async fn refresh(shared: &Arc<Shared>) {
     let now = shared.clock.now();
     let ttl = lease_ttl(shared);
     let replica = &shared.ownership.replica;
-    let live = match shared.sender_leases.beat(replica, now, entry_ttl(ttl)).await {
+    let live = match shared
+        .sender_leases
+        .beat(replica, now, entry_ttl(ttl))
+        .await
+    {
         Ok(l) => l,
         Err(e) => {
             tracing::debug!(error = %e, "replica register not renewed; will retry");

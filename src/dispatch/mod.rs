@@ -1,11 +1,11 @@
 //! Turning campaigns into sends: per-contact progress and leases ([`progress`]), the per-sender
 //! [`dispatcher`], the pure run-state decision ([`schedule`]) and the status board.
 pub mod dispatcher;
+pub mod ownership;
 pub mod pacing_store;
 pub mod progress;
 pub mod progress_memory;
 pub mod progress_redis;
-pub mod ownership;
 pub mod react;
 pub mod runner;
 pub mod schedule;

@@ -55,8 +55,11 @@ pub trait PacingStore: Send + Sync + 'static {
         day: NaiveDate,
         n: u64,
     ) -> Result<u64, PacingStoreError>;
-    async fn sender_uniques_on(&self, sender: &str, day: NaiveDate)
-        -> Result<u64, PacingStoreError>;
+    async fn sender_uniques_on(
+        &self,
+        sender: &str,
+        day: NaiveDate,
+    ) -> Result<u64, PacingStoreError>;
 }
 
 /// Writes a sender's brakes, as they were right after a change (`active`, taken under the

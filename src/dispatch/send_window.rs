@@ -60,9 +60,17 @@ mod tests {
             w.started(t(i));
         }
         assert_eq!(w.available(t(20), 10), 0);
-        assert_eq!(w.available(t(1000), 10), 0, "exactly a second later is too early");
+        assert_eq!(
+            w.available(t(1000), 10),
+            0,
+            "exactly a second later is too early"
+        );
         assert_eq!(w.available(t(1020), 10), 0);
-        assert_eq!(w.available(t(1026), 10), 2, "the sends at 0 and 1 ms are out");
+        assert_eq!(
+            w.available(t(1026), 10),
+            2,
+            "the sends at 0 and 1 ms are out"
+        );
         assert_eq!(w.available(t(1040), 10), 10);
     }
 }
