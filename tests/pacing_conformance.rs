@@ -119,3 +119,17 @@ conformance!(
         assert_eq!(a.template_sends("tpl-2").await.unwrap(), 0);
     }
 );
+
+conformance!(
+    a_senders_new_uniques_per_day_add_up_across_replicas,
+    |a: Arc<dyn PacingStore>, b: Arc<dyn PacingStore>| async move {
+        // Issue #19: the day's grow budget is the sender's, whichever replica paced it.
+        assert_eq!(a.add_sender_uniques("sac", day(27), 40).await.unwrap(), 40);
+        assert_eq!(b.add_sender_uniques("sac", day(27), 2).await.unwrap(), 42);
+        assert_eq!(b.sender_uniques_on("sac", day(27)).await.unwrap(), 42);
+        assert_eq!(a.sender_uniques_on("sac", day(28)).await.unwrap(), 0);
+        assert_eq!(a.sender_uniques_on("vendas", day(27)).await.unwrap(), 0);
+        // A campaign named like the sender counts apart.
+        assert_eq!(a.sends_on("sac", day(27)).await.unwrap(), 0);
+    }
+);

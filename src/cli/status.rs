@@ -43,6 +43,7 @@ pub fn render_status(report: &StatusReport, now: DateTime<Utc>) -> String {
         ])];
         rows.extend(report.senders.iter().map(|s| sender_row(s, now)));
         out.push_str(&table(&rows));
+        out.push_str(&sent_by_lines(&report.senders));
     }
     out.push_str("\nCAMPAIGNS\n");
     if report.campaigns.is_empty() {
@@ -96,6 +97,26 @@ fn webhook_lines(w: &WebhookHealth, now: DateTime<Utc>) -> String {
         ));
     }
     out.push_str("  a dropped callback may have been an opt-out: see the daemon's log\n");
+    out
+}
+
+/// Which replica sends for each sender (issue #19: one replica paces a sender at a time).
+fn sent_by_lines(senders: &[SenderStatus]) -> String {
+    let Some(here) = senders.first().map(|s| s.replica.as_str()) else {
+        return String::new();
+    };
+    if here.is_empty() {
+        return String::new(); // an older daemon
+    }
+    let mut out = format!("  answered by replica {here}\n");
+    for s in senders {
+        let who = match s.sent_by.as_deref() {
+            Some(r) if r == here => format!("{r} (this replica)"),
+            Some(r) => format!("{r} (standby here)"),
+            None => "no replica yet".to_string(),
+        };
+        out.push_str(&format!("  {} sent by {who}\n", s.id));
+    }
     out
 }
 
@@ -350,6 +371,8 @@ mod tests {
             provider_poll: None,
             reported_tier: None,
             reported_at: None,
+            replica: "host-a-1234".into(),
+            sent_by: Some("host-b-99".into()),
             ladder: vec![],
         }
     }
@@ -398,6 +421,24 @@ mod tests {
         assert!(text.contains("3h 05m"), "{text}");
         assert!(
             text.contains("waiting: outside business hours (until 13:30 UTC (in 1h 30m))"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn status_says_which_replica_sends_for_each_sender() {
+        let text = render_status(
+            &StatusReport {
+                senders: vec![sender()],
+                campaigns: vec![],
+                webhooks: None,
+                optouts: None,
+            },
+            now(),
+        );
+        assert!(text.contains("answered by replica host-a-1234"), "{text}");
+        assert!(
+            text.contains("sac sent by host-b-99 (standby here)"),
             "{text}"
         );
     }

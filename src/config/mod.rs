@@ -237,6 +237,14 @@ impl DaemonConfig {
                     .into(),
             );
         }
+        // A sender's holder renews at half the TTL and starts sends only while more than one
+        // second is left (dispatch::sender_hold): below 2 s it would never send.
+        if self.lease_ttl < Duration::from_secs(2) {
+            problems.push(format!(
+                "lease_ttl: {:?} is under 2s (a sender's replica stops sending one second before its lease ends)",
+                self.lease_ttl
+            ));
+        }
         problems.extend(self.validate_redis());
         if let Err(errors) = crate::policy::calendar_config::build_calendars(&self.calendars) {
             problems.extend(errors.iter().map(|e| format!("calendars: {e}")));

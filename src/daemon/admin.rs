@@ -101,6 +101,8 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
             .and_then(|s| s.reported_raise)
             .map(|r| r.to.provider_name().to_string()),
         reported_at: stats.and_then(|s| s.reported_raise).map(|r| r.at),
+        replica: snap.replica.clone(),
+        sent_by: snap.sent_by.clone(),
         ladder,
     }
 }

@@ -5,6 +5,7 @@ mod admin;
 mod campaigns;
 pub mod redis_connect;
 pub mod redis_health;
+mod register;
 mod senders;
 mod sentinel;
 mod sink;
@@ -56,6 +57,10 @@ pub struct Shared {
     pub progress: Arc<dyn crate::dispatch::progress::ProgressStore>,
     /// Brakes, sends per day and template warm-up, shared by replicas and kept across restarts.
     pub pacing: Arc<dyn crate::dispatch::pacing_store::PacingStore>,
+    /// Sender leases and the replica register: one replica paces a sender (issue #19).
+    pub sender_leases: Arc<dyn crate::dispatch::sender_lease::SenderLeases>,
+    /// This replica's id and the latest plan of which replica paces which sender.
+    pub ownership: Arc<crate::dispatch::ownership::Ownership>,
     pub pinger: stores::Pinger,
     pub redis_up: std::sync::atomic::AtomicBool,
     /// Closed while Redis evicts or refuses writes (`redis_health`); the ledger checks it.
@@ -214,6 +219,10 @@ pub async fn run(
         consent: stores.consent,
         progress: stores.progress,
         pacing: stores.pacing,
+        sender_leases: stores.sender_leases,
+        ownership: Arc::new(crate::dispatch::ownership::Ownership::new(
+            register::replica_id(&cfg),
+        )),
         pinger: stores.pinger,
         redis_up: std::sync::atomic::AtomicBool::new(true),
         store_gate: stores.gate,
@@ -274,8 +283,13 @@ pub async fn run(
         limits,
     ));
 
-    // Campaigns and dispatchers.
+    // Campaigns and dispatchers. The replica register is read once first, so the dispatchers
+    // start with a plan of which replica paces which sender.
     let dispatch_token = CancellationToken::new();
+    register::refresh(&shared).await;
+    tracing::info!(replica = %shared.ownership.replica, live = ?shared.ownership.live(), "replica registered");
+    let register_token = CancellationToken::new();
+    let register_task = tokio::spawn(register::run(shared.clone(), register_token.clone()));
     let mut registry = Registry::new(loaded.campaigns_dir(), campaign_context(&cfg));
     let mut planner = campaigns::CampaignPlanner::default();
     let mut dispatchers = senders::Dispatchers::new(dispatch_token.clone());
@@ -349,6 +363,11 @@ pub async fn run(
     }
 
     systemd::stopping();
+    // Off the register first, so the other replicas plan this one's senders elsewhere while
+    // its dispatchers drain; they take each sender once it is released.
+    register_token.cancel();
+    let _ = register_task.await;
+    register::leave(&shared).await;
     // Dispatchers and the listener drain side by side, each bounded by `drain_timeout`, so a
     // stop ends in time whatever the provider or HTTP clients do (issue #16).
     dispatch_token.cancel();
@@ -361,6 +380,7 @@ pub async fn run(
     {
         tracing::warn!("dispatchers did not stop within the drain timeout");
     }
+
     let _ = http_task.await;
     tracing::info!("stopped");
     Ok(())

@@ -113,7 +113,13 @@ impl Dispatchers {
                 progress: shared.progress.clone(),
                 clock: shared.clock.clone(),
                 hasher: shared.hasher.clone(),
-                owner: format!("{}-{}", instance_name(cfg), uuid::Uuid::new_v4().simple()),
+                owner: format!(
+                    "{}-{}",
+                    shared.ownership.replica,
+                    uuid::Uuid::new_v4().simple()
+                ),
+                ownership: shared.ownership.clone(),
+                sender_leases: shared.sender_leases.clone(),
                 lease_ttl: cfg.lease_ttl,
                 max_mps: sc.max_mps,
                 group_share,
@@ -182,7 +188,7 @@ impl Dispatchers {
     }
 }
 
-fn instance_name(cfg: &DaemonConfig) -> String {
+pub(super) fn instance_name(cfg: &DaemonConfig) -> String {
     cfg.instance_id.clone().unwrap_or_else(|| {
         std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())

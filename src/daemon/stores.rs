@@ -11,6 +11,7 @@ use crate::dispatch::pacing_store::{MemoryPacing, PacingStore, RedisPacing};
 use crate::dispatch::progress::ProgressStore;
 use crate::dispatch::progress_memory::MemoryProgress;
 use crate::dispatch::progress_redis::RedisProgress;
+use crate::dispatch::sender_lease::{MemorySenderLeases, RedisSenderLeases, SenderLeases};
 use crate::ledger::{GatedLedger, Ledger, LedgerSettings, MemoryLedger, RedisLedger, StoreGate};
 
 use super::redis_connect::{cluster_client, sentinel_client, single_client};
@@ -47,6 +48,8 @@ pub struct Stores {
     pub consent: Arc<dyn ConsentStore>,
     pub progress: Arc<dyn ProgressStore>,
     pub pacing: Arc<dyn PacingStore>,
+    /// Sender leases and the replica register (issue #19).
+    pub sender_leases: Arc<dyn SenderLeases>,
     pub pinger: Pinger,
 }
 
@@ -72,6 +75,7 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
             consent: Arc::new(MemoryConsent::new()),
             progress: Arc::new(MemoryProgress::new()),
             pacing: Arc::new(MemoryPacing::new()),
+            sender_leases: Arc::new(MemorySenderLeases::new()),
             pinger: Pinger::None,
             gate: Arc::default(),
         }),
@@ -93,6 +97,7 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
                 consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
                 progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
                 pacing: Arc::new(RedisPacing::new(conn.clone(), prefix)),
+                sender_leases: Arc::new(RedisSenderLeases::new(conn.clone(), prefix)),
                 pinger: Pinger::Sentinel(conn),
                 gate: Arc::default(),
             })
@@ -108,6 +113,7 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
                 consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
                 progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
                 pacing: Arc::new(RedisPacing::new(conn.clone(), prefix)),
+                sender_leases: Arc::new(RedisSenderLeases::new(conn.clone(), prefix)),
                 pinger: Pinger::Cluster(conn),
                 gate: Arc::default(),
             })
@@ -127,6 +133,7 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
                 consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
                 progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
                 pacing: Arc::new(RedisPacing::new(conn.clone(), prefix)),
+                sender_leases: Arc::new(RedisSenderLeases::new(conn.clone(), prefix)),
                 pinger: Pinger::Single(conn),
                 gate: Arc::default(),
             })

@@ -27,6 +27,7 @@ use super::runner::{
 };
 use super::schedule::{decide, RunFacts, RunState};
 use super::send::{Finished, SendJob};
+use super::sender_hold::SenderHold;
 use super::status::{SenderSnapshot, StatusBoard};
 use super::timeline::SendTimeline;
 use crate::campaign::consent::{self, blocked_any, ConsentStore, ContactKeys};
@@ -50,8 +51,12 @@ pub struct SenderDeps {
     pub progress: Arc<dyn ProgressStore>,
     pub clock: Arc<dyn Clock>,
     pub hasher: ContactHasher,
-    /// Unique per process: leases name it.
+    /// Unique per dispatcher: campaign and sender leases name it.
     pub owner: String,
+    /// Which replica should pace which sender, and this replica's id (issue #19).
+    pub ownership: Arc<super::ownership::Ownership>,
+    /// Where sender leases are taken.
+    pub sender_leases: Arc<dyn super::sender_lease::SenderLeases>,
     pub lease_ttl: Duration,
     pub max_mps: u32,
     /// Its share of its limit group's grow budget, in (0, 1] (`SenderView::group_share`).
@@ -97,6 +102,10 @@ pub struct Dispatcher {
     in_flight: InFlightLimit,
     /// The clock at the previous tick: starts are reserved two ticks ahead.
     last_tick_at: Option<DateTime<Utc>>,
+    /// The sender's lease: only its holder leases the sender's campaign runs and sends.
+    hold: SenderHold,
+    /// When the sender's new uniques today were last read from the shared store.
+    uniques_read_at: Option<DateTime<Utc>>,
 }
 
 impl Dispatcher {
@@ -116,6 +125,8 @@ impl Dispatcher {
             day_start: None,
             ledger_ok: true,
             last_stats: None,
+            hold: SenderHold::default(),
+            uniques_read_at: None,
         }
     }
 
@@ -209,6 +220,62 @@ impl Dispatcher {
         }
     }
 
+    /// Takes, renews or hands over the sender's lease. A hand-over waits until no send of this
+    /// replica is in flight, then gives up the campaign leases and the sender's, in that order,
+    /// so the next holder can take the runs as soon as it holds the sender.
+    async fn hold_sender(&mut self, now: DateTime<Utc>) {
+        let deps = &self.deps;
+        self.hold
+            .refresh(
+                deps.sender_leases.as_ref(),
+                &deps.ownership,
+                &deps.sender_id,
+                &deps.owner,
+                now,
+                deps.lease_ttl,
+            )
+            .await;
+        if self.hold.handing_to().is_some() && self.sends.is_empty() {
+            for r in self.runners.values_mut() {
+                if r.fence.take().is_some() {
+                    let _ = deps.progress.release_lease(&r.live.run, &deps.owner).await;
+                    r.lease_until = None;
+                    r.reader = None;
+                }
+            }
+            self.hold
+                .release(
+                    deps.sender_leases.as_ref(),
+                    &deps.sender_id,
+                    &deps.owner,
+                    now,
+                )
+                .await;
+        }
+    }
+
+    /// The sender's new uniques today as every replica counted them (once a second).
+    async fn read_sender_uniques(&mut self, now: DateTime<Utc>) {
+        let due = self
+            .uniques_read_at
+            .is_none_or(|t| now - t >= chrono::Duration::seconds(1));
+        let Some(day) = self.day_start.map(|d| d.date_naive()) else {
+            return;
+        };
+        if !due {
+            return;
+        }
+        self.uniques_read_at = Some(now);
+        if let Ok(n) = self
+            .deps
+            .pacing
+            .sender_uniques_on(&self.deps.sender_id, day)
+            .await
+        {
+            self.new_uniques_today = self.new_uniques_today.max(n);
+        }
+    }
+
     async fn tick(&mut self) {
         let now = self.deps.clock.now();
         let stats = match self.deps.ledger.stats(&self.deps.group, now).await {
@@ -237,9 +304,20 @@ impl Dispatcher {
                 .unwrap_or_else(|e| e.into_inner())
                 .restore(active);
         }
+        self.hold_sender(now).await;
+        self.read_sender_uniques(now).await;
+        let standby = if self.hold.held(now) {
+            None
+        } else {
+            Some(
+                self.hold
+                    .holder()
+                    .map_or_else(|| "no replica yet".to_string(), |h| format!("replica {h}")),
+            )
+        };
         let ids: Vec<String> = self.runners.keys().cloned().collect();
         for id in &ids {
-            if let Err(e) = self.refresh(id, now).await {
+            if let Err(e) = self.refresh(id, now, standby.clone()).await {
                 tracing::warn!(campaign = %id, error = %e, "progress store error; will retry");
             }
         }
@@ -249,10 +327,11 @@ impl Dispatcher {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        let may_send = self.hold.may_send(now);
         let views: Vec<CampaignView> = self
             .runners
             .values()
-            .filter(|r| r.status.state.may_send() && r.fence.is_some())
+            .filter(|r| r.status.state.may_send() && r.fence.is_some() && may_send)
             .map(|r| CampaignView {
                 id: r.id().to_string(),
                 priority: r.live.campaign.priority,
@@ -401,7 +480,14 @@ impl Dispatcher {
     }
 
     /// Lease, controls, counters and the run's state, for one runner.
-    async fn refresh(&mut self, id: &str, now: DateTime<Utc>) -> Result<(), ProgressError> {
+    /// `standby` names who sends for the sender when this replica does not hold it: then no
+    /// campaign lease is taken here and any held is given up.
+    async fn refresh(
+        &mut self,
+        id: &str,
+        now: DateTime<Utc>,
+        standby: Option<String>,
+    ) -> Result<(), ProgressError> {
         let progress = self.deps.progress.clone();
         let brakes_factor = {
             let b = self.deps.brakes.lock().unwrap_or_else(|e| e.into_inner());
@@ -443,7 +529,8 @@ impl Dispatcher {
         let schedule = r.live.campaign.schedule.clone();
         let in_window =
             schedule.start.is_none_or(|s| now >= s) && schedule.end.is_none_or(|e| now < e);
-        let wants_lease = !r.cancelled
+        let wants_lease = standby.is_none()
+            && !r.cancelled
             && !r.paused
             && calendar_open
             && in_window
@@ -481,6 +568,9 @@ impl Dispatcher {
             r.fence = None;
             r.lease_until = None;
             r.reader = None;
+        }
+        if let Some(holder) = standby {
+            r.held_by = Some(holder);
         }
         // Counters for status and completion: once a second is plenty, but completion is
         // only declared on fresh counters.
@@ -766,6 +856,7 @@ impl Dispatcher {
             return Ok(());
         };
         let mut started = 0u64;
+        let mut new_uniques = 0u64;
         for ((i, key, line, counted), prior) in admitted.into_iter().zip(claimed) {
             r.window.settle(i);
             if prior.is_some() {
@@ -776,6 +867,7 @@ impl Dispatcher {
             };
             if counted {
                 self.new_uniques_today += 1;
+                new_uniques += 1;
             }
             r.sent_today += 1;
             r.template_sends += 1;
@@ -836,6 +928,17 @@ impl Dispatcher {
                 job.run().await
             });
         }
+        if new_uniques > 0 {
+            if let Some(day) = self.day_start.map(|d| d.date_naive()) {
+                if let Ok(n) = deps
+                    .pacing
+                    .add_sender_uniques(&deps.sender_id, day, new_uniques)
+                    .await
+                {
+                    self.new_uniques_today = self.new_uniques_today.max(n);
+                }
+            }
+        }
         if started > 0 {
             let day = r.live.calendar.local_day_bounds(now).0.date_naive();
             if let Ok(n) = deps.pacing.add_sends(id, day, started).await {
@@ -890,6 +993,9 @@ impl Dispatcher {
             ledger_ok: self.ledger_ok,
             stats: self.last_stats.clone(),
             brakes,
+            replica: self.deps.ownership.replica.clone(),
+            sent_by: self.hold.holder().map(str::to_string),
+            sending_here: self.hold.held(now),
             campaigns,
             at: now,
         });
@@ -917,6 +1023,17 @@ impl Dispatcher {
                     .release_lease(&r.live.run, &self.deps.owner)
                     .await;
             }
+        }
+        if self.sends.is_empty() {
+            let now = self.deps.clock.now();
+            self.hold
+                .release(
+                    self.deps.sender_leases.as_ref(),
+                    &self.deps.sender_id,
+                    &self.deps.owner,
+                    now,
+                )
+                .await;
         }
     }
 }

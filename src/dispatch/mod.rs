@@ -2,6 +2,7 @@
 //! [`dispatcher`], the pure run-state decision ([`schedule`]) and the status board.
 pub mod dispatcher;
 pub mod in_flight;
+pub mod ownership;
 pub mod pacing_store;
 pub mod progress;
 pub mod progress_memory;
@@ -10,6 +11,8 @@ pub mod react;
 pub mod runner;
 pub mod schedule;
 mod send;
+pub mod sender_hold;
+pub mod sender_lease;
 pub mod status;
 pub mod timeline;
 pub mod window;

@@ -47,6 +47,19 @@ pub trait PacingStore: Send + Sync + 'static {
     /// Adds `n` sends of a template (any campaign); returns the total so far.
     async fn add_template_sends(&self, template: &str, n: u64) -> Result<u64, PacingStoreError>;
     async fn template_sends(&self, template: &str) -> Result<u64, PacingStoreError>;
+    /// Adds `n` new unique customers a sender reached on its pacing `day` (issue #19: the
+    /// day's grow budget is the sender's, whichever replica paced it); returns the day's total.
+    async fn add_sender_uniques(
+        &self,
+        sender: &str,
+        day: NaiveDate,
+        n: u64,
+    ) -> Result<u64, PacingStoreError>;
+    async fn sender_uniques_on(
+        &self,
+        sender: &str,
+        day: NaiveDate,
+    ) -> Result<u64, PacingStoreError>;
 }
 
 /// Writes a sender's brakes, as they were right after a change (`active`, taken under the
@@ -66,6 +79,7 @@ pub struct MemoryPacing {
     brakes: Mutex<HashMap<String, ActiveBrakes>>,
     sends: Mutex<HashMap<(String, NaiveDate), u64>>,
     templates: Mutex<HashMap<String, u64>>,
+    uniques: Mutex<HashMap<(String, NaiveDate), u64>>,
 }
 
 impl MemoryPacing {
@@ -124,11 +138,35 @@ impl PacingStore for MemoryPacing {
     async fn template_sends(&self, template: &str) -> Result<u64, PacingStoreError> {
         Ok(lock(&self.templates).get(template).copied().unwrap_or(0))
     }
+
+    async fn add_sender_uniques(
+        &self,
+        sender: &str,
+        day: NaiveDate,
+        n: u64,
+    ) -> Result<u64, PacingStoreError> {
+        let mut m = lock(&self.uniques);
+        let v = m.entry((sender.to_string(), day)).or_default();
+        *v += n;
+        Ok(*v)
+    }
+
+    async fn sender_uniques_on(
+        &self,
+        sender: &str,
+        day: NaiveDate,
+    ) -> Result<u64, PacingStoreError> {
+        Ok(lock(&self.uniques)
+            .get(&(sender.to_string(), day))
+            .copied()
+            .unwrap_or(0))
+    }
 }
 
 /// The Redis backend. Keys: `PREFIX:{sender:ID}:brakes` (hash: brake as JSON -> since, ms),
 /// `PREFIX:{camp:ID}:sent:YYYY-MM-DD` (counter, expires after 3 days) and
-/// `PREFIX:{tpl:ID}:sends` (counter).
+/// `PREFIX:{tpl:ID}:sends` (counter) and `PREFIX:{sender:ID}:uniques:YYYY-MM-DD` (counter,
+/// expires after 3 days).
 pub struct RedisPacing<C> {
     conn: C,
     prefix: String,
@@ -153,6 +191,10 @@ where
 
     fn sends_key(&self, campaign: &str, day: NaiveDate) -> String {
         format!("{}:{{camp:{campaign}}}:sent:{day}", self.prefix)
+    }
+
+    fn uniques_key(&self, sender: &str, day: NaiveDate) -> String {
+        format!("{}:{{sender:{sender}}}:uniques:{day}", self.prefix)
     }
 
     fn template_key(&self, template: &str) -> String {
@@ -252,6 +294,42 @@ where
         let mut conn = self.conn.clone();
         let v: Option<u64> = redis::cmd("GET")
             .arg(self.template_key(template))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(v.unwrap_or(0))
+    }
+
+    async fn add_sender_uniques(
+        &self,
+        sender: &str,
+        day: NaiveDate,
+        n: u64,
+    ) -> Result<u64, PacingStoreError> {
+        let key = self.uniques_key(sender, day);
+        let mut conn = self.conn.clone();
+        let (total, _): (u64, i64) = redis::pipe()
+            .atomic()
+            .cmd("INCRBY")
+            .arg(&key)
+            .arg(n)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(3 * 86_400)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(total)
+    }
+
+    async fn sender_uniques_on(
+        &self,
+        sender: &str,
+        day: NaiveDate,
+    ) -> Result<u64, PacingStoreError> {
+        let mut conn = self.conn.clone();
+        let v: Option<u64> = redis::cmd("GET")
+            .arg(self.uniques_key(sender, day))
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;

@@ -40,6 +40,12 @@ pub struct SenderSnapshot {
     /// The send rate cap now (AIMD after throughput errors) and the configured `max_mps`.
     pub rate_limit_mps: u32,
     pub max_mps: u32,
+    /// This replica's id (issue #19).
+    pub replica: String,
+    /// The replica that holds the sender's lease, so sends for it (`None`: nobody yet).
+    pub sent_by: Option<String>,
+    /// Whether this replica holds the sender's lease.
+    pub sending_here: bool,
     pub campaigns: Vec<CampaignSnapshot>,
     pub at: DateTime<Utc>,
 }

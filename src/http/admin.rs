@@ -113,6 +113,12 @@ pub struct SenderStatus {
     pub reported_tier: Option<String>,
     #[serde(default)]
     pub reported_at: Option<DateTime<Utc>>,
+    /// The replica that answered (issue #19: `instance_id` or host name, then the process id).
+    #[serde(default)]
+    pub replica: String,
+    /// The replica that holds the sender's lease and so sends for it (`None`: nobody yet).
+    #[serde(default)]
+    pub sent_by: Option<String>,
     pub ladder: Vec<LadderStep>,
 }
 

@@ -48,6 +48,14 @@ pub struct SenderLabels {
     pub sender: String,
 }
 
+/// A sender and the replica that reports it (issue #19).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SenderReplicaLabels {
+    pub sender: String,
+    /// The replica that holds the sender's lease (empty: nobody yet).
+    pub replica: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SendOutcomeLabels {
     pub sender: String,
@@ -187,6 +195,7 @@ pub struct Metrics {
     pub sender_rate_messages_per_second: Family<SenderLabels, FloatGauge>,
     pub sender_rate_limit_messages_per_second: Family<SenderLabels, Gauge>,
     pub sender_max_messages_per_second: Family<SenderLabels, Gauge>,
+    pub sender_owner: Family<SenderReplicaLabels, Gauge>,
     pub sender_failure_reactions: Family<ReactionLabels, Counter>,
     pub sender_unknown_failure_codes: Family<UnknownCodeLabels, Counter>,
     // Per campaign.
@@ -267,6 +276,7 @@ impl Metrics {
             sender_rate_messages_per_second: Family::default(),
             sender_rate_limit_messages_per_second: Family::default(),
             sender_max_messages_per_second: Family::default(),
+            sender_owner: Family::default(),
             sender_failure_reactions: Family::default(),
             sender_unknown_failure_codes: Family::default(),
             campaign_contacts: Family::default(),
@@ -345,6 +355,11 @@ impl Metrics {
             "sender_http_errors",
             "Provider API answers that were errors, by HTTP status",
             m.sender_http_errors.clone(),
+        );
+        r.register(
+            "sender_owner",
+            "The replica that holds the sender's lease and sends for it (issue #19): 1 when it is the replica exporting this, else 0",
+            m.sender_owner.clone(),
         );
         r.register(
             "sender_rate_messages_per_second",
@@ -512,6 +527,7 @@ impl Metrics {
     /// quality is the worst of its numbers and its brake is on while any of its senders is braked.
     pub fn observe_senders(&self, senders: &[SenderStatus]) {
         let mut groups: std::collections::BTreeMap<&str, Vec<&SenderStatus>> = Default::default();
+        self.sender_owner.clear();
         for s in senders {
             groups.entry(s.limit_group.as_str()).or_default().push(s);
             self.sender_rate_messages_per_second
@@ -528,6 +544,14 @@ impl Metrics {
             self.sender_max_messages_per_second
                 .get_or_create(&labels)
                 .set(i64::from(s.max_mps));
+            // One series per sender: the replica that sends for it, 1 when that is this one.
+            let owner = SenderReplicaLabels {
+                sender: s.id.clone(),
+                replica: s.sent_by.clone().unwrap_or_default(),
+            };
+            self.sender_owner
+                .get_or_create(&owner)
+                .set(i64::from(s.sent_by.as_deref() == Some(s.replica.as_str())));
         }
         for (name, members) in groups {
             let Some(first) = members.first() else {

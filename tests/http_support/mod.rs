@@ -111,6 +111,8 @@ pub fn sample_sender() -> SenderStatus {
         provider_poll: None,
         reported_tier: None,
         reported_at: None,
+        replica: "host-a-1234".into(),
+        sent_by: Some("host-a-1234".into()),
         ladder: vec![
             LadderStep {
                 tier: "TIER_250".into(),
