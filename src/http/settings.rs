@@ -37,6 +37,9 @@ pub struct HttpSection {
     /// two parts of its body.
     #[serde(with = "humantime_serde")]
     pub client_timeout: Duration,
+    /// The https URL the providers reach this daemon at (`https://tp.example.com`), for the
+    /// go-live check (issue #21): callbacks must point at it + `/webhooks/...`.
+    pub public_url: Option<String>,
 }
 
 impl Default for HttpSection {
@@ -58,6 +61,7 @@ impl Default for HttpSection {
             webhook_sink_timeout: base.sink_timeout,
             max_connections: base.limits.max_connections,
             client_timeout: base.limits.client_timeout,
+            public_url: None,
         }
     }
 }
