@@ -306,3 +306,75 @@ async fn the_public_url_self_call_needs_the_daemon_to_answer_there() {
     assert!(failed_why(&failed.status).contains("not https"));
     assert!(golive::self_call::check(&ctx(None)).await.is_failed());
 }
+
+/// The daemon runs the checklist at start in the background: failed items show in `/readyz`
+/// warnings (still 200) and in the senders' status; it starts and nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_shows_failed_items_without_refusing_to_start() {
+    use support::scenario::{self, ScenarioSpec};
+    let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
+    let url = fake.base_url();
+    let s = scenario::write(&ScenarioSpec {
+        gupshup_url: &url,
+        contacts: 0,
+        admin_token: Some("admin-t"),
+        ..Default::default()
+    });
+    // No campaign: this test is about the start only.
+    std::fs::remove_file(s.dir.path().join("campaigns/bf.toml")).unwrap();
+    let (token, task) = support::daemon::start_in_process(
+        s.config.clone(),
+        std::sync::Arc::new(tierpace::clock::SystemClock),
+    );
+    let base = format!("http://127.0.0.1:{}", s.http_port);
+    let client = reqwest::Client::new();
+    let last = std::sync::Arc::new(std::sync::Mutex::new((0u16, serde_json::Value::Null)));
+    let seen = support::daemon::eventually(
+        || {
+            let (client, base, last) = (client.clone(), base.clone(), last.clone());
+            async move {
+                let Ok(r) = client.get(format!("{base}/readyz")).send().await else {
+                    return false;
+                };
+                let code = r.status().as_u16();
+                let body: serde_json::Value = r.json().await.unwrap_or_default();
+                let found = body["warnings"].as_array().is_some_and(|w| {
+                    w.iter()
+                        .any(|x| x.as_str().unwrap_or("").contains("public_url"))
+                });
+                *last.lock().unwrap() = (code, body);
+                found
+            }
+        },
+        20,
+    )
+    .await;
+    let last = last.lock().unwrap().clone();
+    assert!(seen, "no go-live warning in /readyz: {last:?}");
+    assert_eq!(
+        last.0, 200,
+        "a failed go-live item must not make /readyz 503"
+    );
+    let senders: serde_json::Value = client
+        .get(format!("{base}/api/v1/senders"))
+        .bearer_auth("admin-t")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let failed = senders[0]["go_live_failed"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        failed
+            .iter()
+            .any(|f| f.as_str().unwrap().contains("public_url")),
+        "{senders}"
+    );
+    token.cancel();
+    let _ = task.await;
+    assert_eq!(fake.requests(), 0);
+}

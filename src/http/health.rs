@@ -12,6 +12,12 @@ use super::HttpState;
 /// The daemon's answer to "can you work now?". `Err` lists every reason it cannot, for operators.
 pub trait Readiness: Send + Sync + 'static {
     fn ready(&self) -> Result<(), Vec<String>>;
+
+    /// Problems that do not stop the daemon working, shown beside readiness without changing
+    /// it (failed go-live items, issue #21: an operator may go live with a warning).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// `GET /healthz`: 200 while the process serves HTTP at all.
@@ -19,14 +25,19 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: 200 `{"ready":true}` or 503 `{"ready":false,"reasons":[...]}`.
+/// `GET /readyz`: 200 `{"ready":true}` or 503 `{"ready":false,"reasons":[...]}`, with
+/// `"warnings":[...]` added when there are any (they never change the status code).
 pub async fn readyz(State(state): State<HttpState>) -> Response {
-    match state.readiness.ready() {
-        Ok(()) => Json(json!({ "ready": true })).into_response(),
+    let warnings = state.readiness.warnings();
+    let (code, mut body) = match state.readiness.ready() {
+        Ok(()) => (StatusCode::OK, json!({ "ready": true })),
         Err(reasons) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "ready": false, "reasons": reasons })),
-        )
-            .into_response(),
+            json!({ "ready": false, "reasons": reasons }),
+        ),
+    };
+    if !warnings.is_empty() {
+        body["warnings"] = json!(warnings);
     }
+    (code, Json(body)).into_response()
 }

@@ -104,6 +104,7 @@ pub fn sample_sender() -> SenderStatus {
         provider_limit: None,
         provider_quality: None,
         provider_poll: None,
+        go_live_failed: vec![],
         ladder: vec![
             LadderStep {
                 tier: "TIER_250".into(),
