@@ -378,3 +378,36 @@ async fn the_daemon_shows_failed_items_without_refusing_to_start() {
     let _ = task.await;
     assert_eq!(fake.requests(), 0);
 }
+
+/// `tierpace check --online --json`: the items as JSON and the exit code of the worst (here a
+/// missing `http.public_url`: 1).
+#[test]
+fn check_online_prints_json_and_exits_by_the_worst_item() {
+    use support::scenario::{self, ScenarioSpec};
+    let fake = FakeGupshup::start_on_thread(FakeGupshupConfig::default());
+    let url = fake.base_url();
+    let s = scenario::write(&ScenarioSpec {
+        gupshup_url: &url,
+        contacts: 0,
+        ..Default::default()
+    });
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tierpace"))
+        .args(["check", "--online", "--json", "-c"])
+        .arg(&s.config)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(out.status.code(), Some(1), "{v}");
+    assert_eq!(v["exit"], 1);
+    let items = v["items"].as_array().unwrap();
+    let find = |name: &str| items.iter().find(|i| i["item"] == name).unwrap().clone();
+    assert_eq!(find("public_url")["status"], "failed");
+    assert_eq!(find("network")["status"], "ok");
+    assert_eq!(find("templates")["status"], "unknown");
+    assert!(v["callback_sources"][0]
+        .as_str()
+        .unwrap()
+        .contains("34.202.224.208"));
+    assert_eq!(fake.requests(), 0);
+}
