@@ -39,6 +39,7 @@ enum Command {
         config: PathBuf,
     },
     /// Validate the config, every campaign and every audience offline; exit 1 on any error.
+    /// With --online, also the go-live checklist against each provider (never sends).
     Check {
         #[arg(
             long,
@@ -47,6 +48,15 @@ enum Command {
             env = "TIERPACE_CONFIG"
         )]
         config: PathBuf,
+        /// Ask the providers and the network too: exit 0 all ok, 1 any failed, 2 only unknowns.
+        #[arg(long)]
+        online: bool,
+        /// With --online: the wallet balance under which the balance item fails (default 10).
+        #[arg(long, requires = "online")]
+        min_balance: Option<f64>,
+        /// With --online: the price of one message, for the days-left estimate.
+        #[arg(long, requires = "online")]
+        price_per_message: Option<f64>,
     },
     /// Forecast the tier ladder: new conversations, trailing-7-day uniques, limit and upgrade
     /// times per day.
@@ -89,7 +99,21 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check { config } => match tierpace::cli::check::run(&config, SystemClock.now()) {
+        Command::Check {
+            config,
+            online,
+            min_balance,
+            price_per_message,
+        } => match if online {
+            let args = tierpace::cli::golive::OnlineArgs {
+                json: cli.client.json,
+                min_balance,
+                price_per_message,
+            };
+            tierpace::cli::golive::run(&config, SystemClock.now(), &args)
+        } else {
+            tierpace::cli::check::run(&config, SystemClock.now())
+        } {
             Ok(code) => ExitCode::from(code as u8),
             Err(e) => {
                 eprintln!("tierpace check: {e:#}");

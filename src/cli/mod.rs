@@ -5,6 +5,7 @@ pub mod check;
 pub mod client;
 pub mod forecast;
 pub mod forecast_svg;
+pub mod golive;
 pub mod out;
 pub mod plan;
 pub mod plan_forecast;

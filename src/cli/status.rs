@@ -45,6 +45,20 @@ pub fn render_status(report: &StatusReport, now: DateTime<Utc>) -> String {
         out.push_str(&table(&rows));
         out.push_str(&sent_by_lines(&report.senders));
     }
+    // Go-live items that failed at start (issue #21), once each; the daemon still sends.
+    let mut go_live: Vec<&String> = report
+        .senders
+        .iter()
+        .flat_map(|s| s.go_live_failed.iter())
+        .collect();
+    go_live.sort();
+    go_live.dedup();
+    if !go_live.is_empty() {
+        out.push_str("\nGO-LIVE (failed at start; `tierpace check --online` for all items)\n");
+        for line in go_live {
+            out.push_str(&format!("  FAILED {line}\n"));
+        }
+    }
     out.push_str("\nCAMPAIGNS\n");
     if report.campaigns.is_empty() {
         out.push_str("  (none)\n");
@@ -374,6 +388,7 @@ mod tests {
             replica: "host-a-1234".into(),
             sent_by: Some("host-b-99".into()),
             ladder: vec![],
+            go_live_failed: vec![],
         }
     }
 
@@ -441,6 +456,33 @@ mod tests {
             text.contains("sac sent by host-b-99 (standby here)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn failed_go_live_items_are_listed_once() {
+        let mut a = sender();
+        a.go_live_failed = vec![
+            "* public_url: http.public_url is not set".into(),
+            "sac balance: wallet empty".into(),
+        ];
+        let mut b = sender();
+        b.id = "other".into();
+        b.go_live_failed = vec!["* public_url: http.public_url is not set".into()];
+        let report = StatusReport {
+            senders: vec![a, b],
+            campaigns: vec![],
+            webhooks: None,
+            optouts: None,
+        };
+        let text = render_status(&report, now());
+        assert!(text.contains("GO-LIVE"), "{text}");
+        assert_eq!(text.matches("FAILED * public_url").count(), 1, "{text}");
+        assert!(text.contains("FAILED sac balance: wallet empty"), "{text}");
+        let quiet = StatusReport {
+            senders: vec![sender()],
+            ..report
+        };
+        assert!(!render_status(&quiet, now()).contains("GO-LIVE"));
     }
 
     #[test]

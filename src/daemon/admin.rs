@@ -53,7 +53,19 @@ fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
         .read()
         .ok()
         .and_then(|v| v.get(&snap.sender).cloned());
+    let go_live_failed = shared
+        .go_live
+        .read()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|i| i.is_failed() && (i.sender == snap.sender || i.sender == "*"))
+                .map(|i| i.summary())
+                .collect()
+        })
+        .unwrap_or_default();
     SenderStatus {
+        go_live_failed,
         id: snap.sender.clone(),
         limit_group: snap.group.clone(),
         provider,
@@ -474,6 +486,20 @@ impl AdminOps for Admin {
 }
 
 impl Readiness for Admin {
+    fn warnings(&self) -> Vec<String> {
+        self.0
+            .go_live
+            .read()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter(|i| i.is_failed())
+                    .map(|i| format!("go-live: {}", i.summary()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn ready(&self) -> Result<(), Vec<String>> {
         let s = &self.0;
         let mut reasons = Vec::new();

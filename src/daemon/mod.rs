@@ -78,6 +78,9 @@ pub struct Shared {
     pub unreadable: std::sync::Mutex<crate::http::UnreadableLog>,
     /// What each sender's provider said last about its tier and quality (by sender id).
     pub provider_views: RwLock<BTreeMap<String, tier_poll::ProviderView>>,
+    /// The go-live checklist as run at start (issue #21); failed items show in status and
+    /// `/readyz` warnings, never blocking.
+    pub go_live: RwLock<Vec<crate::provider::golive::GoLiveItem>>,
 }
 
 /// Why the daemon re-reads its inputs.
@@ -236,6 +239,7 @@ pub async fn run(
         started: std::sync::atomic::AtomicBool::new(false),
         unreadable: Default::default(),
         provider_views: RwLock::new(BTreeMap::new()),
+        go_live: RwLock::new(Vec::new()),
     });
     import_optout_file(&shared, &loaded).await;
 
@@ -315,6 +319,9 @@ pub async fn run(
     let cron_timer = tokio::time::sleep(cron_delay(&shared, planner.next_wake()));
     tokio::pin!(cron_timer);
     let poll_task = tokio::spawn(tier_poll::run(shared.clone(), dispatch_token.clone()));
+    // The go-live checklist, in the background once the listener is up (its self-call needs
+    // it): it reports, it never holds the start or stops sending.
+    tokio::spawn(go_live_at_start(shared.clone()));
 
     shared
         .started
@@ -677,3 +684,32 @@ fn cron_delay(shared: &Shared, next: Option<DateTime<Utc>>) -> Duration {
 
 /// Shared brake state per sender (webhooks and admin set brakes; the dispatcher reads them).
 pub type Brakes = Arc<Mutex<crate::policy::brake::BrakeState>>;
+
+/// Runs the go-live checklist (issue #21) once, logs each failed item and keeps the items for
+/// status and `/readyz`.
+async fn go_live_at_start(shared: Arc<Shared>) {
+    use crate::provider::golive;
+    let cfg = match shared.loaded.read() {
+        Ok(l) => l.config.clone(),
+        Err(_) => return,
+    };
+    let ctx = match golive::GoLiveContext::for_config(&cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "go-live check not run: no HTTP client");
+            return;
+        }
+    };
+    let items = golive::check_all(&cfg, &ctx).await;
+    for item in items.iter().filter(|i| i.is_failed()) {
+        tracing::warn!(sender = %item.sender, item = item.item, "go-live check failed: {}", item.line());
+    }
+    tracing::info!(
+        failed = items.iter().filter(|i| i.is_failed()).count(),
+        items = items.len(),
+        "go-live check done (tierpace check --online shows every item)"
+    );
+    if let Ok(mut g) = shared.go_live.write() {
+        *g = items;
+    }
+}

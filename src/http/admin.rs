@@ -120,6 +120,10 @@ pub struct SenderStatus {
     #[serde(default)]
     pub sent_by: Option<String>,
     pub ladder: Vec<LadderStep>,
+    /// Go-live items that failed at the daemon's start (issue #21), `item: why` each; the
+    /// daemon-wide ones (public URL) are listed under every sender.
+    #[serde(default)]
+    pub go_live_failed: Vec<String>,
 }
 
 /// Contacts of a campaign by state. Progress comes from per-contact state (DESIGN.md §7).

@@ -12,6 +12,12 @@ use super::HttpState;
 /// The daemon's answer to "can you work now?". `Err` lists every reason it cannot, for operators.
 pub trait Readiness: Send + Sync + 'static {
     fn ready(&self) -> Result<(), Vec<String>>;
+
+    /// Problems that do not stop the daemon working, shown beside readiness without changing
+    /// it (failed go-live items, issue #21: an operator may go live with a warning).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// `GET /healthz`: 200 while the process serves HTTP at all.
@@ -19,21 +25,21 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: 200 `{"ready":true}` or 503 `{"ready":false,"reasons":[...]}`, plus
-/// `"warnings":[...]` when the listener trusts more than it should (an open Gupshup webhook).
+/// `GET /readyz`: 200 `{"ready":true}` or 503 `{"ready":false,"reasons":[...]}`, with
+/// `"warnings":[...]` added when there are any (they never change the status code): the
+/// listener trusting more than it should (an open Gupshup webhook), failed go-live items.
 pub async fn readyz(State(state): State<HttpState>) -> Response {
-    let warnings = state.config.trust_warnings();
-    let mut body = match state.readiness.ready() {
-        Ok(()) => json!({ "ready": true }),
-        Err(reasons) => json!({ "ready": false, "reasons": reasons }),
+    let mut warnings = state.config.trust_warnings();
+    warnings.extend(state.readiness.warnings());
+    let (code, mut body) = match state.readiness.ready() {
+        Ok(()) => (StatusCode::OK, json!({ "ready": true })),
+        Err(reasons) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "ready": false, "reasons": reasons }),
+        ),
     };
     if !warnings.is_empty() {
         body["warnings"] = json!(warnings);
     }
-    let status = if body["ready"] == json!(true) {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(body)).into_response()
+    (code, Json(body)).into_response()
 }

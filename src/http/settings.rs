@@ -53,6 +53,9 @@ pub struct HttpSection {
     /// Requests per second per client address on the admin API (0: no limit), and the burst.
     pub admin_rate_per_source: f64,
     pub admin_burst_per_source: u32,
+    /// The https URL the providers reach this daemon at (`https://tp.example.com`), for the
+    /// go-live check (issue #21): callbacks must point at it + `/webhooks/...`.
+    pub public_url: Option<String>,
 }
 
 impl Default for HttpSection {
@@ -82,6 +85,7 @@ impl Default for HttpSection {
             webhook_burst_per_source: base.webhook_rate.map_or(0, |r| r.burst),
             admin_rate_per_source: base.admin_rate.map_or(0.0, |r| r.rate),
             admin_burst_per_source: base.admin_rate.map_or(0, |r| r.burst),
+            public_url: None,
         }
     }
 }

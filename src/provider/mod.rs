@@ -19,6 +19,7 @@ use std::fmt;
 use crate::contact::E164;
 
 pub mod dryrun;
+pub mod golive;
 pub mod gupshup;
 pub mod meta;
 pub mod outcome;

@@ -154,7 +154,7 @@ async fn fetch(req: reqwest::RequestBuilder) -> Result<Value, PollError> {
     serde_json::from_str(&body).map_err(|e| PollError::Unreadable(e.to_string()))
 }
 
-fn root_cause(err: &reqwest::Error) -> String {
+pub(crate) fn root_cause(err: &reqwest::Error) -> String {
     if err.is_timeout() {
         return "timed out".into();
     }

@@ -113,6 +113,7 @@ pub fn sample_sender() -> SenderStatus {
         reported_at: None,
         replica: "host-a-1234".into(),
         sent_by: Some("host-a-1234".into()),
+        go_live_failed: vec![],
         ladder: vec![
             LadderStep {
                 tier: "TIER_250".into(),

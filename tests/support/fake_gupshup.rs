@@ -119,6 +119,43 @@ struct Inner {
     tries: Mutex<Vec<String>>,
     next_id: AtomicU64,
     callbacks: reqwest::Client,
+    /// The Partner API's view of one app (go-live reads); none: every partner read is 404.
+    partner: Mutex<Option<FakePartnerApp>>,
+}
+
+/// One app as the fake Partner API shows it (`GET /partner/app/{appId}/...`, issue #21).
+#[derive(Debug, Clone)]
+pub struct FakePartnerApp {
+    pub app_id: String,
+    /// The only `Authorization` value accepted; else `401 Unauthorized Access`.
+    pub token: String,
+    /// `waba/info`'s `wabaInfo` object (phone, accountStatus, dockerStatus, ...).
+    pub waba_info: Value,
+    /// `ratings`' `ratings` object (currentLimit, ...).
+    pub ratings: Value,
+    /// `wallet/balance`'s `walletResponse` object.
+    pub wallet: Value,
+    /// `subscription`'s `subscriptions` array.
+    pub subscriptions: Value,
+}
+
+impl FakePartnerApp {
+    /// A live app for `phone`, 100 USD in the wallet, events subscribed at `callback_url`.
+    pub fn live(app_id: &str, token: &str, phone: &str, callback_url: &str) -> Self {
+        Self {
+            app_id: app_id.into(),
+            token: token.into(),
+            waba_info: json!({"accountStatus":"ACTIVE","dockerStatus":"CONNECTED",
+                "messagingLimit":"TIER_10K","phone":phone,"phoneQuality":"GREEN",
+                "wabaId":"1000","canSendMessage":"AVAILABLE"}),
+            ratings: json!({"currentLimit":"TIER_10K","event":"UPGRADE","eventTime":1796000000,
+                "oldLimit":"TIER_1K"}),
+            wallet: json!({"currency":"USD","currentBalance":100.0,"overDraftLimit":0}),
+            subscriptions: json!([{"active":true,"appId":app_id,"id":"sub-1",
+                "modes":"SENT,DELIVERED,READ,FAILED,TEMPLATE,ACCOUNT,MESSAGE",
+                "url":callback_url,"version":2}]),
+        }
+    }
 }
 
 /// A running fake Gupshup on 127.0.0.1. Stops when dropped.
@@ -139,9 +176,14 @@ impl FakeGupshup {
             tries: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             callbacks: reqwest::Client::new(),
+            partner: Mutex::new(None),
         });
         let app = Router::new()
             .route("/wa/api/v1/template/msg", post(send_template))
+            .route(
+                "/partner/app/{app}/{*what}",
+                axum::routing::get(partner_read),
+            )
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -186,6 +228,11 @@ impl FakeGupshup {
             });
         });
         rx.recv().expect("the fake's thread started it")
+    }
+
+    /// Sets the app the Partner API shows (`partner_base_url` is [`Self::base_url`]).
+    pub fn set_partner(&self, app: FakePartnerApp) {
+        *lock(&self.inner.partner) = Some(app);
     }
 
     /// `http://127.0.0.1:PORT`: the sender's `base_url`.
@@ -297,6 +344,37 @@ fn status_message(status: u16) -> &'static str {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Error",
+    }
+}
+
+/// `GET /partner/app/{appId}/{waba/info|ratings|wallet/balance|subscription}`.
+async fn partner_read(
+    State(inner): State<Arc<Inner>>,
+    axum::extract::Path((app, what)): axum::extract::Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(p) = lock(&inner.partner).clone() else {
+        return error(404, "Not Found");
+    };
+    let auth = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if auth != Some(p.token.as_str()) {
+        return error(401, "Unauthorized Access");
+    }
+    if app != p.app_id {
+        return error(400, "Invalid App Id");
+    }
+    match what.as_str() {
+        "waba/info" => Json(json!({"status":"success","wabaInfo":p.waba_info})).into_response(),
+        "ratings" => Json(json!({"status":"success","ratings":p.ratings})).into_response(),
+        "wallet/balance" => {
+            Json(json!({"status":"success","walletResponse":p.wallet})).into_response()
+        }
+        "subscription" => {
+            Json(json!({"status":"success","subscriptions":p.subscriptions})).into_response()
+        }
+        _ => error(404, "Not Found"),
     }
 }
 

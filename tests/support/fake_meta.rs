@@ -101,6 +101,32 @@ struct Inner {
     requests: AtomicU64,
     next_id: AtomicU64,
     callbacks: reqwest::Client,
+    /// The phone-number node (`GET /v21.0/{phone_number_id}`, go-live reads); none: 400/100.
+    phone: Mutex<Option<FakePhone>>,
+}
+
+/// One phone number as the fake Graph API shows it (issue #21).
+#[derive(Debug, Clone)]
+pub struct FakePhone {
+    pub id: String,
+    /// The node's fields (status, name_status, quality_rating, ...).
+    pub node: Value,
+    /// `webhook_configuration`; none: asking for it is error 100 (an older Graph version).
+    pub webhook_configuration: Option<Value>,
+}
+
+impl FakePhone {
+    /// A connected number with an approved name, whose app delivers events to `callback_url`.
+    pub fn live(id: &str, callback_url: &str) -> Self {
+        Self {
+            id: id.into(),
+            node: json!({"display_phone_number":"+1 555-0100","verified_name":"Acme",
+                "status":"CONNECTED","name_status":"APPROVED","quality_rating":"GREEN",
+                "messaging_limit_tier":"TIER_1K",
+                "whatsapp_business_manager_messaging_limit":"TIER_2K","id":id}),
+            webhook_configuration: Some(json!({"application":callback_url})),
+        }
+    }
 }
 
 /// A running fake Cloud API on 127.0.0.1. Stops when dropped.
@@ -119,8 +145,13 @@ impl FakeMeta {
             requests: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
             callbacks: reqwest::Client::new(),
+            phone: Mutex::new(None),
         });
         let app = Router::new()
+            .route(
+                &format!("/{API_VERSION}/{{phone_number_id}}"),
+                axum::routing::get(read_phone),
+            )
             .route(
                 &format!("/{API_VERSION}/{{phone_number_id}}/messages"),
                 post(send_message),
@@ -172,6 +203,11 @@ impl FakeMeta {
     }
 
     /// `http://127.0.0.1:PORT/v21.0`: the sender's `base_url`.
+    /// Sets the phone number the Graph API shows.
+    pub fn set_phone(&self, phone: FakePhone) {
+        *self.inner.phone.lock().unwrap() = Some(phone);
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}/{API_VERSION}", self.addr)
     }
@@ -490,4 +526,52 @@ async fn post_signed(inner: &Inner, url: &str, body: &Value) -> u16 {
         Ok(resp) => resp.status().as_u16(),
         Err(_) => 0,
     }
+}
+
+fn graph_error(status: u16, code: u64, message: &str) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(json!({"error":{"message":message,"type":"OAuthException","code":code,"fbtrace_id":"Fake"}})),
+    )
+        .into_response()
+}
+
+/// `GET /v21.0/{phone_number_id}?fields=...`: the node, or `webhook_configuration` alone.
+async fn read_phone(
+    State(inner): State<Arc<Inner>>,
+    Path(phone_number_id): Path<String>,
+    query: axum::extract::RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let bearer = format!("Bearer {}", inner.cfg.access_token);
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(bearer.as_str()) {
+        return graph_error(
+            401,
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+        );
+    }
+    let phone = inner.phone.lock().unwrap().clone();
+    let Some(phone) = phone.filter(|p| p.id == phone_number_id) else {
+        return graph_error(
+            400,
+            100,
+            &format!("Unsupported get request. Object with ID '{phone_number_id}' does not exist"),
+        );
+    };
+    if query
+        .0
+        .unwrap_or_default()
+        .contains("webhook_configuration")
+    {
+        return match phone.webhook_configuration {
+            Some(wc) => Json(json!({"webhook_configuration": wc, "id": phone.id})).into_response(),
+            None => graph_error(
+                400,
+                100,
+                "Tried accessing nonexisting field (webhook_configuration)",
+            ),
+        };
+    }
+    Json(phone.node).into_response()
 }

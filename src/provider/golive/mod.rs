@@ -1,0 +1,195 @@
+//! The go-live checklist as code (issue #21): `tierpace check --online` and the daemon's start
+//! ask each sender's provider, and the network, whether sending can work, one
+//! [`GoLiveItem`] per question. None of these checks ever sends a message: every provider
+//! request here is a `GET`.
+//!
+//! Endpoints (documentation pages in README, "Go-live check"):
+//! - Meta Graph API: `GET {base_url}/{phone_number_id}?fields=...` (status, name_status,
+//!   display number, quality, limits) and `?fields=webhook_configuration` (callback URL).
+//! - Gupshup Partner API: `GET /partner/app/{appId}/waba/info`, `/ratings` (the tier poll's
+//!   read), `/wallet/balance`, `/subscription`.
+//! - Our own `http.public_url` + `/healthz`, and the provider's base URL for the network item.
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::{DaemonConfig, ProviderChoice, SenderConfig};
+use crate::secret::{Secret, SecretSource};
+
+pub mod balance;
+pub mod callbacks;
+pub mod item;
+pub mod network;
+pub mod number;
+pub mod opt_in;
+pub mod self_call;
+pub mod templates;
+
+pub use item::{exit_code, GoLiveItem, ItemStatus};
+
+/// What every check needs besides the sender: where we are reachable, the HTTP client, and
+/// the balance thresholds.
+#[derive(Clone)]
+pub struct GoLiveContext {
+    /// `http.public_url`: the https URL the providers call (webhook paths are appended).
+    pub public_url: Option<String>,
+    pub http: reqwest::Client,
+    /// Below this wallet balance (credits; 1 credit = 1 USD at Gupshup) the balance item fails.
+    pub min_balance: f64,
+    /// Price of one business-initiated message, for the days-left estimate; none: no estimate.
+    pub price_per_message: Option<f64>,
+}
+
+impl GoLiveContext {
+    /// The context for a daemon config: its `http.public_url`, a client like the providers'.
+    pub fn for_config(cfg: &DaemonConfig) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            public_url: cfg.http.public_url.clone(),
+            http: super::http_client(Duration::from_secs(5))?,
+            min_balance: balance::DEFAULT_MIN_BALANCE,
+            price_per_message: None,
+        })
+    }
+
+    /// `public_url` + `path`, without a doubled slash.
+    pub fn public(&self, path: &str) -> Option<String> {
+        self.public_url
+            .as_deref()
+            .map(|u| format!("{}{path}", u.trim_end_matches('/')))
+    }
+}
+
+/// Every item for every sender (dry-run senders have none), the daemon-wide ones first.
+pub async fn check_all(cfg: &DaemonConfig, ctx: &GoLiveContext) -> Vec<GoLiveItem> {
+    let mut items = vec![self_call::check(ctx).await];
+    for (id, sc) in &cfg.senders {
+        items.extend(check_sender(id, sc, ctx).await);
+    }
+    items
+}
+
+/// The items for one sender, in checklist order.
+pub async fn check_sender(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> Vec<GoLiveItem> {
+    if sc.provider == ProviderChoice::Dryrun {
+        return Vec::new();
+    }
+    let mut items = Vec::new();
+    let read = number::check(id, sc, ctx).await;
+    items.extend(read.items.iter().cloned());
+    items.push(balance::check(id, sc, ctx, read.access.as_ref(), read.per_day).await);
+    // GO-LIVE TEMPLATES CALL SITE (issue #18): the one place the template item is made.
+    items.push(templates::check(id, sc));
+    items.push(callbacks::check(id, sc, ctx, read.access.as_ref()).await);
+    if sc.provider == ProviderChoice::Gupshup {
+        items.push(opt_in::check(id, read.provider_answer.as_ref()));
+    }
+    items.push(network::check(id, sc, ctx).await);
+    items
+}
+
+/// How tierpace reaches a sender's provider account, when its secrets load.
+#[derive(Clone)]
+pub enum Access {
+    /// Graph API base URL, phone number id, access token.
+    Meta {
+        base: String,
+        phone_number_id: String,
+        token: Secret,
+    },
+    /// Partner API base URL, app id, app access token.
+    GupshupPartner {
+        base: String,
+        app_id: String,
+        token: Secret,
+    },
+}
+
+impl Access {
+    /// A `GET` on the account's API at `path` (after the phone number id or `/partner/app/{id}`).
+    pub(crate) fn get(&self, http: &reqwest::Client, path: &str) -> reqwest::RequestBuilder {
+        match self {
+            Access::Meta {
+                base,
+                phone_number_id,
+                token,
+            } => http
+                .get(format!("{base}/{phone_number_id}{path}"))
+                .bearer_auth(token.expose()),
+            Access::GupshupPartner {
+                base,
+                app_id,
+                token,
+            } => http
+                .get(format!("{base}/partner/app/{app_id}{path}"))
+                // The Partner API pages name the app token `Authorization` on most reads and
+                // `token` on `waba/info`; both carry the same app token.
+                .header(reqwest::header::AUTHORIZATION, token.expose())
+                .header("token", token.expose()),
+        }
+    }
+}
+
+/// Loads a `*_env` / `*_file` pair; the error names the keys, never the value.
+pub(crate) fn load_secret(
+    env: &Option<String>,
+    file: &Option<std::path::PathBuf>,
+    env_key: &'static str,
+    file_key: &'static str,
+) -> Result<Secret, String> {
+    SecretSource::from_keys(env.clone(), file.clone(), env_key, file_key)
+        .and_then(|s| s.load())
+        .map_err(|e| e.to_string())
+}
+
+/// A provider's answer: HTTP status and body (JSON when it parses, else `Null`).
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub status: u16,
+    pub json: Value,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The provider's own words for an error: Meta's `error.message`, Gupshup's `message`,
+    /// else the start of the body.
+    pub fn words(&self) -> String {
+        let msg = self
+            .json
+            .pointer("/error/message")
+            .or_else(|| self.json.get("message"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| self.text.chars().take(200).collect());
+        format!("HTTP {}: {msg}", self.status)
+    }
+
+    /// Meta's `error.code` (190: token, 100: unknown object or field).
+    pub fn meta_code(&self) -> Option<i64> {
+        self.json.pointer("/error/code").and_then(Value::as_i64)
+    }
+}
+
+/// Sends one `GET` within `timeout`; `Err` is the transport's reason (never sent, timed out).
+pub(crate) async fn get(req: reqwest::RequestBuilder, timeout: Duration) -> Result<Answer, String> {
+    let resp = req
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| super::tier_source::root_cause(&e))?;
+    let status = resp.status().as_u16();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| super::tier_source::root_cause(&e))?;
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Ok(Answer { status, json, text })
+}
+
+/// Digits only, for comparing phone numbers written `+1 555-0100` and `15550100`.
+pub(crate) fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
