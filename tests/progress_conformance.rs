@@ -297,6 +297,7 @@ conformance!(cursor_and_controls_and_message_index_persist, |s: Arc<
         Control {
             paused: true,
             cancelled: false,
+            pause_reason: None,
         },
     )
     .await

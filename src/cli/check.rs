@@ -46,6 +46,11 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
     names.insert("always".into());
     let ctx = CampaignContext {
         senders: cfg.senders.keys().cloned().collect(),
+        providers: cfg
+            .senders
+            .iter()
+            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .collect(),
         calendars: names,
     };
     // The real key is not needed to validate: hashes only group duplicates here.

@@ -14,6 +14,17 @@ pub enum ProviderChoice {
     Dryrun,
 }
 
+impl ProviderChoice {
+    /// The provider this choice names.
+    pub fn kind(self) -> crate::provider::ProviderKind {
+        match self {
+            ProviderChoice::Gupshup => crate::provider::ProviderKind::Gupshup,
+            ProviderChoice::Meta => crate::provider::ProviderKind::Meta,
+            ProviderChoice::Dryrun => crate::provider::ProviderKind::DryRun,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SenderConfig {

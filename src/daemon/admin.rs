@@ -259,12 +259,16 @@ impl AdminOps for Admin {
         let p = &self.0.progress;
         let mut ctl = p.control(id).await.map_err(unavailable)?;
         match action {
-            CampaignAction::Pause => ctl.paused = true,
+            CampaignAction::Pause => {
+                ctl.paused = true;
+                ctl.pause_reason = None;
+            }
             CampaignAction::Resume => {
                 if ctl.cancelled {
                     return Err(AdminError::Conflict(format!("campaign {id} is cancelled")));
                 }
                 ctl.paused = false;
+                ctl.pause_reason = None;
             }
             CampaignAction::Cancel => ctl.cancelled = true,
             CampaignAction::RetryFailed => {

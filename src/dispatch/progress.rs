@@ -240,10 +240,13 @@ pub enum LeaseStatus {
 }
 
 /// Operator controls on a campaign (all its runs).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Control {
     pub paused: bool,
     pub cancelled: bool,
+    /// Why the provider paused it (a template error, with the provider's message); `None`
+    /// when an operator paused it.
+    pub pause_reason: Option<String>,
 }
 
 /// The run's progress summary.

@@ -364,16 +364,19 @@ where
 
     async fn control(&self, campaign: &str) -> Result<Control, ProgressError> {
         let mut conn = self.conn.clone();
-        let (paused, cancelled): (Option<String>, Option<String>) = redis::cmd("HMGET")
-            .arg(self.control_key(campaign))
-            .arg("paused")
-            .arg("cancelled")
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| map_err(e, &RunId(campaign.into())))?;
+        let (paused, cancelled, reason): (Option<String>, Option<String>, Option<String>) =
+            redis::cmd("HMGET")
+                .arg(self.control_key(campaign))
+                .arg("paused")
+                .arg("cancelled")
+                .arg("pause_reason")
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| map_err(e, &RunId(campaign.into())))?;
         Ok(Control {
             paused: paused.as_deref() == Some("1"),
             cancelled: cancelled.as_deref() == Some("1"),
+            pause_reason: reason.filter(|r| !r.is_empty()),
         })
     }
 
@@ -386,6 +389,8 @@ where
             .arg(flag(control.paused))
             .arg("cancelled")
             .arg(flag(control.cancelled))
+            .arg("pause_reason")
+            .arg(control.pause_reason.as_deref().unwrap_or(""))
             .query_async(&mut conn)
             .await
             .map_err(|e| map_err(e, &RunId(campaign.into())))?;

@@ -71,6 +71,8 @@ pub struct RunFacts {
     pub now: Option<DateTime<Utc>>,
     pub cancelled: bool,
     pub paused: bool,
+    /// Why the provider paused the campaign; `None` when an operator did.
+    pub pause_reason: Option<String>,
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
     /// Every contact has a final state (or was skipped) and nothing is left to read.
@@ -106,7 +108,11 @@ pub fn decide(f: &RunFacts) -> RunStatus {
         }
     }
     if f.paused {
-        return status(RunState::Paused, "paused by an operator".into(), None);
+        let why = match &f.pause_reason {
+            Some(reason) => format!("paused by the provider: {reason}"),
+            None => "paused by an operator".into(),
+        };
+        return status(RunState::Paused, why, None);
     }
     if let Some(start) = f.start {
         if now < start {
