@@ -57,11 +57,6 @@ struct Items {
     v: Vec<Spanned<Value>>,
 }
 
-#[derive(Deserialize)]
-struct Entries {
-    v: toml::map::Map<String, Value>,
-}
-
 impl Reader<'_> {
     fn at(&mut self, offset: usize, key: &str, message: impl Into<String>) {
         self.problems.push(Placed {
@@ -184,16 +179,24 @@ impl Reader<'_> {
                 .filter_map(|(i, item)| self.param(item, &format!("{key}[{i}]"), None))
                 .collect(),
             Value::Table(t) => {
-                let span = value.span();
-                // The table as written, so named parameters keep the file's order.
-                let ordered = self
-                    .text
-                    .get(span)
-                    .and_then(|src| toml::from_str::<Entries>(&format!("v = {src}")).ok())
-                    .map(|e| e.v)
-                    .unwrap_or_else(|| t.clone());
-                ordered
+                // The table's keys in the order the file writes them (TOML tables are sorted
+                // when parsed); Gupshup's `params` is positional.
+                let src = self.text.get(value.span()).unwrap_or_default();
+                let at = |name: &str| {
+                    [
+                        format!("{name} ="),
+                        format!("{name}="),
+                        format!("\"{name}\""),
+                    ]
                     .iter()
+                    .filter_map(|p| src.find(p.as_str()))
+                    .min()
+                    .unwrap_or(usize::MAX)
+                };
+                let mut ordered: Vec<(&String, &Value)> = t.iter().collect();
+                ordered.sort_by_key(|(name, _)| at(name));
+                ordered
+                    .into_iter()
                     .filter_map(|(name, v)| {
                         let item = Spanned::new(value.span(), v.clone());
                         self.param(&item, &format!("{key}.{name}"), Some(name.clone()))

@@ -91,6 +91,8 @@ pub struct RecordedSend {
     pub params: Vec<String>,
     /// The header component's first parameter (media), if any.
     pub header: Option<Value>,
+    /// The whole `template` object as sent, to compare with the documented shape.
+    pub template: Value,
     pub message_id: String,
 }
 
@@ -409,16 +411,39 @@ fn parse(
                         .into_iter()
                         .flatten()
                     {
-                        let t = p
-                            .get("text")
-                            .and_then(Value::as_str)
-                            .filter(|_| p.get("type").and_then(Value::as_str) == Some("text"))
-                            .ok_or("(#100) Invalid body parameter")?;
+                        // Text, or a typed parameter with its fallback (the Cloud API's
+                        // parameter object); anything else is refused like Meta does.
+                        let t = match p.get("type").and_then(Value::as_str) {
+                            Some("text") => p.get("text"),
+                            Some("currency") => p.pointer("/currency/fallback_value"),
+                            Some("date_time") => p.pointer("/date_time/fallback_value"),
+                            _ => None,
+                        }
+                        .and_then(Value::as_str)
+                        .ok_or("(#100) Invalid body parameter")?;
                         params.push(t.to_string());
                     }
                 }
                 Some("header") => {
                     header = c.pointer("/parameters/0").cloned();
+                }
+                Some("button") => {
+                    let want = match c.get("sub_type").and_then(Value::as_str) {
+                        Some("url") => "text",
+                        Some("quick_reply") => "payload",
+                        Some("copy_code") => "coupon_code",
+                        _ => return Err("(#100) Invalid button sub_type".into()),
+                    };
+                    let index_ok = c
+                        .get("index")
+                        .and_then(Value::as_str)
+                        .is_some_and(|i| i.parse::<u8>().is_ok());
+                    let p = c.pointer("/parameters/0");
+                    let typed = p.and_then(|p| p.get("type")).and_then(Value::as_str);
+                    let value = p.and_then(|p| p.get(want)).and_then(Value::as_str);
+                    if !index_ok || typed != Some(want) || value.is_none_or(str::is_empty) {
+                        return Err("(#131008) Required parameter is missing".into());
+                    }
                 }
                 _ => return Err("(#100) Invalid component type".into()),
             }
@@ -433,6 +458,7 @@ fn parse(
         language,
         params,
         header,
+        template: body.get("template").cloned().unwrap_or(Value::Null),
         message_id: format!("wamid.FAKE{n:016X}"),
     })
 }
