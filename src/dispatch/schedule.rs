@@ -214,6 +214,25 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_says_whether_the_provider_or_an_operator_paused() {
+        let by_operator = decide(&RunFacts {
+            paused: true,
+            ..open_now()
+        });
+        assert_eq!(by_operator.why, "paused by an operator");
+        let by_provider = decide(&RunFacts {
+            paused: true,
+            pause_reason: Some("template error 132000: Number of parameters does not match".into()),
+            ..open_now()
+        });
+        assert_eq!(by_provider.state, RunState::Paused);
+        assert_eq!(
+            by_provider.why,
+            "paused by the provider: template error 132000: Number of parameters does not match"
+        );
+    }
+
+    #[test]
     fn past_the_end_is_expired_even_when_paused() {
         let f = RunFacts {
             end: Some(at(11)),
