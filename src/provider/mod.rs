@@ -24,6 +24,7 @@ pub mod gupshup;
 pub mod meta;
 pub mod outcome;
 pub mod retry;
+pub mod template_catalog;
 pub mod tier_source;
 
 mod http;
