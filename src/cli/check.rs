@@ -73,6 +73,16 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
             }
         }
     }
+    // Template pre-flight (issue #18): what the provider says the template is.
+    for outcome in &report.outcomes {
+        if let CheckOutcome::Ok { campaign, .. } = outcome {
+            out.push_str(&crate::cli::template_preflight::check_template(
+                &loaded,
+                campaign,
+                &mut failed,
+            ));
+        }
+    }
     // Secrets can be checked offline too: a missing key would only surface at `run`.
     for (id, sender) in &cfg.senders {
         if sender.provider == crate::config::ProviderChoice::Dryrun {

@@ -43,6 +43,8 @@ pub struct FakeMetaConfig {
     /// status webhooks' `recipient_id`), as Meta does for a number it knows under another
     /// spelling (Mexico's `52` -> `521`). A recipient not listed is its own id.
     pub wa_ids: std::collections::HashMap<String, String>,
+    /// What `GET /{waba_id}/message_templates?name=` lists (Meta's template objects).
+    pub templates: Vec<Value>,
 }
 
 impl Default for FakeMetaConfig {
@@ -55,6 +57,7 @@ impl Default for FakeMetaConfig {
             app_secret: "test-app-secret".into(),
             clock: Arc::new(SystemClock),
             wa_ids: std::collections::HashMap::new(),
+            templates: Vec::new(),
         }
     }
 }
@@ -126,6 +129,10 @@ impl FakeMeta {
             .route(
                 &format!("/{API_VERSION}/{{phone_number_id}}/messages"),
                 post(send_message),
+            )
+            .route(
+                &format!("/{API_VERSION}/{{waba_id}}/message_templates"),
+                axum::routing::get(message_templates),
             )
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -275,6 +282,31 @@ fn status_error(status: u16) -> (u64, &'static str) {
         ),
         _ => (100, "(#100) Invalid parameter"),
     }
+}
+
+/// The business account's templates with the asked `name`, as `{"data": [...]}`.
+async fn message_templates(
+    State(inner): State<Arc<Inner>>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> axum::response::Response {
+    let expected = format!("Bearer {}", inner.cfg.access_token);
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": {"code": 190, "message": "Invalid OAuth access token"}})),
+        )
+            .into_response();
+    }
+    let name = q.get("name").cloned().unwrap_or_default();
+    let data: Vec<Value> = inner
+        .cfg
+        .templates
+        .iter()
+        .filter(|t| name.is_empty() || t.get("name").and_then(Value::as_str) == Some(name.as_str()))
+        .cloned()
+        .collect();
+    axum::Json(serde_json::json!({ "data": data })).into_response()
 }
 
 async fn send_message(
