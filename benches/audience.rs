@@ -23,6 +23,7 @@ fn audience(c: &mut Criterion) {
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
         encoding: Default::default(),
+        param_cleanup: Default::default(),
     };
     let params = [
         ParamTemplate::parse("{{name}}").expect("param"),

@@ -35,6 +35,7 @@ fn main() -> anyhow::Result<()> {
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
         encoding: Default::default(),
+        param_cleanup: Default::default(),
     };
     let params = [
         ParamTemplate::parse("{{name}}")?,

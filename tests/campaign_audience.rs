@@ -20,6 +20,7 @@ fn spec(file: &Path) -> AudienceSpec {
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
         encoding: Default::default(),
+        param_cleanup: Default::default(),
     }
 }
 
@@ -161,6 +162,7 @@ fn short_rows_and_non_utf8_rows_are_skipped_not_fatal() {
     // Declared UTF-8, the row that is not is malformed.
     let utf8 = AudienceSpec {
         encoding: EncodingSetting::Utf8,
+        param_cleanup: Default::default(),
         ..spec(&f)
     };
     let items: Vec<_> = AudienceReader::open(&utf8, &[], &hasher())

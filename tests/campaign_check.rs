@@ -11,6 +11,7 @@ fn ctx() -> CampaignContext {
     CampaignContext {
         senders: BTreeSet::from(["demo".to_string()]),
         calendars: BTreeSet::from(["comercial".to_string()]),
+        providers: Default::default(),
     }
 }
 
@@ -41,6 +42,7 @@ fn the_shipped_example_passes_check() {
     let ctx = CampaignContext {
         senders: BTreeSet::from(["demo".to_string()]),
         calendars: BTreeSet::from(["always".to_string()]),
+        providers: Default::default(),
     };
     let report = check_campaigns(&dir, &ctx, &ContactHasher::new(b"example"));
     assert!(!report.has_errors(), "{}", report.render(&|_| None));
@@ -91,6 +93,7 @@ fn the_next_window_of_a_cron_campaign_starts_at_its_firing_in_local_time() {
         let ctx = CampaignContext {
             senders: BTreeSet::from(["demo".to_string()]),
             calendars: BTreeSet::from(["comercial".to_string(), "always".to_string()]),
+            providers: Default::default(),
         };
         tierpace::campaign::load_campaign(&file, &ctx).unwrap()
     };

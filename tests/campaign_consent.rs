@@ -475,6 +475,7 @@ async fn a_batch_of_rows_loses_exactly_the_opted_out_contacts() {
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
         encoding: Default::default(),
+        param_cleanup: Default::default(),
     };
     let rows: Vec<_> = AudienceReader::open(&spec, &[], &h)
         .unwrap()
@@ -601,6 +602,7 @@ async fn an_audience_batch_skips_a_contact_opted_out_under_the_old_key() {
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
         encoding: Default::default(),
+        param_cleanup: Default::default(),
     };
     let rows: Vec<_> = AudienceReader::open(&spec, &[], &h)
         .unwrap()

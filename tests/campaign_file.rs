@@ -13,6 +13,7 @@ fn ctx() -> CampaignContext {
     CampaignContext {
         senders: BTreeSet::from(["sac".to_string(), "demo".to_string()]),
         calendars: BTreeSet::from(["comercial".to_string(), "always".to_string()]),
+        providers: Default::default(),
     }
 }
 

@@ -31,6 +31,7 @@ fn ctx() -> CampaignContext {
     CampaignContext {
         senders: BTreeSet::from(["demo".to_string()]),
         calendars: BTreeSet::from(["always".to_string()]),
+        providers: Default::default(),
     }
 }
 
@@ -55,6 +56,7 @@ fn scan(bytes: &[u8]) -> (u64, u64) {
         columns: ColumnNames::default(),
         max_bad_share: 0.2,
         encoding: Default::default(),
+        param_cleanup: Default::default(),
     };
     let params = [ParamTemplate::parse("{{name}}").unwrap()];
     let Ok(mut reader) = AudienceReader::open(&spec, &params, &ContactHasher::new(b"fuzz")) else {

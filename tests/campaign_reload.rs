@@ -15,6 +15,7 @@ fn ctx() -> CampaignContext {
     CampaignContext {
         senders: BTreeSet::from(["demo".to_string()]),
         calendars: BTreeSet::from(["always".to_string()]),
+        providers: Default::default(),
     }
 }
 

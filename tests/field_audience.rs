@@ -44,6 +44,7 @@ fn an_excel_windows_1252_export_reads_both_rows_with_names_as_written() {
     let ctx = CampaignContext {
         senders: BTreeSet::from(["demo".to_string()]),
         calendars: BTreeSet::from(["always".to_string()]),
+        providers: Default::default(),
     };
     let campaign = load_campaign(&path, &ctx).unwrap();
     assert_eq!(campaign.audience.encoding, EncodingSetting::Auto);
@@ -97,6 +98,7 @@ fn declared_windows_1252_and_accented_header_names_read_the_same_file() {
     let ctx = CampaignContext {
         senders: BTreeSet::from(["demo".to_string()]),
         calendars: BTreeSet::from(["always".to_string()]),
+        providers: Default::default(),
     };
     let campaign = load_campaign(&path, &ctx).unwrap();
     assert_eq!(campaign.audience.encoding, EncodingSetting::Windows1252);
@@ -121,6 +123,7 @@ fn an_unknown_encoding_is_refused_with_its_place() {
     let ctx = CampaignContext {
         senders: BTreeSet::from(["demo".to_string()]),
         calendars: BTreeSet::from(["always".to_string()]),
+        providers: Default::default(),
     };
     let err = load_campaign(&path, &ctx).unwrap_err().to_string();
     assert!(

@@ -298,6 +298,7 @@ conformance!(cursor_and_controls_and_message_index_persist, |s: Arc<
             paused: true,
             cancelled: false,
             audience_changed: true,
+            pause_reason: None,
         },
     )
     .await

@@ -39,6 +39,8 @@ fn dry_run_accepts_and_logs_only_the_last_four_digits() {
         },
         params: vec!["Ana".into()],
         media: None,
+        header_params: vec![],
+        buttons: vec![],
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

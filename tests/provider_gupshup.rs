@@ -43,6 +43,8 @@ fn message(to: &str) -> TemplateMessage {
         },
         params: vec!["Ana".into(), "sexta, 10h".into()],
         media: None,
+        header_params: vec![],
+        buttons: vec![],
     }
 }
 

@@ -42,6 +42,8 @@ fn message(to: &str) -> TemplateMessage {
         },
         params: vec!["Ana".into()],
         media: None,
+        header_params: vec![],
+        buttons: vec![],
     }
 }
 

@@ -423,6 +423,13 @@ async fn spam_failures_brake_marketing_and_template_errors_pause_the_campaign() 
         c.state == "paused" && c.totals.failed == 0 && c.totals.pending >= 1
     })
     .await;
+    // Status says the provider paused it, with the provider's message (issue #18).
+    let c = rig.campaign().await.unwrap();
+    assert_eq!(
+        c.why.as_deref(),
+        Some("paused by the provider: template error 1005: Template params mismatch"),
+        "{c:#?}"
+    );
     rig.stop().await;
 }
 

@@ -55,6 +55,8 @@ fn gupshup_sends_per_second_against_the_loopback_fake() {
                         },
                         params: vec!["Ana".into(), "sexta".into()],
                         media: None,
+                        header_params: vec![],
+                        buttons: vec![],
                     };
                     let t = Instant::now();
                     assert!(provider.send(&msg).await.is_accepted());

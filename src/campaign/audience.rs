@@ -29,8 +29,11 @@ use serde::{Deserialize, Serialize};
 
 use super::csv_records::{RawRecord, RecordPosition, RecordReader, TextRecord};
 use super::file::AudienceSpec;
+use super::file::ParamCleanup;
 use super::opt_in::{parse_opt_in, OptIn};
-use super::params::{header_index, BoundParam, ParamError, ParamTemplate};
+use super::params::{
+    collapse_whitespace, header_index, text_flaw, BoundParam, ParamError, ParamTemplate, ValueShape,
+};
 use super::phone::normalise;
 use super::text_encoding::{resolve, TextEncoding};
 use crate::contact::{ContactHasher, ContactKey, E164};
@@ -48,6 +51,9 @@ pub struct AudienceRow {
     pub name: Option<String>,
     /// Rendered template parameters, in the campaign's order.
     pub params: Vec<String>,
+    /// How many of them had newlines, tabs or long runs of spaces collapsed
+    /// (`audience.param_cleanup = "normalise"`).
+    pub params_normalised: u32,
 }
 
 /// Why a contact is not sent; `as_str` is the stable label for logs and metrics.
@@ -56,6 +62,10 @@ pub enum SkipReason {
     InvalidPhone,
     NoOptIn,
     MissingParam,
+    /// A filled parameter WhatsApp would refuse: a link that is not https, an amount that is
+    /// not a whole number, or (with `param_cleanup = "skip_row"`) a newline, tab or long run of
+    /// spaces.
+    InvalidParam,
     Duplicate,
     /// The contact opted out of everything.
     OptedOut,
@@ -71,6 +81,7 @@ impl SkipReason {
             Self::InvalidPhone => "invalid_phone",
             Self::NoOptIn => "no_opt_in",
             Self::MissingParam => "missing_param",
+            Self::InvalidParam => "invalid_param",
             Self::Duplicate => "duplicate",
             Self::OptedOut => "opted_out",
             Self::OptedOutMarketing => "opted_out_marketing",
@@ -84,7 +95,7 @@ impl SkipReason {
     pub fn is_bad_data(self) -> bool {
         matches!(
             self,
-            Self::InvalidPhone | Self::MissingParam | Self::MalformedRow
+            Self::InvalidPhone | Self::MissingParam | Self::InvalidParam | Self::MalformedRow
         )
     }
 }
@@ -139,10 +150,11 @@ pub enum AudienceError {
         key: &'static str,
         header: String,
     },
-    #[error("{}:1: template.params[{index}]: {error}", file.display())]
+    #[error("{}:1: {key}: {error}", file.display())]
     Param {
         file: PathBuf,
-        index: usize,
+        /// The campaign-file key of the parameter, e.g. `template.params[1]`.
+        key: String,
         error: ParamError,
     },
     #[error("{}: cannot resume: {detail}; the file changed since the position was saved", file.display())]
@@ -178,6 +190,8 @@ pub struct AudienceSummary {
     pub valid: u64,
     /// Valid rows whose number was completed: old Brazilian mobiles given their 9th digit.
     pub normalised: u64,
+    /// Parameters whose newlines, tabs or long runs of spaces were collapsed to one space.
+    pub params_normalised: u64,
     pub skips: BTreeMap<SkipReason, SkipTally>,
     pub max_bad_share: f64,
 }
@@ -189,6 +203,7 @@ impl AudienceSummary {
             rows: 0,
             valid: 0,
             normalised: 0,
+            params_normalised: 0,
             skips: BTreeMap::new(),
             max_bad_share,
         }
@@ -197,7 +212,10 @@ impl AudienceSummary {
     pub fn record(&mut self, item: &Result<AudienceRow, RowSkip>) {
         self.rows += 1;
         match item {
-            Ok(_) => self.valid += 1,
+            Ok(row) => {
+                self.valid += 1;
+                self.params_normalised += u64::from(row.params_normalised);
+            }
             Err(skip) => self.record_skip(skip),
         }
     }
@@ -253,6 +271,7 @@ pub struct AudienceReader {
     columns: Columns,
     params: Vec<BoundParam>,
     default_ddi: String,
+    cleanup: ParamCleanup,
     hasher: ContactHasher,
     seen: SeenFilter,
     raw: RawRecord,
@@ -335,7 +354,10 @@ impl AudienceReader {
             .map(|(index, p)| {
                 p.bind(&header).map_err(|error| AudienceError::Param {
                     file: file.clone(),
-                    index,
+                    key: match p.key() {
+                        "" => format!("template.params[{index}]"),
+                        key => key.to_string(),
+                    },
                     error,
                 })
             })
@@ -348,6 +370,7 @@ impl AudienceReader {
             columns,
             params,
             default_ddi: spec.default_ddi.clone(),
+            cleanup: spec.param_cleanup,
             hasher: hasher.clone(),
             seen: SeenFilter::new(),
             raw,
@@ -452,12 +475,35 @@ impl AudienceReader {
             }
             Err(e) => return Err(skip(SkipReason::NoOptIn, e.to_string())),
         }
-        let params = self
-            .params
-            .iter()
-            .map(|p| p.render(|i| rec.get(i)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|col| skip(SkipReason::MissingParam, format!("column `{col}` is empty")))?;
+        let mut params = Vec::with_capacity(self.params.len());
+        let mut params_normalised = 0;
+        for p in &self.params {
+            let value = p.render(|i| rec.get(i)).map_err(|col| {
+                skip(SkipReason::MissingParam, format!("column `{col}` is empty"))
+            })?;
+            let invalid = |why: String| skip(SkipReason::InvalidParam, why);
+            let value = match p.shape() {
+                ValueShape::HttpsLink if !value.starts_with("https://") => {
+                    return Err(invalid(format!("link `{value}` is not https://")));
+                }
+                ValueShape::Integer if value.trim().parse::<i64>().is_err() => {
+                    return Err(invalid(format!(
+                        "amount_1000 `{value}` is not a whole number (the amount times 1000)"
+                    )));
+                }
+                _ => match (text_flaw(&value), self.cleanup) {
+                    (None, _) => value,
+                    (Some(flaw), ParamCleanup::SkipRow) => {
+                        return Err(invalid(format!("a parameter has {flaw}")));
+                    }
+                    (Some(_), ParamCleanup::Normalise) => {
+                        params_normalised += 1;
+                        collapse_whitespace(&value)
+                    }
+                },
+            };
+            params.push(value);
+        }
         let key = self.hasher.key(&number);
         if !self.seen.insert(key) {
             return Err(skip(
@@ -481,6 +527,7 @@ impl AudienceReader {
             key,
             name,
             params,
+            params_normalised,
         })
     }
 }

@@ -214,6 +214,13 @@ fn render_skips(out: &mut String, summary: &AudienceSummary) {
             summary.normalised
         );
     }
+    if summary.params_normalised > 0 {
+        let _ = writeln!(
+            out,
+            "       params normalised: {} (newlines, tabs or runs of over four spaces made one space)",
+            summary.params_normalised
+        );
+    }
     for (reason, tally) in &summary.skips {
         let _ = writeln!(out, "       {reason}: {}", tally.count);
         for (line, detail) in &tally.first {

@@ -6,7 +6,7 @@
 //! (guarantee 6: bad input names its place); both live in [`super::validate`].
 //!
 //! Paths in the file are relative to the file itself, so a campaigns directory can be moved whole.
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 
@@ -15,9 +15,11 @@ use serde::Deserialize;
 use siphasher::sip::SipHasher13;
 
 use super::params::ParamTemplate;
+use super::template_spec::TemplateParts;
 use super::text_encoding::EncodingSetting;
 pub use super::validate::{id_place, parse_campaign};
 use crate::policy::calendar_config::CalendarConfig;
+use crate::provider::ProviderKind;
 
 /// Files larger than this are refused before parsing: a campaign file is a screenful of TOML.
 const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -27,6 +29,9 @@ const MAX_FILE_BYTES: u64 = 1 << 20;
 pub struct CampaignContext {
     pub senders: BTreeSet<String>,
     pub calendars: BTreeSet<String>,
+    /// Each sender's provider, to refuse a template style it cannot send (Gupshup names a
+    /// template by `id`, Meta by `name` + `language`). A sender missing here is not checked.
+    pub providers: BTreeMap<String, ProviderKind>,
 }
 
 /// A validated campaign, ready for the scheduler.
@@ -51,8 +56,10 @@ pub struct Campaign {
 pub struct TemplateSpec {
     pub template: TemplateRef,
     pub category: Category,
+    /// Every fillable text of the template (header, body, buttons), in the order
+    /// [`TemplateParts::fill`] reads them back: what the audience reader renders per row.
     pub params: Vec<ParamTemplate>,
-    pub media: Option<MediaSpec>,
+    pub parts: TemplateParts,
 }
 
 /// Gupshup names templates by UUID; Meta's Cloud API by name and language.
@@ -71,24 +78,6 @@ pub enum Category {
     Authentication,
 }
 
-/// A media header for media templates (Gupshup's `message` field, DOMAIN.md §4).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MediaSpec {
-    #[serde(rename = "type")]
-    pub kind: MediaKind,
-    /// Public https URL of the file.
-    pub link: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MediaKind {
-    Image,
-    Video,
-    Document,
-}
-
 /// Where the contacts come from and how to read them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudienceSpec {
@@ -101,6 +90,20 @@ pub struct AudienceSpec {
     pub max_bad_share: f64,
     /// `audience.encoding`: UTF-8, Windows-1252, or told from the file (default).
     pub encoding: EncodingSetting,
+    /// `audience.param_cleanup`: what to do with a filled parameter Meta would refuse for its
+    /// whitespace (newline, tab, more than four spaces in a row).
+    pub param_cleanup: ParamCleanup,
+}
+
+/// `audience.param_cleanup`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamCleanup {
+    /// Collapse each such run to one space and send (counted in `check` and metrics).
+    #[default]
+    Normalise,
+    /// Skip the row as `invalid_param`.
+    SkipRow,
 }
 
 /// Header names of the contact-form columns, configurable per campaign (`[audience.columns]`).

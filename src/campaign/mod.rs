@@ -29,6 +29,8 @@ pub mod opt_in;
 pub mod params;
 pub mod phone;
 pub mod registry;
+pub mod template_file;
+pub mod template_spec;
 pub mod text_encoding;
 pub mod validate;
 
@@ -45,8 +47,8 @@ pub use consent::{
 pub use consent_scope::{ConsentScope, OptOutCounts};
 pub use file::{
     load_campaign, AudienceSpec, CalendarRef, Campaign, CampaignContext, CampaignFileError,
-    Category, ColumnNames, FileProblem, MediaSpec, PacingMode, PacingSpec, ScheduleSpec,
-    TemplateRef, TemplateSpec,
+    Category, ColumnNames, FileProblem, PacingMode, PacingSpec, ScheduleSpec, TemplateRef,
+    TemplateSpec,
 };
 pub use metrics::CampaignMetrics;
 pub use params::ParamTemplate;

@@ -12,6 +12,24 @@ use std::fmt;
 pub struct ParamTemplate {
     source: String,
     parts: Vec<Part>,
+    /// The campaign-file key it was written under (e.g. `template.buttons[0].param`); empty
+    /// for a body parameter, which errors name by its position.
+    key: String,
+    /// What the filled value must be, checked per row.
+    shape: ValueShape,
+}
+
+/// What a filled value must look like; a row whose value does not fit is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ValueShape {
+    /// Any text without newlines, tabs or runs of more than four spaces (Meta refuses them,
+    /// 132000; `audience.param_cleanup` says whether to collapse them or skip the row).
+    #[default]
+    Text,
+    /// A public `https://` link (header media): WhatsApp fetches it.
+    HttpsLink,
+    /// A whole number (Meta's `amount_1000`: the amount times 1000).
+    Integer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +77,42 @@ impl ParamTemplate {
         Ok(Self {
             source: source.to_string(),
             parts,
+            key: String::new(),
+            shape: ValueShape::Text,
         })
+    }
+
+    /// The same parameter, named by its campaign-file key and checked as `shape` per row.
+    pub fn placed(mut self, key: impl Into<String>, shape: ValueShape) -> Self {
+        self.key = key.into();
+        self.shape = shape;
+        self
+    }
+
+    /// The campaign-file key (empty for body parameters named by position).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn shape(&self) -> ValueShape {
+        self.shape
+    }
+
+    /// True when the text has no placeholder and is empty once trimmed: WhatsApp refuses an
+    /// empty parameter for every contact (132000).
+    pub fn is_empty_literal(&self) -> bool {
+        self.parts.iter().all(|p| match p {
+            Part::Text(t) => t.trim().is_empty(),
+            Part::Column(_) => false,
+        })
+    }
+
+    /// The literal text before the first placeholder (all of it when there is none).
+    pub fn literal_prefix(&self) -> &str {
+        match self.parts.first() {
+            Some(Part::Text(t)) => t,
+            _ => "",
+        }
     }
 
     /// The text as written in the campaign file.
@@ -90,7 +143,10 @@ impl ParamTemplate {
                     }),
             })
             .collect::<Result<_, _>>()?;
-        Ok(BoundParam { parts })
+        Ok(BoundParam {
+            parts,
+            shape: self.shape,
+        })
     }
 }
 
@@ -114,6 +170,7 @@ pub(crate) fn header_index(header: &[String], column: &str) -> Option<usize> {
 #[derive(Debug, Clone)]
 pub struct BoundParam {
     parts: Vec<BoundPart>,
+    shape: ValueShape,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +180,10 @@ enum BoundPart {
 }
 
 impl BoundParam {
+    pub fn shape(&self) -> ValueShape {
+        self.shape
+    }
+
     /// Renders for one row; `Err(column)` names the first referenced cell that is empty.
     pub fn render<'r>(&self, cell: impl Fn(usize) -> Option<&'r str>) -> Result<String, String> {
         let mut out = String::new();
@@ -137,6 +198,46 @@ impl BoundParam {
         }
         Ok(out)
     }
+}
+
+/// What is wrong with a parameter's text for Meta: a newline, a tab or a run of more than
+/// four spaces (Cloud API error 132000 "param text can't have new-line/tab characters or more
+/// than 4 consecutive spaces").
+pub fn text_flaw(value: &str) -> Option<&'static str> {
+    if value.contains('\n') || value.contains('\r') {
+        Some("a newline")
+    } else if value.contains('\t') {
+        Some("a tab")
+    } else if value.contains("     ") {
+        Some("more than four spaces in a row")
+    } else {
+        None
+    }
+}
+
+/// `value` with every run of whitespace that Meta refuses collapsed to one space.
+pub fn collapse_whitespace(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut run = String::new();
+    for c in value.chars() {
+        if c.is_whitespace() {
+            run.push(c);
+            continue;
+        }
+        flush_run(&mut out, &mut run);
+        out.push(c);
+    }
+    flush_run(&mut out, &mut run);
+    out.trim().to_string()
+}
+
+fn flush_run(out: &mut String, run: &mut String) {
+    if text_flaw(run).is_some() {
+        out.push(' ');
+    } else {
+        out.push_str(run);
+    }
+    run.clear();
 }
 
 #[cfg(test)]
@@ -176,6 +277,30 @@ mod tests {
         let row = ["Ana", "85999990000", "  "];
         assert_eq!(b.render(|i| row.get(i).copied()), Err("cupom".to_string()));
         assert_eq!(b.render(|_| None), Err("cupom".to_string()));
+    }
+
+    #[test]
+    fn flaws_meta_refuses_are_found_and_collapsed() {
+        assert_eq!(text_flaw("Ana  Maria"), None);
+        assert_eq!(text_flaw("Ana\nMaria"), Some("a newline"));
+        assert_eq!(text_flaw("Ana\tMaria"), Some("a tab"));
+        assert_eq!(
+            text_flaw("Ana     Maria"),
+            Some("more than four spaces in a row")
+        );
+        assert_eq!(
+            collapse_whitespace("Rua A,\r\n 10\tapto   2"),
+            "Rua A, 10 apto   2"
+        );
+        assert_eq!(collapse_whitespace("a      b"), "a b");
+        assert!(ParamTemplate::parse("  ").unwrap().is_empty_literal());
+        assert!(!ParamTemplate::parse("{{x}}").unwrap().is_empty_literal());
+        assert_eq!(
+            ParamTemplate::parse("http://{{x}}")
+                .unwrap()
+                .literal_prefix(),
+            "http://"
+        );
     }
 
     #[test]

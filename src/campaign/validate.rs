@@ -14,12 +14,13 @@ use toml::Spanned;
 
 use super::file::{
     AudienceSpec, CalendarRef, Campaign, CampaignContext, Category, ColumnNames, FileProblem,
-    MediaSpec, PacingMode, PacingSpec, ScheduleSpec, TemplateRef, TemplateSpec,
+    PacingMode, PacingSpec, ParamCleanup, ScheduleSpec, TemplateRef, TemplateSpec,
 };
-use super::params::ParamTemplate;
+use super::template_file::{read_parts, Placed, RawParts};
 use super::text_encoding::EncodingSetting;
 use crate::policy::calendar_config::CalendarConfig;
 use crate::policy::cron;
+use crate::provider::ProviderKind;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,9 +43,13 @@ struct RawTemplate {
     name: Option<Spanned<String>>,
     language: Option<Spanned<String>>,
     category: Category,
-    #[serde(default)]
-    params: Vec<Spanned<String>>,
-    media: Option<Spanned<MediaSpec>>,
+    body: Option<Spanned<toml::Value>>,
+    /// The older name of `body`.
+    params: Option<Spanned<toml::Value>>,
+    /// `media` is the older name of `header`.
+    #[serde(alias = "media")]
+    header: Option<Spanned<toml::Value>>,
+    buttons: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +61,8 @@ struct RawAudience {
     columns: ColumnNames,
     max_bad_share: Option<Spanned<f64>>,
     encoding: Option<Spanned<String>>,
+    #[serde(default)]
+    param_cleanup: ParamCleanup,
 }
 
 #[derive(Deserialize)]
@@ -147,6 +154,9 @@ impl Validator<'_> {
             None => 1,
         };
         let template = self.template(raw.template);
+        if let Some(t) = &template {
+            self.template_fits_provider(&sender, &t.template);
+        }
         let audience = self.audience(raw.audience);
         let schedule = self.schedule(raw.schedule);
         let pacing = self.pacing(raw.pacing, template.as_ref().map(|t| t.category));
@@ -217,7 +227,23 @@ impl Validator<'_> {
         name.clone()
     }
 
+    /// Gupshup sends by template id, Meta by name and language: the other style would pause
+    /// the campaign at its first send.
+    fn template_fits_provider(&mut self, sender: &str, template: &TemplateRef) {
+        let msg = match (self.ctx.providers.get(sender), template) {
+            (Some(ProviderKind::Gupshup), TemplateRef::Name { .. }) => format!(
+                "sender `{sender}` uses Gupshup, which names templates by `id` (the template UUID), not `name` + `language`"
+            ),
+            (Some(ProviderKind::Meta), TemplateRef::Id(_)) => format!(
+                "sender `{sender}` uses Meta's Cloud API, which names templates by `name` + `language`, not `id`"
+            ),
+            _ => return,
+        };
+        self.at_table("template", "template", msg);
+    }
+
     fn template(&mut self, raw: RawTemplate) -> Option<TemplateSpec> {
+        let uses_params_key = raw.body.is_none() && raw.params.is_some();
         let template = match (raw.id, raw.name, raw.language) {
             (Some(id), None, None) => {
                 if uuid::Uuid::parse_str(id.get_ref()).is_err() {
@@ -271,28 +297,53 @@ impl Validator<'_> {
                 None
             }
         };
-        let mut params = Vec::with_capacity(raw.params.len());
-        for (i, p) in raw.params.iter().enumerate() {
-            match ParamTemplate::parse(p.get_ref()) {
-                Ok(t) => params.push(t),
-                Err(e) => self.at(p, &format!("template.params[{i}]"), e),
-            }
-        }
-        let media = raw.media.map(|m| {
-            if !m.get_ref().link.starts_with("https://") {
+        let body = match (raw.body, raw.params) {
+            (Some(body), Some(params)) => {
                 self.at(
-                    &m,
-                    "template.media.link",
-                    "media link must be an https:// URL",
+                    &params,
+                    "template.params",
+                    "give `body` or its older name `params`, not both",
                 );
+                Some(body)
             }
-            m.into_inner()
-        });
+            (body, params) => body.or(params),
+        };
+        let mut placed = Vec::new();
+        let parts = read_parts(
+            self.src.0,
+            RawParts {
+                header: raw.header,
+                body,
+                buttons: raw.buttons,
+                // Body parameters keep the key they were written under.
+                body_key: if uses_params_key {
+                    "template.params"
+                } else {
+                    "template.body"
+                },
+            },
+            &mut placed,
+        );
+        for Placed {
+            offset,
+            key,
+            message,
+        } in placed
+        {
+            let (line, column) = self.src.line_col(offset);
+            self.problems.push(FileProblem {
+                line,
+                column,
+                key,
+                message,
+            });
+        }
+        let params = parts.slots();
         Some(TemplateSpec {
             template: template?,
             category: raw.category,
             params,
-            media,
+            parts,
         })
     }
 
@@ -357,6 +408,7 @@ impl Validator<'_> {
             columns: raw.columns,
             max_bad_share,
             encoding,
+            param_cleanup: raw.param_cleanup,
         })
     }
 

@@ -46,6 +46,11 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
     names.insert("always".into());
     let ctx = CampaignContext {
         senders: cfg.senders.keys().cloned().collect(),
+        providers: cfg
+            .senders
+            .iter()
+            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .collect(),
         calendars: names,
     };
     // The real key is not needed to validate: hashes only group duplicates here.
@@ -66,6 +71,16 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
                     campaign.id
                 )),
             }
+        }
+    }
+    // Template pre-flight (issue #18): what the provider says the template is.
+    for outcome in &report.outcomes {
+        if let CheckOutcome::Ok { campaign, .. } = outcome {
+            out.push_str(&crate::cli::template_preflight::check_template(
+                &loaded,
+                campaign,
+                &mut failed,
+            ));
         }
     }
     // Secrets can be checked offline too: a missing key would only surface at `run`.

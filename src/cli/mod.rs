@@ -11,3 +11,4 @@ pub mod plan;
 pub mod plan_forecast;
 pub mod preflight;
 pub mod status;
+pub mod template_preflight;

@@ -166,6 +166,11 @@ fn find_campaign(loaded: &LoadedConfig, id: &str) -> Result<Campaign> {
     calendars.insert(ALWAYS.into());
     let ctx = CampaignContext {
         senders: cfg.senders.keys().cloned().collect(),
+        providers: cfg
+            .senders
+            .iter()
+            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .collect(),
         calendars,
     };
     let dir = loaded.campaigns_dir();

@@ -14,6 +14,17 @@ pub enum ProviderChoice {
     Dryrun,
 }
 
+impl ProviderChoice {
+    /// The provider this choice names.
+    pub fn kind(self) -> crate::provider::ProviderKind {
+        match self {
+            ProviderChoice::Gupshup => crate::provider::ProviderKind::Gupshup,
+            ProviderChoice::Meta => crate::provider::ProviderKind::Meta,
+            ProviderChoice::Dryrun => crate::provider::ProviderKind::DryRun,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SenderConfig {
@@ -27,6 +38,10 @@ pub struct SenderConfig {
     /// Meta: the phone number id.
     #[serde(default)]
     pub phone_number_id: Option<String>,
+    /// Meta: the WhatsApp Business Account id, for the template pre-flight (`check` fetches
+    /// `/{waba_id}/message_templates`); without it the template is not verified.
+    #[serde(default)]
+    pub waba_id: Option<String>,
     /// The API key (Gupshup) or access token (Meta), by reference only.
     #[serde(default, alias = "access_token_env")]
     pub api_key_env: Option<String>,

@@ -273,7 +273,10 @@ impl AdminOps for Admin {
         let p = &self.0.progress;
         let mut ctl = p.control(id).await.map_err(unavailable)?;
         match action {
-            CampaignAction::Pause => ctl.paused = true,
+            CampaignAction::Pause => {
+                ctl.paused = true;
+                ctl.pause_reason = None;
+            }
             CampaignAction::Resume => {
                 if ctl.cancelled {
                     return Err(AdminError::Conflict(format!("campaign {id} is cancelled")));
@@ -281,6 +284,7 @@ impl AdminOps for Admin {
                 ctl.paused = false;
                 // After an edited audience: the run reads the file again from the top.
                 ctl.audience_changed = false;
+                ctl.pause_reason = None;
             }
             CampaignAction::Cancel => ctl.cancelled = true,
             CampaignAction::RetryFailed => {

@@ -166,6 +166,11 @@ fn campaign_context(cfg: &DaemonConfig) -> CampaignContext {
     calendars.insert("always".into());
     CampaignContext {
         senders: cfg.senders.keys().cloned().collect(),
+        providers: cfg
+            .senders
+            .iter()
+            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .collect(),
         calendars,
     }
 }

@@ -529,6 +529,9 @@ impl EventSink for Sink {
                                 &c.id,
                                 Control {
                                     paused: true,
+                                    pause_reason: Some(format!(
+                                        "the provider reported the template {status}"
+                                    )),
                                     ..ctl
                                 },
                             )

@@ -503,6 +503,7 @@ impl Dispatcher {
         };
         let control = progress.control(id).await?;
         r.paused = control.paused;
+        r.pause_reason = control.pause_reason;
         r.cancelled = control.cancelled;
         // Stopped for an edited audience by another replica or before a restart: say so.
         if control.audience_changed && control.paused && r.audience_changed.is_none() {
@@ -618,6 +619,7 @@ impl Dispatcher {
             now: Some(now),
             cancelled: r.cancelled,
             paused: r.paused,
+            pause_reason: r.pause_reason.clone(),
             start: schedule.start,
             end: schedule.end,
             // With the file open, done means read to its end (counters from before an edit of
@@ -873,29 +875,23 @@ impl Dispatcher {
             r.template_sends += 1;
             started += 1;
             r.recent_sends.push_back(now);
-            let msg =
-                TemplateMessage {
-                    to: row.number.clone(),
-                    template: provider_template(&r.live.campaign.template.template),
-                    params: row.params.clone(),
-                    media: r.live.campaign.template.media.as_ref().map(|m| {
-                        crate::provider::Media {
-                            kind: match m.kind {
-                                crate::campaign::file::MediaKind::Image => {
-                                    crate::provider::MediaKind::Image
-                                }
-                                crate::campaign::file::MediaKind::Video => {
-                                    crate::provider::MediaKind::Video
-                                }
-                                crate::campaign::file::MediaKind::Document => {
-                                    crate::provider::MediaKind::Document
-                                }
-                            },
-                            link: m.link.clone(),
-                            filename: None,
-                        }
-                    }),
-                };
+            if row.params_normalised > 0 {
+                deps.metrics
+                    .campaign_params_normalised
+                    .get_or_create(&crate::http::metrics::CampaignLabels {
+                        campaign: id.to_string(),
+                    })
+                    .inc_by(u64::from(row.params_normalised));
+            }
+            let filled = r.live.campaign.template.parts.fill(&row.params);
+            let msg = TemplateMessage {
+                to: row.number.clone(),
+                template: provider_template(&r.live.campaign.template.template),
+                params: filled.params,
+                media: filled.media,
+                header_params: filled.header_params,
+                buttons: filled.buttons,
+            };
             let job = SendJob {
                 campaign: id.to_string(),
                 run: run.clone(),

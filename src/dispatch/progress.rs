@@ -240,13 +240,16 @@ pub enum LeaseStatus {
 }
 
 /// Operator controls on a campaign (all its runs).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Control {
     pub paused: bool,
     pub cancelled: bool,
     /// Paused because its audience file was edited under the run (issue 16 §3): kept so status
     /// says so after a restart and on every replica; `resume` clears it.
     pub audience_changed: bool,
+    /// Why the provider paused it (a template error, with the provider's message); `None`
+    /// when an operator paused it.
+    pub pause_reason: Option<String>,
 }
 
 /// The run's progress summary.

@@ -323,7 +323,7 @@ impl ProgressStore for MemoryProgress {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(campaign)
-            .copied()
+            .cloned()
             .unwrap_or_default())
     }
 

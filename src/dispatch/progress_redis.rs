@@ -387,19 +387,26 @@ where
 
     async fn control(&self, campaign: &str) -> Result<Control, ProgressError> {
         let mut conn = self.conn.clone();
-        let (paused, cancelled, changed): (Option<String>, Option<String>, Option<String>) =
-            redis::cmd("HMGET")
-                .arg(self.control_key(campaign))
-                .arg("paused")
-                .arg("cancelled")
-                .arg("audience_changed")
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| map_err(e, &RunId(campaign.into())))?;
+        #[allow(clippy::type_complexity)]
+        let (paused, cancelled, changed, reason): (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        ) = redis::cmd("HMGET")
+            .arg(self.control_key(campaign))
+            .arg("paused")
+            .arg("cancelled")
+            .arg("audience_changed")
+            .arg("pause_reason")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, &RunId(campaign.into())))?;
         Ok(Control {
             paused: paused.as_deref() == Some("1"),
             cancelled: cancelled.as_deref() == Some("1"),
             audience_changed: changed.as_deref() == Some("1"),
+            pause_reason: reason.filter(|r| !r.is_empty()),
         })
     }
 
@@ -414,6 +421,8 @@ where
             .arg(flag(control.cancelled))
             .arg("audience_changed")
             .arg(flag(control.audience_changed))
+            .arg("pause_reason")
+            .arg(control.pause_reason.as_deref().unwrap_or(""))
             .query_async(&mut conn)
             .await
             .map_err(|e| map_err(e, &RunId(campaign.into())))?;

@@ -208,7 +208,8 @@ impl Reactor {
                 .map_err(|e| ProgressError::Unavailable(e.to_string()))?;
         }
         if reaction.pause_campaign {
-            self.pause_campaign(contact.run.campaign()).await?;
+            let reason = format!("template error {}: {}", failure.code, failure.detail);
+            self.pause_campaign(contact.run.campaign(), reason).await?;
         }
         self.write_contact(&reaction.fate, &contact).await?;
         tracing::info!(campaign = contact.run.campaign(), contact = contact.field,
@@ -258,16 +259,18 @@ impl Reactor {
         }
     }
 
-    async fn pause_campaign(&self, campaign: &str) -> Result<(), ProgressError> {
+    /// Pauses the campaign with the provider's reason, which `status` shows.
+    async fn pause_campaign(&self, campaign: &str, reason: String) -> Result<(), ProgressError> {
         let c = self.progress.control(campaign).await?;
         if !c.paused {
-            self.progress
-                .set_control(campaign, Control { paused: true, ..c })
-                .await?;
-            tracing::warn!(
-                campaign,
-                "template error reported by the provider: campaign paused"
-            );
+            tracing::warn!(campaign, reason = %reason,
+                "template error reported by the provider: campaign paused");
+            let control = Control {
+                paused: true,
+                pause_reason: Some(reason),
+                ..c
+            };
+            self.progress.set_control(campaign, control).await?;
         }
         Ok(())
     }

@@ -88,6 +88,8 @@ pub struct Runner {
     /// When `meta` was last read from the store.
     pub meta_at: Option<DateTime<Utc>>,
     pub paused: bool,
+    /// Why the provider paused the campaign (`None`: an operator did, or not paused).
+    pub pause_reason: Option<String>,
     pub cancelled: bool,
     /// Sends started today (local day of the campaign's calendar) and that day's start.
     pub sent_today: u64,
@@ -126,6 +128,7 @@ impl Runner {
             meta: RunMeta::default(),
             meta_at: None,
             paused: false,
+            pause_reason: None,
             cancelled: false,
             sent_today: 0,
             day_start: None,

@@ -76,6 +76,8 @@ pub struct RunFacts {
     pub now: Option<DateTime<Utc>>,
     pub cancelled: bool,
     pub paused: bool,
+    /// Why the provider paused the campaign; `None` when an operator did.
+    pub pause_reason: Option<String>,
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
     /// Every contact has a final state (or was skipped) and nothing is left to read.
@@ -111,7 +113,11 @@ pub fn decide(f: &RunFacts) -> RunStatus {
         }
     }
     if f.paused {
-        return status(RunState::Paused, "paused by an operator".into(), None);
+        let why = match &f.pause_reason {
+            Some(reason) => format!("paused by the provider: {reason}"),
+            None => "paused by an operator".into(),
+        };
+        return status(RunState::Paused, why, None);
     }
     if let Some(start) = f.start {
         if now < start {
@@ -210,6 +216,25 @@ mod tests {
             ..open_now()
         };
         assert_eq!(decide(&f).state, RunState::Paused);
+    }
+
+    #[test]
+    fn a_pause_says_whether_the_provider_or_an_operator_paused() {
+        let by_operator = decide(&RunFacts {
+            paused: true,
+            ..open_now()
+        });
+        assert_eq!(by_operator.why, "paused by an operator");
+        let by_provider = decide(&RunFacts {
+            paused: true,
+            pause_reason: Some("template error 132000: Number of parameters does not match".into()),
+            ..open_now()
+        });
+        assert_eq!(by_provider.state, RunState::Paused);
+        assert_eq!(
+            by_provider.why,
+            "paused by the provider: template error 132000: Number of parameters does not match"
+        );
     }
 
     #[test]

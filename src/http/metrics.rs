@@ -201,6 +201,8 @@ pub struct Metrics {
     // Per campaign.
     pub campaign_contacts: Family<CampaignStateLabels, Gauge>,
     pub campaign_skipped_contacts: Family<CampaignReasonLabels, Gauge>,
+    /// Parameters sent with newlines, tabs or long runs of spaces collapsed to one space.
+    pub campaign_params_normalised: Family<CampaignLabels, Counter>,
     pub campaign_failed_contacts: Family<CampaignCodeLabels, Gauge>,
     pub campaign_eta_seconds: Family<CampaignLabels, Gauge>,
     pub campaign_state: Family<CampaignStateLabels, Gauge>,
@@ -281,6 +283,7 @@ impl Metrics {
             sender_unknown_failure_codes: Family::default(),
             campaign_contacts: Family::default(),
             campaign_skipped_contacts: Family::default(),
+            campaign_params_normalised: Family::default(),
             campaign_failed_contacts: Family::default(),
             campaign_eta_seconds: Family::default(),
             campaign_state: Family::default(),
@@ -395,6 +398,11 @@ impl Metrics {
             "campaign_skipped_contacts",
             "Campaign contacts skipped, by reason",
             m.campaign_skipped_contacts.clone(),
+        );
+        r.register(
+            "campaign_params_normalised",
+            "Template parameters sent with newlines, tabs or runs of over four spaces made one space",
+            m.campaign_params_normalised.clone(),
         );
         r.register(
             "campaign_failed_contacts",

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::http::{attempt, short, with_retries, Attempt};
 use super::outcome::{classify, http_code, Failure, FailureClass};
 use super::retry::Backoff;
-use super::{last4, Provider, ProviderKind, SendOutcome, TemplateMessage};
+use super::{last4, Button, Provider, ProviderKind, SendOutcome, TemplateMessage};
 use crate::secret::Secret;
 
 /// The path of the template send API under the base URL.
@@ -67,8 +67,28 @@ impl GupshupProvider {
         Self { cfg, http, url }
     }
 
-    /// The form fields of one message, in the order DOMAIN.md §4 lists them.
+    /// The form fields of one message, in the order DOMAIN.md §4 lists them. `params` holds
+    /// every text parameter in the order the template shows them: header text, body, then the
+    /// URL-button suffix and the copy code (a typed parameter sends its fallback text); quick
+    /// replies go in `postbackTexts` (docs.gupshup.io/reference/sending-text-template,
+    /// docs.gupshup.io/reference/postback-text-support).
     fn form(&self, msg: &TemplateMessage, template_id: &str) -> Vec<(&'static str, String)> {
+        let mut params: Vec<&str> = msg
+            .header_params
+            .iter()
+            .chain(&msg.params)
+            .map(|p| p.value.as_text())
+            .collect();
+        let mut postbacks = Vec::new();
+        for button in &msg.buttons {
+            match button {
+                Button::Url { text, .. } => params.push(text),
+                Button::CopyCode { code, .. } => params.push(code),
+                Button::QuickReply { index, payload } => {
+                    postbacks.push(json!({ "index": index, "text": payload }));
+                }
+            }
+        }
         let mut form = vec![
             ("channel", "whatsapp".to_string()),
             ("source", self.cfg.source.clone()),
@@ -76,7 +96,7 @@ impl GupshupProvider {
             ("src.name", self.cfg.app_name.clone()),
             (
                 "template",
-                json!({ "id": template_id, "params": msg.params }).to_string(),
+                json!({ "id": template_id, "params": params }).to_string(),
             ),
         ];
         if let Some(media) = &msg.media {
@@ -89,6 +109,12 @@ impl GupshupProvider {
             message.insert("type".into(), json!(kind));
             message.insert(kind.into(), body);
             form.push(("message", serde_json::Value::Object(message).to_string()));
+        }
+        if !postbacks.is_empty() {
+            form.push((
+                "postbackTexts",
+                serde_json::Value::Array(postbacks).to_string(),
+            ));
         }
         form
     }

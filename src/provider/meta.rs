@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 use super::http::{attempt, short, with_retries, Attempt};
 use super::outcome::{classify, http_code, Failure, FailureClass};
 use super::retry::Backoff;
-use super::{last4, Provider, ProviderKind, SendOutcome, TemplateMessage};
+use super::{
+    last4, Button, Param, ParamValue, Provider, ProviderKind, SendOutcome, TemplateMessage,
+};
 use crate::secret::Secret;
 
 /// One Meta Cloud API sender (a phone number id).
@@ -71,7 +73,9 @@ impl MetaProvider {
     }
 }
 
-/// The Cloud API body for one template message.
+/// The Cloud API body for one template message: components `header` (media or text), `body`,
+/// then one `button` component per button with its `sub_type` and `index`, as the Cloud API's
+/// message reference shows them (developers.facebook.com/docs/whatsapp/cloud-api/reference/messages).
 pub fn request_body(msg: &TemplateMessage, name: &str, language: &str) -> Value {
     let mut components = Vec::new();
     if let Some(media) = &msg.media {
@@ -84,14 +88,31 @@ pub fn request_body(msg: &TemplateMessage, name: &str, language: &str) -> Value 
         parameter.insert("type".into(), json!(kind));
         parameter.insert(kind.into(), object);
         components.push(json!({ "type": "header", "parameters": [Value::Object(parameter)] }));
+    } else if !msg.header_params.is_empty() {
+        let parameters: Vec<Value> = msg.header_params.iter().map(parameter).collect();
+        components.push(json!({ "type": "header", "parameters": parameters }));
     }
     if !msg.params.is_empty() {
-        let parameters: Vec<Value> = msg
-            .params
-            .iter()
-            .map(|p| json!({ "type": "text", "text": p }))
-            .collect();
+        let parameters: Vec<Value> = msg.params.iter().map(parameter).collect();
         components.push(json!({ "type": "body", "parameters": parameters }));
+    }
+    for button in &msg.buttons {
+        // The reference writes the index as a string ("0").
+        let index = button.index().to_string();
+        components.push(match button {
+            Button::Url { text, .. } => json!({
+                "type": "button", "sub_type": "url", "index": index,
+                "parameters": [{ "type": "text", "text": text }],
+            }),
+            Button::QuickReply { payload, .. } => json!({
+                "type": "button", "sub_type": "quick_reply", "index": index,
+                "parameters": [{ "type": "payload", "payload": payload }],
+            }),
+            Button::CopyCode { code, .. } => json!({
+                "type": "button", "sub_type": "copy_code", "index": index,
+                "parameters": [{ "type": "coupon_code", "coupon_code": code }],
+            }),
+        });
     }
     let mut template = json!({ "name": name, "language": { "code": language } });
     if !components.is_empty() {
@@ -104,6 +125,29 @@ pub fn request_body(msg: &TemplateMessage, name: &str, language: &str) -> Value 
         "type": "template",
         "template": template,
     })
+}
+
+/// One header or body parameter; a named one carries `parameter_name`.
+fn parameter(p: &Param) -> Value {
+    let mut v = match &p.value {
+        ParamValue::Text(text) => json!({ "type": "text", "text": text }),
+        ParamValue::Currency {
+            code,
+            amount_1000,
+            fallback,
+        } => json!({
+            "type": "currency",
+            "currency": { "fallback_value": fallback, "code": code, "amount_1000": amount_1000 },
+        }),
+        ParamValue::DateTime { fallback } => json!({
+            "type": "date_time",
+            "date_time": { "fallback_value": fallback },
+        }),
+    };
+    if let Some(name) = &p.name {
+        v["parameter_name"] = json!(name);
+    }
+    v
 }
 
 /// Turns one Cloud API answer into an attempt result.
@@ -219,6 +263,8 @@ mod tests {
                 link: "https://example.com/a.png".into(),
                 filename: None,
             }),
+            header_params: vec![],
+            buttons: vec![],
         };
         let body = request_body(&msg, "promo", "pt_BR");
         assert_eq!(body["to"], "5585999990000");

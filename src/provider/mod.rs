@@ -18,16 +18,19 @@ use std::fmt;
 
 use crate::contact::E164;
 
+pub mod components;
 pub mod dryrun;
 pub mod golive;
 pub mod gupshup;
 pub mod meta;
 pub mod outcome;
 pub mod retry;
+pub mod template_catalog;
 pub mod tier_source;
 
 mod http;
 
+pub use components::{Button, Param, ParamValue};
 pub use dryrun::DryRunProvider;
 pub use gupshup::{GupshupConfig, GupshupProvider};
 pub use http::http_client;
@@ -77,10 +80,14 @@ pub trait Provider: Send + Sync + 'static {
 pub struct TemplateMessage {
     pub to: E164,
     pub template: TemplateRef,
-    /// Body parameters, in template order ({{1}}, {{2}}, ...).
-    pub params: Vec<String>,
+    /// Body parameters, in template order ({{1}}, {{2}}, ...) or named.
+    pub params: Vec<Param>,
     /// The header media of a media template.
     pub media: Option<Media>,
+    /// The parameters of a text header (at most one in Meta's templates).
+    pub header_params: Vec<Param>,
+    /// Button parameters, by the button's index in the template.
+    pub buttons: Vec<Button>,
 }
 
 /// Which template to send. Gupshup names templates by `id` (its UUID); Meta by `name` and

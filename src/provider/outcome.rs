@@ -207,9 +207,15 @@ const TABLE: &[(Scope, &str, FailureClass)] = &[
         "Invalid Destination",
         FailureClass::Undeliverable,
     ),
-    // 132000, 132001, 132012, Gupshup 1005, 4003: template params/name/format
+    // 131008 (required parameter missing), 132000 (parameter count), 132001 (template does not
+    // exist in this language), 132005 (hydrated text too long), 132007 (format character policy),
+    // 132012 (parameter format), Gupshup 1005, 4003: the template and the campaign file disagree,
+    // so every contact would fail the same way (Cloud API error codes reference).
+    (Scope::WhatsApp, "131008", FailureClass::TemplateInvalid),
     (Scope::WhatsApp, "132000", FailureClass::TemplateInvalid),
     (Scope::WhatsApp, "132001", FailureClass::TemplateInvalid),
+    (Scope::WhatsApp, "132005", FailureClass::TemplateInvalid),
+    (Scope::WhatsApp, "132007", FailureClass::TemplateInvalid),
     (Scope::WhatsApp, "132012", FailureClass::TemplateInvalid),
     (Scope::Gupshup, "1005", FailureClass::TemplateInvalid),
     (Scope::Gupshup, "4003", FailureClass::TemplateInvalid),
@@ -283,7 +289,10 @@ mod tests {
             (&["131048"], SpamBrake),
             (&["131050"], OptedOut),
             (&["131026"], Undeliverable),
-            (&["132000", "132001", "132012"], TemplateInvalid),
+            (
+                &["131008", "132000", "132001", "132005", "132007", "132012"],
+                TemplateInvalid,
+            ),
             (&["132015", "132016"], TemplatePaused),
             (&["131042", "131031", "368"], AccountProblem),
         ];

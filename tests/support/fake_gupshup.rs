@@ -107,6 +107,10 @@ pub struct RecordedSend {
     pub params: Vec<String>,
     /// The `message` field (media templates), parsed.
     pub message: Option<Value>,
+    /// The `template` field as sent (id and params), parsed.
+    pub template: Value,
+    /// The `postbackTexts` field (quick-reply payloads), parsed.
+    pub postback_texts: Option<Value>,
     pub message_id: String,
 }
 
@@ -544,6 +548,23 @@ fn parse(
         None => None,
         Some(m) => Some(serde_json::from_str(m).map_err(|_| "Invalid message".to_string())?),
     };
+    let postback_texts = match fields.get("postbackTexts") {
+        None => None,
+        Some(m) => {
+            let v: Value =
+                serde_json::from_str(m).map_err(|_| "Invalid postbackTexts".to_string())?;
+            let ok = v.as_array().is_some_and(|a| {
+                a.iter().all(|p| {
+                    p.get("index").is_some_and(Value::is_u64)
+                        && p.get("text").is_some_and(Value::is_string)
+                })
+            });
+            if !ok {
+                return Err("Invalid postbackTexts".into());
+            }
+            Some(v)
+        }
+    };
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if !digits(&source) {
         return Err("Invalid Source".into());
@@ -560,6 +581,8 @@ fn parse(
         template_id,
         params,
         message,
+        template,
+        postback_texts,
         message_id: format!("00000000-0000-4000-8000-{n:012x}"),
     })
 }

@@ -43,6 +43,8 @@ pub struct FakeMetaConfig {
     /// status webhooks' `recipient_id`), as Meta does for a number it knows under another
     /// spelling (Mexico's `52` -> `521`). A recipient not listed is its own id.
     pub wa_ids: std::collections::HashMap<String, String>,
+    /// What `GET /{waba_id}/message_templates?name=` lists (Meta's template objects).
+    pub templates: Vec<Value>,
 }
 
 impl Default for FakeMetaConfig {
@@ -55,6 +57,7 @@ impl Default for FakeMetaConfig {
             app_secret: "test-app-secret".into(),
             clock: Arc::new(SystemClock),
             wa_ids: std::collections::HashMap::new(),
+            templates: Vec::new(),
         }
     }
 }
@@ -91,6 +94,8 @@ pub struct RecordedSend {
     pub params: Vec<String>,
     /// The header component's first parameter (media), if any.
     pub header: Option<Value>,
+    /// The whole `template` object as sent, to compare with the documented shape.
+    pub template: Value,
     pub message_id: String,
 }
 
@@ -155,6 +160,10 @@ impl FakeMeta {
             .route(
                 &format!("/{API_VERSION}/{{phone_number_id}}/messages"),
                 post(send_message),
+            )
+            .route(
+                &format!("/{API_VERSION}/{{waba_id}}/message_templates"),
+                axum::routing::get(message_templates),
             )
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -311,6 +320,31 @@ fn status_error(status: u16) -> (u64, &'static str) {
     }
 }
 
+/// The business account's templates with the asked `name`, as `{"data": [...]}`.
+async fn message_templates(
+    State(inner): State<Arc<Inner>>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> axum::response::Response {
+    let expected = format!("Bearer {}", inner.cfg.access_token);
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": {"code": 190, "message": "Invalid OAuth access token"}})),
+        )
+            .into_response();
+    }
+    let name = q.get("name").cloned().unwrap_or_default();
+    let data: Vec<Value> = inner
+        .cfg
+        .templates
+        .iter()
+        .filter(|t| name.is_empty() || t.get("name").and_then(Value::as_str) == Some(name.as_str()))
+        .cloned()
+        .collect();
+    axum::Json(serde_json::json!({ "data": data })).into_response()
+}
+
 async fn send_message(
     State(inner): State<Arc<Inner>>,
     Path(phone_number_id): Path<String>,
@@ -445,16 +479,39 @@ fn parse(
                         .into_iter()
                         .flatten()
                     {
-                        let t = p
-                            .get("text")
-                            .and_then(Value::as_str)
-                            .filter(|_| p.get("type").and_then(Value::as_str) == Some("text"))
-                            .ok_or("(#100) Invalid body parameter")?;
+                        // Text, or a typed parameter with its fallback (the Cloud API's
+                        // parameter object); anything else is refused like Meta does.
+                        let t = match p.get("type").and_then(Value::as_str) {
+                            Some("text") => p.get("text"),
+                            Some("currency") => p.pointer("/currency/fallback_value"),
+                            Some("date_time") => p.pointer("/date_time/fallback_value"),
+                            _ => None,
+                        }
+                        .and_then(Value::as_str)
+                        .ok_or("(#100) Invalid body parameter")?;
                         params.push(t.to_string());
                     }
                 }
                 Some("header") => {
                     header = c.pointer("/parameters/0").cloned();
+                }
+                Some("button") => {
+                    let want = match c.get("sub_type").and_then(Value::as_str) {
+                        Some("url") => "text",
+                        Some("quick_reply") => "payload",
+                        Some("copy_code") => "coupon_code",
+                        _ => return Err("(#100) Invalid button sub_type".into()),
+                    };
+                    let index_ok = c
+                        .get("index")
+                        .and_then(Value::as_str)
+                        .is_some_and(|i| i.parse::<u8>().is_ok());
+                    let p = c.pointer("/parameters/0");
+                    let typed = p.and_then(|p| p.get("type")).and_then(Value::as_str);
+                    let value = p.and_then(|p| p.get(want)).and_then(Value::as_str);
+                    if !index_ok || typed != Some(want) || value.is_none_or(str::is_empty) {
+                        return Err("(#131008) Required parameter is missing".into());
+                    }
                 }
                 _ => return Err("(#100) Invalid component type".into()),
             }
@@ -469,6 +526,7 @@ fn parse(
         language,
         params,
         header,
+        template: body.get("template").cloned().unwrap_or(Value::Null),
         message_id: format!("wamid.FAKE{n:016X}"),
     })
 }
