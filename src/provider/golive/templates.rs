@@ -1,6 +1,8 @@
 //! Templates: every campaign's template exists at the provider, is approved and takes the
-//! campaign's parameters. That read is the template pre-flight of issue #18, built elsewhere;
-//! until it is wired here this item says so, and never claims the templates are fine.
+//! campaign's parameters. That read is the template pre-flight of issue #18
+//! (`provider/template_catalog.rs`), which `tierpace check` runs per campaign for Meta senders
+//! with a `waba_id`; it is not yet called from here, so this item says where to look and never
+//! claims the templates are fine.
 use super::GoLiveItem;
 use crate::config::SenderConfig;
 
@@ -10,6 +12,6 @@ pub fn check(id: &str, _sc: &SenderConfig) -> GoLiveItem {
     GoLiveItem::unknown(
         id,
         "templates",
-        "template pre-flight not available on this build",
+        "not checked here: `tierpace check` verifies each campaign's template for Meta senders with a waba_id (Gupshup templates are not verified yet)",
     )
 }
