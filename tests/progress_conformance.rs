@@ -11,6 +11,7 @@ use tierpace::dispatch::progress::{
 };
 use tierpace::dispatch::progress_memory::MemoryProgress;
 use tierpace::dispatch::progress_redis::RedisProgress;
+use tierpace::policy::profile::from_millis;
 
 async fn redis_store(prefix: &str) -> Arc<dyn ProgressStore> {
     let server = support::redis_server::RedisServer::shared();
@@ -298,13 +299,21 @@ conformance!(cursor_and_controls_and_message_index_persist, |s: Arc<
             paused: true,
             cancelled: false,
             audience_changed: true,
-            pause_reason: None,
+            pause_reason: Some("template error 132001: no such template".into()),
+            operator_at: Some(from_millis(1_767_225_600_123)),
         },
     )
     .await
     .unwrap();
-    assert!(s.control("bf").await.unwrap().paused);
-    assert!(s.control("bf").await.unwrap().audience_changed);
+    let control = s.control("bf").await.unwrap();
+    assert!(control.paused);
+    assert!(control.audience_changed);
+    // What status and the replay guard read back, to the millisecond.
+    assert_eq!(
+        control.pause_reason.as_deref(),
+        Some("template error 132001: no such template")
+    );
+    assert_eq!(control.operator_at, Some(from_millis(1_767_225_600_123)));
     s.index_message("gs-1", &run, "c1").await.unwrap();
     assert_eq!(
         s.lookup_message("gs-1").await.unwrap(),

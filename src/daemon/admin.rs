@@ -272,6 +272,9 @@ impl AdminOps for Admin {
         let snap = self.find_campaign(id)?;
         let p = &self.0.progress;
         let mut ctl = p.control(id).await.map_err(unavailable)?;
+        if action != CampaignAction::RetryFailed {
+            ctl.operator_at = Some(self.0.clock.now());
+        }
         match action {
             CampaignAction::Pause => {
                 ctl.paused = true;

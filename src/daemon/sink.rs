@@ -512,6 +512,7 @@ impl EventSink for Sink {
                 if !matches!(status.as_str(), "paused" | "disabled") {
                     return Ok(EventOutcome::Applied);
                 }
+                let mut stale = false;
                 let campaigns = s.campaigns.read().map(|c| c.clone()).unwrap_or_default();
                 for c in campaigns {
                     let hit = match &c.template.template {
@@ -524,6 +525,13 @@ impl EventSink for Sink {
                     };
                     if hit {
                         let ctl = s.progress.control(&c.id).await.map_err(|e| e.to_string())?;
+                        // A pause dated before the operator's last word (a replay, or a late
+                        // delivery of an event the operator already answered) changes nothing.
+                        if is_stale(ctl.operator_at, at, s.clock.now()) {
+                            tracing::warn!(campaign = %c.id, status, "template event older than the operator's last action: ignored");
+                            stale = true;
+                            continue;
+                        }
                         s.progress
                             .set_control(
                                 &c.id,
@@ -540,7 +548,11 @@ impl EventSink for Sink {
                         tracing::warn!(campaign = %c.id, status, "template paused or disabled: campaign paused");
                     }
                 }
-                Ok(EventOutcome::Applied)
+                Ok(if stale {
+                    EventOutcome::Stale
+                } else {
+                    EventOutcome::Applied
+                })
             }
         }
     }

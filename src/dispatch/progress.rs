@@ -250,6 +250,9 @@ pub struct Control {
     /// Why the provider paused it (a template error, with the provider's message); `None`
     /// when an operator paused it.
     pub pause_reason: Option<String>,
+    /// When an operator last paused, resumed or cancelled it: a provider event dated before
+    /// this (a replayed template pause) changes nothing (issue #22).
+    pub operator_at: Option<DateTime<Utc>>,
 }
 
 /// The run's progress summary.

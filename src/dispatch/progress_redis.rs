@@ -388,17 +388,19 @@ where
     async fn control(&self, campaign: &str) -> Result<Control, ProgressError> {
         let mut conn = self.conn.clone();
         #[allow(clippy::type_complexity)]
-        let (paused, cancelled, changed, reason): (
+        let (paused, cancelled, changed, reason, operator_at): (
             Option<String>,
             Option<String>,
             Option<String>,
             Option<String>,
+            Option<i64>,
         ) = redis::cmd("HMGET")
             .arg(self.control_key(campaign))
             .arg("paused")
             .arg("cancelled")
             .arg("audience_changed")
             .arg("pause_reason")
+            .arg("operator_at")
             .query_async(&mut conn)
             .await
             .map_err(|e| map_err(e, &RunId(campaign.into())))?;
@@ -407,6 +409,9 @@ where
             cancelled: cancelled.as_deref() == Some("1"),
             audience_changed: changed.as_deref() == Some("1"),
             pause_reason: reason.filter(|r| !r.is_empty()),
+            operator_at: operator_at
+                .filter(|ms| *ms > 0)
+                .map(crate::policy::profile::from_millis),
         })
     }
 
@@ -423,6 +428,12 @@ where
             .arg(flag(control.audience_changed))
             .arg("pause_reason")
             .arg(control.pause_reason.as_deref().unwrap_or(""))
+            .arg("operator_at")
+            .arg(
+                control
+                    .operator_at
+                    .map_or(0, crate::policy::profile::to_millis),
+            )
             .query_async(&mut conn)
             .await
             .map_err(|e| map_err(e, &RunId(campaign.into())))?;
