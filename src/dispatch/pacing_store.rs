@@ -200,6 +200,35 @@ where
     fn template_key(&self, template: &str) -> String {
         format!("{}:{{tpl:{template}}}:sends", self.prefix)
     }
+
+    /// Adds `n` to a day's counter and returns the total; the key lives three days, so a
+    /// counter outlives its local day in every time zone and then goes.
+    async fn add_to_day(&self, key: String, n: u64) -> Result<u64, PacingStoreError> {
+        let mut conn = self.conn.clone();
+        let (total, _): (u64, i64) = redis::pipe()
+            .atomic()
+            .cmd("INCRBY")
+            .arg(&key)
+            .arg(n)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(3 * 86_400)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(total)
+    }
+
+    /// A counter's value, 0 when it is not there.
+    async fn counter(&self, key: String) -> Result<u64, PacingStoreError> {
+        let mut conn = self.conn.clone();
+        let v: Option<u64> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(v.unwrap_or(0))
+    }
 }
 
 fn unavailable(e: redis::RedisError) -> PacingStoreError {
@@ -254,30 +283,11 @@ where
         day: NaiveDate,
         n: u64,
     ) -> Result<u64, PacingStoreError> {
-        let key = self.sends_key(campaign, day);
-        let mut conn = self.conn.clone();
-        let (total, _): (u64, i64) = redis::pipe()
-            .atomic()
-            .cmd("INCRBY")
-            .arg(&key)
-            .arg(n)
-            .cmd("EXPIRE")
-            .arg(&key)
-            .arg(3 * 86_400)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(total)
+        self.add_to_day(self.sends_key(campaign, day), n).await
     }
 
     async fn sends_on(&self, campaign: &str, day: NaiveDate) -> Result<u64, PacingStoreError> {
-        let mut conn = self.conn.clone();
-        let v: Option<u64> = redis::cmd("GET")
-            .arg(self.sends_key(campaign, day))
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(v.unwrap_or(0))
+        self.counter(self.sends_key(campaign, day)).await
     }
 
     async fn add_template_sends(&self, template: &str, n: u64) -> Result<u64, PacingStoreError> {
@@ -291,13 +301,7 @@ where
     }
 
     async fn template_sends(&self, template: &str) -> Result<u64, PacingStoreError> {
-        let mut conn = self.conn.clone();
-        let v: Option<u64> = redis::cmd("GET")
-            .arg(self.template_key(template))
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(v.unwrap_or(0))
+        self.counter(self.template_key(template)).await
     }
 
     async fn add_sender_uniques(
@@ -306,20 +310,7 @@ where
         day: NaiveDate,
         n: u64,
     ) -> Result<u64, PacingStoreError> {
-        let key = self.uniques_key(sender, day);
-        let mut conn = self.conn.clone();
-        let (total, _): (u64, i64) = redis::pipe()
-            .atomic()
-            .cmd("INCRBY")
-            .arg(&key)
-            .arg(n)
-            .cmd("EXPIRE")
-            .arg(&key)
-            .arg(3 * 86_400)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(total)
+        self.add_to_day(self.uniques_key(sender, day), n).await
     }
 
     async fn sender_uniques_on(
@@ -327,12 +318,6 @@ where
         sender: &str,
         day: NaiveDate,
     ) -> Result<u64, PacingStoreError> {
-        let mut conn = self.conn.clone();
-        let v: Option<u64> = redis::cmd("GET")
-            .arg(self.uniques_key(sender, day))
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(v.unwrap_or(0))
+        self.counter(self.uniques_key(sender, day)).await
     }
 }
