@@ -383,9 +383,23 @@ impl Dispatcher {
                 }
                 // The pacer already took these from the sender's throughput cap and the
                 // timeline's room; each gets its own start on the timeline.
-                let n = (grant as usize).min(self.free_slots(lookahead));
+                let mut n = (grant as usize).min(self.free_slots(lookahead));
+                // Only starts the timeline can give before the campaign's calendar closes: a
+                // send is never reserved for after closing time (DESIGN.md §2, guarantee 2).
+                if let Some(close) = self
+                    .runners
+                    .get(&id)
+                    .and_then(|r| r.live.calendar.next_close(now))
+                {
+                    let before = self
+                        .timeline
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .room(now, close - now - chrono::Duration::nanoseconds(1));
+                    n = n.min(usize::try_from(before).unwrap_or(usize::MAX));
+                }
                 if n == 0 {
-                    break;
+                    continue;
                 }
                 if let Err(e) = self.dispatch_batch(&id, n, now).await {
                     tracing::warn!(campaign = %id, error = %e, "batch not dispatched; will retry");
@@ -907,6 +921,7 @@ impl Dispatcher {
                     .unwrap_or_else(|e| e.into_inner())
                     .reserve(deps.clock.now()),
                 timeline: self.timeline.clone(),
+                not_after: r.live.calendar.next_close(now),
                 msg,
                 group: deps.group.clone(),
                 sender: controls.clone(),

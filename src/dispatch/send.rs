@@ -38,6 +38,9 @@ pub(super) struct SendJob {
     pub(super) start_at: DateTime<Utc>,
     /// The sender's timeline, for the actual start.
     pub(super) timeline: Arc<std::sync::Mutex<super::timeline::SendTimeline>>,
+    /// When the campaign's calendar closes: a send whose start comes at or after it is not
+    /// made (never outside business hours) and its contact goes back to pending.
+    pub(super) not_after: Option<DateTime<Utc>>,
     pub(super) msg: TemplateMessage,
     pub(super) group: LimitGroup,
     pub(super) sender: SenderControls,
@@ -52,6 +55,34 @@ pub(super) struct SendJob {
 }
 
 impl SendJob {
+    /// The calendar closed while this send waited for its start (a stalled process): nothing is
+    /// sent; the ledger slot is given back and the contact returns to pending, to go in the next
+    /// open window.
+    async fn put_back(self) -> Finished {
+        tracing::info!(campaign = %self.campaign, contact = %self.key,
+            "calendar closed before the send could start: back to pending");
+        if self.counted {
+            if let Err(e) = self
+                .ledger
+                .release(&self.group, self.key, self.admitted_at)
+                .await
+            {
+                tracing::warn!(error = %e, "ledger slot not released");
+            }
+        }
+        if let Err(e) = self
+            .progress
+            .requeue(&self.run, std::slice::from_ref(&self.field), true)
+            .await
+        {
+            tracing::warn!(campaign = %self.campaign, error = %e, "contact not put back; it stays in flight");
+        }
+        Finished {
+            campaign: self.campaign,
+            latency: None,
+        }
+    }
+
     pub(super) async fn run(self) -> Finished {
         crate::clock::sleep_until(self.clock.as_ref(), self.start_at).await;
         // Woken late with others (a busy machine)? Still one spacing after the previous start.
@@ -61,6 +92,9 @@ impl SendJob {
             .unwrap_or_else(|e| e.into_inner())
             .start(self.clock.now());
         crate::clock::sleep_until(self.clock.as_ref(), at).await;
+        if self.not_after.is_some_and(|close| at >= close) {
+            return self.put_back().await;
+        }
         let started = std::time::Instant::now();
         let outcome = self.provider.send(&self.msg).await;
         let latency = started.elapsed();
