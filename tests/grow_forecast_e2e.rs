@@ -103,7 +103,12 @@ async fn the_daemon_climbs_two_rungs_when_the_forecast_says() {
             loop {
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 let now = clock.now();
-                if now.hour() >= 8 && now.hour() < 10 {
+                // Slow down over the last seconds before closing, so sends reserved just
+                // before 10:00 start before it rather than being put back for the next day.
+                let closing = now.hour() == 9 && now.minute() == 59 && now.second() >= 50;
+                if closing {
+                    clock.advance(chrono::Duration::milliseconds(20));
+                } else if now.hour() >= 8 && now.hour() < 10 {
                     clock.advance(chrono::Duration::milliseconds(OPEN_STEP_MS));
                 } else {
                     let opening = (now + chrono::Duration::minutes(1))
