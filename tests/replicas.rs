@@ -38,7 +38,11 @@ impl Replica {
         let child = Command::new(env!("CARGO_BIN_EXE_tierpace"))
             .args(["run", "--config"])
             .arg(&named)
-            .env("RUST_LOG", "warn")
+            // TIERPACE_REPLICA_LOG=filter turns on more (e.g. `warn,tierpace::pace=debug`).
+            .env(
+                "RUST_LOG",
+                std::env::var("TIERPACE_REPLICA_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
@@ -499,6 +503,23 @@ fn longest_gap(times: &[std::time::SystemTime]) -> Duration {
         .unwrap_or_default()
 }
 
+/// Where the time between arrivals went: (gaps longer than `spacing` x 1.2, their time over
+/// `spacing` in total, excluding the longest gap) for a sender paced `spacing` apart.
+fn slow_gaps(times: &[std::time::SystemTime], spacing: Duration) -> (usize, Duration) {
+    let mut gaps: Vec<Duration> = times
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).unwrap_or_default())
+        .collect();
+    gaps.sort();
+    gaps.pop();
+    let slow: Vec<Duration> = gaps
+        .into_iter()
+        .filter(|g| *g > spacing.mul_f64(1.2))
+        .collect();
+    let over = slow.iter().map(|g| g.saturating_sub(spacing)).sum();
+    (slow.len(), over)
+}
+
 /// Three replicas; the campaigns are dropped in once every replica agrees who sends for each
 /// sender; the replica sending for `victim_sender` is killed with SIGKILL after `kill_after`
 /// of its sends. Checks the cap in every second, the average, no duplicate, every contact.
@@ -551,7 +572,7 @@ fn run_fleet(
 
     let ids: Vec<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
     let mut finals: Vec<CampaignStatus> = Vec::new();
-    let done = wait_until(120, || {
+    let done = wait_until(240, || {
         finals = ids
             .iter()
             .filter_map(|id| {
@@ -567,6 +588,11 @@ fn run_fleet(
     assert!(done, "{finals:?}\n{}", logs(&replicas));
     for r in replicas.iter_mut() {
         r.terminate();
+    }
+    if let Ok(keep) = std::env::var("TIERPACE_REPLICA_KEEP_LOGS") {
+        for r in &replicas {
+            let _ = std::fs::copy(&r.log, Path::new(&keep).join(format!("{}.log", r.name)));
+        }
     }
 
     assert_no_destination_twice(&fake);
@@ -600,8 +626,11 @@ fn run_fleet(
         let times = arrivals(&fake, s.source);
         let peak = fake.max_sends_in_any_second(s.source);
         let avg = average_rate(&times);
+        let spacing = Duration::from_millis(1025) / s.max_mps;
+        let (slow, over) = slow_gaps(&times, spacing);
         report.push(format!(
-            "{}: {} sends, at most {peak} in any second (cap {}), {avg:.2}/s on average, longest pause {:?}",
+            "{}: {} sends, at most {peak} in any second (cap {}), {avg:.2}/s on average, longest pause {:?}, \
+             {slow} other gaps over 1.2 spacings ({over:?} over the spacing in total)",
             s.id,
             times.len(),
             s.max_mps,
@@ -626,13 +655,11 @@ fn run_fleet(
             s.id,
             s.max_mps
         );
-        // Issue #19 asks for 95 % of the cap over the run. The debug build on a loaded machine
-        // ticks every ~200 ms while six campaigns send (each batch is several Redis round
-        // trips), so a freed second is used up to a tick late: 7 to 8/s measured. This bound
-        // catches a sender left idle after the kill, not the last few percent (docs/replicas.md).
+        // Issue #19: at least 95 % of the cap on average over the run, the takeover included
+        // (the steady rate is `max_mps / 1.025` with the 25 ms guard).
         assert!(
-            avg >= 0.6 * f64::from(s.max_mps),
-            "{}: {avg:.2}/s on average is under 60 % of max_mps {}; {}",
+            avg >= 0.95 * f64::from(s.max_mps),
+            "{}: {avg:.2}/s on average is under 95 % of max_mps {}; {}",
             s.id,
             s.max_mps,
             report.join("; ")
@@ -648,12 +675,13 @@ fn three_replicas_six_campaigns_one_sender_keep_one_pace_through_a_kill() {
         source: "5585999990000",
         max_mps: 10,
     }];
-    // 480 contacts at 10/s: about 48 s, so the ~2 s takeover gap leaves the average over 9.5/s.
+    // 960 contacts at 10/s: about 98 s, long enough that the takeover's pause (about a second)
+    // and the start are a small part of the average.
     let campaigns: Vec<FleetCampaign> = (0..6)
         .map(|i| FleetCampaign {
             id: format!("c{i}"),
             sender: "sac",
-            contacts: 80,
+            contacts: 160,
             first: i * 1000,
         })
         .collect();
@@ -674,19 +702,19 @@ fn three_replicas_two_senders_at_different_caps_keep_each_pace_through_a_kill() 
             max_mps: 5,
         },
     ];
-    // About 44 s each: 3 x 150 at 10/s and 3 x 75 at 5/s.
+    // About 92 s each: 3 x 300 at 10/s and 3 x 150 at 5/s.
     let mut campaigns = Vec::new();
     for i in 0..3 {
         campaigns.push(FleetCampaign {
             id: format!("s{i}"),
             sender: "sac",
-            contacts: 150,
+            contacts: 300,
             first: i * 1000,
         });
         campaigns.push(FleetCampaign {
             id: format!("v{i}"),
             sender: "vendas",
-            contacts: 75,
+            contacts: 150,
             first: (i + 3) * 1000,
         });
     }
