@@ -134,12 +134,13 @@ impl SendTimeline {
     }
 
     /// Send `ticket` left at `at` (its request was handed to the connection), which may be
-    /// later than its start when the process stalled in between. Lateness up to the arrival
-    /// guard is what the spacing covers; beyond it the sends after it move: each comes no
-    /// sooner than one spacing per ticket after `at` less the guard. So a stall never bunches
-    /// arrivals over the cap (issue #15): a late send shifts the rest, and nothing catches up.
+    /// later than its start when the process stalled in between. The sends after it move by
+    /// its lateness less a quarter of the arrival guard: each comes no sooner than one spacing
+    /// per ticket after `at` less that. So a stall never bunches departures (issue #15: a late
+    /// send shifts the rest, nothing catches up), and three quarters of the guard stay for the
+    /// way from departure to arrival, which the process cannot see.
     pub fn departed(&mut self, ticket: u64, at: DateTime<Utc>) {
-        let bound = at - Duration::nanoseconds(self.guard_ns) - self.spacings(ticket);
+        let bound = at - Duration::nanoseconds(self.guard_ns / 4) - self.spacings(ticket);
         self.raise_origin(bound);
     }
 
@@ -224,12 +225,13 @@ mod tests {
         let a = t.start(t0());
         let b = t.start(t0());
         assert_eq!(b.at, t0() + sp);
-        // `a` stalled 80 ms after its start: 55 ms beyond the guard.
+        // `a` stalled 80 ms after its start: the rest move by 80 ms less a quarter of the guard.
         t.departed(a.ticket, t0() + Duration::milliseconds(80));
+        assert_eq!(t.confirm(b.ticket, b.at), b.at + Duration::microseconds(73_750));
         let c = t.start(t0());
-        assert_eq!(c.at, t0() + Duration::milliseconds(55) + sp * 2);
-        // Lateness within the guard moves nothing.
-        t.departed(c.ticket, c.at + Duration::milliseconds(20));
+        assert_eq!(c.at, t0() + Duration::microseconds(73_750) + sp * 2);
+        // Lateness within a quarter of the guard moves nothing.
+        t.departed(c.ticket, c.at + Duration::milliseconds(6));
         assert_eq!(t.start(t0()).at, c.at + sp);
     }
 
