@@ -10,7 +10,9 @@ use serde_json::json;
 use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig, FakePartnerApp};
 use support::fake_meta::{FakeMeta, FakeMetaConfig, FakePhone};
 use tierpace::config::SenderConfig;
-use tierpace::provider::golive::{self, GoLiveContext, GoLiveItem, ItemStatus};
+use tierpace::http::self_proof::SelfProofKey;
+use tierpace::provider::golive::{self, GoLiveContext, GoLiveItem, ItemStatus, SelfProofCheck};
+use tierpace::provider::template_preflight::{TemplateCatalog, DEFAULT_TTL};
 
 const PUBLIC: &str = "https://tp.example.com";
 const SOURCE: &str = "15550100";
@@ -21,6 +23,9 @@ fn ctx(public_url: Option<&str>) -> GoLiveContext {
         http: tierpace::provider::http_client(Duration::from_secs(2)).unwrap(),
         min_balance: 10.0,
         price_per_message: Some(0.01),
+        campaigns: Vec::new(),
+        templates: std::sync::Arc::new(TemplateCatalog::new(DEFAULT_TTL).unwrap()),
+        self_proof: SelfProofCheck::Key(SelfProofKey::random()),
     }
 }
 
@@ -126,14 +131,9 @@ async fn a_live_gupshup_app_passes_every_item_it_can_read() {
         ItemStatus::Ok { detail } => assert!(detail.contains("about 1 days"), "{detail}"),
         _ => unreachable!(),
     }
-    // No documented read of the opt-in setting; templates wait for issue #18.
+    // No documented read of the opt-in setting; no campaign, so no template to verify.
     assert!(is_unknown(item(&items, "opt_in")));
-    assert_eq!(
-        item(&items, "templates"),
-        &ItemStatus::Unknown {
-            why: "not checked here: `tierpace check` verifies each campaign's template for Meta senders with a waba_id (Gupshup templates are not verified yet)".into()
-        }
-    );
+    assert!(is_ok(item(&items, "templates")), "{items:?}");
     assert_eq!(golive::exit_code(&items), 2);
     assert_nothing_sent(&fake);
 }
@@ -287,17 +287,59 @@ async fn meta_wrong_token_wrong_id_not_connected_and_callback_elsewhere_fail() {
     assert!(fake.sends().is_empty());
 }
 
-#[tokio::test]
-async fn the_public_url_self_call_needs_the_daemon_to_answer_there() {
-    // Something answering tierpace's /healthz on loopback stands for the proxied daemon.
+/// Serves `/healthz` on loopback as a daemon with `key` would (`None`: a server that answers a
+/// plain `ok`, as any health endpoint does); returns its URL.
+async fn healthz_server(key: Option<SelfProofKey>) -> String {
+    use std::collections::HashMap;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok\n" }));
+    let app = axum::Router::new().route(
+        "/healthz",
+        axum::routing::get(
+            move |axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>| {
+                let key = key.clone();
+                async move {
+                    match (key, q.get("nonce")) {
+                        (Some(k), Some(n)) => format!("ok tierpace-proof={}\n", k.prove(n)),
+                        _ => "ok\n".to_string(),
+                    }
+                }
+            },
+        ),
+    );
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let ok = golive::self_call::check(&ctx(Some(&url))).await;
+    url
+}
+
+#[tokio::test]
+async fn the_public_url_self_call_must_reach_this_daemon() {
+    let mine = SelfProofKey::random();
+    let mut c = ctx(Some(&healthz_server(Some(mine.clone())).await));
+    c.self_proof = SelfProofCheck::Key(mine.clone());
+    let ok = golive::self_call::check(&c).await;
     assert!(is_ok(&ok.status), "{ok:?}");
+
+    // Another tierpace (another key) answering at the public URL: failed.
+    c.public_url = Some(healthz_server(Some(SelfProofKey::random())).await);
+    let other = golive::self_call::check(&c).await;
+    assert!(failed_why(&other.status).contains("another tierpace daemon"), "{other:?}");
+    // Any other server answering a plain ok: failed.
+    c.public_url = Some(healthz_server(None).await);
+    let plain = golive::self_call::check(&c).await;
+    assert!(failed_why(&plain.status).contains("without tierpace's proof"), "{plain:?}");
+
+    // `check --online` compares with the daemon at http.listen.
+    let listen: std::net::SocketAddr = healthz_server(Some(mine.clone())).await
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let mut cli = ctx(Some(&healthz_server(Some(mine)).await));
+    cli.self_proof = SelfProofCheck::Listen(listen);
+    assert!(is_ok(&golive::self_call::check(&cli).await.status));
+    cli.public_url = Some(healthz_server(Some(SelfProofKey::random())).await);
+    assert!(golive::self_call::check(&cli).await.is_failed());
 
     let down = format!("http://127.0.0.1:{}", closed_port().await);
     let failed = golive::self_call::check(&ctx(Some(&down))).await;
@@ -404,7 +446,12 @@ fn check_online_prints_json_and_exits_by_the_worst_item() {
     let find = |name: &str| items.iter().find(|i| i["item"] == name).unwrap().clone();
     assert_eq!(find("public_url")["status"], "failed");
     assert_eq!(find("network")["status"], "ok");
+    // The scenario's campaign is on a Gupshup sender without Partner API keys: not verified.
     assert_eq!(find("templates")["status"], "unknown");
+    assert!(find("templates")["why"]
+        .as_str()
+        .unwrap()
+        .contains("partner_app_id_env"));
     assert!(v["callback_sources"][0]
         .as_str()
         .unwrap()
