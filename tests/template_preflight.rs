@@ -364,7 +364,7 @@ async fn the_daemon_refuses_only_the_campaign_whose_template_does_not_fit() {
                 list.iter().any(|c| c["id"] == "bf2" && c["state"] == "refused")
                     && list
                         .iter()
-                        .any(|c| c["id"] == "bf" && c["state"] == "finished")
+                        .any(|c| c["id"] == "bf" && c["state"] == "completed")
             }
         },
         30,
@@ -433,7 +433,7 @@ async fn an_unverified_template_runs_and_status_says_so() {
             async move {
                 campaigns(&client, &list_url).await.iter().any(|c| {
                     c["id"] == "bf"
-                        && c["state"] == "finished"
+                        && c["state"] == "completed"
                         && c["template_check"]
                             .as_str()
                             .is_some_and(|w| w.contains("partner_app_id_env"))
