@@ -324,14 +324,21 @@ async fn the_public_url_self_call_must_reach_this_daemon() {
     // Another tierpace (another key) answering at the public URL: failed.
     c.public_url = Some(healthz_server(Some(SelfProofKey::random())).await);
     let other = golive::self_call::check(&c).await;
-    assert!(failed_why(&other.status).contains("another tierpace daemon"), "{other:?}");
+    assert!(
+        failed_why(&other.status).contains("another tierpace daemon"),
+        "{other:?}"
+    );
     // Any other server answering a plain ok: failed.
     c.public_url = Some(healthz_server(None).await);
     let plain = golive::self_call::check(&c).await;
-    assert!(failed_why(&plain.status).contains("without tierpace's proof"), "{plain:?}");
+    assert!(
+        failed_why(&plain.status).contains("without tierpace's proof"),
+        "{plain:?}"
+    );
 
     // `check --online` compares with the daemon at http.listen.
-    let listen: std::net::SocketAddr = healthz_server(Some(mine.clone())).await
+    let listen: std::net::SocketAddr = healthz_server(Some(mine.clone()))
+        .await
         .trim_start_matches("http://")
         .parse()
         .unwrap();
@@ -463,17 +470,18 @@ fn check_online_prints_json_and_exits_by_the_worst_item() {
 fn campaign(dir: &std::path::Path, name: &str, id: &str) -> tierpace::campaign::file::Campaign {
     use std::collections::{BTreeMap, BTreeSet};
     use tierpace::campaign::file::CampaignContext;
-    std::fs::write(dir.join("a.csv"), "name,phone,opt_in\nAna,85999990001,sim\n").unwrap();
+    std::fs::write(
+        dir.join("a.csv"),
+        "name,phone,opt_in\nAna,85999990001,sim\n",
+    )
+    .unwrap();
     let text = format!("sender = \"sac\"\n[template]\nid = \"{id}\"\ncategory = \"marketing\"\nbody = [\"{{{{name}}}}\"]\n[audience]\nfile = \"a.csv\"\n[schedule]\ncalendar = \"always\"\n");
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, &text).unwrap();
     let ctx = CampaignContext {
         senders: BTreeSet::from(["sac".to_string()]),
         calendars: BTreeSet::from(["always".to_string()]),
-        providers: BTreeMap::from([(
-            "sac".to_string(),
-            tierpace::provider::ProviderKind::Gupshup,
-        )]),
+        providers: BTreeMap::from([("sac".to_string(), tierpace::provider::ProviderKind::Gupshup)]),
     };
     tierpace::campaign::validate::parse_campaign(&path, &text, &ctx).unwrap()
 }
@@ -500,7 +508,15 @@ fn app_with_templates() -> FakePartnerApp {
     );
     paused["reason"] = json!("Low quality");
     app.templates = json!([
-        gupshup_template(FITS, "oferta", "APPROVED", "MARKETING", "TEXT", "Olá {{1}}", json!([])),
+        gupshup_template(
+            FITS,
+            "oferta",
+            "APPROVED",
+            "MARKETING",
+            "TEXT",
+            "Olá {{1}}",
+            json!([])
+        ),
         paused
     ]);
     app
@@ -521,7 +537,10 @@ async fn the_templates_item_is_the_pre_flight_one_line_per_campaign() {
     let templates: Vec<&GoLiveItem> = items.iter().filter(|i| i.item == "templates").collect();
     assert_eq!(templates.len(), 2, "{items:?}");
     match &templates[0].status {
-        ItemStatus::Ok { detail } => assert!(detail.starts_with("campaign ok: template `oferta`"), "{detail}"),
+        ItemStatus::Ok { detail } => assert!(
+            detail.starts_with("campaign ok: template `oferta`"),
+            "{detail}"
+        ),
         other => panic!("{other:?}"),
     }
     match &templates[1].status {
@@ -537,10 +556,9 @@ async fn the_templates_item_is_the_pre_flight_one_line_per_campaign() {
     let mut sc = sc.clone();
     sc.partner_token_env = None;
     let items = golive::check_sender("sac", &sc, &c).await;
-    assert!(items
-        .iter()
-        .filter(|i| i.item == "templates")
-        .all(|i| matches!(&i.status, ItemStatus::Unknown { why } if why.contains("partner_token_env"))));
+    assert!(items.iter().filter(|i| i.item == "templates").all(
+        |i| matches!(&i.status, ItemStatus::Unknown { why } if why.contains("partner_token_env"))
+    ));
     assert_nothing_sent(&fake);
 }
 
@@ -601,7 +619,11 @@ async fn the_daemon_reruns_the_checklist_on_reload() {
     let failed = support::daemon::eventually(
         || {
             let w = warnings(client.clone(), readyz.clone());
-            async move { w.await.iter().any(|w| w.contains("templates: campaign paused")) }
+            async move {
+                w.await
+                    .iter()
+                    .any(|w| w.contains("templates: campaign paused"))
+            }
         },
         20,
     )
@@ -618,7 +640,11 @@ async fn the_daemon_reruns_the_checklist_on_reload() {
         20,
     )
     .await;
-    assert!(cleared, "{:?}", warnings(client.clone(), readyz.clone()).await);
+    assert!(
+        cleared,
+        "{:?}",
+        warnings(client.clone(), readyz.clone()).await
+    );
     token.cancel();
     let _ = task.await;
     assert_nothing_sent(&fake);

@@ -270,7 +270,8 @@ async fn each_gupshup_mismatch_is_an_error_at_the_files_line() {
     }
 
     // Missing: the app has no template with this id.
-    let (text, code) = gs_check_on(&fake, gs_template("6f1c2a3b-0000-4000-8000-0000000000ff")).await;
+    let (text, code) =
+        gs_check_on(&fake, gs_template("6f1c2a3b-0000-4000-8000-0000000000ff")).await;
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("bf.toml:3: template.id: template 6f1c2a3b-0000-4000-8000-0000000000ff does not exist in Gupshup app app-1"), "{text}");
     assert_eq!(fake.requests(), 0, "check sent a message");
@@ -287,7 +288,10 @@ async fn an_unreachable_partner_api_is_a_note_not_an_error() {
         .await
         .unwrap();
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("note: campaign bf: cannot reach the provider"), "{text}");
+    assert!(
+        text.contains("note: campaign bf: cannot reach the provider"),
+        "{text}"
+    );
 }
 
 /// Writes a second campaign `name` beside the scenario's `bf` naming template `id`.
@@ -361,7 +365,8 @@ async fn the_daemon_refuses_only_the_campaign_whose_template_does_not_fit() {
             let (client, list_url) = (client.clone(), list_url.clone());
             async move {
                 let list = campaigns(&client, &list_url).await;
-                list.iter().any(|c| c["id"] == "bf2" && c["state"] == "refused")
+                list.iter()
+                    .any(|c| c["id"] == "bf2" && c["state"] == "refused")
                     && list
                         .iter()
                         .any(|c| c["id"] == "bf" && c["state"] == "completed")

@@ -30,7 +30,10 @@ pub fn check_templates(loaded: &LoadedConfig, campaigns: &[Campaign], failed: &m
             Verdict::NotVerified(why) => out.push_str(&format!("note: campaign {id}: {why}\n")),
             Verdict::Mismatch(m) => {
                 *failed = true;
-                let shown = c.file.strip_prefix(loaded.campaigns_dir()).unwrap_or(&c.file);
+                let shown = c
+                    .file
+                    .strip_prefix(loaded.campaigns_dir())
+                    .unwrap_or(&c.file);
                 for line in placed(&c.file, shown, &m) {
                     out.push_str(&line);
                     out.push('\n');

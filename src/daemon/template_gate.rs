@@ -47,7 +47,11 @@ pub async fn gate(
     catalog: &TemplateCatalog,
     senders: &BTreeMap<String, SenderConfig>,
     campaigns: Vec<Campaign>,
-) -> (Vec<Campaign>, Vec<RefusedCampaign>, BTreeMap<String, String>) {
+) -> (
+    Vec<Campaign>,
+    Vec<RefusedCampaign>,
+    BTreeMap<String, String>,
+) {
     let verdicts: BTreeMap<String, Verdict> = catalog
         .verify_all(senders, &campaigns)
         .await

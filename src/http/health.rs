@@ -29,7 +29,10 @@ pub async fn healthz(
     State(state): State<HttpState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> String {
-    match query.get("nonce").filter(|n| super::self_proof::valid_nonce(n)) {
+    match query
+        .get("nonce")
+        .filter(|n| super::self_proof::valid_nonce(n))
+    {
         Some(nonce) => format!(
             "ok {}{}\n",
             super::self_proof::PROOF_PREFIX,

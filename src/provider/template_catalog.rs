@@ -415,7 +415,13 @@ mod tests {
             [(0, "url"), (1, "quick_reply"), (2, "copy_code")]
         );
         assert_eq!(
-            verify(&parts(2), Category::Marketing, Some("pt_BR"), "template.name", found),
+            verify(
+                &parts(2),
+                Category::Marketing,
+                Some("pt_BR"),
+                "template.name",
+                found
+            ),
             []
         );
     }
@@ -431,9 +437,9 @@ mod tests {
             "template.name",
             &found,
         )
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        .iter()
+        .map(ToString::to_string)
+        .collect();
         assert_eq!(
             got,
             [

@@ -200,10 +200,19 @@ fn read_for(id: &str, sc: &SenderConfig, c: &Campaign) -> Result<Read, String> {
                 .as_deref()
                 .filter(|w| !w.is_empty())
                 .ok_or_else(|| {
-                    format!("template `{name}` not verified ({what}): senders.{id}.waba_id is not set")
+                    format!(
+                        "template `{name}` not verified ({what}): senders.{id}.waba_id is not set"
+                    )
                 })?;
-            let token = load(&sc.api_key_env, &sc.api_key_file, "api_key_env", "api_key_file")
-                .map_err(|e| format!("template `{name}` not verified: no access token for senders.{id}: {e}"))?;
+            let token = load(
+                &sc.api_key_env,
+                &sc.api_key_file,
+                "api_key_env",
+                "api_key_file",
+            )
+            .map_err(|e| {
+                format!("template `{name}` not verified: no access token for senders.{id}: {e}")
+            })?;
             Ok(Read {
                 lookup: Lookup {
                     sender: id.to_string(),
@@ -283,7 +292,10 @@ fn judge(c: &Campaign, lookup: &Lookup, list: &[ProviderTemplate]) -> Verdict {
                 lookup.account
             ),
             TemplateRef::Id(id) => {
-                format!("template {id} does not exist in Gupshup app {}", lookup.account)
+                format!(
+                    "template {id} does not exist in Gupshup app {}",
+                    lookup.account
+                )
             }
         };
         return Verdict::Mismatch(vec![Mismatch { key, message }]);
