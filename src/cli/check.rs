@@ -74,15 +74,19 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
         }
     }
     // Template pre-flight (issue #18): what the provider says the template is.
-    for outcome in &report.outcomes {
-        if let CheckOutcome::Ok { campaign, .. } = outcome {
-            out.push_str(&crate::cli::template_preflight::check_template(
-                &loaded,
-                campaign,
-                &mut failed,
-            ));
-        }
-    }
+    let valid: Vec<crate::campaign::file::Campaign> = report
+        .outcomes
+        .iter()
+        .filter_map(|o| match o {
+            CheckOutcome::Ok { campaign, .. } => Some(campaign.clone()),
+            _ => None,
+        })
+        .collect();
+    out.push_str(&crate::cli::template_preflight::check_templates(
+        &loaded,
+        &valid,
+        &mut failed,
+    ));
     // Secrets can be checked offline too: a missing key would only surface at `run`.
     for (id, sender) in &cfg.senders {
         if sender.provider == crate::config::ProviderChoice::Dryrun {

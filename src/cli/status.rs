@@ -227,6 +227,9 @@ fn campaign_row(c: &CampaignStatus, now: DateTime<Utc>) -> Vec<String> {
     if let Some(why) = &c.why {
         state.push_str(&format!(": {why}"));
     }
+    if let Some(why) = &c.template_check {
+        state.push_str(&format!("; TEMPLATE NOT VERIFIED: {why}"));
+    }
     for (n, what) in [
         (t.retrying, "retrying"),
         (t.deferred, "deferred"),
@@ -411,6 +414,7 @@ mod tests {
             },
             rate_per_second: 1.25,
             eta_seconds: Some(3 * 3600 + 5 * 60),
+            template_check: None,
         }
     }
 

@@ -10,6 +10,7 @@ mod senders;
 mod sentinel;
 mod sink;
 mod stores;
+mod template_gate;
 pub mod tier_poll;
 
 use std::collections::BTreeMap;
@@ -78,9 +79,20 @@ pub struct Shared {
     pub unreadable: std::sync::Mutex<crate::http::UnreadableLog>,
     /// What each sender's provider said last about its tier and quality (by sender id).
     pub provider_views: RwLock<BTreeMap<String, tier_poll::ProviderView>>,
-    /// The go-live checklist as run at start (issue #21); failed items show in status and
-    /// `/readyz` warnings, never blocking.
+    /// The go-live checklist's latest run (issue #21: at start and after every reload); failed
+    /// items show in status and `/readyz` warnings, never blocking.
     pub go_live: RwLock<Vec<crate::provider::golive::GoLiveItem>>,
+    /// Go-live runs started; a run's items are kept only if no later run started meanwhile.
+    pub go_live_runs: std::sync::atomic::AtomicU64,
+    /// Template reads for the pre-flight at load and the go-live templates item (issue #18).
+    pub templates: Arc<crate::provider::template_preflight::TemplateCatalog>,
+    /// Campaigns of the last load that do not run (template, audience, calendar) and running
+    /// campaigns whose template was not verified.
+    pub campaign_problems: RwLock<template_gate::CampaignProblems>,
+    /// Every valid campaign file of the last load, refused ones included (go-live templates).
+    pub loaded_campaigns: RwLock<Vec<Campaign>>,
+    /// This daemon's key for `/healthz?nonce=` proofs (the public-URL self-call).
+    pub self_proof: crate::http::self_proof::SelfProofKey,
 }
 
 /// Why the daemon re-reads its inputs.
@@ -245,11 +257,22 @@ pub async fn run(
         unreadable: Default::default(),
         provider_views: RwLock::new(BTreeMap::new()),
         go_live: RwLock::new(Vec::new()),
+        go_live_runs: std::sync::atomic::AtomicU64::new(0),
+        templates: Arc::new(
+            crate::provider::template_preflight::TemplateCatalog::new(
+                crate::provider::template_preflight::DEFAULT_TTL,
+            )
+            .context("template pre-flight HTTP client")?,
+        ),
+        campaign_problems: RwLock::new(Default::default()),
+        loaded_campaigns: RwLock::new(Vec::new()),
+        self_proof: crate::http::self_proof::SelfProofKey::random(),
     });
     import_optout_file(&shared, &loaded).await;
 
     // HTTP first, so /healthz answers while campaigns load.
-    let http_cfg = http_config(&loaded)?;
+    let mut http_cfg = http_config(&loaded)?;
+    http_cfg.self_proof = shared.self_proof.clone();
     let listener = tokio::net::TcpListener::bind(http_cfg.listen)
         .await
         .with_context(|| format!("http.listen: cannot bind {}", http_cfg.listen))?;
@@ -325,8 +348,8 @@ pub async fn run(
     tokio::pin!(cron_timer);
     let poll_task = tokio::spawn(tier_poll::run(shared.clone(), dispatch_token.clone()));
     // The go-live checklist, in the background once the listener is up (its self-call needs
-    // it): it reports, it never holds the start or stops sending.
-    tokio::spawn(go_live_at_start(shared.clone()));
+    // it): it reports, it never holds the start or stops sending. Again after every reload.
+    tokio::spawn(go_live_run(shared.clone()));
 
     shared
         .started
@@ -357,6 +380,9 @@ pub async fn run(
                 }
                 systemd::reloading();
                 reload(&shared, trigger, &mut registry, &mut planner, &mut dispatchers).await;
+                if matches!(trigger, Trigger::Signal | Trigger::FileChange) {
+                    tokio::spawn(go_live_run(shared.clone()));
+                }
                 // Campaigns may have gained or lost a cron pattern, or a firing came.
                 cron_timer.as_mut().reset(tokio::time::Instant::now() + cron_delay(&shared, planner.next_wake()));
                 systemd::ready(&summary(&shared));
@@ -634,6 +660,18 @@ async fn apply_campaigns(
         });
     }
     let list: Vec<Campaign> = registry.campaigns().cloned().collect();
+    if let Ok(mut l) = shared.loaded_campaigns.write() {
+        *l = list.clone();
+    }
+    // Template pre-flight (issue #18): a template that does not fit the provider's keeps its
+    // campaign from starting; the others go on.
+    let senders = shared
+        .loaded
+        .read()
+        .map(|l| l.config.senders.clone())
+        .unwrap_or_default();
+    let (list, mut refused_templates, unverified) =
+        template_gate::gate(&shared.templates, &senders, list).await;
     let cals = shared
         .calendars
         .read()
@@ -663,6 +701,28 @@ async fn apply_campaigns(
         ok = false;
         tracing::error!(campaign = %r.campaign, file = %r.file.display(), error = %r.error, "campaign refused");
     }
+    ok &= refused_templates.is_empty();
+    let loaded_list = shared
+        .loaded_campaigns
+        .read()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    refused_templates.extend(refused.iter().map(|r| {
+        let c = loaded_list.iter().find(|c| c.id == r.campaign);
+        template_gate::RefusedCampaign {
+            campaign: r.campaign.clone(),
+            sender: c.map(|c| c.sender.clone()).unwrap_or_default(),
+            template: c.map(template_gate::template_name).unwrap_or_default(),
+            file: r.file.clone(),
+            error: r.error.clone(),
+        }
+    }));
+    if let Ok(mut p) = shared.campaign_problems.write() {
+        *p = template_gate::CampaignProblems {
+            refused: refused_templates,
+            unverified,
+        };
+    }
     count_reload(shared, if ok { "ok" } else { "error" });
     if let Ok(mut c) = shared.campaigns.write() {
         *c = live
@@ -691,21 +751,33 @@ fn cron_delay(shared: &Shared, next: Option<DateTime<Utc>>) -> Duration {
 pub type Brakes = Arc<Mutex<crate::policy::brake::BrakeState>>;
 
 /// Runs the go-live checklist (issue #21) once, logs each failed item and keeps the items for
-/// status and `/readyz`.
-async fn go_live_at_start(shared: Arc<Shared>) {
+/// status and `/readyz`, unless a later run started meanwhile (runs follow reloads).
+async fn go_live_run(shared: Arc<Shared>) {
     use crate::provider::golive;
+    use std::sync::atomic::Ordering;
+    let run = shared.go_live_runs.fetch_add(1, Ordering::SeqCst) + 1;
     let cfg = match shared.loaded.read() {
         Ok(l) => l.config.clone(),
         Err(_) => return,
     };
-    let ctx = match golive::GoLiveContext::for_config(&cfg) {
+    let mut ctx = match golive::GoLiveContext::for_config(&cfg) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "go-live check not run: no HTTP client");
             return;
         }
     };
+    ctx.campaigns = shared
+        .loaded_campaigns
+        .read()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    ctx.templates = shared.templates.clone();
+    ctx.self_proof = golive::SelfProofCheck::Key(shared.self_proof.clone());
     let items = golive::check_all(&cfg, &ctx).await;
+    if shared.go_live_runs.load(Ordering::SeqCst) != run {
+        return;
+    }
     for item in items.iter().filter(|i| i.is_failed()) {
         tracing::warn!(sender = %item.sender, item = item.item, "go-live check failed: {}", item.line());
     }

@@ -6,7 +6,7 @@
 //! | `POST /webhooks/gupshup[/{secret}]` | [`gupshup_webhook`] |
 //! | `GET`/`POST /webhooks/meta` | [`meta_webhook`] |
 //! | `GET /metrics` | [`metrics`] |
-//! | `GET /healthz`, `GET /readyz` | [`health`] |
+//! | `GET /healthz` (`?nonce=`: [`self_proof`]), `GET /readyz` | [`health`] |
 //! | `/api/v1/...` | [`admin`] (bearer tokens: [`auth`]) |
 //!
 //! This layer owns no state of its own: it parses, authenticates and hands over to three narrow
@@ -23,6 +23,7 @@ pub mod health;
 pub mod listener;
 pub mod meta_webhook;
 pub mod metrics;
+pub mod self_proof;
 pub mod settings;
 pub mod source;
 pub mod unreadable;
@@ -85,6 +86,8 @@ pub struct HttpConfig {
     pub sink_timeout: Duration,
     /// Connection cap and client timeouts (`drain_timeout` is the daemon's).
     pub limits: ListenerLimits,
+    /// Signs `/healthz?nonce=` answers, so a self-call proves it reached this daemon.
+    pub self_proof: self_proof::SelfProofKey,
 }
 
 impl Default for HttpConfig {
@@ -111,6 +114,7 @@ impl Default for HttpConfig {
             optout_keywords: event::default_optout_keywords(),
             sink_timeout: Duration::from_secs(2),
             limits: ListenerLimits::default(),
+            self_proof: self_proof::SelfProofKey::random(),
         }
     }
 }

@@ -158,6 +158,7 @@ pub fn sample_campaign(id: &str) -> CampaignStatus {
         },
         rate_per_second: 1.5,
         eta_seconds: Some(400),
+        template_check: None,
     }
 }
 
