@@ -3,12 +3,8 @@
 //! return their exit code.
 pub mod check;
 pub mod client;
-pub mod forecast;
-pub mod forecast_svg;
 pub mod golive;
 pub mod out;
 pub mod plan;
-pub mod plan_forecast;
-pub mod preflight;
 pub mod status;
 pub mod template_preflight;

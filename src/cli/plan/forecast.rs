@@ -32,7 +32,7 @@ use crate::policy::profile::Policy;
 use crate::policy::tier::Tier;
 use crate::policy::tier_state::PendingUpgrade;
 
-use super::plan::PlanDay;
+use super::PlanDay;
 
 /// Everything a forecast depends on.
 #[derive(Debug, Clone)]
@@ -422,7 +422,7 @@ pub fn render_summary(
             local(tz, p.crossed_at)
         );
     }
-    let audience = super::plan::thousands(input.audience);
+    let audience = super::thousands(input.audience);
     match f.finished_at {
         Some(at) => {
             let _ = writeln!(
@@ -437,7 +437,7 @@ pub fn render_summary(
                 out,
                 "campaign: NOT FINISHED by {}: {} of {audience} contacts reached",
                 local(tz, f.until),
-                super::plan::thousands(f.sent)
+                super::thousands(f.sent)
             );
         }
     }

@@ -6,6 +6,11 @@
 //! the daemon applies (policy, safety share, reserve). Every send goes to a new customer. Sends
 //! the limit refuses are not clipped silently: the day is flagged with how many were refused, and
 //! the command exits 1 so a pre-flight script notices (glific/glific#3541 in DESIGN.md §7).
+pub mod deadline;
+pub mod forecast;
+pub mod inputs;
+pub mod svg;
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
@@ -31,7 +36,7 @@ pub const EXIT_OVER_LIMIT: i32 = 1;
 ///
 /// Two modes: `--sends 500,500,...` replays given day totals through the ledger (this file);
 /// `--audience N` or `--campaign ID` forecasts a campaign with the pacer on virtual time
-/// ([`super::plan_forecast`]).
+/// ([`inputs`]).
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlanArgs {
     /// Tier policy profile: legacy or meta-2025 [default: legacy, or the config's [policy]].
@@ -80,7 +85,7 @@ pub struct PlanArgs {
     #[arg(long)]
     pub calendar: Option<String>,
     /// Forecast: grow, steady or asap [default: grow, or the campaign's].
-    #[arg(long, value_parser = super::plan_forecast::parse_mode)]
+    #[arg(long, value_parser = inputs::parse_mode)]
     pub mode: Option<PacingMode>,
     /// Forecast: at most this many new customers a day (steady mode's day budget).
     #[arg(long)]
@@ -93,10 +98,10 @@ pub struct PlanArgs {
     pub template_sends: Option<u64>,
     /// Forecast: grow mode crosses each threshold over this much open time (`pacing.cross_within`)
     /// [default: 1h, or the config's [pacing]].
-    #[arg(long, value_parser = super::plan_forecast::parse_tick)]
+    #[arg(long, value_parser = inputs::parse_tick)]
     pub cross_within: Option<StdDuration>,
     /// Forecast: virtual time between two pacer decisions.
-    #[arg(long, default_value = "60s", value_parser = super::plan_forecast::parse_tick)]
+    #[arg(long, default_value = "60s", value_parser = inputs::parse_tick)]
     pub tick: StdDuration,
     /// Forecast: give up after this many days.
     #[arg(long, default_value_t = 90)]
@@ -145,7 +150,7 @@ pub struct PlanInput {
 /// Prints the plan; returns the process exit code.
 pub fn run(args: &PlanArgs) -> Result<i32> {
     if args.audience.is_some() || args.campaign.is_some() {
-        return super::plan_forecast::run(args, SystemClock.now());
+        return inputs::run(args, SystemClock.now());
     }
     let input = match validate(args) {
         Ok(input) => input,
@@ -155,7 +160,7 @@ pub fn run(args: &PlanArgs) -> Result<i32> {
         }
     };
     let days = simulate(&input)?;
-    super::out::print(&render(&input, &days));
+    crate::cli::out::print(&render(&input, &days));
     Ok(if days.iter().any(|d| d.refused > 0) {
         EXIT_OVER_LIMIT
     } else {

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Duration, Utc};
 
 use super::forecast::{Forecast, ForecastInput};
-use super::plan::thousands;
+use super::thousands;
 
 const WIDTH: f64 = 900.0;
 const HEIGHT: f64 = 420.0;

@@ -1,7 +1,7 @@
 //! `tierpace plan --campaign ID` / `--audience N`: the forecast of [`super::forecast`] from a
 //! campaign file or from flags, printed as the plan's day table plus when each tier and the whole
 //! campaign are reached, and optionally drawn as an SVG chart. The campaign's deadline is checked
-//! by [`super::preflight`].
+//! by [`super::deadline`].
 //!
 //! Where the numbers come from, in order: the flags, then the campaign file and its sender in the
 //! daemon config, then the config's `[policy]` and `[pacing]`, then the built-in defaults. The tier
@@ -15,9 +15,9 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 use super::forecast::{earliest_rungs, render_summary, simulate, Forecast, ForecastInput};
-use super::forecast_svg::render_svg;
-use super::plan::{render, PlanArgs, PlanInput, EXIT_USAGE};
-use super::preflight::deadline_warning;
+use super::svg::render_svg;
+use super::{render, PlanArgs, PlanInput, EXIT_USAGE};
+use super::deadline::deadline_warning;
 use crate::campaign::audience::scan_audience;
 use crate::campaign::file::{load_campaign, CalendarRef, Campaign, CampaignContext, Category};
 use crate::campaign::registry::campaign_files;
@@ -370,9 +370,9 @@ pub fn run(args: &PlanArgs, now: DateTime<Utc>) -> Result<i32> {
     };
     let f = simulate(&input)?;
     let earliest = earliest_rungs(&input)?;
-    super::out::print(&render_forecast(&input, &f, &earliest));
+    crate::cli::out::print(&render_forecast(&input, &f, &earliest));
     if let Some(warning) = deadline.and_then(|(id, end)| deadline_warning(&id, end, &input, &f)) {
-        super::out::println(&format!("warning: {warning}"));
+        crate::cli::out::println(&format!("warning: {warning}"));
     }
     if let Some(path) = &args.svg {
         write_svg(path, &input, &f)?;
@@ -403,10 +403,10 @@ pub fn render_forecast(
     };
     let mut out = format!(
         "forecast: {} contacts, {mode} mode{}, {} calendar, max {}/s, template sends before {}, tick {}\n",
-        super::plan::thousands(input.audience),
+        super::thousands(input.audience),
         input
             .daily_max
-            .map_or_else(String::new, |m| format!(" (at most {}/day)", super::plan::thousands(m))),
+            .map_or_else(String::new, |m| format!(" (at most {}/day)", super::thousands(m))),
         input.calendar.name(),
         input.max_mps,
         input.template_sends,

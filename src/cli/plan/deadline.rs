@@ -7,8 +7,8 @@ use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
 
 use super::forecast::{simulate, Forecast, ForecastInput};
-use super::plan::thousands;
-use super::plan_forecast::campaign_input;
+use super::thousands;
+use super::inputs::campaign_input;
 use crate::campaign::file::Campaign;
 use crate::config::LoadedConfig;
 
