@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod error;
 pub mod event;
 pub mod gupshup_v3;
 pub mod gupshup_webhook;
