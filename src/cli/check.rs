@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::campaign::check::{check_campaigns, CheckOutcome};
 use crate::campaign::file::{CalendarRef, CampaignContext};
-use crate::cli::plan::deadline::check_campaign;
+use crate::cli::plan::check_campaign;
 use crate::config::LoadedConfig;
 use crate::contact::ContactHasher;
 use crate::policy::calendar::Calendar;

@@ -2,30 +2,38 @@
 //! tables (DOMAIN.md §1): new business-initiated conversations, unique customers in the last 7
 //! days, the limit in force at the end of the day, and when an upgrade takes effect.
 //!
-//! The forecast runs the real in-memory ledger on virtual time, so it applies exactly the rules
-//! the daemon applies (policy, safety share, reserve). Every send goes to a new customer. Sends
-//! the limit refuses are not clipped silently: the day is flagged with how many were refused, and
-//! the command exits 1 so a pre-flight script notices (glific/glific#3541 in DESIGN.md §7).
+//! This folder is one command with several modes (STYLE.md rule 22: parents dispatch, children do
+//! not import each other). This file holds the flags, the forecast's input and result types the
+//! children share, and the runs that chain the children:
+//! - [`replay`]: `--sends 500,500,...` replays given day totals through the in-memory ledger;
+//! - [`inputs`]: a forecast's inputs from the flags, a campaign file and the daemon config;
+//! - [`forecast`]: the campaign on virtual time (pacer and in-memory ledger) and its summary;
+//! - [`deadline`]: the warning when a campaign cannot finish before its `end`;
+//! - [`svg`]: the forecast drawn as a chart.
+//!
+//! The day table both modes print is [`crate::cli::table`].
 pub mod deadline;
 pub mod forecast;
 pub mod inputs;
+pub mod replay;
 pub mod svg;
 
-use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration as StdDuration;
 
-use anyhow::{anyhow, bail, Context, Result};
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
+use crate::campaign::file::Campaign;
+use crate::cli::table::PlanDay;
 use crate::clock::{Clock, SystemClock};
-use crate::contact::ContactKey;
-use crate::ledger::{AdmitDecision, Ledger, LedgerSettings, LimitGroup, MemoryLedger};
+use crate::config::LoadedConfig;
+use crate::policy::calendar::Calendar;
 use crate::policy::growth::PacingMode;
-use crate::policy::profile::{Policy, PROFILE_NAMES};
+use crate::policy::pacer::PacerSettings;
+use crate::policy::profile::Policy;
 use crate::policy::tier::Tier;
-use crate::policy::tier_state::PendingUpgrade;
 
 /// Exit code when the flags are unusable (EX_USAGE, STYLE.md convention 17).
 pub const EXIT_USAGE: i32 = 64;
@@ -34,9 +42,9 @@ pub const EXIT_OVER_LIMIT: i32 = 1;
 
 /// Arguments of `tierpace plan`.
 ///
-/// Two modes: `--sends 500,500,...` replays given day totals through the ledger (this file);
+/// Two modes: `--sends 500,500,...` replays given day totals through the ledger ([`replay`]);
 /// `--audience N` or `--campaign ID` forecasts a campaign with the pacer on virtual time
-/// ([`inputs`]).
+/// ([`forecast`], its inputs from [`inputs`]).
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlanArgs {
     /// Tier policy profile: legacy or meta-2025 [default: legacy, or the config's [policy]].
@@ -85,7 +93,7 @@ pub struct PlanArgs {
     #[arg(long)]
     pub calendar: Option<String>,
     /// Forecast: grow, steady or asap [default: grow, or the campaign's].
-    #[arg(long, value_parser = inputs::parse_mode)]
+    #[arg(long, value_parser = parse_mode)]
     pub mode: Option<PacingMode>,
     /// Forecast: at most this many new customers a day (steady mode's day budget).
     #[arg(long)]
@@ -98,10 +106,10 @@ pub struct PlanArgs {
     pub template_sends: Option<u64>,
     /// Forecast: grow mode crosses each threshold over this much open time (`pacing.cross_within`)
     /// [default: 1h, or the config's [pacing]].
-    #[arg(long, value_parser = inputs::parse_tick)]
+    #[arg(long, value_parser = parse_tick)]
     pub cross_within: Option<StdDuration>,
     /// Forecast: virtual time between two pacer decisions.
-    #[arg(long, default_value = "60s", value_parser = inputs::parse_tick)]
+    #[arg(long, default_value = "60s", value_parser = parse_tick)]
     pub tick: StdDuration,
     /// Forecast: give up after this many days.
     #[arg(long, default_value_t = 90)]
@@ -111,56 +119,154 @@ pub struct PlanArgs {
     pub svg: Option<PathBuf>,
 }
 
-fn parse_hh_mm(s: &str) -> Result<NaiveTime, String> {
-    NaiveTime::parse_from_str(s, "%H:%M")
-        .map_err(|_| format!("{s:?} is not a time of day; accepted: HH:MM, e.g. 15:00"))
+/// A flag value `plan` cannot use; clap prints it after the flag's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlagError {
+    #[error("{0:?} is not a time of day; accepted: HH:MM, e.g. 15:00")]
+    TimeOfDay(String),
+    #[error("{0:?} is not a pacing mode; accepted: grow, steady, asap")]
+    Mode(String),
+    #[error("{0:?} is too short; accepted: 1s or more, e.g. 60s")]
+    TooShort(String),
+    #[error("{given:?} is not a duration ({reason}); accepted: e.g. 60s, 5m")]
+    Duration { given: String, reason: String },
 }
 
-/// One row of the forecast.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlanDay {
-    pub day: usize,
-    pub date: NaiveDate,
-    /// New business-initiated conversations actually opened (admitted sends).
-    pub new_conversations: u64,
-    /// Sends of this day the limit refused.
-    pub refused: u64,
-    pub unique_7d: u64,
-    pub tier_at_end: Tier,
-    pub limit_at_end: Option<u64>,
-    /// Upgrades earned this day (the crossing conversation's time and when it takes effect).
-    pub crossed: Vec<PendingUpgrade>,
-    /// Upgrades that took effect this day.
-    pub upgraded: Vec<PendingUpgrade>,
+/// `HH:MM`, e.g. `15:00`.
+pub fn parse_hh_mm(s: &str) -> Result<NaiveTime, FlagError> {
+    NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| FlagError::TimeOfDay(s.to_string()))
 }
 
-/// The validated inputs of a forecast.
+/// `grow`, `steady` or `asap`.
+pub fn parse_mode(s: &str) -> Result<PacingMode, FlagError> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "grow" => Ok(PacingMode::Grow),
+        "steady" => Ok(PacingMode::Steady),
+        "asap" => Ok(PacingMode::Asap),
+        _ => Err(FlagError::Mode(s.to_string())),
+    }
+}
+
+/// Humantime, e.g. `60s`, `5m`.
+pub fn parse_tick(s: &str) -> Result<StdDuration, FlagError> {
+    match humantime::parse_duration(s.trim()) {
+        Ok(d) if d >= StdDuration::from_secs(1) => Ok(d),
+        Ok(_) => Err(FlagError::TooShort(s.to_string())),
+        Err(e) => Err(FlagError::Duration {
+            given: s.to_string(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Everything a forecast depends on.
 #[derive(Debug, Clone)]
-pub struct PlanInput {
+pub struct ForecastInput {
     pub policy: Policy,
-    pub tier: Tier,
-    pub sends: Vec<u64>,
-    pub start: NaiveDate,
-    pub at: Option<NaiveTime>,
-    pub timezone: Tz,
+    /// Share of the limit tierpace may use (`pacing.safety_share`).
     pub safety_share: f64,
+    /// Unique customers per 24 h kept free for agents (`pacing.reserve`).
     pub reserve: u64,
+    /// The tier at `start`.
+    pub tier: Tier,
+    /// Business hours the campaign sends in; the table's days are this calendar's local days.
+    pub calendar: Calendar,
+    /// The first instant the campaign may send.
+    pub start: DateTime<Utc>,
+    /// Contacts to reach, each a new unique customer.
+    pub audience: u64,
+    pub mode: PacingMode,
+    /// At most this many new customers a local day (steady mode's budget, or a cap).
+    pub daily_max: Option<u64>,
+    /// Marketing templates are the ones the warm-up and quality brakes apply to.
+    pub marketing: bool,
+    /// Sends the template already had: the first `warmup_sends` of a template go at a reduced
+    /// pace (DESIGN.md §3), so a new template (0) forecasts later than a warmed-up one.
+    pub template_sends: u64,
+    /// The sender's throughput cap.
+    pub max_mps: u32,
+    /// Warm-up and brake settings of the pacer (`[pacing]`); `catch_up` is replaced by `tick`.
+    pub pacing: PacerSettings,
+    /// Virtual time between two pacer decisions.
+    pub tick: StdDuration,
+    /// The forecast gives up this long after `start` if the audience is not reached.
+    pub horizon: Duration,
+}
+
+/// What the forecast found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forecast {
+    /// One row per local day of the calendar, from the start's day to the last simulated day.
+    pub days: Vec<PlanDay>,
+    /// Each tier held and the instant it took effect, the starting tier (at `start`) first.
+    pub tiers: Vec<(Tier, DateTime<Utc>)>,
+    /// When the last contact was reached; `None` if not within the horizon.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Contacts reached.
+    pub sent: u64,
+    /// Cumulative sends after each tick with sends (for the chart), starting with `(start, 0)`.
+    pub cumulative: Vec<(DateTime<Utc>, u64)>,
+    /// Where the simulation stopped.
+    pub until: DateTime<Utc>,
+    /// The calendar's zone: the days and times of the table are local to it.
+    pub timezone: Tz,
+}
+
+impl Forecast {
+    /// The local date of `t` in the calendar's zone and its day number (1 = the start's day).
+    pub fn day_of(&self, t: DateTime<Utc>) -> Option<(usize, NaiveDate)> {
+        let date = t.with_timezone(&self.timezone).date_naive();
+        self.days
+            .iter()
+            .find(|d| d.date == date)
+            .map(|d| (d.day, d.date))
+    }
+
+    /// When `tier` took effect, if it did.
+    pub fn reached(&self, tier: Tier) -> Option<DateTime<Utc>> {
+        self.tiers
+            .iter()
+            .find(|(t, _)| *t == tier)
+            .map(|(_, at)| *at)
+    }
+}
+
+impl ForecastInput {
+    /// The same campaign under the tier rules alone: the whole limit (safety share 1, no
+    /// reserve), each threshold crossed at `max_mps` from the moment it is allowed (no ramp),
+    /// no warm-up. Same calendar, profile, start tier and throughput cap.
+    pub fn rules_only(&self) -> ForecastInput {
+        ForecastInput {
+            safety_share: 1.0,
+            reserve: 0,
+            mode: PacingMode::Grow,
+            daily_max: None,
+            pacing: PacerSettings {
+                safety_share: 1.0,
+                reserve: 0,
+                warmup_sends: 0,
+                cross_within: StdDuration::from_secs(1),
+                ..self.pacing.clone()
+            },
+            ..self.clone()
+        }
+    }
 }
 
 /// Prints the plan; returns the process exit code.
 pub fn run(args: &PlanArgs) -> Result<i32> {
     if args.audience.is_some() || args.campaign.is_some() {
-        return inputs::run(args, SystemClock.now());
+        return run_forecast(args, SystemClock.now());
     }
-    let input = match validate(args) {
+    let input = match replay::validate(args) {
         Ok(input) => input,
         Err(e) => {
             eprintln!("tierpace plan: {e:#}");
             return Ok(EXIT_USAGE);
         }
     };
-    let days = simulate(&input)?;
-    crate::cli::out::print(&render(&input, &days));
+    let days = replay::simulate(&input)?;
+    crate::cli::out::print(&replay::render(&input, &days));
     Ok(if days.iter().any(|d| d.refused > 0) {
         EXIT_OVER_LIMIT
     } else {
@@ -168,360 +274,54 @@ pub fn run(args: &PlanArgs) -> Result<i32> {
     })
 }
 
-fn validate(args: &PlanArgs) -> Result<PlanInput> {
-    let profile = args.profile.as_deref().unwrap_or("legacy");
-    let policy = Policy::by_name(profile).ok_or_else(|| {
-        anyhow!("--profile: unknown profile {profile:?}; accepted: {PROFILE_NAMES}")
-    })?;
-    let timezone: Tz = args.timezone.parse().map_err(|_| {
-        anyhow!(
-            "--timezone: unknown time zone {:?}; accepted: IANA names like UTC or America/Sao_Paulo",
-            args.timezone
-        )
-    })?;
-    let safety_share = args.safety_share.unwrap_or(0.95);
-    if !(safety_share > 0.0 && safety_share <= 1.0) {
-        bail!(
-            "--safety-share: {safety_share} is out of range; accepted: a number in (0, 1], e.g. 0.95"
-        );
-    }
-    if args.sends.is_empty() {
-        bail!("--sends: give at least one day, e.g. --sends 500,500");
-    }
-    let start = match args.start {
-        Some(d) => d,
-        None => SystemClock.now().with_timezone(&timezone).date_naive(),
+/// `plan` in forecast mode: prints the table and summary, writes the SVG; returns the exit code.
+pub fn run_forecast(args: &PlanArgs, now: DateTime<Utc>) -> Result<i32> {
+    let (input, deadline) = match inputs::input_from_args(args, now) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("tierpace plan: {e:#}");
+            return Ok(EXIT_USAGE);
+        }
     };
-    Ok(PlanInput {
-        policy,
-        tier: args.tier.unwrap_or(Tier::T1K),
-        sends: args.sends.clone(),
-        start,
-        at: args.at,
-        timezone,
-        safety_share,
-        reserve: args.reserve.unwrap_or(0),
-    })
-}
-
-/// The instant a local date and time of day fall on (the earlier one in a DST overlap, the
-/// first valid minute after a DST gap).
-fn local(tz: Tz, date: NaiveDate, time: NaiveTime) -> Result<DateTime<Utc>> {
-    let naive = date.and_time(time);
-    for shift in 0..=180 {
-        if let Some(t) = tz
-            .from_local_datetime(&(naive + Duration::minutes(shift)))
-            .earliest()
-        {
-            return Ok(t.with_timezone(&Utc));
-        }
+    let f = forecast::simulate(&input)?;
+    let earliest = forecast::earliest_rungs(&input)?;
+    crate::cli::out::print(&forecast::render(&input, &f, &earliest));
+    if let Some(warning) =
+        deadline.and_then(|(id, end)| deadline::deadline_warning(&id, end, &input, &f))
+    {
+        crate::cli::out::println(&format!("warning: {warning}"));
     }
-    Err(anyhow!("{date} {time} does not exist in {tz}"))
+    if let Some(path) = &args.svg {
+        write_svg(path, &input, &f)?;
+    }
+    Ok(0)
 }
 
-/// Runs the days through an in-memory ledger on virtual time.
-pub fn simulate(input: &PlanInput) -> Result<Vec<PlanDay>> {
-    let group = LimitGroup::new("plan");
-    let settings = LedgerSettings {
-        policy: input.policy.clone(),
-        safety_share: input.safety_share,
-        reserve: input.reserve,
-        initial_tiers: [(group.clone(), input.tier)].into_iter().collect(),
+fn write_svg(path: &Path, input: &ForecastInput, f: &Forecast) -> Result<()> {
+    std::fs::write(path, svg::render_svg(input, f))
+        .with_context(|| format!("--svg: cannot write {}", path.display()))
+}
+
+/// How far past a campaign's `end` the check's forecast looks for the finish day.
+const CHECK_BEYOND_END: i64 = 30;
+
+/// The forecast check of one valid campaign for `tierpace check`: a warning when its audience
+/// cannot be reached before its `end` (an `Err` says why no forecast could be made).
+pub fn check_campaign(
+    loaded: &LoadedConfig,
+    c: &Campaign,
+    audience: u64,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let Some(end) = c.schedule.end else {
+        return Ok(None);
     };
-    let ledger = MemoryLedger::new(settings);
-    let mut next_contact: u128 = 0;
-    let mut last_pending: Option<PendingUpgrade> = None;
-    let mut days = Vec::new();
-    for (i, &n) in input.sends.iter().enumerate() {
-        let date = input.start + Duration::days(i as i64);
-        let day_start = local(input.timezone, date, NaiveTime::MIN)?;
-        let day_end = local(input.timezone, date + Duration::days(1), NaiveTime::MIN)?;
-        let mut day = PlanDay {
-            day: i + 1,
-            date,
-            new_conversations: 0,
-            refused: 0,
-            unique_7d: 0,
-            tier_at_end: input.tier,
-            limit_at_end: None,
-            crossed: Vec::new(),
-            upgraded: Vec::new(),
-        };
-        // (time, how many) batches: all at --at, or one send every (day / n).
-        let batches: Vec<(DateTime<Utc>, u64)> = match input.at {
-            Some(at) => vec![(local(input.timezone, date, at)?, n)],
-            None => {
-                let span = (day_end - day_start).num_milliseconds();
-                (0..n)
-                    .map(|k| {
-                        let offset =
-                            (i128::from(span) * i128::from(k) / i128::from(n.max(1))) as i64;
-                        (day_start + Duration::milliseconds(offset), 1)
-                    })
-                    .collect()
-            }
-        };
-        for (at, count) in batches {
-            let mut left = count;
-            while left > 0 {
-                let chunk = left.min(10_000);
-                let contacts: Vec<ContactKey> = (0..chunk)
-                    .map(|k| ContactKey(next_contact + u128::from(k)))
-                    .collect();
-                next_contact += u128::from(chunk);
-                left -= chunk;
-                let decisions = block_on(ledger.admit(&group, at, &contacts, chunk as u32))
-                    .context("simulated ledger")?;
-                for d in decisions {
-                    match d {
-                        AdmitDecision::Admitted { .. } => day.new_conversations += 1,
-                        _ => day.refused += 1,
-                    }
-                }
-            }
-            let stats = block_on(ledger.stats(&group, at)).context("simulated ledger")?;
-            if let Some(p) = stats.pending_upgrade {
-                if last_pending != Some(p) {
-                    day.crossed.push(p);
-                    last_pending = Some(p);
-                }
-            }
-        }
-        let end = block_on(ledger.stats(&group, day_end - Duration::seconds(1)))
-            .context("simulated ledger")?;
-        // Upgrades whose time came inside this day.
-        if let Some(p) = last_pending {
-            if p.effective_at < day_end && end.pending_upgrade != Some(p) {
-                day.upgraded.push(p);
-                last_pending = None;
-            }
-        }
-        if let Some(p) = end.pending_upgrade {
-            if last_pending != Some(p) {
-                day.crossed.push(p);
-                last_pending = Some(p);
-            }
-        }
-        day.unique_7d = end.unique_7d;
-        day.tier_at_end = end.tier;
-        day.limit_at_end = end.limit;
-        days.push(day);
+    let mut input = inputs::campaign_input(loaded, c, audience, now)?;
+    if end <= input.start {
+        // The next-window line already says the schedule has ended.
+        return Ok(None);
     }
-    Ok(days)
-}
-
-/// The memory ledger never awaits anything, so a minimal executor drives it.
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    futures::executor::block_on(f)
-}
-
-/// `1234567` -> `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// The table, seed style.
-pub fn render(input: &PlanInput, days: &[PlanDay]) -> String {
-    let tz = input.timezone;
-    let hm = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M").to_string();
-    let date_hm = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "profile {}, starting tier {}, safety share {}, reserve {}, times in {}",
-        input.policy.profile, input.tier, input.safety_share, input.reserve, tz
-    );
-    let _ = writeln!(
-        out,
-        "{:>4}  {:<10}  {:>17}  {:>16}  {:>11}  upgrade",
-        "day", "date", "new conversations", "unique in 7 days", "limit (end)"
-    );
-    for d in days {
-        let mut notes = Vec::new();
-        for p in d.upgraded.iter().filter(|p| !d.crossed.contains(p)) {
-            notes.push(format!("{} from {}", p.to, hm(p.effective_at)));
-        }
-        for p in &d.crossed {
-            let from = if d.upgraded.contains(p) {
-                hm(p.effective_at)
-            } else {
-                date_hm(p.effective_at)
-            };
-            notes.push(format!(
-                "threshold hit {}, {} from {}",
-                hm(p.crossed_at),
-                p.to,
-                from
-            ));
-        }
-        if d.refused > 0 {
-            notes.push(format!(
-                "OVER LIMIT: {} of {} sends refused",
-                thousands(d.refused),
-                thousands(d.refused + d.new_conversations)
-            ));
-        }
-        let limit = d
-            .limit_at_end
-            .map_or_else(|| "unlimited".to_string(), thousands);
-        let _ = writeln!(
-            out,
-            "{:>4}  {:<10}  {:>17}  {:>16}  {:>11}  {}",
-            d.day,
-            d.date,
-            thousands(d.new_conversations),
-            thousands(d.unique_7d),
-            limit,
-            notes.join("; ")
-        );
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn input(tier: Tier, sends: &[u64], at: Option<&str>) -> PlanInput {
-        PlanInput {
-            policy: Policy::legacy(),
-            tier,
-            sends: sends.to_vec(),
-            start: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
-            at: at.map(|s| parse_hh_mm(s).unwrap()),
-            timezone: chrono_tz::UTC,
-            safety_share: 1.0,
-            reserve: 0,
-        }
-    }
-
-    fn utc(d: u32, h: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 3, d, h, 0, 0).unwrap()
-    }
-
-    #[test]
-    fn seed_table_500_500_on_1k_gives_10k_from_15h_day_2() {
-        let i = input(Tier::T1K, &[500, 500], Some("15:00"));
-        let days = simulate(&i).unwrap();
-        assert_eq!(
-            (
-                days[0].new_conversations,
-                days[0].unique_7d,
-                days[0].limit_at_end
-            ),
-            (500, 500, Some(1_000))
-        );
-        assert_eq!(days[0].crossed.len(), 1);
-        assert_eq!(
-            (
-                days[0].crossed[0].crossed_at,
-                days[0].crossed[0].effective_at
-            ),
-            (utc(2, 15), utc(3, 15))
-        );
-        assert_eq!(
-            (
-                days[1].new_conversations,
-                days[1].unique_7d,
-                days[1].limit_at_end
-            ),
-            (500, 1_000, Some(10_000))
-        );
-        assert_eq!(days[1].upgraded.len(), 1);
-        let table = render(&i, &days);
-        assert!(
-            table.contains("threshold hit 15:00, 10K from 2026-03-03 15:00"),
-            "{table}"
-        );
-        assert!(table.contains("10K from 15:00"), "{table}");
-        assert!(table.contains("1,000       10,000"), "{table}");
-    }
-
-    #[test]
-    fn days_over_the_limit_are_flagged_not_clipped() {
-        let i = PlanInput {
-            safety_share: 0.95,
-            ..input(Tier::T1K, &[1_200], Some("09:00"))
-        };
-        let days = simulate(&i).unwrap();
-        assert_eq!((days[0].new_conversations, days[0].refused), (950, 250));
-        assert!(render(&i, &days).contains("OVER LIMIT: 250 of 1,200 sends refused"));
-    }
-
-    #[test]
-    fn spread_sends_cross_when_the_500th_goes_out() {
-        // 500 over the day: one every 172.8 s, the 500th at 23:57:07.2.
-        let days = simulate(&input(Tier::T1K, &[500, 0], None)).unwrap();
-        let p = days[0].crossed[0];
-        assert_eq!(
-            p.crossed_at,
-            utc(2, 0) + Duration::milliseconds(499 * 172_800)
-        );
-        assert_eq!(days[1].tier_at_end, Tier::T10K);
-    }
-
-    #[test]
-    fn meta_2025_upgrade_comes_six_hours_later_on_the_same_day() {
-        let i = PlanInput {
-            policy: Policy::meta_2025(),
-            ..input(Tier::T2K, &[1_000], Some("09:00"))
-        };
-        let days = simulate(&i).unwrap();
-        assert_eq!(days[0].tier_at_end, Tier::T10K);
-        assert_eq!(days[0].upgraded[0].effective_at, utc(2, 15));
-        assert!(render(&i, &days).contains("threshold hit 09:00, 10K from 15:00\n"));
-    }
-
-    #[test]
-    fn bad_flags_name_the_flag_and_accepted_values() {
-        let args = PlanArgs {
-            profile: Some("meta".into()),
-            tier: Some(Tier::T1K),
-            sends: vec![1],
-            start: None,
-            at: None,
-            timezone: "UTC".into(),
-            safety_share: Some(0.95),
-            reserve: Some(0),
-            config: None,
-            campaign: None,
-            audience: None,
-            calendar: None,
-            mode: None,
-            daily_max: None,
-            max_mps: None,
-            template_sends: None,
-            cross_within: None,
-            tick: StdDuration::from_secs(60),
-            days: 90,
-            svg: None,
-        };
-        let e = validate(&args).unwrap_err().to_string();
-        assert!(e.contains("--profile") && e.contains("meta-2025"), "{e}");
-        let e = validate(&PlanArgs {
-            profile: Some("legacy".into()),
-            timezone: "Mars/Base".into(),
-            ..args
-        })
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("--timezone"), "{e}");
-        assert!(parse_hh_mm("25:00").is_err());
-    }
-
-    #[test]
-    fn thousands_are_separated() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(100_000), "100,000");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-    }
+    input.horizon = (end - input.start) + Duration::days(CHECK_BEYOND_END);
+    let f = forecast::simulate(&input)?;
+    Ok(deadline::deadline_warning(&c.id, end, &input, &f))
 }
