@@ -30,7 +30,9 @@ use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, Recom
 use tokio::sync::mpsc;
 
 use super::audience::scan_audience;
-use super::file::{id_place, load_campaign, AudienceSpec, Campaign, CampaignContext};
+use super::file::{AudienceSpec, Campaign, CampaignContext};
+use super::load::load_campaign;
+use super::validate::id_place;
 use crate::contact::ContactHasher;
 
 /// How long the watcher waits for a burst of events (an editor's write-rename) to settle.

@@ -15,7 +15,8 @@ use chrono_tz::Tz;
 
 use super::{ForecastInput, PlanArgs};
 use crate::campaign::audience::scan_audience;
-use crate::campaign::file::{load_campaign, CalendarRef, Campaign, CampaignContext, Category};
+use crate::campaign::file::{CalendarRef, Campaign, CampaignContext, Category};
+use crate::campaign::load::load_campaign;
 use crate::campaign::registry::campaign_files;
 use crate::config::LoadedConfig;
 use crate::contact::ContactHasher;
