@@ -160,6 +160,16 @@ pub enum WebhookError {
     Unsupported(String),
 }
 
+/// The drop counters' reason for a body that could not be read.
+impl From<&WebhookError> for super::unreadable::UnreadableReason {
+    fn from(error: &WebhookError) -> Self {
+        match error {
+            WebhookError::Malformed(_) => Self::Malformed,
+            WebhookError::Unsupported(_) => Self::Unsupported,
+        }
+    }
+}
+
 /// What an event did, for the webhook's counters (issue #22).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventOutcome {
