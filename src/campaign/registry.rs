@@ -23,13 +23,14 @@
 //! `reload` does blocking file IO: call it from `spawn_blocking` or a dedicated thread.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use notify_debouncer_full::notify::RecursiveMode;
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 use tokio::sync::mpsc;
 
-use super::audience::scan_audience;
+use super::audience::{scan_audience, AudienceError};
 use super::file::{AudienceSpec, Campaign, CampaignContext};
 use super::load::load_campaign;
 use super::validate::id_place;
@@ -145,7 +146,10 @@ impl Registry {
                     }
                     e.to_string()
                 })
-                .and_then(|c| self.audiences.verdict(&c).map(|()| c))
+                .and_then(|c| match self.audiences.verdict(&c) {
+                    Ok(()) => Ok(c),
+                    Err(e) => Err(format!("{}: {e}", c.file.display())),
+                })
                 .and_then(|c| match ids.get(&c.id) {
                     Some(other) => Err(format!(
                         "{}: id: campaign id `{}` is already used by {}, expected a unique id",
@@ -214,7 +218,7 @@ impl Registry {
 /// size or modification time change.
 #[derive(Debug, Default)]
 struct AudienceChecks {
-    by_file: BTreeMap<PathBuf, (AudienceStamp, Result<(), String>)>,
+    by_file: BTreeMap<PathBuf, (AudienceStamp, Result<(), Arc<AudienceError>>)>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -226,7 +230,8 @@ struct AudienceStamp {
 }
 
 impl AudienceChecks {
-    fn verdict(&mut self, c: &Campaign) -> Result<(), String> {
+    /// `Ok` when the audience is usable; the error is shared with the cached verdict.
+    fn verdict(&mut self, c: &Campaign) -> Result<(), Arc<AudienceError>> {
         let meta = std::fs::metadata(&c.audience.file).ok();
         let stamp = AudienceStamp {
             spec: c.audience.clone(),
@@ -248,7 +253,7 @@ impl AudienceChecks {
         let hasher = ContactHasher::new(b"tierpace-registry-audience-check");
         let verdict = scan_audience(&c.audience, &c.template.params, &hasher)
             .map(|_| ())
-            .map_err(|e| format!("{}: {e}", c.file.display()));
+            .map_err(Arc::new);
         self.by_file
             .insert(c.file.clone(), (stamp, verdict.clone()));
         verdict

@@ -181,6 +181,18 @@ pub enum EventOutcome {
     Stale,
 }
 
+/// Why the daemon could not apply an event now: one of its stores failed (most often Redis is
+/// unreachable). Transient: the webhook answers 503 so the provider retries.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    #[error(transparent)]
+    Consent(#[from] crate::campaign::consent::ConsentError),
+    #[error(transparent)]
+    Progress(#[from] crate::dispatch::progress::ProgressError),
+}
+
 /// The daemon's side of the webhooks. It must be idempotent (providers retry) and should return
 /// quickly; the webhook waits for it only a bounded time (`HttpConfig::sink_timeout`).
 /// An `Err` is a transient failure (e.g. Redis down): the webhook answers 503 so the provider retries.
@@ -191,7 +203,7 @@ pub trait EventSink: Send + Sync + 'static {
         source: WebhookSource,
         event: ProviderEvent,
         at: Option<DateTime<Utc>>,
-    ) -> Result<EventOutcome, String>;
+    ) -> Result<EventOutcome, SinkError>;
 
     /// A callback body from `source` (`gupshup`, `meta`) could not be read and was dropped:
     /// remember it for status (see [`super::unreadable`]). The default remembers nothing.

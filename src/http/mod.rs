@@ -44,6 +44,7 @@ pub use auth::Secret;
 pub use event::{
     is_optout_keyword, DeliveryStatus, EventOutcome, EventSink, ProviderEvent, ReceivedEvent,
     WebhookError, WebhookSource,
+    SinkError,
 };
 pub use gupshup_webhook::{parse_gupshup, parse_gupshup_callback};
 pub use health::Readiness;
