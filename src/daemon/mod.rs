@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::campaign::consent::OptOutSource;
+use crate::campaign::metrics::CampaignMetrics;
 use crate::campaign::file::{Campaign, CampaignContext};
 use crate::campaign::registry::{watch_dir, Registry, RegistryEvent, ReloadTrigger};
 use crate::clock::Clock;
@@ -72,6 +73,9 @@ pub struct Shared {
     pub campaigns: RwLock<Vec<Campaign>>,
     pub calendars: RwLock<BTreeMap<String, Calendar>>,
     pub metrics: Metrics,
+    /// The campaign registry's log lines and counters (reloads, invalid files), registered
+    /// beside [`Metrics`] (STYLE.md 16: each subsystem registers its own).
+    pub campaign_metrics: CampaignMetrics,
     pub reload_tx: mpsc::Sender<Trigger>,
     pub started: std::sync::atomic::AtomicBool,
     /// Webhook bodies dropped as unreadable, for status (issue 11 §2).
@@ -218,6 +222,7 @@ pub async fn run(
     let stores = stores::build(&cfg, ledger_settings(&cfg)?).await?;
     let mut metrics_registry = MetricsRegistry::default();
     let metrics = Metrics::register(&mut metrics_registry);
+    let campaign_metrics = CampaignMetrics::register(&mut metrics_registry);
     let (reload_tx, mut reload_rx) = mpsc::channel::<Trigger>(16);
     let shared = Arc::new(Shared {
         loaded: RwLock::new(loaded.clone()),
@@ -240,6 +245,7 @@ pub async fn run(
         campaigns: RwLock::new(Vec::new()),
         calendars: RwLock::new(cals),
         metrics: metrics.clone(),
+        campaign_metrics,
         reload_tx: reload_tx.clone(),
         started: std::sync::atomic::AtomicBool::new(false),
         unreadable: Default::default(),
@@ -610,18 +616,9 @@ async fn apply_campaigns(
 ) {
     let mut ok = true;
     for event in registry.reload() {
-        match event {
-            RegistryEvent::Added(c) => {
-                tracing::info!(campaign = %c.id, file = %c.file.display(), "campaign added")
-            }
-            RegistryEvent::Changed { new, new_run, .. } => {
-                tracing::info!(campaign = %new.id, new_run, "campaign changed")
-            }
-            RegistryEvent::Removed { id, .. } => tracing::info!(campaign = %id, "campaign removed"),
-            RegistryEvent::Invalid { file, error } => {
-                ok = false;
-                tracing::error!(file = %file.display(), error = %error, "campaign file invalid; its previous valid version (if any) stays in force");
-            }
+        shared.campaign_metrics.registry_event(&event);
+        if matches!(event, RegistryEvent::Invalid { .. }) {
+            ok = false;
         }
     }
     if registry.read_failed() {
