@@ -304,9 +304,13 @@ pub struct WatchError {
     pub source: notify_debouncer_full::notify::Error,
 }
 
-/// Watches `dir` and sends [`ReloadTrigger::FileChange`] after each settled burst of changes to
+/// Watches `dir` and sends [`ReloadTrigger::FileChange`] (as the channel's message type, so the
+/// daemon's one reload channel takes it directly) after each settled burst of changes to
 /// campaign files. A full channel means a reload is already pending, so the trigger is dropped.
-pub fn watch_dir(dir: &Path, tx: mpsc::Sender<ReloadTrigger>) -> Result<WatchGuard, WatchError> {
+pub fn watch_dir<T>(dir: &Path, tx: mpsc::Sender<T>) -> Result<WatchGuard, WatchError>
+where
+    T: From<ReloadTrigger> + Send + 'static,
+{
     let err = |source| WatchError {
         dir: dir.to_path_buf(),
         source,
@@ -320,7 +324,7 @@ pub fn watch_dir(dir: &Path, tx: mpsc::Sender<ReloadTrigger>) -> Result<WatchGua
             Err(_) => true,
         };
         if relevant {
-            let _ = tx.try_send(ReloadTrigger::FileChange);
+            let _ = tx.try_send(T::from(ReloadTrigger::FileChange));
         }
     })
     .map_err(err)?;
@@ -332,15 +336,18 @@ pub fn watch_dir(dir: &Path, tx: mpsc::Sender<ReloadTrigger>) -> Result<WatchGua
     })
 }
 
-/// Sends [`ReloadTrigger::Signal`] on each SIGHUP until the channel closes.
-pub fn spawn_sighup(
-    tx: mpsc::Sender<ReloadTrigger>,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
+/// Sends [`ReloadTrigger::Signal`] (as the channel's message type) on each SIGHUP until the
+/// channel closes. The daemon and the tests use this one handler (STYLE.md 15: SIGHUP and the
+/// watcher send the same message on the same channel).
+pub fn spawn_sighup<T>(tx: mpsc::Sender<T>) -> std::io::Result<tokio::task::JoinHandle<()>>
+where
+    T: From<ReloadTrigger> + Send + 'static,
+{
     use futures::StreamExt;
     let mut signals = signal_hook_tokio::Signals::new([signal_hook::consts::SIGHUP])?;
     Ok(tokio::spawn(async move {
         while signals.next().await.is_some() {
-            if tx.send(ReloadTrigger::Signal).await.is_err() {
+            if tx.send(T::from(ReloadTrigger::Signal)).await.is_err() {
                 break;
             }
         }

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::campaign::consent::OptOutSource;
 use crate::campaign::metrics::CampaignMetrics;
 use crate::campaign::file::{Campaign, CampaignContext};
-use crate::campaign::registry::{watch_dir, Registry, RegistryEvent, ReloadTrigger};
+use crate::campaign::registry::{spawn_sighup, watch_dir, Registry, RegistryEvent, ReloadTrigger};
 use crate::clock::Clock;
 use crate::config::{DaemonConfig, LoadedConfig, StateBackend};
 use crate::contact::ContactHasher;
@@ -95,6 +95,16 @@ pub enum Trigger {
     Cron,
     /// Admin change (pause, resume, brake): no re-read, only wake the dispatchers.
     Wake,
+}
+
+/// The registry's triggers (file watcher, SIGHUP) arrive on the daemon's reload channel as they are.
+impl From<ReloadTrigger> for Trigger {
+    fn from(t: ReloadTrigger) -> Self {
+        match t {
+            ReloadTrigger::FileChange => Trigger::FileChange,
+            ReloadTrigger::Signal => Trigger::Signal,
+        }
+    }
 }
 
 impl Trigger {
@@ -311,16 +321,16 @@ pub async fn run(
     dispatchers.reconcile(&shared, &cfg)?;
     apply_campaigns(&shared, &mut registry, &mut planner, &dispatchers).await;
 
-    let (watch_tx, mut watch_rx) = mpsc::channel::<ReloadTrigger>(16);
-    let _watch = match watch_dir(&loaded.campaigns_dir(), watch_tx) {
+    // One reload path (STYLE.md 15): the watcher and SIGHUP send onto the reload channel itself.
+    let _watch = match watch_dir(&loaded.campaigns_dir(), reload_tx.clone()) {
         Ok(g) => Some(g),
         Err(e) => {
             tracing::warn!(error = %e, "campaigns directory not watched; reload with SIGHUP");
             None
         }
     };
+    let sighup = spawn_sighup(reload_tx.clone()).context("installing the SIGHUP handler")?;
     let mut signals = signal_hook_tokio::Signals::new([
-        signal_hook::consts::SIGHUP,
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
     ])
@@ -344,17 +354,9 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            Some(sig) = signals.next() => match sig {
-                signal_hook::consts::SIGHUP => {
-                    let _ = reload_tx.try_send(Trigger::Signal);
-                }
-                _ => {
-                    tracing::info!(signal = sig, "stopping");
-                    break;
-                }
-            },
-            Some(_) = watch_rx.recv() => {
-                let _ = reload_tx.try_send(Trigger::FileChange);
+            Some(sig) = signals.next() => {
+                tracing::info!(signal = sig, "stopping");
+                break;
             }
             Some(trigger) = reload_rx.recv() => {
                 if trigger == Trigger::Wake {
@@ -381,6 +383,7 @@ pub async fn run(
     }
 
     systemd::stopping();
+    sighup.abort();
     // Off the register first, so the other replicas plan this one's senders elsewhere while
     // its dispatchers drain; they take each sender once it is released.
     register_token.cancel();
