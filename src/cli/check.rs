@@ -49,7 +49,7 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
         providers: cfg
             .senders
             .iter()
-            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .map(|(name, s)| (name.clone(), s.provider.into()))
             .collect(),
         calendars: names,
     };

@@ -183,7 +183,7 @@ fn campaign_context(cfg: &DaemonConfig) -> CampaignContext {
         providers: cfg
             .senders
             .iter()
-            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .map(|(name, s)| (name.clone(), s.provider.into()))
             .collect(),
         calendars,
     }

@@ -171,10 +171,7 @@ impl Sink {
         let code = code
             .map(|c| c.to_string())
             .unwrap_or_else(|| "unknown".into());
-        let kind = match source {
-            WebhookSource::Gupshup { .. } => ProviderKind::Gupshup,
-            WebhookSource::Meta { .. } => ProviderKind::Meta,
-        };
+        let kind = ProviderKind::from(source);
         let failure = Failure::reported(kind, code, reason.unwrap_or(""));
         let senders: Vec<SenderControls> = self
             .senders_of(source)
@@ -254,13 +251,7 @@ impl Sink {
                     ReportedChange::Downgrade { .. } => b.set(Brake::Downgraded, now),
                     ReportedChange::Upgrade { .. } => b.lift(&Brake::Downgraded),
                     ReportedChange::Quality(q) => {
-                        let rating = match q {
-                            Quality::High => Some(QualityRating::High),
-                            Quality::Medium => Some(QualityRating::Medium),
-                            Quality::Low => Some(QualityRating::Low),
-                            Quality::Unknown => None,
-                        };
-                        rating.is_some_and(|r| b.quality(r, now))
+                        QualityRating::try_from(q).is_ok_and(|r| b.quality(r, now))
                     }
                     _ => false,
                 };

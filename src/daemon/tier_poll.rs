@@ -236,11 +236,8 @@ async fn apply(
             .ledger
             .apply_tier_event(&h.group, now, TierEvent::Quality(q))
             .await?;
-        let rating = match q {
-            Quality::High => QualityRating::High,
-            Quality::Medium => QualityRating::Medium,
-            _ => QualityRating::Low,
-        };
+        // `q` is never Unknown here (filtered above); Low is the safe side all the same.
+        let rating = QualityRating::try_from(q).unwrap_or(QualityRating::Low);
         let active = {
             let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
             b.quality(rating, now).then(|| b.active())

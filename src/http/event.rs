@@ -131,9 +131,16 @@ pub enum WebhookSource {
 impl WebhookSource {
     /// `gupshup` or `meta`, for metric labels.
     pub fn provider(&self) -> &'static str {
-        match self {
-            WebhookSource::Gupshup { .. } => "gupshup",
-            WebhookSource::Meta { .. } => "meta",
+        crate::provider::ProviderKind::from(self).as_str()
+    }
+}
+
+/// The provider whose route a callback came in on.
+impl From<&WebhookSource> for crate::provider::ProviderKind {
+    fn from(source: &WebhookSource) -> Self {
+        match source {
+            WebhookSource::Gupshup { .. } => Self::Gupshup,
+            WebhookSource::Meta { .. } => Self::Meta,
         }
     }
 }

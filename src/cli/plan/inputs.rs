@@ -141,7 +141,7 @@ fn find_campaign(loaded: &LoadedConfig, id: &str) -> Result<Campaign> {
         providers: cfg
             .senders
             .iter()
-            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .map(|(name, s)| (name.clone(), s.provider.into()))
             .collect(),
         calendars,
     };
