@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::campaign::check::{check_campaigns, CheckOutcome};
 use crate::campaign::file::{CalendarRef, CampaignContext};
-use crate::cli::preflight::check_campaign;
+use crate::cli::plan::check_campaign;
 use crate::config::LoadedConfig;
 use crate::contact::ContactHasher;
 use crate::policy::calendar::Calendar;
@@ -49,7 +49,7 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
         providers: cfg
             .senders
             .iter()
-            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .map(|(name, s)| (name.clone(), s.provider.into()))
             .collect(),
         calendars: names,
     };

@@ -26,8 +26,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::campaign::consent::OptOutSource;
+use crate::campaign::metrics::CampaignMetrics;
 use crate::campaign::file::{Campaign, CampaignContext};
-use crate::campaign::registry::{watch_dir, Registry, RegistryEvent, ReloadTrigger};
+use crate::campaign::registry::{spawn_sighup, watch_dir, Registry, RegistryEvent, ReloadTrigger};
 use crate::clock::Clock;
 use crate::config::{DaemonConfig, LoadedConfig, StateBackend};
 use crate::contact::ContactHasher;
@@ -73,6 +74,9 @@ pub struct Shared {
     pub campaigns: RwLock<Vec<Campaign>>,
     pub calendars: RwLock<BTreeMap<String, Calendar>>,
     pub metrics: Metrics,
+    /// The campaign registry's log lines and counters (reloads, invalid files), registered
+    /// beside [`Metrics`] (STYLE.md 16: each subsystem registers its own).
+    pub campaign_metrics: CampaignMetrics,
     pub reload_tx: mpsc::Sender<Trigger>,
     pub started: std::sync::atomic::AtomicBool,
     /// Webhook bodies dropped as unreadable, for status (issue 11 §2).
@@ -103,6 +107,16 @@ pub enum Trigger {
     Cron,
     /// Admin change (pause, resume, brake): no re-read, only wake the dispatchers.
     Wake,
+}
+
+/// The registry's triggers (file watcher, SIGHUP) arrive on the daemon's reload channel as they are.
+impl From<ReloadTrigger> for Trigger {
+    fn from(t: ReloadTrigger) -> Self {
+        match t {
+            ReloadTrigger::FileChange => Trigger::FileChange,
+            ReloadTrigger::Signal => Trigger::Signal,
+        }
+    }
 }
 
 impl Trigger {
@@ -181,7 +195,7 @@ fn campaign_context(cfg: &DaemonConfig) -> CampaignContext {
         providers: cfg
             .senders
             .iter()
-            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .map(|(name, s)| (name.clone(), s.provider.into()))
             .collect(),
         calendars,
     }
@@ -230,6 +244,7 @@ pub async fn run(
     let stores = stores::build(&cfg, ledger_settings(&cfg)?).await?;
     let mut metrics_registry = MetricsRegistry::default();
     let metrics = Metrics::register(&mut metrics_registry);
+    let campaign_metrics = CampaignMetrics::register(&mut metrics_registry);
     let (reload_tx, mut reload_rx) = mpsc::channel::<Trigger>(16);
     let shared = Arc::new(Shared {
         loaded: RwLock::new(loaded.clone()),
@@ -252,6 +267,7 @@ pub async fn run(
         campaigns: RwLock::new(Vec::new()),
         calendars: RwLock::new(cals),
         metrics: metrics.clone(),
+        campaign_metrics,
         reload_tx: reload_tx.clone(),
         started: std::sync::atomic::AtomicBool::new(false),
         unreadable: Default::default(),
@@ -328,16 +344,16 @@ pub async fn run(
     dispatchers.reconcile(&shared, &cfg)?;
     apply_campaigns(&shared, &mut registry, &mut planner, &dispatchers).await;
 
-    let (watch_tx, mut watch_rx) = mpsc::channel::<ReloadTrigger>(16);
-    let _watch = match watch_dir(&loaded.campaigns_dir(), watch_tx) {
+    // One reload path (STYLE.md 15): the watcher and SIGHUP send onto the reload channel itself.
+    let _watch = match watch_dir(&loaded.campaigns_dir(), reload_tx.clone()) {
         Ok(g) => Some(g),
         Err(e) => {
             tracing::warn!(error = %e, "campaigns directory not watched; reload with SIGHUP");
             None
         }
     };
+    let sighup = spawn_sighup(reload_tx.clone()).context("installing the SIGHUP handler")?;
     let mut signals = signal_hook_tokio::Signals::new([
-        signal_hook::consts::SIGHUP,
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
     ])
@@ -361,17 +377,9 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            Some(sig) = signals.next() => match sig {
-                signal_hook::consts::SIGHUP => {
-                    let _ = reload_tx.try_send(Trigger::Signal);
-                }
-                _ => {
-                    tracing::info!(signal = sig, "stopping");
-                    break;
-                }
-            },
-            Some(_) = watch_rx.recv() => {
-                let _ = reload_tx.try_send(Trigger::FileChange);
+            Some(sig) = signals.next() => {
+                tracing::info!(signal = sig, "stopping");
+                break;
             }
             Some(trigger) = reload_rx.recv() => {
                 if trigger == Trigger::Wake {
@@ -401,6 +409,7 @@ pub async fn run(
     }
 
     systemd::stopping();
+    sighup.abort();
     // Off the register first, so the other replicas plan this one's senders elsewhere while
     // its dispatchers drain; they take each sender once it is released.
     register_token.cancel();
@@ -636,18 +645,9 @@ async fn apply_campaigns(
 ) {
     let mut ok = true;
     for event in registry.reload() {
-        match event {
-            RegistryEvent::Added(c) => {
-                tracing::info!(campaign = %c.id, file = %c.file.display(), "campaign added")
-            }
-            RegistryEvent::Changed { new, new_run, .. } => {
-                tracing::info!(campaign = %new.id, new_run, "campaign changed")
-            }
-            RegistryEvent::Removed { id, .. } => tracing::info!(campaign = %id, "campaign removed"),
-            RegistryEvent::Invalid { file, error } => {
-                ok = false;
-                tracing::error!(file = %file.display(), error = %error, "campaign file invalid; its previous valid version (if any) stays in force");
-            }
+        shared.campaign_metrics.registry_event(&event);
+        if matches!(event, RegistryEvent::Invalid { .. }) {
+            ok = false;
         }
     }
     if registry.read_failed() {

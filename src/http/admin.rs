@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::{authorize, Access, Unauthorized};
+use super::error::error_body;
 use super::unreadable::WebhookHealth;
 use super::HttpState;
 use crate::campaign::{ConsentScope, OptOutCounts};
@@ -253,11 +254,6 @@ impl IntoResponse for AdminError {
         let (status, code) = self.status_and_code();
         (status, error_body(code, &self.to_string())).into_response()
     }
-}
-
-/// The JSON error body every admin and auth failure uses.
-pub fn error_body(code: &str, message: &str) -> Json<serde_json::Value> {
-    Json(json!({ "error": { "code": code, "message": message } }))
 }
 
 /// The daemon's side of the admin API.

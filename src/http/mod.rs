@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod error;
 pub mod event;
 pub mod gupshup_v3;
 pub mod gupshup_webhook;
@@ -44,6 +45,7 @@ pub use auth::Secret;
 pub use event::{
     is_optout_keyword, DeliveryStatus, EventOutcome, EventSink, ProviderEvent, ReceivedEvent,
     WebhookError, WebhookSource,
+    SinkError,
 };
 pub use gupshup_webhook::{parse_gupshup, parse_gupshup_callback};
 pub use health::Readiness;
@@ -235,14 +237,10 @@ pub(crate) async fn deliver(
         Ok(events) => event::add_keyword_optouts(events, &state.config.optout_keywords),
         Err(e) => {
             // Never just a warning: a dropped body may have been an opt-out (issue 11 §2).
-            let reason = UnreadableReason::of(&e);
+            let reason = UnreadableReason::from(&e);
             tracing::warn!(provider, reason = reason.as_str(), error = %e,
                 "webhook body unreadable: dropped and counted");
-            let kind = match reason {
-                UnreadableReason::Malformed => "malformed",
-                UnreadableReason::Unsupported => "unsupported",
-            };
-            state.metrics.webhook_event(provider, kind, "ignored");
+            state.metrics.webhook_event(provider, reason.as_str(), "ignored");
             state.metrics.webhook_unreadable(provider, reason);
             state.sink.unreadable(provider, reason);
             return StatusCode::OK;
