@@ -6,6 +6,7 @@ pub mod client;
 pub mod forecast;
 pub mod forecast_svg;
 pub mod golive;
+pub mod init;
 pub mod out;
 pub mod plan;
 pub mod plan_forecast;

@@ -81,6 +81,10 @@ pub struct Shared {
     /// The go-live checklist as run at start (issue #21); failed items show in status and
     /// `/readyz` warnings, never blocking.
     pub go_live: RwLock<Vec<crate::provider::golive::GoLiveItem>>,
+    /// Campaign files that did not load at the last reload (invalid, unknown sender, audience
+    /// refused), each `FILE: error` as `check` words it: shown in `/readyz` warnings and
+    /// `tierpace status` (issue #20), never blocking the other campaigns.
+    pub campaign_problems: RwLock<Vec<String>>,
 }
 
 /// Why the daemon re-reads its inputs.
@@ -104,17 +108,42 @@ impl Trigger {
     }
 }
 
-/// Loads the hash key from its configured source (or the dev key with memory state).
-/// The contact hasher from `hash_key_env` / `hash_key_file` (required with Redis state).
-pub fn hash_key(cfg: &DaemonConfig) -> anyhow::Result<ContactHasher> {
+/// The shortest hash key `run` and `check` accept, in bytes: 32 characters, e.g. the 64 hex
+/// digits `tierpace init` or `openssl rand -hex 32` write (256 bits).
+pub const MIN_HASH_KEY_LEN: usize = 32;
+
+/// The contact hasher from `hash_key_env` / `hash_key_file` (required with Redis state; the
+/// built-in development key with memory state and neither set). A relative `hash_key_file` is read
+/// from `$CREDENTIALS_DIRECTORY` when systemd sets it, else from `config_dir` (the config file's
+/// folder). Errors: the source is unset, unreadable (naming the full path looked at), or the key
+/// is shorter than [`MIN_HASH_KEY_LEN`]. `run` and `check` both call this, so they agree.
+pub fn hash_key(cfg: &DaemonConfig, config_dir: &Path) -> anyhow::Result<ContactHasher> {
+    let file = cfg.hash_key_file.as_ref().map(|p| {
+        if p.is_relative() && std::env::var_os("CREDENTIALS_DIRECTORY").is_none() {
+            let joined = config_dir.join(p);
+            std::path::absolute(&joined).unwrap_or(joined)
+        } else {
+            p.clone()
+        }
+    });
     match SecretSource::from_keys(
         cfg.hash_key_env.clone(),
-        cfg.hash_key_file.clone(),
+        file,
         "hash_key_env",
         "hash_key_file",
     ) {
         Ok(source) => {
             let secret = source.load().context("hash key")?;
+            let len = secret.expose().trim().len();
+            if len < MIN_HASH_KEY_LEN {
+                anyhow::bail!(
+                    "hash key: {} is {len} characters long, at least {MIN_HASH_KEY_LEN} are required (generate one with `openssl rand -hex 32`, or let `tierpace init` write it)",
+                    match &source {
+                        SecretSource::Env(name) => format!("environment variable {name}"),
+                        SecretSource::File(path) => format!("file {}", path.display()),
+                    }
+                );
+            }
             Ok(ContactHasher::new(secret.expose().as_bytes()))
         }
         Err(_) if cfg.state == StateBackend::Memory => {
@@ -213,7 +242,7 @@ pub async fn run(
     if let Err(e) = crate::logging::set_level(&cfg.log_level) {
         tracing::warn!(error = %e, "log_level not applied");
     }
-    let hasher = hash_key(&cfg)?;
+    let hasher = hash_key(&cfg, loaded.path.parent().unwrap_or(Path::new("")))?;
     let cals = calendars(&cfg)?;
     let stores = stores::build(&cfg, ledger_settings(&cfg)?).await?;
     let mut metrics_registry = MetricsRegistry::default();
@@ -245,6 +274,7 @@ pub async fn run(
         unreadable: Default::default(),
         provider_views: RwLock::new(BTreeMap::new()),
         go_live: RwLock::new(Vec::new()),
+        campaign_problems: RwLock::new(Vec::new()),
     });
     import_optout_file(&shared, &loaded).await;
 
@@ -609,6 +639,7 @@ async fn apply_campaigns(
     dispatchers: &senders::Dispatchers,
 ) {
     let mut ok = true;
+    let mut problems = Vec::new();
     for event in registry.reload() {
         match event {
             RegistryEvent::Added(c) => {
@@ -621,6 +652,7 @@ async fn apply_campaigns(
             RegistryEvent::Invalid { file, error } => {
                 ok = false;
                 tracing::error!(file = %file.display(), error = %error, "campaign file invalid; its previous valid version (if any) stays in force");
+                problems.push(campaign_problem(&file, &error));
             }
         }
     }
@@ -662,6 +694,10 @@ async fn apply_campaigns(
     for r in &refused {
         ok = false;
         tracing::error!(campaign = %r.campaign, file = %r.file.display(), error = %r.error, "campaign refused");
+        problems.push(campaign_problem(&r.file, &r.error));
+    }
+    if let Ok(mut p) = shared.campaign_problems.write() {
+        *p = problems;
     }
     count_reload(shared, if ok { "ok" } else { "error" });
     if let Ok(mut c) = shared.campaigns.write() {
@@ -672,6 +708,19 @@ async fn apply_campaigns(
             .collect();
     }
     dispatchers.assign(live).await;
+}
+
+/// One line of `campaign_problems`: the file name, then the error (which may name it again).
+fn campaign_problem(file: &Path, error: &str) -> String {
+    let name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    if error.starts_with(name.as_str()) {
+        error.to_string()
+    } else {
+        format!("{name}: {error}")
+    }
 }
 
 /// How long to sleep before looking at the next cron firing again: until it, but at most a

@@ -20,6 +20,10 @@ pub trait Readiness: Send + Sync + 'static {
     }
 }
 
+/// How a `/readyz` warning about a campaign file that did not load starts; `tierpace status`
+/// lists these under its campaigns.
+pub const CAMPAIGN_NOT_LOADED: &str = "campaign not loaded: ";
+
 /// `GET /healthz`: 200 while the process serves HTTP at all.
 pub async fn healthz() -> &'static str {
     "ok\n"
