@@ -122,6 +122,7 @@ campaigns_dir = "campaigns"
 [http]
 listen = "127.0.0.1:9464"
 gupshup_secret_file = "{GUPSHUP_WEBHOOK_SECRET_FILE}"   # callbacks go to https://YOUR-HOST/webhooks/gupshup/SECRET
+# public_url = "https://YOUR-HOST"        # FILL IN: lets `check --online` compare the provider's callback URL
 
 [calendars.comercial]
 timezone = "America/Sao_Paulo"
