@@ -118,9 +118,13 @@ pub const MIN_HASH_KEY_LEN: usize = 32;
 /// folder). Errors: the source is unset, unreadable (naming the full path looked at), or the key
 /// is shorter than [`MIN_HASH_KEY_LEN`]. `run` and `check` both call this, so they agree.
 pub fn hash_key(cfg: &DaemonConfig, config_dir: &Path) -> anyhow::Result<ContactHasher> {
+    // Resolved here rather than by the secret loader so every message names the full path.
     let file = cfg.hash_key_file.as_ref().map(|p| {
-        if p.is_relative() && std::env::var_os("CREDENTIALS_DIRECTORY").is_none() {
-            let joined = config_dir.join(p);
+        if p.is_relative() {
+            let base = std::env::var_os("CREDENTIALS_DIRECTORY")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| config_dir.to_path_buf());
+            let joined = base.join(p);
             std::path::absolute(&joined).unwrap_or(joined)
         } else {
             p.clone()
