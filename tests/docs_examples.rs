@@ -150,7 +150,12 @@ impl Env {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
-        self.tmp.path().join(slug).join("prod").display().to_string()
+        self.tmp
+            .path()
+            .join(slug)
+            .join("prod")
+            .display()
+            .to_string()
     }
 
     fn command(&self, program: &str) -> Command {
@@ -325,7 +330,10 @@ fn every_documented_command_prints_what_the_docs_show() {
         }
     }
     // Log blocks last: by now the daemon has logged its start and the dry run.
-    for b in all.iter().filter(|b| b.info.split_whitespace().next() == Some("log")) {
+    for b in all
+        .iter()
+        .filter(|b| b.info.split_whitespace().next() == Some("log"))
+    {
         let d = daemon.get_or_insert_with(|| start_daemon(&env));
         let log = strip_ansi(&std::fs::read_to_string(&d.log).unwrap());
         let mut lines = log.lines();

@@ -107,7 +107,9 @@ fn check_and_run_refuse_a_weak_hash_key_and_name_the_file_they_read() {
     let t = text(&check);
     assert_eq!(check.status.code(), Some(1), "{t}");
     assert!(
-        t.contains(&format!("file {d}/hash-key is 3 characters long, at least 32")),
+        t.contains(&format!(
+            "file {d}/hash-key is 3 characters long, at least 32"
+        )),
         "{t}"
     );
     // `run` refuses the same key before it connects to anything.

@@ -73,7 +73,9 @@ pub fn render_status(report: &StatusReport, now: DateTime<Utc>) -> String {
         out.push_str(&table(&rows));
     }
     if !report.not_loaded.is_empty() {
-        out.push_str("\nNOT LOADED (the other campaigns run; `tierpace check` shows every error)\n");
+        out.push_str(
+            "\nNOT LOADED (the other campaigns run; `tierpace check` shows every error)\n",
+        );
         for line in &report.not_loaded {
             out.push_str(&format!("  {line}\n"));
         }
@@ -444,7 +446,6 @@ mod tests {
                 campaigns: vec![campaign()],
                 webhooks: None,
                 optouts: None,
-            not_loaded: vec![],
                 not_loaded: vec![],
             },
             now(),
@@ -472,7 +473,6 @@ mod tests {
                 campaigns: vec![],
                 webhooks: None,
                 optouts: None,
-            not_loaded: vec![],
                 not_loaded: vec![],
             },
             now(),
@@ -523,7 +523,6 @@ mod tests {
                 campaigns: vec![],
                 webhooks: None,
                 optouts: None,
-            not_loaded: vec![],
                 not_loaded: vec![],
             },
             now(),
@@ -547,7 +546,6 @@ mod tests {
                     ..WebhookHealth::default()
                 }),
                 optouts: None,
-            not_loaded: vec![],
                 not_loaded: vec![],
             },
             now(),
