@@ -58,6 +58,13 @@ enum Command {
         #[arg(long, requires = "online")]
         price_per_message: Option<f64>,
     },
+    /// Write a production skeleton into DIR (config on Redis with a Gupshup sender, a generated
+    /// hash key, an example campaign, the systemd override) and print the next steps. Never
+    /// overwrites a file.
+    Init {
+        /// The folder to write into (created if missing), e.g. /etc/tierpace.
+        dir: PathBuf,
+    },
     /// Forecast the tier ladder: new conversations, trailing-7-day uniques, limit and upgrade
     /// times per day.
     Plan(Box<tierpace::cli::plan::PlanArgs>),
@@ -73,6 +80,7 @@ fn main() -> ExitCode {
     let level = std::env::var("TIERPACE_LOG").unwrap_or_else(|_| "info".into());
     match cli.command {
         Command::Run { config } => {
+            secrets_relative_to(&config);
             if let Err(e) = init_logging(cli.log_format, &level) {
                 eprintln!("tierpace: {e}");
                 return ExitCode::from(EX_USAGE);
@@ -105,6 +113,7 @@ fn main() -> ExitCode {
             min_balance,
             price_per_message,
         } => match if online {
+            secrets_relative_to(&config);
             let args = tierpace::cli::golive::OnlineArgs {
                 json: cli.client.json,
                 min_balance,
@@ -112,11 +121,22 @@ fn main() -> ExitCode {
             };
             tierpace::cli::golive::run(&config, SystemClock.now(), &args)
         } else {
+            secrets_relative_to(&config);
             tierpace::cli::check::run(&config, SystemClock.now())
         } {
             Ok(code) => ExitCode::from(code as u8),
             Err(e) => {
                 eprintln!("tierpace check: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Init { dir } => match tierpace::cli::init::run(&dir) {
+            Ok(out) => {
+                tierpace::cli::out::print(&out);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tierpace init: {e}");
                 ExitCode::FAILURE
             }
         },
@@ -129,6 +149,21 @@ fn main() -> ExitCode {
         },
         Command::Admin(command) => admin(&command, &cli.client),
     }
+}
+
+/// Outside systemd, relative `*_file` secrets are read from the config file's folder: the same
+/// rule for `run` and `check`, whatever the current directory (issue #20). Under systemd,
+/// `$CREDENTIALS_DIRECTORY` (set by `LoadCredential=`) wins. Called before any thread starts.
+fn secrets_relative_to(config: &std::path::Path) {
+    if std::env::var_os("CREDENTIALS_DIRECTORY").is_some() {
+        return;
+    }
+    let dir = match config.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    std::env::set_var("CREDENTIALS_DIRECTORY", dir);
 }
 
 fn admin(command: &AdminCommand, args: &ClientArgs) -> ExitCode {

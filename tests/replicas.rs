@@ -355,7 +355,11 @@ fn fleet_configs(
     replicas: usize,
 ) -> Vec<(PathBuf, u16)> {
     std::fs::create_dir_all(dir.join("campaigns/contacts")).unwrap();
-    std::fs::write(dir.join("hash.key"), "e2e-hash-key\n").unwrap();
+    std::fs::write(
+        dir.join("hash.key"),
+        "e2e-hash-key-0123456789abcdef0123456789\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("gupshup.key"), "test-gupshup-key\n").unwrap();
     std::fs::write(dir.join("admin.token"), format!("{ADMIN_TOKEN}\n")).unwrap();
     // Three daemons and the fake on a shared (CI) machine: arrivals jitter more than the 5 ms

@@ -80,7 +80,11 @@ async fn start(backend: Backend) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("campaigns/contacts")).unwrap();
-    std::fs::write(root.join("hash.key"), "wa-id-hash-key\n").unwrap();
+    std::fs::write(
+        root.join("hash.key"),
+        "wa-id-hash-key-0123456789abcdef0123456789\n",
+    )
+    .unwrap();
     std::fs::write(
         root.join("meta.token"),
         format!("{}\n", FakeMetaConfig::default().access_token),

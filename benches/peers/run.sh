@@ -83,7 +83,7 @@ stop_redis() { # records the server's CPU seconds in $1/redis_cpu
 tierpace_setup() { # $1 run dir
   local d=$1
   mkdir -p "$d/tp/campaigns"
-  echo "peers-hash-key" > "$d/tp/hash.key"
+  echo "peers-hash-key-0123456789abcdef0123456789" > "$d/tp/hash.key"
   echo "test-gupshup-key" > "$d/tp/gupshup.key"
   cat > "$d/tp/tierpace.toml" <<TOML
 state = "redis"

@@ -105,7 +105,7 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
     }
     // The hash key: `run` refuses to start without it on Redis state.
     if cfg.state == crate::config::StateBackend::Redis {
-        if let Err(e) = crate::daemon::hash_key(cfg) {
+        if let Err(e) = crate::daemon::hash_key(cfg, config.parent().unwrap_or(Path::new(""))) {
             failed = true;
             out.push_str(&format!("{}: {e:#}\n", config.display()));
         }

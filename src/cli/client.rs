@@ -239,6 +239,35 @@ impl AdminClient {
         self.call(reqwest::Method::POST, &path, Some(body)).await
     }
 
+    /// Campaign files the daemon could not load: the matching `GET /readyz` warnings (200 or
+    /// 503 alike), without their prefix.
+    pub async fn campaigns_not_loaded(&self) -> Result<Vec<String>, ClientError> {
+        let url = format!("{}/readyz", self.base);
+        let resp = self.http.get(&url).send().await.map_err(|e| {
+            if e.is_connect() {
+                ClientError::NotRunning {
+                    url: self.base.clone(),
+                }
+            } else {
+                ClientError::Transport {
+                    url: url.clone(),
+                    detail: e.to_string(),
+                }
+            }
+        })?;
+        let body: serde_json::Value = resp.json().await.map_err(|e| ClientError::Decode {
+            url,
+            detail: e.to_string(),
+        })?;
+        let prefix = crate::http::health::CAMPAIGN_NOT_LOADED;
+        Ok(body["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w.as_str()?.strip_prefix(prefix).map(str::to_string))
+            .collect())
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
@@ -345,6 +374,7 @@ pub async fn run(
                 campaigns: client.campaigns().await?,
                 webhooks: Some(client.webhooks().await?),
                 optouts: Some(client.optout_counts().await?),
+                not_loaded: client.campaigns_not_loaded().await?,
             };
             Ok(if json {
                 to_json(&report)

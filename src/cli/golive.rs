@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::config::{LoadedConfig, ProviderChoice};
-use crate::provider::golive::{self, network, GoLiveContext};
+use crate::provider::golive::{self, network, GoLiveContext, GoLiveItem};
 
 /// Options of `check --online`.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +17,33 @@ pub struct OnlineArgs {
     /// Balance warning threshold; default [`golive::balance::DEFAULT_MIN_BALANCE`].
     pub min_balance: Option<f64>,
     pub price_per_message: Option<f64>,
+}
+
+/// The `redis` item: the state store answers, keeps every key (`noeviction`) and accepts a
+/// write, probed as the daemon probes it ([`crate::daemon::probe_redis`]). Offline `check`
+/// only notes an unreachable Redis (it may run on a machine without access); going live, it
+/// is a failure.
+async fn redis_item(cfg: &crate::config::DaemonConfig) -> GoLiveItem {
+    const ITEM: &str = "redis";
+    let target = if cfg.redis_cluster.is_empty() {
+        cfg.redis_url.clone()
+    } else {
+        cfg.redis_cluster.join(",")
+    };
+    match crate::daemon::probe_redis(cfg, std::time::Duration::from_secs(5)).await {
+        None => GoLiveItem::unknown("-", ITEM, "no Redis client for this config"),
+        Some(Ok(())) => GoLiveItem::ok(
+            "-",
+            ITEM,
+            format!("{target}: reachable, maxmemory-policy noeviction, accepts writes"),
+        ),
+        Some(Err(p)) => GoLiveItem::failed(
+            "-",
+            ITEM,
+            format!("{target}: {p}"),
+            "start Redis with maxmemory-policy noeviction, or correct redis_url / redis_cluster (docs/redis.md)",
+        ),
+    }
 }
 
 pub fn run(config: &Path, now: DateTime<Utc>, args: &OnlineArgs) -> Result<i32> {
@@ -43,7 +70,10 @@ pub fn run(config: &Path, now: DateTime<Utc>, args: &OnlineArgs) -> Result<i32> 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let items = rt.block_on(golive::check_all(cfg, &ctx));
+    let mut items = rt.block_on(golive::check_all(cfg, &ctx));
+    if cfg.state == crate::config::StateBackend::Redis {
+        items.insert(0, rt.block_on(redis_item(cfg)));
+    }
     let uses = |p| cfg.senders.values().any(|s| s.provider == p);
     let sources =
         network::callback_sources(uses(ProviderChoice::Gupshup), uses(ProviderChoice::Meta));

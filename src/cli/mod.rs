@@ -7,6 +7,7 @@
 pub mod check;
 pub mod client;
 pub mod golive;
+pub mod init;
 pub mod out;
 pub mod plan;
 pub mod status;

@@ -21,6 +21,9 @@ pub struct StatusReport {
     /// Opted-out contacts by scope (`GET /api/v1/optouts`).
     #[serde(default)]
     pub optouts: Option<OptOutCounts>,
+    /// Campaign files that did not load, `FILE: error` (from `GET /readyz` warnings).
+    #[serde(default)]
+    pub not_loaded: Vec<String>,
 }
 
 /// Both tables, ready to print.
@@ -68,6 +71,25 @@ pub fn render_status(report: &StatusReport, now: DateTime<Utc>) -> String {
         ])];
         rows.extend(report.campaigns.iter().map(|c| campaign_row(c, now)));
         out.push_str(&table(&rows));
+    }
+    // A refused campaign is already a row above (state `refused`, with its reason).
+    let shown_refused = |line: &str| {
+        report.campaigns.iter().any(|c| {
+            c.state == "refused" && c.why.as_deref().is_some_and(|why| line.ends_with(why))
+        })
+    };
+    let not_loaded: Vec<&String> = report
+        .not_loaded
+        .iter()
+        .filter(|l| !shown_refused(l))
+        .collect();
+    if !not_loaded.is_empty() {
+        out.push_str(
+            "\nNOT LOADED (the other campaigns run; `tierpace check` shows every error)\n",
+        );
+        for line in not_loaded {
+            out.push_str(&format!("  {line}\n"));
+        }
     }
     if let Some(o) = &report.optouts {
         out.push_str(&format!(
@@ -218,8 +240,14 @@ fn campaign_row(c: &CampaignStatus, now: DateTime<Utc>) -> Vec<String> {
         percent(done, t.total)
     );
     let skipped: u64 = t.skipped.values().sum();
+    // No ETA while nothing will send without an operator (or ever again): a braked, paused or
+    // stopped campaign would show a time that is not coming (issue #20 trial).
     let eta = match (c.eta_seconds, c.state.as_str()) {
-        (_, "finished" | "cancelled") => "-".to_string(),
+        (
+            _,
+            "finished" | "completed" | "cancelled" | "expired" | "braked" | "paused"
+            | "audience_changed",
+        ) => "-".to_string(),
         (Some(s), _) => duration(s),
         (None, _) => "?".to_string(),
     };
@@ -240,11 +268,18 @@ fn campaign_row(c: &CampaignStatus, now: DateTime<Utc>) -> Vec<String> {
         }
     }
     if let Some(until) = c.until {
-        state.push_str(&format!(
-            " (until {} {})",
-            until.format("%H:%M UTC"),
-            relative(until, now)
-        ));
+        let rel = relative(until, now);
+        // `scheduled` and `waiting_hours` already say when in their why ("starts at …",
+        // "… until …"): only how long from now is added, not a second "until".
+        if matches!(c.state.as_str(), "scheduled" | "waiting_hours") && c.why.is_some() {
+            state.push_str(&format!(" {rel}"));
+        } else {
+            state.push_str(&format!(
+                " (until {}, {})",
+                until.format("%H:%M UTC"),
+                rel.trim_start_matches('(').trim_end_matches(')')
+            ));
+        }
     }
     vec![
         c.id.clone(),
@@ -426,6 +461,7 @@ mod tests {
                 campaigns: vec![campaign()],
                 webhooks: None,
                 optouts: None,
+                not_loaded: vec![],
             },
             now(),
         );
@@ -439,7 +475,7 @@ mod tests {
         assert!(text.contains("[##########..........]  50%"), "{text}");
         assert!(text.contains("3h 05m"), "{text}");
         assert!(
-            text.contains("waiting: outside business hours (until 13:30 UTC (in 1h 30m))"),
+            text.contains("waiting: outside business hours (until 13:30 UTC, in 1h 30m)"),
             "{text}"
         );
     }
@@ -452,6 +488,7 @@ mod tests {
                 campaigns: vec![],
                 webhooks: None,
                 optouts: None,
+                not_loaded: vec![],
             },
             now(),
         );
@@ -477,6 +514,7 @@ mod tests {
             campaigns: vec![],
             webhooks: None,
             optouts: None,
+            not_loaded: vec![],
         };
         let text = render_status(&report, now());
         assert!(text.contains("GO-LIVE"), "{text}");
@@ -500,6 +538,7 @@ mod tests {
                 campaigns: vec![],
                 webhooks: None,
                 optouts: None,
+                not_loaded: vec![],
             },
             now(),
         );
@@ -522,6 +561,7 @@ mod tests {
                     ..WebhookHealth::default()
                 }),
                 optouts: None,
+                not_loaded: vec![],
             },
             now(),
         );
@@ -559,6 +599,7 @@ mod tests {
                 marketing: 3,
                 all: 7,
             }),
+            not_loaded: vec![],
         };
         let text = render_status(&report, now());
         assert!(
@@ -578,6 +619,24 @@ mod tests {
             ..report
         };
         assert!(render_status(&quiet, now()).contains("every callback read"));
+    }
+
+    #[test]
+    fn campaigns_that_did_not_load_are_listed_with_their_error() {
+        let report = StatusReport {
+            senders: vec![],
+            campaigns: vec![],
+            webhooks: None,
+            optouts: None,
+            not_loaded: vec![
+                "b.toml:1:10: sender: unknown sender `vendas`, expected one of the daemon config's senders: demo".into(),
+            ],
+        };
+        let text = render_status(&report, now());
+        assert!(
+            text.contains("NOT LOADED (the other campaigns run; `tierpace check` shows every error)\n  b.toml:1:10: sender: unknown sender `vendas`"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -522,13 +522,25 @@ impl AdminOps for Admin {
             "brake changed by an operator"
         );
         self.wake();
-        self.sender_now(sender)
+        // The board refreshes on the dispatcher's next tick: answer the brakes just saved, not
+        // the snapshot's (a lift's answer listed the lifted brake, issue #20 trial).
+        let mut status = self.sender_now(sender)?;
+        status.brakes = active
+            .iter()
+            .map(|(brake, since)| ApiBrake {
+                reason: brake.to_string(),
+                since: Some(*since),
+                effect: brake.effect().into(),
+            })
+            .collect();
+        Ok(status)
     }
 }
 
 impl Readiness for Admin {
     fn warnings(&self) -> Vec<String> {
-        self.0
+        let mut out: Vec<String> = self
+            .0
             .go_live
             .read()
             .map(|items| {
@@ -538,7 +550,16 @@ impl Readiness for Admin {
                     .map(|i| format!("go-live: {}", i.summary()))
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // A campaign that cannot load is a warning, not a 503: the others run (issue #20).
+        if let Ok(p) = self.0.campaign_problems.read() {
+            out.extend(
+                p.not_loaded()
+                    .iter()
+                    .map(|e| format!("{}{e}", crate::http::health::CAMPAIGN_NOT_LOADED)),
+            );
+        }
+        out
     }
 
     fn ready(&self) -> Result<(), Vec<String>> {

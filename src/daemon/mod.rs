@@ -130,17 +130,46 @@ impl Trigger {
     }
 }
 
-/// Loads the hash key from its configured source (or the dev key with memory state).
-/// The contact hasher from `hash_key_env` / `hash_key_file` (required with Redis state).
-pub fn hash_key(cfg: &DaemonConfig) -> anyhow::Result<ContactHasher> {
+/// The shortest hash key `run` and `check` accept, in bytes: 32 characters, e.g. the 64 hex
+/// digits `tierpace init` or `openssl rand -hex 32` write (256 bits).
+pub const MIN_HASH_KEY_LEN: usize = 32;
+
+/// The contact hasher from `hash_key_env` / `hash_key_file` (required with Redis state; the
+/// built-in development key with memory state and neither set). A relative `hash_key_file` is read
+/// from `$CREDENTIALS_DIRECTORY` when systemd sets it, else from `config_dir` (the config file's
+/// folder). Errors: the source is unset, unreadable (naming the full path looked at), or the key
+/// is shorter than [`MIN_HASH_KEY_LEN`]. `run` and `check` both call this, so they agree.
+pub fn hash_key(cfg: &DaemonConfig, config_dir: &Path) -> anyhow::Result<ContactHasher> {
+    // Resolved here rather than by the secret loader so every message names the full path.
+    let file = cfg.hash_key_file.as_ref().map(|p| {
+        if p.is_relative() {
+            let base = std::env::var_os("CREDENTIALS_DIRECTORY")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| config_dir.to_path_buf());
+            let joined = base.join(p);
+            std::path::absolute(&joined).unwrap_or(joined)
+        } else {
+            p.clone()
+        }
+    });
     match SecretSource::from_keys(
         cfg.hash_key_env.clone(),
-        cfg.hash_key_file.clone(),
+        file,
         "hash_key_env",
         "hash_key_file",
     ) {
         Ok(source) => {
             let secret = source.load().context("hash key")?;
+            let len = secret.expose().trim().len();
+            if len < MIN_HASH_KEY_LEN {
+                anyhow::bail!(
+                    "hash key: {} is {len} characters long, at least {MIN_HASH_KEY_LEN} are required (generate one with `openssl rand -hex 32`, or let `tierpace init` write it)",
+                    match &source {
+                        SecretSource::Env(name) => format!("environment variable {name}"),
+                        SecretSource::File(path) => format!("file {}", path.display()),
+                    }
+                );
+            }
             Ok(ContactHasher::new(secret.expose().as_bytes()))
         }
         Err(_) if cfg.state == StateBackend::Memory => {
@@ -239,7 +268,7 @@ pub async fn run(
     if let Err(e) = crate::logging::set_level(&cfg.log_level) {
         tracing::warn!(error = %e, "log_level not applied");
     }
-    let hasher = hash_key(&cfg)?;
+    let hasher = hash_key(&cfg, loaded.path.parent().unwrap_or(Path::new("")))?;
     let cals = calendars(&cfg)?;
     let stores = stores::build(&cfg, ledger_settings(&cfg)?).await?;
     let mut metrics_registry = MetricsRegistry::default();
@@ -644,10 +673,12 @@ async fn apply_campaigns(
     dispatchers: &senders::Dispatchers,
 ) {
     let mut ok = true;
+    let mut invalid = Vec::new();
     for event in registry.reload() {
         shared.campaign_metrics.registry_event(&event);
-        if matches!(event, RegistryEvent::Invalid { .. }) {
+        if let RegistryEvent::Invalid { file, error } = &event {
             ok = false;
+            invalid.push(template_gate::not_loaded_line(file, error));
         }
     }
     if registry.read_failed() {
@@ -719,6 +750,7 @@ async fn apply_campaigns(
     }));
     if let Ok(mut p) = shared.campaign_problems.write() {
         *p = template_gate::CampaignProblems {
+            invalid,
             refused: refused_templates,
             unverified,
         };

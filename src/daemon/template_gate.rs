@@ -25,12 +25,37 @@ pub struct RefusedCampaign {
     pub error: String,
 }
 
-/// Campaign problems of the last load, for status.
+/// Campaign problems of the last load, for status and `/readyz` warnings.
 #[derive(Debug, Clone, Default)]
 pub struct CampaignProblems {
+    /// Campaign files that did not parse or validate (unknown sender, bad key), each as
+    /// [`not_loaded_line`] words it; their previous valid version, if any, stays in force.
+    pub invalid: Vec<String>,
     pub refused: Vec<RefusedCampaign>,
     /// Running campaigns whose template could not be verified, by campaign id: why.
     pub unverified: BTreeMap<String, String>,
+}
+
+impl CampaignProblems {
+    /// Every campaign that does not run, one `FILE: error` line each (invalid files first, then
+    /// refused campaigns), as `/readyz` warnings and `tierpace status` list them (issue #20).
+    pub fn not_loaded(&self) -> Vec<String> {
+        let refused = self.refused.iter().map(|r| not_loaded_line(&r.file, &r.error));
+        self.invalid.iter().cloned().chain(refused).collect()
+    }
+}
+
+/// One campaign problem line: the file name, then the error (which may name it again).
+pub fn not_loaded_line(file: &std::path::Path, error: &str) -> String {
+    let name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    if error.starts_with(name.as_str()) {
+        error.to_string()
+    } else {
+        format!("{name}: {error}")
+    }
 }
 
 /// The template as the file names it.

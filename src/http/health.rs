@@ -22,6 +22,10 @@ pub trait Readiness: Send + Sync + 'static {
     }
 }
 
+/// How a `/readyz` warning about a campaign file that did not load starts; `tierpace status`
+/// lists these under its campaigns.
+pub const CAMPAIGN_NOT_LOADED: &str = "campaign not loaded: ";
+
 /// `GET /healthz`: 200 `ok` while the process serves HTTP at all. With `?nonce=N` (see
 /// [`super::self_proof`]) the answer also carries this daemon's proof for N:
 /// `ok tierpace-proof=HEX`.

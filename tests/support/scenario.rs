@@ -60,7 +60,11 @@ pub fn write(spec: &ScenarioSpec) -> Scenario {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();
     std::fs::create_dir_all(root.join("campaigns/contacts")).unwrap();
-    std::fs::write(root.join("hash.key"), "e2e-hash-key\n").unwrap();
+    std::fs::write(
+        root.join("hash.key"),
+        "e2e-hash-key-0123456789abcdef0123456789\n",
+    )
+    .unwrap();
     std::fs::write(root.join("gupshup.key"), format!("{}\n", spec.api_key)).unwrap();
     std::fs::write(
         root.join("gupshup-webhook.secret"),

@@ -149,12 +149,15 @@ fn find_campaign(loaded: &LoadedConfig, id: &str) -> Result<Campaign> {
     let files = campaign_files(&dir).with_context(|| format!("listing {}", dir.display()))?;
     let mut ids = Vec::new();
     for file in files {
-        // Files that do not load are `tierpace check`'s business; skip them here.
-        if let Ok(c) = load_campaign(&file, &ctx) {
-            if c.id == id {
-                return Ok(c);
+        match load_campaign(&file, &ctx) {
+            Ok(c) if c.id == id => return Ok(c),
+            Ok(c) => ids.push(c.id),
+            // The asked campaign's file does not load: the same reason `check` gives (issue #20).
+            Err(e) if file_id(&file).as_deref() == Some(id) => {
+                bail!("--campaign: campaign {id:?} does not load: {e}")
             }
-            ids.push(c.id);
+            // Other files that do not load are `tierpace check`'s business.
+            Err(_) => {}
         }
     }
     bail!(
@@ -166,6 +169,19 @@ fn find_campaign(loaded: &LoadedConfig, id: &str) -> Result<Campaign> {
             ids.join(", ")
         }
     )
+}
+
+/// The `id` a campaign file declares (or its file stem without one), read leniently so a file
+/// that fails validation can still be matched to `--campaign`.
+fn file_id(file: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    match toml::from_str::<toml::Value>(&text) {
+        Ok(v) => match v.get("id") {
+            Some(id) => id.as_str().map(str::to_string),
+            None => file.file_stem().map(|s| s.to_string_lossy().into_owned()),
+        },
+        Err(_) => file.file_stem().map(|s| s.to_string_lossy().into_owned()),
+    }
 }
 
 /// Valid contacts in a campaign's audience (opt-outs held only in Redis are not known offline).

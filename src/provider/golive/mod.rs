@@ -90,9 +90,18 @@ impl GoLiveContext {
     }
 }
 
-/// Every item for every sender (dry-run senders have none), the daemon-wide ones first.
+/// Every item for every sender (dry-run senders have none), the daemon-wide ones first. With
+/// only dry-run senders no provider calls back, so `public_url` is not asked for either (the
+/// shipped demo showed a FAILED go-live item to every newcomer, issue #20).
 pub async fn check_all(cfg: &DaemonConfig, ctx: &GoLiveContext) -> Vec<GoLiveItem> {
-    let mut items = vec![self_call::check(ctx).await];
+    let mut items = Vec::new();
+    if cfg
+        .senders
+        .values()
+        .any(|s| s.provider != ProviderChoice::Dryrun)
+    {
+        items.push(self_call::check(ctx).await);
+    }
     for (id, sc) in &cfg.senders {
         items.extend(check_sender(id, sc, ctx).await);
     }
