@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
-use super::{Forecast, ForecastInput};
+pub use super::{Forecast, ForecastInput};
 use crate::cli::table::{self, thousands, PlanDay, TableHeading};
 use crate::contact::ContactKey;
 use crate::ledger::{AdmitDecision, Ledger, LedgerSettings, LedgerStats, LimitGroup, MemoryLedger};
