@@ -74,12 +74,15 @@ struct Read {
     timeout: Duration,
 }
 
+/// A provider's answer and when it was read.
+type Cached = (Instant, Arc<Vec<ProviderTemplate>>);
+
 /// The provider reads, cached for a short time. One per daemon (shared with its go-live runs);
 /// `check` makes its own.
 pub struct TemplateCatalog {
     http: reqwest::Client,
     ttl: Duration,
-    cache: Mutex<HashMap<Lookup, (Instant, Arc<Vec<ProviderTemplate>>)>>,
+    cache: Mutex<HashMap<Lookup, Cached>>,
     reads: AtomicU64,
 }
 
