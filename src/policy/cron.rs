@@ -12,7 +12,7 @@
 //! first instant after the gap, and one that happens twice (fall back) fires once, the first time.
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, TimeZone as _, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone as _, Timelike as _, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
@@ -79,7 +79,7 @@ pub fn run_in_force(
 /// `now`. The firings are then exactly the forward search's, and the run a wake-up starts is
 /// the run in force afterwards.
 pub fn latest_firing(cron: &Cron, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let mut bound = now.with_timezone(&tz);
+    let mut bound = whole_second(now).with_timezone(&tz);
     let mut firing = None;
     // A candidate is wrong at most once per DST change, so a few rounds always settle.
     for _ in 0..4 {
@@ -103,7 +103,14 @@ pub fn latest_firing(cron: &Cron, tz: Tz, now: DateTime<Utc>) -> Option<DateTime
 
 /// The next firing strictly after `now`.
 pub fn next_firing(cron: &Cron, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    next_in_zone(cron, now.with_timezone(&tz), false)
+    // croner keeps the sub-second part of its starting point: from 08:59:50.020 it answers
+    // 09:00:00.020. Firings are whole seconds, so search from the whole second.
+    next_in_zone(cron, whole_second(now).with_timezone(&tz), false)
+}
+
+/// `t` without its fraction of a second.
+fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.with_nanosecond(0).unwrap_or(t)
 }
 
 /// croner's forward search, minus its false firings: on a day whose clock skips midnight
