@@ -500,6 +500,36 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_campaign_and_an_unverified_template_are_said() {
+        let mut refused = campaign();
+        refused.id = "natal".into();
+        refused.state = "refused".into();
+        refused.why = Some(
+            "campaigns/natal.toml:4: template.id: template `natal` is REJECTED, expected APPROVED"
+                .into(),
+        );
+        let mut unverified = campaign();
+        unverified.template_check = Some("senders.sac.waba_id is not set".into());
+        let report = StatusReport {
+            senders: vec![sender()],
+            campaigns: vec![refused, unverified],
+            webhooks: None,
+            optouts: None,
+        };
+        let text = render_status(&report, now());
+        assert!(
+            text.contains(
+                "refused: campaigns/natal.toml:4: template.id: template `natal` is REJECTED"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("TEMPLATE NOT VERIFIED: senders.sac.waba_id is not set"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn failed_go_live_items_are_listed_once() {
         let mut a = sender();
         a.go_live_failed = vec![
