@@ -117,7 +117,12 @@ fn valid_campaigns(loaded: &LoadedConfig) -> Vec<crate::campaign::file::Campaign
         providers: cfg
             .senders
             .iter()
-            .map(|(name, s)| (name.clone(), crate::provider::ProviderKind::from(s.provider)))
+            .map(|(name, s)| {
+                (
+                    name.clone(),
+                    crate::provider::ProviderKind::from(s.provider),
+                )
+            })
             .collect(),
         calendars,
     };

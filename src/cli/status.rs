@@ -515,6 +515,7 @@ mod tests {
             campaigns: vec![refused, unverified],
             webhooks: None,
             optouts: None,
+            not_loaded: vec![],
         };
         let text = render_status(&report, now());
         assert!(
