@@ -169,6 +169,7 @@ fn encode_metrics(c: &mut Criterion) {
             },
             rate_per_second: 3.0,
             eta_seconds: Some(3600),
+            template_check: None,
         });
     }
     c.bench_function("encode_metrics_50_campaigns", |b| {

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
-use tierpace::campaign::file::parse_campaign;
+use tierpace::campaign::validate::parse_campaign;
 use tierpace::campaign::{
     load_campaign, CalendarRef, CampaignContext, Category, PacingMode, TemplateRef,
 };

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use proptest::prelude::*;
-use tierpace::campaign::file::parse_campaign;
+use tierpace::campaign::validate::parse_campaign;
 use tierpace::campaign::{
     AudienceReader, AudienceSpec, CampaignContext, ColumnNames, ParamTemplate,
 };

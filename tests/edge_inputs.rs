@@ -568,6 +568,11 @@ impl Drop for Binary {
 
 /// The value of `tierpace_config_reloads_total{result="..."}` on `/metrics`.
 fn reloads(http: &Client, s: &Scenario, result: &str) -> f64 {
+    counter(http, s, "tierpace_config_reloads_total", Some(("result", result)))
+}
+
+/// The sum of a counter's samples on `/metrics`, those with `label` = value when given.
+fn counter(http: &Client, s: &Scenario, metric: &str, label: Option<(&str, &str)>) -> f64 {
     let Ok(text) = http.get(s.url("/metrics")).send().and_then(|r| r.text()) else {
         return 0.0;
     };
@@ -578,8 +583,8 @@ fn reloads(http: &Client, s: &Scenario, result: &str) -> f64 {
     scrape
         .samples
         .iter()
-        .filter(|s| s.metric == "tierpace_config_reloads_total")
-        .filter(|s| s.labels.get("result") == Some(result))
+        .filter(|s| s.metric == metric)
+        .filter(|s| label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
         .map(|s| match s.value {
             prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
             _ => 0.0,
@@ -678,6 +683,17 @@ fn bad_campaign_files_are_reported_and_a_good_campaign_completes_under_its_last_
             .and_then(|r| r.text())
             .unwrap_or_default()
     );
+    // The campaign registry's own counters (campaign/metrics.rs, registered by the daemon):
+    // both bad files counted as invalid, the good one as added.
+    let invalid_files = counter(&http, &s, "tierpace_campaign_reload_errors_total", None);
+    assert!(invalid_files >= 2.0, "campaign reload errors: {invalid_files}");
+    let added = counter(
+        &http,
+        &s,
+        "tierpace_campaign_reloads_total",
+        Some(("outcome", "added")),
+    );
+    assert!(added >= 1.0, "campaigns added: {added}");
     let listed: Vec<String> = http
         .get(s.url("/api/v1/campaigns"))
         .send()

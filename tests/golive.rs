@@ -10,7 +10,9 @@ use serde_json::json;
 use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig, FakePartnerApp};
 use support::fake_meta::{FakeMeta, FakeMetaConfig, FakePhone};
 use tierpace::config::SenderConfig;
-use tierpace::provider::golive::{self, GoLiveContext, GoLiveItem, ItemStatus};
+use tierpace::http::self_proof::SelfProofKey;
+use tierpace::provider::golive::{self, GoLiveContext, GoLiveItem, ItemStatus, SelfProofCheck};
+use tierpace::provider::template_preflight::{TemplateCatalog, DEFAULT_TTL};
 
 const PUBLIC: &str = "https://tp.example.com";
 const SOURCE: &str = "15550100";
@@ -21,6 +23,9 @@ fn ctx(public_url: Option<&str>) -> GoLiveContext {
         http: tierpace::provider::http_client(Duration::from_secs(2)).unwrap(),
         min_balance: 10.0,
         price_per_message: Some(0.01),
+        campaigns: Vec::new(),
+        templates: std::sync::Arc::new(TemplateCatalog::new(DEFAULT_TTL).unwrap()),
+        self_proof: SelfProofCheck::Key(SelfProofKey::random()),
     }
 }
 
@@ -126,14 +131,9 @@ async fn a_live_gupshup_app_passes_every_item_it_can_read() {
         ItemStatus::Ok { detail } => assert!(detail.contains("about 1 days"), "{detail}"),
         _ => unreachable!(),
     }
-    // No documented read of the opt-in setting; templates wait for issue #18.
+    // No documented read of the opt-in setting; no campaign, so no template to verify.
     assert!(is_unknown(item(&items, "opt_in")));
-    assert_eq!(
-        item(&items, "templates"),
-        &ItemStatus::Unknown {
-            why: "not checked here: `tierpace check` verifies each campaign's template for Meta senders with a waba_id (Gupshup templates are not verified yet)".into()
-        }
-    );
+    assert!(is_ok(item(&items, "templates")), "{items:?}");
     assert_eq!(golive::exit_code(&items), 2);
     assert_nothing_sent(&fake);
 }
@@ -287,17 +287,66 @@ async fn meta_wrong_token_wrong_id_not_connected_and_callback_elsewhere_fail() {
     assert!(fake.sends().is_empty());
 }
 
-#[tokio::test]
-async fn the_public_url_self_call_needs_the_daemon_to_answer_there() {
-    // Something answering tierpace's /healthz on loopback stands for the proxied daemon.
+/// Serves `/healthz` on loopback as a daemon with `key` would (`None`: a server that answers a
+/// plain `ok`, as any health endpoint does); returns its URL.
+async fn healthz_server(key: Option<SelfProofKey>) -> String {
+    use std::collections::HashMap;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok\n" }));
+    let app = axum::Router::new().route(
+        "/healthz",
+        axum::routing::get(
+            move |axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>| {
+                let key = key.clone();
+                async move {
+                    match (key, q.get("nonce")) {
+                        (Some(k), Some(n)) => format!("ok tierpace-proof={}\n", k.prove(n)),
+                        _ => "ok\n".to_string(),
+                    }
+                }
+            },
+        ),
+    );
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let ok = golive::self_call::check(&ctx(Some(&url))).await;
+    url
+}
+
+#[tokio::test]
+async fn the_public_url_self_call_must_reach_this_daemon() {
+    let mine = SelfProofKey::random();
+    let mut c = ctx(Some(&healthz_server(Some(mine.clone())).await));
+    c.self_proof = SelfProofCheck::Key(mine.clone());
+    let ok = golive::self_call::check(&c).await;
     assert!(is_ok(&ok.status), "{ok:?}");
+
+    // Another tierpace (another key) answering at the public URL: failed.
+    c.public_url = Some(healthz_server(Some(SelfProofKey::random())).await);
+    let other = golive::self_call::check(&c).await;
+    assert!(
+        failed_why(&other.status).contains("another tierpace daemon"),
+        "{other:?}"
+    );
+    // Any other server answering a plain ok: failed.
+    c.public_url = Some(healthz_server(None).await);
+    let plain = golive::self_call::check(&c).await;
+    assert!(
+        failed_why(&plain.status).contains("without tierpace's proof"),
+        "{plain:?}"
+    );
+
+    // `check --online` compares with the daemon at http.listen.
+    let listen: std::net::SocketAddr = healthz_server(Some(mine.clone()))
+        .await
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let mut cli = ctx(Some(&healthz_server(Some(mine)).await));
+    cli.self_proof = SelfProofCheck::Listen(listen);
+    assert!(is_ok(&golive::self_call::check(&cli).await.status));
+    cli.public_url = Some(healthz_server(Some(SelfProofKey::random())).await);
+    assert!(golive::self_call::check(&cli).await.is_failed());
 
     let down = format!("http://127.0.0.1:{}", closed_port().await);
     let failed = golive::self_call::check(&ctx(Some(&down))).await;
@@ -404,10 +453,199 @@ fn check_online_prints_json_and_exits_by_the_worst_item() {
     let find = |name: &str| items.iter().find(|i| i["item"] == name).unwrap().clone();
     assert_eq!(find("public_url")["status"], "failed");
     assert_eq!(find("network")["status"], "ok");
+    // The scenario's campaign is on a Gupshup sender without Partner API keys: not verified.
     assert_eq!(find("templates")["status"], "unknown");
+    assert!(find("templates")["why"]
+        .as_str()
+        .unwrap()
+        .contains("partner_app_id_env"));
     assert!(v["callback_sources"][0]
         .as_str()
         .unwrap()
         .contains("34.202.224.208"));
     assert_eq!(fake.requests(), 0);
+}
+
+/// A Gupshup campaign on sender `sac` naming template `id`, parsed from a file in `dir`.
+fn campaign(dir: &std::path::Path, name: &str, id: &str) -> tierpace::campaign::file::Campaign {
+    use std::collections::{BTreeMap, BTreeSet};
+    use tierpace::campaign::file::CampaignContext;
+    std::fs::write(
+        dir.join("a.csv"),
+        "name,phone,opt_in\nAna,85999990001,sim\n",
+    )
+    .unwrap();
+    let text = format!("sender = \"sac\"\n[template]\nid = \"{id}\"\ncategory = \"marketing\"\nbody = [\"{{{{name}}}}\"]\n[audience]\nfile = \"a.csv\"\n[schedule]\ncalendar = \"always\"\n");
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, &text).unwrap();
+    let ctx = CampaignContext {
+        senders: BTreeSet::from(["sac".to_string()]),
+        calendars: BTreeSet::from(["always".to_string()]),
+        providers: BTreeMap::from([("sac".to_string(), tierpace::provider::ProviderKind::Gupshup)]),
+    };
+    tierpace::campaign::validate::parse_campaign(&path, &text, &ctx).unwrap()
+}
+
+const FITS: &str = "6f1c2a3b-0000-4000-8000-000000000001";
+const PAUSED: &str = "6f1c2a3b-0000-4000-8000-000000000002";
+
+fn app_with_templates() -> FakePartnerApp {
+    use support::fake_gupshup::gupshup_template;
+    let mut app = FakePartnerApp::live(
+        "app-1",
+        "partner-token",
+        SOURCE,
+        &format!("{PUBLIC}/webhooks/gupshup"),
+    );
+    let mut paused = gupshup_template(
+        PAUSED,
+        "pausado",
+        "PAUSED",
+        "MARKETING",
+        "TEXT",
+        "Oi {{1}}",
+        json!([]),
+    );
+    paused["reason"] = json!("Low quality");
+    app.templates = json!([
+        gupshup_template(
+            FITS,
+            "oferta",
+            "APPROVED",
+            "MARKETING",
+            "TEXT",
+            "Olá {{1}}",
+            json!([])
+        ),
+        paused
+    ]);
+    app
+}
+
+#[tokio::test]
+async fn the_templates_item_is_the_pre_flight_one_line_per_campaign() {
+    let fake = gupshup_fake().await;
+    fake.set_partner(app_with_templates());
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = ctx(Some(PUBLIC));
+    c.campaigns = vec![
+        campaign(dir.path(), "ok", FITS),
+        campaign(dir.path(), "paused", PAUSED),
+    ];
+    let sc = gupshup_sender(&fake.base_url(), "GTPL", "partner-token");
+    let items = golive::check_sender("sac", &sc, &c).await;
+    let templates: Vec<&GoLiveItem> = items.iter().filter(|i| i.item == "templates").collect();
+    assert_eq!(templates.len(), 2, "{items:?}");
+    match &templates[0].status {
+        ItemStatus::Ok { detail } => assert!(
+            detail.starts_with("campaign ok: template `oferta`"),
+            "{detail}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    match &templates[1].status {
+        ItemStatus::Failed { why, fix } => {
+            assert!(why.contains("campaign paused: template.id: template `pausado` is PAUSED, expected APPROVED (the provider says: Low quality)"), "{why}");
+            assert!(fix.contains("paused.toml:3"), "{fix}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Both campaigns: one read of the app's list.
+    assert_eq!(fake.template_reads(), 1);
+    // Without the Partner API keys: unknown, and why.
+    let mut sc = sc.clone();
+    sc.partner_token_env = None;
+    let items = golive::check_sender("sac", &sc, &c).await;
+    assert!(items.iter().filter(|i| i.item == "templates").all(
+        |i| matches!(&i.status, ItemStatus::Unknown { why } if why.contains("partner_token_env"))
+    ));
+    assert_nothing_sent(&fake);
+}
+
+/// The daemon reruns the checklist on reload: a campaign file with a paused template shows as a
+/// failed templates item in `/readyz`; removing the file clears it. Its public URL is the
+/// daemon's own address, so the nonce self-call passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reruns_the_checklist_on_reload() {
+    use support::scenario::{self, ScenarioSpec};
+    let fake = gupshup_fake().await;
+    fake.set_partner(app_with_templates());
+    let url = fake.base_url();
+    let s = scenario::write(&ScenarioSpec {
+        gupshup_url: &url,
+        contacts: 0,
+        admin_token: Some("admin-t"),
+        ..Default::default()
+    });
+    let root = s.dir.path();
+    std::fs::remove_file(root.join("campaigns/bf.toml")).unwrap();
+    std::fs::write(root.join("app.id"), "app-1\n").unwrap();
+    std::fs::write(root.join("partner.token"), "partner-token\n").unwrap();
+    let config = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace(
+            "[http]\n",
+            &format!("[http]\npublic_url = \"http://127.0.0.1:{}\"\n", s.http_port),
+        )
+        + &format!(
+            "partner_app_id_file = \"{r}/app.id\"\npartner_token_file = \"{r}/partner.token\"\npartner_base_url = \"{url}\"\n",
+            r = root.display()
+        );
+    std::fs::write(&s.config, config).unwrap();
+    std::fs::write(
+        root.join("campaigns/paused.toml"),
+        format!("id = \"paused\"\nsender = \"sac\"\n[template]\nid = \"{PAUSED}\"\ncategory = \"marketing\"\nparams = [\"{{{{name}}}}\"]\n[audience]\nfile = \"contacts/audience.csv\"\ndefault_ddi = \"55\"\n[schedule]\ncalendar = \"always\"\n"),
+    )
+    .unwrap();
+    let (token, task) = support::daemon::start_in_process(
+        s.config.clone(),
+        std::sync::Arc::new(tierpace::clock::SystemClock),
+    );
+    let client = reqwest::Client::new();
+    let readyz = s.url("/readyz");
+    let warnings = |client: reqwest::Client, readyz: String| async move {
+        let Ok(r) = client.get(readyz).send().await else {
+            return Vec::new();
+        };
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        body["warnings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|w| w.as_str().unwrap_or("").to_string())
+            .collect::<Vec<String>>()
+    };
+    let failed = support::daemon::eventually(
+        || {
+            let w = warnings(client.clone(), readyz.clone());
+            async move {
+                w.await
+                    .iter()
+                    .any(|w| w.contains("templates: campaign paused"))
+            }
+        },
+        20,
+    )
+    .await;
+    let seen = warnings(client.clone(), readyz.clone()).await;
+    assert!(failed, "{seen:?}");
+    assert!(!seen.iter().any(|w| w.contains("public_url")), "{seen:?}");
+    std::fs::remove_file(root.join("campaigns/paused.toml")).unwrap();
+    let cleared = support::daemon::eventually(
+        || {
+            let w = warnings(client.clone(), readyz.clone());
+            async move { !w.await.iter().any(|w| w.contains("templates")) }
+        },
+        20,
+    )
+    .await;
+    assert!(
+        cleared,
+        "{:?}",
+        warnings(client.clone(), readyz.clone()).await
+    );
+    token.cancel();
+    let _ = task.await;
+    assert_nothing_sent(&fake);
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeZone, Timelike, Utc};
 use support::daemon::{start_in_process, wait_for};
 use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig};
 use support::scenario::{self, ScenarioSpec};
-use tierpace::cli::forecast::{simulate, ForecastInput};
+use tierpace::cli::plan::forecast::{simulate, ForecastInput};
 use tierpace::clock::{Clock, ManualClock};
 use tierpace::policy::calendar_config::CalendarConfig;
 use tierpace::policy::growth::PacingMode;

@@ -38,7 +38,11 @@ impl Replica {
         let child = Command::new(env!("CARGO_BIN_EXE_tierpace"))
             .args(["run", "--config"])
             .arg(&named)
-            .env("RUST_LOG", "warn")
+            // TIERPACE_REPLICA_LOG=filter turns on more (e.g. `warn,tierpace::pace=debug`).
+            .env(
+                "RUST_LOG",
+                std::env::var("TIERPACE_REPLICA_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
@@ -145,6 +149,18 @@ fn wait_until<F: FnMut() -> bool>(secs: u64, mut f: F) -> bool {
             return true;
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+/// As [`wait_until`], polling every 500 ms: for long waits on a machine the test measures.
+fn wait_slowly_until<F: FnMut() -> bool>(secs: u64, mut f: F) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
     f()
 }
@@ -348,6 +364,9 @@ fn fleet_configs(
     std::fs::write(dir.join("admin.token"), format!("{ADMIN_TOKEN}\n")).unwrap();
     // Three daemons and the fake on a shared (CI) machine: arrivals jitter more than the 5 ms
     // default guard, so the cap at the provider is held with a 25 ms guard (issue #15).
+    // Warm-up off (`warmup_share = 1`): each campaign has its own new template, and a template's
+    // first 1,000 sends go at half of `max_mps`, so the last campaign left would run at 5/s;
+    // these tests measure the sender's pace across replicas, not the warm-up.
     let mut sections = String::new();
     for s in senders {
         sections.push_str(&format!(
@@ -368,7 +387,7 @@ fn fleet_configs(
                  hash_key_file = \"{root}/hash.key\"\ncampaigns_dir = \"campaigns\"\n\
                  lease_ttl = \"2s\"\ndrain_timeout = \"3s\"\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
                  admin_token_file = \"{root}/admin.token\"\n\n\
-                 [pacing]\narrival_jitter = \"25ms\"\n{sections}",
+                 [pacing]\narrival_jitter = \"25ms\"\nwarmup_share = 1.0\n{sections}",
                 root = dir.display(),
             );
             let path = dir.join(format!("fleet-{i}.toml"));
@@ -503,6 +522,23 @@ fn longest_gap(times: &[std::time::SystemTime]) -> Duration {
         .unwrap_or_default()
 }
 
+/// Where the time between arrivals went: (gaps longer than `spacing` x 1.2, their time over
+/// `spacing` in total, excluding the longest gap) for a sender paced `spacing` apart.
+fn slow_gaps(times: &[std::time::SystemTime], spacing: Duration) -> (usize, Duration) {
+    let mut gaps: Vec<Duration> = times
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).unwrap_or_default())
+        .collect();
+    gaps.sort();
+    gaps.pop();
+    let slow: Vec<Duration> = gaps
+        .into_iter()
+        .filter(|g| *g > spacing.mul_f64(1.2))
+        .collect();
+    let over = slow.iter().map(|g| g.saturating_sub(spacing)).sum();
+    (slow.len(), over)
+}
+
 /// Three replicas; the campaigns are dropped in once every replica agrees who sends for each
 /// sender; the replica sending for `victim_sender` is killed with SIGKILL after `kill_after`
 /// of its sends. Checks the cap in every second, the average, no duplicate, every contact.
@@ -512,6 +548,11 @@ fn run_fleet(
     victim_sender: &str,
     kill_after: usize,
 ) {
+    // One fleet at a time: the rates and peaks are measured at the fake, and six daemons on a
+    // two-core machine delay its reads by tens of milliseconds (an arrival 72 ms late made 11
+    // in one second once, with every start spaced right).
+    static ONE_FLEET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _fleet = ONE_FLEET.lock().unwrap_or_else(|e| e.into_inner());
     let redis = RedisServer::start();
     let fake = FakeGupshup::start_on_thread(FakeGupshupConfig {
         tier_limit: Some(10_000),
@@ -555,7 +596,7 @@ fn run_fleet(
 
     let ids: Vec<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
     let mut finals: Vec<CampaignStatus> = Vec::new();
-    let done = wait_until(120, || {
+    let done = wait_slowly_until(240, || {
         finals = ids
             .iter()
             .filter_map(|id| {
@@ -571,6 +612,11 @@ fn run_fleet(
     assert!(done, "{finals:?}\n{}", logs(&replicas));
     for r in replicas.iter_mut() {
         r.terminate();
+    }
+    if let Ok(keep) = std::env::var("TIERPACE_REPLICA_KEEP_LOGS") {
+        for r in &replicas {
+            let _ = std::fs::copy(&r.log, Path::new(&keep).join(format!("{}.log", r.name)));
+        }
     }
 
     assert_no_destination_twice(&fake);
@@ -604,8 +650,11 @@ fn run_fleet(
         let times = arrivals(&fake, s.source);
         let peak = fake.max_sends_in_any_second(s.source);
         let avg = average_rate(&times);
+        let spacing = Duration::from_millis(1025) / s.max_mps;
+        let (slow, over) = slow_gaps(&times, spacing);
         report.push(format!(
-            "{}: {} sends, at most {peak} in any second (cap {}), {avg:.2}/s on average, longest pause {:?}",
+            "{}: {} sends, at most {peak} in any second (cap {}), {avg:.2}/s on average, longest pause {:?}, \
+             {slow} other gaps over 1.2 spacings ({over:?} over the spacing in total)",
             s.id,
             times.len(),
             s.max_mps,
@@ -622,7 +671,7 @@ fn run_fleet(
                     )
                 })
                 .collect();
-            eprintln!("{} arrivals (s from first): {}", s.id, rel.join(" "));
+            eprintln!("fleet: {} arrivals (s from first): {}", s.id, rel.join(" "));
         }
         assert!(
             peak <= s.max_mps as usize,
@@ -630,13 +679,11 @@ fn run_fleet(
             s.id,
             s.max_mps
         );
-        // Issue #19 asks for 95 % of the cap over the run. The debug build on a loaded machine
-        // ticks every ~200 ms while six campaigns send (each batch is several Redis round
-        // trips), so a freed second is used up to a tick late: 7 to 8/s measured. This bound
-        // catches a sender left idle after the kill, not the last few percent (docs/replicas.md).
+        // Issue #19: at least 95 % of the cap on average over the run, the takeover included
+        // (the steady rate is `max_mps / 1.025` with the 25 ms guard).
         assert!(
-            avg >= 0.6 * f64::from(s.max_mps),
-            "{}: {avg:.2}/s on average is under 60 % of max_mps {}; {}",
+            avg >= 0.95 * f64::from(s.max_mps),
+            "{}: {avg:.2}/s on average is under 95 % of max_mps {}; {}",
             s.id,
             s.max_mps,
             report.join("; ")
@@ -652,12 +699,13 @@ fn three_replicas_six_campaigns_one_sender_keep_one_pace_through_a_kill() {
         source: "5585999990000",
         max_mps: 10,
     }];
-    // 480 contacts at 10/s: about 48 s, so the ~2 s takeover gap leaves the average over 9.5/s.
+    // 960 contacts at 10/s: about 98 s, long enough that the takeover's pause (about a second)
+    // and the start are a small part of the average.
     let campaigns: Vec<FleetCampaign> = (0..6)
         .map(|i| FleetCampaign {
             id: format!("c{i}"),
             sender: "sac",
-            contacts: 80,
+            contacts: 160,
             first: i * 1000,
         })
         .collect();
@@ -678,19 +726,19 @@ fn three_replicas_two_senders_at_different_caps_keep_each_pace_through_a_kill() 
             max_mps: 5,
         },
     ];
-    // About 44 s each: 3 x 150 at 10/s and 3 x 75 at 5/s.
+    // About 92 s each: 3 x 300 at 10/s and 3 x 150 at 5/s.
     let mut campaigns = Vec::new();
     for i in 0..3 {
         campaigns.push(FleetCampaign {
             id: format!("s{i}"),
             sender: "sac",
-            contacts: 150,
+            contacts: 300,
             first: i * 1000,
         });
         campaigns.push(FleetCampaign {
             id: format!("v{i}"),
             sender: "vendas",
-            contacts: 75,
+            contacts: 150,
             first: (i + 3) * 1000,
         });
     }

@@ -157,3 +157,76 @@ conformance!(
         assert_eq!(s.beat("ra", t(2300), TTL).await.unwrap(), vec!["ra"]);
     }
 );
+
+conformance!(
+    the_planned_replica_takes_a_sender_from_a_silent_holder_before_its_ttl,
+    |s: Arc<dyn SenderLeases>| async move {
+        // TTL 2 s: a beat is 250 ms and a holder counts as live for 750 ms after a renewal.
+        s.acquire("sac", "ra", "ta", t(0), TTL, Duration::ZERO)
+            .await
+            .unwrap();
+        // ra renews at 250 ms, then dies.
+        let SenderLease::Held { fence, .. } = s
+            .acquire("sac", "ra", "ta", t(250), TTL, Duration::ZERO)
+            .await
+            .unwrap()
+        else {
+            panic!("the holder renews");
+        };
+        // Still live at 900 ms: nobody takes it, even the planned replica.
+        assert!(matches!(
+            s.acquire_or_take("sac", "rb", "tb", t(900), TTL)
+                .await
+                .unwrap(),
+            SenderLease::HeldBy { .. }
+        ));
+        // Silent since 1000 ms (250 + 750), its lease runs until 2250: a replica that only
+        // asks (not the planned one) still waits.
+        assert!(matches!(
+            s.acquire("sac", "rc", "tc", t(1100), TTL, Duration::ZERO)
+                .await
+                .unwrap(),
+            SenderLease::HeldBy { .. }
+        ));
+        // The planned replica takes it with a new fence.
+        let taken = s
+            .acquire_or_take("sac", "rb", "tb", t(1100), TTL)
+            .await
+            .unwrap();
+        assert!(
+            matches!(taken, SenderLease::Held { fence: f, .. } if f > fence),
+            "{taken:?}"
+        );
+        assert_eq!(
+            s.holder("sac", t(1200)).await.unwrap().as_deref(),
+            Some("rb")
+        );
+        // The old holder, back, finds it taken.
+        assert!(matches!(
+            s.acquire("sac", "ra", "ta", t(1300), TTL, Duration::ZERO)
+                .await
+                .unwrap(),
+            SenderLease::HeldBy { .. }
+        ));
+    }
+);
+
+conformance!(
+    a_holder_that_renews_its_liveness_keeps_its_sender,
+    |s: Arc<dyn SenderLeases>| async move {
+        for ms in (0..3000).step_by(250) {
+            assert!(matches!(
+                s.acquire("sac", "ra", "ta", t(ms), TTL, Duration::ZERO)
+                    .await
+                    .unwrap(),
+                SenderLease::Held { .. }
+            ));
+            assert!(matches!(
+                s.acquire_or_take("sac", "rb", "tb", t(ms + 200), TTL)
+                    .await
+                    .unwrap(),
+                SenderLease::HeldBy { .. }
+            ));
+        }
+    }
+);

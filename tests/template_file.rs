@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use tierpace::campaign::audience::{scan_audience, SkipReason};
-use tierpace::campaign::file::parse_campaign;
+use tierpace::campaign::validate::parse_campaign;
 use tierpace::campaign::{Campaign, CampaignContext};
 use tierpace::contact::ContactHasher;
 use tierpace::provider::ProviderKind;

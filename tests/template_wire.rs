@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig};
 use support::fake_meta::{FakeMeta, FakeMetaConfig};
 use tierpace::campaign::audience::AudienceReader;
-use tierpace::campaign::file::parse_campaign;
+use tierpace::campaign::validate::parse_campaign;
 use tierpace::campaign::{CampaignContext, TemplateRef as FileTemplate};
 use tierpace::contact::ContactHasher;
 use tierpace::provider::{

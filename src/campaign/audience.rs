@@ -478,9 +478,9 @@ impl AudienceReader {
         let mut params = Vec::with_capacity(self.params.len());
         let mut params_normalised = 0;
         for p in &self.params {
-            let value = p.render(|i| rec.get(i)).map_err(|col| {
-                skip(SkipReason::MissingParam, format!("column `{col}` is empty"))
-            })?;
+            let value = p
+                .render(|i| rec.get(i))
+                .map_err(|empty| skip(SkipReason::MissingParam, empty.to_string()))?;
             let invalid = |why: String| skip(SkipReason::InvalidParam, why);
             let value = match p.shape() {
                 ValueShape::HttpsLink if !value.starts_with("https://") => {

@@ -11,7 +11,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::audience::{scan_audience_with, AudienceError, AudienceSummary};
-use super::file::{id_place, load_campaign, Campaign, CampaignContext};
+use super::file::{Campaign, CampaignContext};
+use super::load::load_campaign;
+use super::validate::id_place;
 use super::registry::campaign_files;
 use crate::contact::{ContactHasher, ContactKey};
 

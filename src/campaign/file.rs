@@ -3,7 +3,8 @@
 //! This file holds the validated types the rest of tierpace uses. Parsing happens in two steps, as
 //! vector does it: serde structs that mirror the file, then validation into a [`Campaign`] that
 //! reports every problem at once, each with file, line, column and key, and what was expected
-//! (guarantee 6: bad input names its place); both live in [`super::validate`].
+//! (guarantee 6: bad input names its place); both live in [`super::validate`], and
+//! [`super::load`] reads a file from disk and runs them.
 //!
 //! Paths in the file are relative to the file itself, so a campaigns directory can be moved whole.
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,12 +18,8 @@ use siphasher::sip::SipHasher13;
 use super::params::ParamTemplate;
 use super::template_spec::TemplateParts;
 use super::text_encoding::EncodingSetting;
-pub use super::validate::{id_place, parse_campaign};
 use crate::policy::calendar_config::CalendarConfig;
 use crate::provider::ProviderKind;
-
-/// Files larger than this are refused before parsing: a campaign file is a screenful of TOML.
-const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// What a campaign file may refer to outside itself: the daemon config's senders and calendars.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -274,27 +271,3 @@ impl CampaignFileError {
     }
 }
 
-/// Reads and validates one campaign file.
-pub fn load_campaign(path: &Path, ctx: &CampaignContext) -> Result<Campaign, CampaignFileError> {
-    let read_err = |source| CampaignFileError::Read {
-        file: path.to_path_buf(),
-        source,
-    };
-    let size = std::fs::metadata(path).map_err(read_err)?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(CampaignFileError::Invalid {
-            file: path.to_path_buf(),
-            problems: vec![FileProblem {
-                line: 0,
-                column: 0,
-                key: String::new(),
-                message: format!("file is {size} bytes, expected a campaign file under 1 MiB"),
-            }],
-        });
-    }
-    let text = std::fs::read_to_string(path).map_err(read_err)?;
-    parse_campaign(path, &text, ctx).map_err(|problems| CampaignFileError::Invalid {
-        file: path.to_path_buf(),
-        problems,
-    })
-}

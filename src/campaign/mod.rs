@@ -3,8 +3,9 @@
 //! force while files come, change and go (DESIGN.md §1, §2 guarantees 3, 4, 6, 7, §4; DOMAIN.md §6).
 //!
 //! The pieces, from the outside in:
-//! - [`file`]: the campaign file (serde structs with spans) validated into a [`file::Campaign`];
-//!   every error names file, line, column and key.
+//! - [`file`]: the campaign file's validated types ([`file::Campaign`]); [`validate`] turns the
+//!   TOML (serde structs with spans) into them, every error naming file, line, column and key;
+//!   [`load`] reads a file from disk (size cap) and runs the validation.
 //! - [`audience`]: the CSV reader; each row becomes an [`audience::AudienceRow`] or a counted
 //!   [`audience::RowSkip`], never a fatal error. It uses [`phone`] (the E.164 normaliser every
 //!   entry point shares), [`opt_in`] (consent column) and [`params`] (`{{column}}` template
@@ -24,6 +25,7 @@ pub mod consent;
 pub mod consent_scope;
 pub mod csv_records;
 pub mod file;
+pub mod load;
 pub mod metrics;
 pub mod opt_in;
 pub mod params;
@@ -46,10 +48,11 @@ pub use consent::{
 };
 pub use consent_scope::{ConsentScope, OptOutCounts};
 pub use file::{
-    load_campaign, AudienceSpec, CalendarRef, Campaign, CampaignContext, CampaignFileError,
+    AudienceSpec, CalendarRef, Campaign, CampaignContext, CampaignFileError,
     Category, ColumnNames, FileProblem, PacingMode, PacingSpec, ScheduleSpec, TemplateRef,
     TemplateSpec,
 };
+pub use load::load_campaign;
 pub use metrics::CampaignMetrics;
 pub use params::ParamTemplate;
 pub use registry::{spawn_sighup, watch_dir, Registry, RegistryEvent, ReloadTrigger, WatchGuard};

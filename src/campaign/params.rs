@@ -179,20 +179,25 @@ enum BoundPart {
     Column(usize, String),
 }
 
+/// A parameter refers to a column that is empty in this row (the column's name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column `{0}` is empty")]
+pub struct EmptyCell(pub String);
+
 impl BoundParam {
     pub fn shape(&self) -> ValueShape {
         self.shape
     }
 
-    /// Renders for one row; `Err(column)` names the first referenced cell that is empty.
-    pub fn render<'r>(&self, cell: impl Fn(usize) -> Option<&'r str>) -> Result<String, String> {
+    /// Renders for one row; the error names the first referenced cell that is empty.
+    pub fn render<'r>(&self, cell: impl Fn(usize) -> Option<&'r str>) -> Result<String, EmptyCell> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 BoundPart::Text(t) => out.push_str(t),
                 BoundPart::Column(i, name) => match cell(*i).map(str::trim) {
                     Some(v) if !v.is_empty() => out.push_str(v),
-                    _ => return Err(name.clone()),
+                    _ => return Err(EmptyCell(name.clone())),
                 },
             }
         }
@@ -275,8 +280,8 @@ mod tests {
             .bind(&header())
             .unwrap();
         let row = ["Ana", "85999990000", "  "];
-        assert_eq!(b.render(|i| row.get(i).copied()), Err("cupom".to_string()));
-        assert_eq!(b.render(|_| None), Err("cupom".to_string()));
+        assert_eq!(b.render(|i| row.get(i).copied()), Err(EmptyCell("cupom".to_string())));
+        assert_eq!(b.render(|_| None), Err(EmptyCell("cupom".to_string())));
     }
 
     #[test]

@@ -23,14 +23,17 @@
 //! `reload` does blocking file IO: call it from `spawn_blocking` or a dedicated thread.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use notify_debouncer_full::notify::RecursiveMode;
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 use tokio::sync::mpsc;
 
-use super::audience::scan_audience;
-use super::file::{id_place, load_campaign, AudienceSpec, Campaign, CampaignContext};
+use super::audience::{scan_audience, AudienceError};
+use super::file::{AudienceSpec, Campaign, CampaignContext};
+use super::load::load_campaign;
+use super::validate::id_place;
 use crate::contact::ContactHasher;
 
 /// How long the watcher waits for a burst of events (an editor's write-rename) to settle.
@@ -143,7 +146,10 @@ impl Registry {
                     }
                     e.to_string()
                 })
-                .and_then(|c| self.audiences.verdict(&c).map(|()| c))
+                .and_then(|c| match self.audiences.verdict(&c) {
+                    Ok(()) => Ok(c),
+                    Err(e) => Err(format!("{}: {e}", c.file.display())),
+                })
                 .and_then(|c| match ids.get(&c.id) {
                     Some(other) => Err(format!(
                         "{}: id: campaign id `{}` is already used by {}, expected a unique id",
@@ -212,7 +218,7 @@ impl Registry {
 /// size or modification time change.
 #[derive(Debug, Default)]
 struct AudienceChecks {
-    by_file: BTreeMap<PathBuf, (AudienceStamp, Result<(), String>)>,
+    by_file: BTreeMap<PathBuf, (AudienceStamp, Result<(), Arc<AudienceError>>)>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -224,7 +230,8 @@ struct AudienceStamp {
 }
 
 impl AudienceChecks {
-    fn verdict(&mut self, c: &Campaign) -> Result<(), String> {
+    /// `Ok` when the audience is usable; the error is shared with the cached verdict.
+    fn verdict(&mut self, c: &Campaign) -> Result<(), Arc<AudienceError>> {
         let meta = std::fs::metadata(&c.audience.file).ok();
         let stamp = AudienceStamp {
             spec: c.audience.clone(),
@@ -246,7 +253,7 @@ impl AudienceChecks {
         let hasher = ContactHasher::new(b"tierpace-registry-audience-check");
         let verdict = scan_audience(&c.audience, &c.template.params, &hasher)
             .map(|_| ())
-            .map_err(|e| format!("{}: {e}", c.file.display()));
+            .map_err(Arc::new);
         self.by_file
             .insert(c.file.clone(), (stamp, verdict.clone()));
         verdict
@@ -297,9 +304,13 @@ pub struct WatchError {
     pub source: notify_debouncer_full::notify::Error,
 }
 
-/// Watches `dir` and sends [`ReloadTrigger::FileChange`] after each settled burst of changes to
+/// Watches `dir` and sends [`ReloadTrigger::FileChange`] (as the channel's message type, so the
+/// daemon's one reload channel takes it directly) after each settled burst of changes to
 /// campaign files. A full channel means a reload is already pending, so the trigger is dropped.
-pub fn watch_dir(dir: &Path, tx: mpsc::Sender<ReloadTrigger>) -> Result<WatchGuard, WatchError> {
+pub fn watch_dir<T>(dir: &Path, tx: mpsc::Sender<T>) -> Result<WatchGuard, WatchError>
+where
+    T: From<ReloadTrigger> + Send + 'static,
+{
     let err = |source| WatchError {
         dir: dir.to_path_buf(),
         source,
@@ -313,7 +324,7 @@ pub fn watch_dir(dir: &Path, tx: mpsc::Sender<ReloadTrigger>) -> Result<WatchGua
             Err(_) => true,
         };
         if relevant {
-            let _ = tx.try_send(ReloadTrigger::FileChange);
+            let _ = tx.try_send(T::from(ReloadTrigger::FileChange));
         }
     })
     .map_err(err)?;
@@ -325,15 +336,18 @@ pub fn watch_dir(dir: &Path, tx: mpsc::Sender<ReloadTrigger>) -> Result<WatchGua
     })
 }
 
-/// Sends [`ReloadTrigger::Signal`] on each SIGHUP until the channel closes.
-pub fn spawn_sighup(
-    tx: mpsc::Sender<ReloadTrigger>,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
+/// Sends [`ReloadTrigger::Signal`] (as the channel's message type) on each SIGHUP until the
+/// channel closes. The daemon and the tests use this one handler (STYLE.md 15: SIGHUP and the
+/// watcher send the same message on the same channel).
+pub fn spawn_sighup<T>(tx: mpsc::Sender<T>) -> std::io::Result<tokio::task::JoinHandle<()>>
+where
+    T: From<ReloadTrigger> + Send + 'static,
+{
     use futures::StreamExt;
     let mut signals = signal_hook_tokio::Signals::new([signal_hook::consts::SIGHUP])?;
     Ok(tokio::spawn(async move {
         while signals.next().await.is_some() {
-            if tx.send(ReloadTrigger::Signal).await.is_err() {
+            if tx.send(T::from(ReloadTrigger::Signal)).await.is_err() {
                 break;
             }
         }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::campaign::check::{check_campaigns, CheckOutcome};
 use crate::campaign::file::{CalendarRef, CampaignContext};
-use crate::cli::preflight::check_campaign;
+use crate::cli::plan::check_campaign;
 use crate::config::LoadedConfig;
 use crate::contact::ContactHasher;
 use crate::policy::calendar::Calendar;
@@ -49,7 +49,7 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
         providers: cfg
             .senders
             .iter()
-            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .map(|(name, s)| (name.clone(), s.provider.into()))
             .collect(),
         calendars: names,
     };
@@ -74,15 +74,19 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
         }
     }
     // Template pre-flight (issue #18): what the provider says the template is.
-    for outcome in &report.outcomes {
-        if let CheckOutcome::Ok { campaign, .. } = outcome {
-            out.push_str(&crate::cli::template_preflight::check_template(
-                &loaded,
-                campaign,
-                &mut failed,
-            ));
-        }
-    }
+    let valid: Vec<crate::campaign::file::Campaign> = report
+        .outcomes
+        .iter()
+        .filter_map(|o| match o {
+            CheckOutcome::Ok { campaign, .. } => Some(campaign.clone()),
+            _ => None,
+        })
+        .collect();
+    out.push_str(&crate::cli::template_preflight::check_templates(
+        &loaded,
+        &valid,
+        &mut failed,
+    ));
     // Secrets can be checked offline too: a missing key would only surface at `run`.
     for (id, sender) in &cfg.senders {
         if sender.provider == crate::config::ProviderChoice::Dryrun {

@@ -66,6 +66,7 @@ pub fn run(config: &Path, now: DateTime<Utc>, args: &OnlineArgs) -> Result<i32> 
         ctx.min_balance = m;
     }
     ctx.price_per_message = args.price_per_message;
+    ctx.campaigns = valid_campaigns(&loaded);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -104,4 +105,23 @@ pub fn run(config: &Path, now: DateTime<Utc>, args: &OnlineArgs) -> Result<i32> 
     use std::io::Write as _;
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(code)
+}
+
+/// Every valid campaign file of the config's directory (invalid ones are the offline check's).
+fn valid_campaigns(loaded: &LoadedConfig) -> Vec<crate::campaign::file::Campaign> {
+    let cfg = &loaded.config;
+    let mut calendars: std::collections::BTreeSet<String> = cfg.calendars.keys().cloned().collect();
+    calendars.insert("always".into());
+    let ctx = crate::campaign::file::CampaignContext {
+        senders: cfg.senders.keys().cloned().collect(),
+        providers: cfg
+            .senders
+            .iter()
+            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .collect(),
+        calendars,
+    };
+    let mut registry = crate::campaign::registry::Registry::new(loaded.campaigns_dir(), ctx);
+    registry.reload();
+    registry.campaigns().cloned().collect()
 }

@@ -72,11 +72,22 @@ pub fn render_status(report: &StatusReport, now: DateTime<Utc>) -> String {
         rows.extend(report.campaigns.iter().map(|c| campaign_row(c, now)));
         out.push_str(&table(&rows));
     }
-    if !report.not_loaded.is_empty() {
+    // A refused campaign is already a row above (state `refused`, with its reason).
+    let shown_refused = |line: &str| {
+        report.campaigns.iter().any(|c| {
+            c.state == "refused" && c.why.as_deref().is_some_and(|why| line.ends_with(why))
+        })
+    };
+    let not_loaded: Vec<&String> = report
+        .not_loaded
+        .iter()
+        .filter(|l| !shown_refused(l))
+        .collect();
+    if !not_loaded.is_empty() {
         out.push_str(
             "\nNOT LOADED (the other campaigns run; `tierpace check` shows every error)\n",
         );
-        for line in &report.not_loaded {
+        for line in not_loaded {
             out.push_str(&format!("  {line}\n"));
         }
     }
@@ -243,6 +254,9 @@ fn campaign_row(c: &CampaignStatus, now: DateTime<Utc>) -> Vec<String> {
     let mut state = c.state.clone();
     if let Some(why) = &c.why {
         state.push_str(&format!(": {why}"));
+    }
+    if let Some(why) = &c.template_check {
+        state.push_str(&format!("; TEMPLATE NOT VERIFIED: {why}"));
     }
     for (n, what) in [
         (t.retrying, "retrying"),
@@ -435,6 +449,7 @@ mod tests {
             },
             rate_per_second: 1.25,
             eta_seconds: Some(3 * 3600 + 5 * 60),
+            template_check: None,
         }
     }
 

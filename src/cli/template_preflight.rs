@@ -1,107 +1,45 @@
-//! `tierpace check`'s template pre-flight (issue #18): with a Meta sender's `waba_id` and
-//! token, fetch the campaign's template and verify it ([`crate::provider::template_catalog`]);
-//! a mismatch is an error naming the campaign file's line. Without them, say what was not
-//! verified.
-use std::path::Path;
-use std::time::Duration;
+//! `tierpace check`'s template pre-flight (issue #18): every campaign's template asked of its
+//! provider ([`crate::provider::template_preflight`]: Meta with `waba_id`, Gupshup through the
+//! Partner API); a mismatch is an error naming the campaign file's line, and what could not be
+//! verified is a note.
+use crate::campaign::file::Campaign;
+use crate::config::LoadedConfig;
+use crate::provider::template_preflight::{placed, TemplateCatalog, Verdict, DEFAULT_TTL};
 
-use crate::campaign::file::{Campaign, TemplateRef};
-use crate::config::{LoadedConfig, ProviderChoice};
-use crate::provider::template_catalog::{fetch_meta, verify};
-
-/// Meta's Graph API when the sender gives no `base_url`.
-const META_BASE_URL: &str = "https://graph.facebook.com/v21.0";
-
-/// The report lines for one campaign; sets `failed` on a mismatch or a missing template.
-pub fn check_template(loaded: &LoadedConfig, c: &Campaign, failed: &mut bool) -> String {
-    let Some(sender) = loaded.config.senders.get(&c.sender) else {
-        return String::new();
-    };
-    let shown = c
-        .file
-        .strip_prefix(loaded.campaigns_dir())
-        .unwrap_or(&c.file)
-        .to_path_buf();
-    let (name, language) = match (&sender.provider, &c.template.template) {
-        (ProviderChoice::Meta, TemplateRef::Name { name, language }) => (name, language),
-        (ProviderChoice::Gupshup, _) => {
-            return format!(
-                "note: campaign {}: template not verified with Gupshup (its template list is not read yet)\n",
-                c.id
-            )
-        }
-        _ => return String::new(),
-    };
-    let Some(waba_id) = sender.waba_id.as_deref().filter(|w| !w.is_empty()) else {
-        return format!(
-            "note: campaign {}: template `{name}` not verified (exists, APPROVED, category, language, parameters): senders.{}.waba_id is not set\n",
-            c.id, c.sender
-        );
-    };
-    let token = crate::secret::SecretSource::from_keys(
-        sender.api_key_env.clone(),
-        sender.api_key_file.clone(),
-        "api_key_env",
-        "api_key_file",
-    )
-    .and_then(|s| s.load());
-    let Ok(token) = token else {
-        return format!(
-            "note: campaign {}: template `{name}` not verified: no access token for senders.{}\n",
-            c.id, c.sender
-        );
-    };
-    let base = sender.base_url.as_deref().unwrap_or(META_BASE_URL);
-    let fetched = tokio::runtime::Builder::new_current_thread()
+/// The report lines for `campaigns`; sets `failed` on a mismatch or a missing template.
+pub fn check_templates(loaded: &LoadedConfig, campaigns: &[Campaign], failed: &mut bool) -> String {
+    let verdicts = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())
         .and_then(|rt| {
-            let http =
-                crate::provider::http_client(Duration::from_secs(10)).map_err(|e| e.to_string())?;
-            rt.block_on(fetch_meta(&http, base, waba_id, &token, name))
-                .map_err(|e| e.to_string())
+            let catalog = TemplateCatalog::new(DEFAULT_TTL).map_err(|e| e.to_string())?;
+            Ok(rt.block_on(catalog.verify_all(&loaded.config.senders, campaigns)))
         });
-    let text = std::fs::read_to_string(&c.file).unwrap_or_default();
-    match fetched {
-        Err(e) => format!(
-            "note: campaign {}: template `{name}` not verified: {e}\n",
-            c.id
-        ),
-        Ok(found) => {
-            let Some(t) = found.iter().find(|t| &t.language == language) else {
-                *failed = true;
-                return format!(
-                    "{}: template.name: template `{name}` in {language} does not exist in business account {waba_id}\n",
-                    place(&shown, &text, "template.name")
-                );
-            };
-            let mismatches = verify(&c.template.parts, c.template.category, language, t);
-            *failed |= !mismatches.is_empty();
-            mismatches
-                .iter()
-                .map(|m| format!("{}: {m}\n", place(&shown, &text, m.key)))
-                .collect()
-        }
-    }
-}
-
-/// `file:line` of `key` (`template.body`) in the file's `[template]` table, or the file alone.
-fn place(shown: &Path, text: &str, key: &str) -> String {
-    let last = key.rsplit('.').next().unwrap_or(key);
-    let mut in_template = false;
-    for (i, line) in text.lines().enumerate() {
-        let l = line.trim();
-        if l.starts_with('[') {
-            in_template = l == "[template]";
+    let verdicts = match verdicts {
+        Ok(v) => v,
+        Err(e) => return format!("note: templates not verified: {e}\n"),
+    };
+    let mut out = String::new();
+    for (id, verdict) in verdicts {
+        let Some(c) = campaigns.iter().find(|c| c.id == id) else {
             continue;
-        }
-        let k = l.split('=').next().unwrap_or("").trim();
-        let hit =
-            k == last || (last == "body" && k == "params") || (last == "header" && k == "media");
-        if in_template && hit {
-            return format!("{}:{}", shown.display(), i + 1);
+        };
+        match verdict {
+            Verdict::Fits(_) => {}
+            Verdict::NotVerified(why) => out.push_str(&format!("note: campaign {id}: {why}\n")),
+            Verdict::Mismatch(m) => {
+                *failed = true;
+                let shown = c
+                    .file
+                    .strip_prefix(loaded.campaigns_dir())
+                    .unwrap_or(&c.file);
+                for line in placed(&c.file, shown, &m) {
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            }
         }
     }
-    shown.display().to_string()
+    out
 }

@@ -14,13 +14,15 @@ pub enum ProviderChoice {
     Dryrun,
 }
 
-impl ProviderChoice {
-    /// The provider this choice names.
-    pub fn kind(self) -> crate::provider::ProviderKind {
-        match self {
-            ProviderChoice::Gupshup => crate::provider::ProviderKind::Gupshup,
-            ProviderChoice::Meta => crate::provider::ProviderKind::Meta,
-            ProviderChoice::Dryrun => crate::provider::ProviderKind::DryRun,
+/// The provider this choice names (the config's spelling of [`ProviderKind`]).
+///
+/// [`ProviderKind`]: crate::provider::ProviderKind
+impl From<ProviderChoice> for crate::provider::ProviderKind {
+    fn from(choice: ProviderChoice) -> Self {
+        match choice {
+            ProviderChoice::Gupshup => Self::Gupshup,
+            ProviderChoice::Meta => Self::Meta,
+            ProviderChoice::Dryrun => Self::DryRun,
         }
     }
 }

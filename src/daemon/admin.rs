@@ -171,6 +171,33 @@ fn campaign_status(c: &CampaignSnapshot) -> CampaignStatus {
         totals,
         rate_per_second: c.rate_per_second,
         eta_seconds: c.eta_seconds().map(|s| s as u64),
+        template_check: None,
+    }
+}
+
+/// A campaign with its template pre-flight warning, when there is one.
+fn with_template_check(shared: &Shared, mut status: CampaignStatus) -> CampaignStatus {
+    status.template_check = shared
+        .campaign_problems
+        .read()
+        .ok()
+        .and_then(|p| p.unverified.get(&status.id).cloned());
+    status
+}
+
+/// A valid campaign file the daemon refused, as a campaign in state `refused`.
+fn refused_status(r: &super::template_gate::RefusedCampaign) -> CampaignStatus {
+    CampaignStatus {
+        id: r.campaign.clone(),
+        sender: r.sender.clone(),
+        template: Some(r.template.clone()),
+        state: "refused".into(),
+        why: Some(r.error.clone()),
+        until: None,
+        totals: CampaignTotals::default(),
+        rate_per_second: 0.0,
+        eta_seconds: None,
+        template_check: None,
     }
 }
 
@@ -255,13 +282,20 @@ impl AdminOps for Admin {
     }
 
     async fn campaigns(&self) -> Result<Vec<CampaignStatus>, AdminError> {
-        Ok(self
+        let mut out: Vec<CampaignStatus> = self
             .0
             .board
             .senders()
             .iter()
             .flat_map(|s| s.campaigns.iter().map(campaign_status))
-            .collect())
+            .map(|c| with_template_check(&self.0, c))
+            .collect();
+        if let Ok(p) = self.0.campaign_problems.read() {
+            // A refused campaign may still have a run on the board from before the reload.
+            out.retain(|c| !p.refused.iter().any(|r| r.campaign == c.id));
+            out.extend(p.refused.iter().map(refused_status));
+        }
+        Ok(out)
     }
 
     async fn campaign_action(
@@ -520,7 +554,8 @@ impl Readiness for Admin {
         // A campaign that cannot load is a warning, not a 503: the others run (issue #20).
         if let Ok(p) = self.0.campaign_problems.read() {
             out.extend(
-                p.iter()
+                p.not_loaded()
+                    .iter()
                     .map(|e| format!("{}{e}", crate::http::health::CAMPAIGN_NOT_LOADED)),
             );
         }

@@ -10,6 +10,7 @@ mod senders;
 mod sentinel;
 mod sink;
 mod stores;
+mod template_gate;
 pub mod tier_poll;
 
 use std::collections::BTreeMap;
@@ -25,8 +26,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::campaign::consent::OptOutSource;
+use crate::campaign::metrics::CampaignMetrics;
 use crate::campaign::file::{Campaign, CampaignContext};
-use crate::campaign::registry::{watch_dir, Registry, RegistryEvent, ReloadTrigger};
+use crate::campaign::registry::{spawn_sighup, watch_dir, Registry, RegistryEvent, ReloadTrigger};
 use crate::clock::Clock;
 use crate::config::{DaemonConfig, LoadedConfig, StateBackend};
 use crate::contact::ContactHasher;
@@ -72,19 +74,29 @@ pub struct Shared {
     pub campaigns: RwLock<Vec<Campaign>>,
     pub calendars: RwLock<BTreeMap<String, Calendar>>,
     pub metrics: Metrics,
+    /// The campaign registry's log lines and counters (reloads, invalid files), registered
+    /// beside [`Metrics`] (STYLE.md 16: each subsystem registers its own).
+    pub campaign_metrics: CampaignMetrics,
     pub reload_tx: mpsc::Sender<Trigger>,
     pub started: std::sync::atomic::AtomicBool,
     /// Webhook bodies dropped as unreadable, for status (issue 11 §2).
     pub unreadable: std::sync::Mutex<crate::http::UnreadableLog>,
     /// What each sender's provider said last about its tier and quality (by sender id).
     pub provider_views: RwLock<BTreeMap<String, tier_poll::ProviderView>>,
-    /// The go-live checklist as run at start (issue #21); failed items show in status and
-    /// `/readyz` warnings, never blocking.
+    /// The go-live checklist's latest run (issue #21: at start and after every reload); failed
+    /// items show in status and `/readyz` warnings, never blocking.
     pub go_live: RwLock<Vec<crate::provider::golive::GoLiveItem>>,
-    /// Campaign files that did not load at the last reload (invalid, unknown sender, audience
-    /// refused), each `FILE: error` as `check` words it: shown in `/readyz` warnings and
-    /// `tierpace status` (issue #20), never blocking the other campaigns.
-    pub campaign_problems: RwLock<Vec<String>>,
+    /// Go-live runs started; a run's items are kept only if no later run started meanwhile.
+    pub go_live_runs: std::sync::atomic::AtomicU64,
+    /// Template reads for the pre-flight at load and the go-live templates item (issue #18).
+    pub templates: Arc<crate::provider::template_preflight::TemplateCatalog>,
+    /// Campaigns of the last load that do not run (template, audience, calendar) and running
+    /// campaigns whose template was not verified.
+    pub campaign_problems: RwLock<template_gate::CampaignProblems>,
+    /// Every valid campaign file of the last load, refused ones included (go-live templates).
+    pub loaded_campaigns: RwLock<Vec<Campaign>>,
+    /// This daemon's key for `/healthz?nonce=` proofs (the public-URL self-call).
+    pub self_proof: crate::http::self_proof::SelfProofKey,
 }
 
 /// Why the daemon re-reads its inputs.
@@ -95,6 +107,16 @@ pub enum Trigger {
     Cron,
     /// Admin change (pause, resume, brake): no re-read, only wake the dispatchers.
     Wake,
+}
+
+/// The registry's triggers (file watcher, SIGHUP) arrive on the daemon's reload channel as they are.
+impl From<ReloadTrigger> for Trigger {
+    fn from(t: ReloadTrigger) -> Self {
+        match t {
+            ReloadTrigger::FileChange => Trigger::FileChange,
+            ReloadTrigger::Signal => Trigger::Signal,
+        }
+    }
 }
 
 impl Trigger {
@@ -202,7 +224,7 @@ fn campaign_context(cfg: &DaemonConfig) -> CampaignContext {
         providers: cfg
             .senders
             .iter()
-            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .map(|(name, s)| (name.clone(), s.provider.into()))
             .collect(),
         calendars,
     }
@@ -251,6 +273,7 @@ pub async fn run(
     let stores = stores::build(&cfg, ledger_settings(&cfg)?).await?;
     let mut metrics_registry = MetricsRegistry::default();
     let metrics = Metrics::register(&mut metrics_registry);
+    let campaign_metrics = CampaignMetrics::register(&mut metrics_registry);
     let (reload_tx, mut reload_rx) = mpsc::channel::<Trigger>(16);
     let shared = Arc::new(Shared {
         loaded: RwLock::new(loaded.clone()),
@@ -273,17 +296,28 @@ pub async fn run(
         campaigns: RwLock::new(Vec::new()),
         calendars: RwLock::new(cals),
         metrics: metrics.clone(),
+        campaign_metrics,
         reload_tx: reload_tx.clone(),
         started: std::sync::atomic::AtomicBool::new(false),
         unreadable: Default::default(),
         provider_views: RwLock::new(BTreeMap::new()),
         go_live: RwLock::new(Vec::new()),
-        campaign_problems: RwLock::new(Vec::new()),
+        go_live_runs: std::sync::atomic::AtomicU64::new(0),
+        templates: Arc::new(
+            crate::provider::template_preflight::TemplateCatalog::new(
+                crate::provider::template_preflight::DEFAULT_TTL,
+            )
+            .context("template pre-flight HTTP client")?,
+        ),
+        campaign_problems: RwLock::new(Default::default()),
+        loaded_campaigns: RwLock::new(Vec::new()),
+        self_proof: crate::http::self_proof::SelfProofKey::random(),
     });
     import_optout_file(&shared, &loaded).await;
 
     // HTTP first, so /healthz answers while campaigns load.
-    let http_cfg = http_config(&loaded)?;
+    let mut http_cfg = http_config(&loaded)?;
+    http_cfg.self_proof = shared.self_proof.clone();
     let listener = tokio::net::TcpListener::bind(http_cfg.listen)
         .await
         .with_context(|| format!("http.listen: cannot bind {}", http_cfg.listen))?;
@@ -339,16 +373,16 @@ pub async fn run(
     dispatchers.reconcile(&shared, &cfg)?;
     apply_campaigns(&shared, &mut registry, &mut planner, &dispatchers).await;
 
-    let (watch_tx, mut watch_rx) = mpsc::channel::<ReloadTrigger>(16);
-    let _watch = match watch_dir(&loaded.campaigns_dir(), watch_tx) {
+    // One reload path (STYLE.md 15): the watcher and SIGHUP send onto the reload channel itself.
+    let _watch = match watch_dir(&loaded.campaigns_dir(), reload_tx.clone()) {
         Ok(g) => Some(g),
         Err(e) => {
             tracing::warn!(error = %e, "campaigns directory not watched; reload with SIGHUP");
             None
         }
     };
+    let sighup = spawn_sighup(reload_tx.clone()).context("installing the SIGHUP handler")?;
     let mut signals = signal_hook_tokio::Signals::new([
-        signal_hook::consts::SIGHUP,
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
     ])
@@ -359,8 +393,8 @@ pub async fn run(
     tokio::pin!(cron_timer);
     let poll_task = tokio::spawn(tier_poll::run(shared.clone(), dispatch_token.clone()));
     // The go-live checklist, in the background once the listener is up (its self-call needs
-    // it): it reports, it never holds the start or stops sending.
-    tokio::spawn(go_live_at_start(shared.clone()));
+    // it): it reports, it never holds the start or stops sending. Again after every reload.
+    tokio::spawn(go_live_run(shared.clone()));
 
     shared
         .started
@@ -372,17 +406,9 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            Some(sig) = signals.next() => match sig {
-                signal_hook::consts::SIGHUP => {
-                    let _ = reload_tx.try_send(Trigger::Signal);
-                }
-                _ => {
-                    tracing::info!(signal = sig, "stopping");
-                    break;
-                }
-            },
-            Some(_) = watch_rx.recv() => {
-                let _ = reload_tx.try_send(Trigger::FileChange);
+            Some(sig) = signals.next() => {
+                tracing::info!(signal = sig, "stopping");
+                break;
             }
             Some(trigger) = reload_rx.recv() => {
                 if trigger == Trigger::Wake {
@@ -391,6 +417,9 @@ pub async fn run(
                 }
                 systemd::reloading();
                 reload(&shared, trigger, &mut registry, &mut planner, &mut dispatchers).await;
+                if matches!(trigger, Trigger::Signal | Trigger::FileChange) {
+                    tokio::spawn(go_live_run(shared.clone()));
+                }
                 // Campaigns may have gained or lost a cron pattern, or a firing came.
                 cron_timer.as_mut().reset(tokio::time::Instant::now() + cron_delay(&shared, planner.next_wake()));
                 systemd::ready(&summary(&shared));
@@ -409,6 +438,7 @@ pub async fn run(
     }
 
     systemd::stopping();
+    sighup.abort();
     // Off the register first, so the other replicas plan this one's senders elsewhere while
     // its dispatchers drain; they take each sender once it is released.
     register_token.cancel();
@@ -643,21 +673,12 @@ async fn apply_campaigns(
     dispatchers: &senders::Dispatchers,
 ) {
     let mut ok = true;
-    let mut problems = Vec::new();
+    let mut invalid = Vec::new();
     for event in registry.reload() {
-        match event {
-            RegistryEvent::Added(c) => {
-                tracing::info!(campaign = %c.id, file = %c.file.display(), "campaign added")
-            }
-            RegistryEvent::Changed { new, new_run, .. } => {
-                tracing::info!(campaign = %new.id, new_run, "campaign changed")
-            }
-            RegistryEvent::Removed { id, .. } => tracing::info!(campaign = %id, "campaign removed"),
-            RegistryEvent::Invalid { file, error } => {
-                ok = false;
-                tracing::error!(file = %file.display(), error = %error, "campaign file invalid; its previous valid version (if any) stays in force");
-                problems.push(campaign_problem(&file, &error));
-            }
+        shared.campaign_metrics.registry_event(&event);
+        if let RegistryEvent::Invalid { file, error } = &event {
+            ok = false;
+            invalid.push(template_gate::not_loaded_line(file, error));
         }
     }
     if registry.read_failed() {
@@ -670,6 +691,18 @@ async fn apply_campaigns(
         });
     }
     let list: Vec<Campaign> = registry.campaigns().cloned().collect();
+    if let Ok(mut l) = shared.loaded_campaigns.write() {
+        *l = list.clone();
+    }
+    // Template pre-flight (issue #18): a template that does not fit the provider's keeps its
+    // campaign from starting; the others go on.
+    let senders = shared
+        .loaded
+        .read()
+        .map(|l| l.config.senders.clone())
+        .unwrap_or_default();
+    let (list, mut refused_templates, unverified) =
+        template_gate::gate(&shared.templates, &senders, list).await;
     let cals = shared
         .calendars
         .read()
@@ -698,10 +731,29 @@ async fn apply_campaigns(
     for r in &refused {
         ok = false;
         tracing::error!(campaign = %r.campaign, file = %r.file.display(), error = %r.error, "campaign refused");
-        problems.push(campaign_problem(&r.file, &r.error));
     }
+    ok &= refused_templates.is_empty();
+    let loaded_list = shared
+        .loaded_campaigns
+        .read()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    refused_templates.extend(refused.iter().map(|r| {
+        let c = loaded_list.iter().find(|c| c.id == r.campaign);
+        template_gate::RefusedCampaign {
+            campaign: r.campaign.clone(),
+            sender: c.map(|c| c.sender.clone()).unwrap_or_default(),
+            template: c.map(template_gate::template_name).unwrap_or_default(),
+            file: r.file.clone(),
+            error: r.error.clone(),
+        }
+    }));
     if let Ok(mut p) = shared.campaign_problems.write() {
-        *p = problems;
+        *p = template_gate::CampaignProblems {
+            invalid,
+            refused: refused_templates,
+            unverified,
+        };
     }
     count_reload(shared, if ok { "ok" } else { "error" });
     if let Ok(mut c) = shared.campaigns.write() {
@@ -712,19 +764,6 @@ async fn apply_campaigns(
             .collect();
     }
     dispatchers.assign(live).await;
-}
-
-/// One line of `campaign_problems`: the file name, then the error (which may name it again).
-fn campaign_problem(file: &Path, error: &str) -> String {
-    let name = file.file_name().map_or_else(
-        || file.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    if error.starts_with(name.as_str()) {
-        error.to_string()
-    } else {
-        format!("{name}: {error}")
-    }
 }
 
 /// How long to sleep before looking at the next cron firing again: until it, but at most a
@@ -744,21 +783,33 @@ fn cron_delay(shared: &Shared, next: Option<DateTime<Utc>>) -> Duration {
 pub type Brakes = Arc<Mutex<crate::policy::brake::BrakeState>>;
 
 /// Runs the go-live checklist (issue #21) once, logs each failed item and keeps the items for
-/// status and `/readyz`.
-async fn go_live_at_start(shared: Arc<Shared>) {
+/// status and `/readyz`, unless a later run started meanwhile (runs follow reloads).
+async fn go_live_run(shared: Arc<Shared>) {
     use crate::provider::golive;
+    use std::sync::atomic::Ordering;
+    let run = shared.go_live_runs.fetch_add(1, Ordering::SeqCst) + 1;
     let cfg = match shared.loaded.read() {
         Ok(l) => l.config.clone(),
         Err(_) => return,
     };
-    let ctx = match golive::GoLiveContext::for_config(&cfg) {
+    let mut ctx = match golive::GoLiveContext::for_config(&cfg) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "go-live check not run: no HTTP client");
             return;
         }
     };
+    ctx.campaigns = shared
+        .loaded_campaigns
+        .read()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    ctx.templates = shared.templates.clone();
+    ctx.self_proof = golive::SelfProofCheck::Key(shared.self_proof.clone());
     let items = golive::check_all(&cfg, &ctx).await;
+    if shared.go_live_runs.load(Ordering::SeqCst) != run {
+        return;
+    }
     for item in items.iter().filter(|i| i.is_failed()) {
         tracing::warn!(sender = %item.sender, item = item.item, "go-live check failed: {}", item.line());
     }

@@ -32,16 +32,16 @@ pub fn replica_id(cfg: &DaemonConfig) -> String {
 }
 
 /// How often the register is renewed and the plan recomputed: an eighth of `lease_ttl`, at
-/// most a second.
+/// most a second (`sender_lease::beat`).
 fn beat_interval(lease_ttl: Duration) -> Duration {
-    (lease_ttl / 8).clamp(Duration::from_millis(50), Duration::from_secs(1))
+    crate::dispatch::sender_lease::beat(lease_ttl)
 }
 
-/// How long an entry lives without renewal: `lease_ttl` less one beat, so a dead replica has
-/// left the plan by the time its sender leases run out, and the heir takes over within one
-/// dispatcher tick of that.
+/// How long an entry lives without renewal: three beats (`sender_lease::live_ttl`), as long
+/// as a sender lease's holder counts as live; a dead replica leaves the plan then, and the
+/// replica the plan names next takes its senders from their silent leases (issue #19).
 fn entry_ttl(lease_ttl: Duration) -> Duration {
-    lease_ttl.saturating_sub(beat_interval(lease_ttl))
+    crate::dispatch::sender_lease::live_ttl(lease_ttl)
 }
 
 fn lease_ttl(shared: &Shared) -> Duration {

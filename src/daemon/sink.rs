@@ -15,7 +15,8 @@ use crate::contact::{ContactKey, E164};
 use crate::dispatch::progress::{ContactState, Control, RunId, Write};
 use crate::dispatch::react::{ContactRef, Reactor, SenderControls};
 use crate::http::{
-    DeliveryStatus, EventOutcome, EventSink, ProviderEvent, UnreadableReason, WebhookSource,
+    DeliveryStatus, EventOutcome, EventSink, ProviderEvent, SinkError, UnreadableReason,
+    WebhookSource,
 };
 use crate::policy::brake::{Brake, QualityRating};
 use crate::policy::tier::{Quality, Tier};
@@ -49,7 +50,7 @@ impl Customer {
 impl Sink {
     /// The one place a callback's number becomes contact keys (every opt-out, opt-in and
     /// inbound arm goes through it); `None` when the number is not a number.
-    async fn customer_of(&self, raw: &str) -> Result<Option<Customer>, String> {
+    async fn customer_of(&self, raw: &str) -> Result<Option<Customer>, SinkError> {
         let s = &self.0;
         let Some(number) = customer(raw) else {
             return Ok(None);
@@ -58,8 +59,7 @@ impl Sink {
         let aliased = s
             .consent
             .aliases_for(std::slice::from_ref(&key))
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .next()
             .flatten();
@@ -100,7 +100,7 @@ impl Sink {
         source: &WebhookSource,
         ids: [Option<&str>; 2],
         status: &DeliveryStatus,
-    ) -> Result<(), String> {
+    ) -> Result<(), SinkError> {
         let s = &self.0;
         // A callback can overtake our own record of the send (the provider answers the send
         // and posts `sent`/`delivered` at once): look again for a while before giving up. The
@@ -112,8 +112,7 @@ impl Sink {
                 let hit = s
                     .progress
                     .lookup_message(id)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 if let Some(hit) = hit {
                     found = Some((hit, id.to_string()));
                     break;
@@ -135,8 +134,7 @@ impl Sink {
         let current = s
             .progress
             .states(&run, std::slice::from_ref(&field))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let Some(Some(state)) = current.into_iter().next() else {
             return Ok(());
         };
@@ -154,8 +152,7 @@ impl Sink {
         };
         s.progress
             .update(&run, &[Write { field, state: new }])
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(())
     }
 
@@ -169,15 +166,12 @@ impl Sink {
         line: u64,
         code: Option<i64>,
         reason: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), SinkError> {
         let s = &self.0;
         let code = code
             .map(|c| c.to_string())
             .unwrap_or_else(|| "unknown".into());
-        let kind = match source {
-            WebhookSource::Gupshup { .. } => ProviderKind::Gupshup,
-            WebhookSource::Meta { .. } => ProviderKind::Meta,
-        };
+        let kind = ProviderKind::from(source);
         let failure = Failure::reported(kind, code, reason.unwrap_or(""));
         let senders: Vec<SenderControls> = self
             .senders_of(source)
@@ -205,8 +199,7 @@ impl Sink {
         // by a callback continues its ladder (react.rs reads it).
         reactor
             .react(&failure, s.clock.now(), contact, &senders)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(())
     }
 
@@ -218,7 +211,7 @@ impl Sink {
         source: &WebhookSource,
         change: ReportedChange,
         at: Option<DateTime<Utc>>,
-    ) -> Result<EventOutcome, String> {
+    ) -> Result<EventOutcome, SinkError> {
         let now = self.0.clock.now();
         let report = TierReport { change, at };
         let mut outcome = EventOutcome::Applied;
@@ -227,14 +220,12 @@ impl Sink {
                 .0
                 .ledger
                 .stats(&h.group, now)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             let state = self
                 .0
                 .ledger
                 .apply_tier_event(&h.group, now, TierEvent::Reported(report))
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             let verdict = verdict_after(&before, &state, report, now);
             match verdict {
                 Verdict::Stale => {
@@ -260,13 +251,7 @@ impl Sink {
                     ReportedChange::Downgrade { .. } => b.set(Brake::Downgraded, now),
                     ReportedChange::Upgrade { .. } => b.lift(&Brake::Downgraded),
                     ReportedChange::Quality(q) => {
-                        let rating = match q {
-                            Quality::High => Some(QualityRating::High),
-                            Quality::Medium => Some(QualityRating::Medium),
-                            Quality::Low => Some(QualityRating::Low),
-                            Quality::Unknown => None,
-                        };
-                        rating.is_some_and(|r| b.quality(r, now))
+                        QualityRating::try_from(q).is_ok_and(|r| b.quality(r, now))
                     }
                     _ => false,
                 };
@@ -357,7 +342,7 @@ impl Sink {
         phone: &str,
         source: OptOutSource,
         at: DateTime<Utc>,
-    ) -> Result<EventOutcome, String> {
+    ) -> Result<EventOutcome, SinkError> {
         let s = &self.0;
         let Some(who) = self.customer_of(phone).await? else {
             return Ok(EventOutcome::Applied);
@@ -367,8 +352,7 @@ impl Sink {
             change = change.and(
                 s.consent
                     .opt_out(key, source, at)
-                    .await
-                    .map_err(|e| e.to_string())?,
+                    .await?,
             );
             tracing::info!(contact = %key, source = source.as_str(),
                 scope = source.scope().as_str(), result = ?change, "opt-out recorded");
@@ -383,7 +367,7 @@ impl Sink {
         phone: &str,
         stop: bool,
         at: DateTime<Utc>,
-    ) -> Result<EventOutcome, String> {
+    ) -> Result<EventOutcome, SinkError> {
         let s = &self.0;
         let Some(who) = self.customer_of(phone).await? else {
             return Ok(EventOutcome::Applied);
@@ -397,7 +381,7 @@ impl Sink {
             } else {
                 s.consent.lift(key, ConsentScope::Marketing, at).await
             };
-            change = change.and(done.map_err(|e| e.to_string())?);
+            change = change.and(done?);
             tracing::info!(contact = %key, scope = ConsentScope::Marketing.as_str(), stop,
                 result = ?change, "marketing preference recorded");
         }
@@ -421,7 +405,7 @@ impl EventSink for Sink {
         source: WebhookSource,
         event: ProviderEvent,
         at: Option<DateTime<Utc>>,
-    ) -> Result<EventOutcome, String> {
+    ) -> Result<EventOutcome, SinkError> {
         let s = &self.0;
         let now = s.clock.now();
         // A consent change is dated by the provider's event time (never later than now, so a
@@ -450,8 +434,7 @@ impl EventSink for Sink {
                     for key in who.keys() {
                         s.ledger
                             .open_service_window(&h.group, key, now)
-                            .await
-                            .map_err(|e| e.to_string())?;
+                            .await?;
                     }
                 }
                 Ok(EventOutcome::Applied)
@@ -471,14 +454,12 @@ impl EventSink for Sink {
                     ContactKeys::of(&s.hasher, &who.number),
                     when,
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
                 if let Some(contact) = who.aliased.filter(|a| *a != who.key) {
                     change = change.and(
                         s.consent
                             .opt_in(contact, when)
-                            .await
-                            .map_err(|e| e.to_string())?,
+                            .await?,
                     );
                 }
                 if change == ConsentChange::Stale {
@@ -524,7 +505,7 @@ impl EventSink for Sink {
                         }
                     };
                     if hit {
-                        let ctl = s.progress.control(&c.id).await.map_err(|e| e.to_string())?;
+                        let ctl = s.progress.control(&c.id).await?;
                         // A pause dated before the operator's last word (a replay, or a late
                         // delivery of an event the operator already answered) changes nothing.
                         if is_stale(ctl.operator_at, at, s.clock.now()) {
@@ -543,8 +524,7 @@ impl EventSink for Sink {
                                     ..ctl
                                 },
                             )
-                            .await
-                            .map_err(|e| e.to_string())?;
+                            .await?;
                         tracing::warn!(campaign = %c.id, status, "template paused or disabled: campaign paused");
                     }
                 }

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SenderHandle, Shared};
 use crate::config::{ProviderChoice, SenderConfig};
+use crate::ledger::LedgerError;
 use crate::policy::brake::QualityRating;
 use crate::policy::tier::{Quality, Tier};
 use crate::policy::tier_reconcile::{reconcile, Reconcile};
@@ -161,7 +162,7 @@ pub async fn poll_sender(shared: &Shared, h: &SenderHandle) {
                 v.at = Some(now);
                 v.tier = view.tier.or(v.tier);
                 v.quality = view.quality.or(v.quality);
-                v.error = applied.clone().err();
+                v.error = applied.as_ref().err().map(ToString::to_string);
             });
             if applied.is_ok() {
                 "ok"
@@ -197,19 +198,17 @@ async fn apply(
     tier: Option<Tier>,
     quality: Option<Quality>,
     now: DateTime<Utc>,
-) -> Result<(), String> {
+) -> Result<(), LedgerError> {
     let stats = shared
         .ledger
         .stats(&h.group, now)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let r = reconcile(stats.tier, tier);
     if let Some(tier) = r.set_tier() {
         shared
             .ledger
             .apply_tier_event(&h.group, now, TierEvent::ProviderTier { tier })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         match r {
             Reconcile::ProviderLower { model, provider } => {
                 tracing::warn!(sender = %h.id, group = %h.group, %model, %provider,
@@ -236,13 +235,9 @@ async fn apply(
         shared
             .ledger
             .apply_tier_event(&h.group, now, TierEvent::Quality(q))
-            .await
-            .map_err(|e| e.to_string())?;
-        let rating = match q {
-            Quality::High => QualityRating::High,
-            Quality::Medium => QualityRating::Medium,
-            _ => QualityRating::Low,
-        };
+            .await?;
+        // `q` is never Unknown here (filtered above); Low is the safe side all the same.
+        let rating = QualityRating::try_from(q).unwrap_or(QualityRating::Low);
         let active = {
             let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
             b.quality(rating, now).then(|| b.active())

@@ -106,6 +106,12 @@ pub struct Dispatcher {
     hold: SenderHold,
     /// When the sender's new uniques today were last read from the shared store.
     uniques_read_at: Option<DateTime<Utc>>,
+    /// The sender's horizon on this replica, in ms since the epoch (`SenderHold::horizon`),
+    /// shared with the send jobs: none starts at or after it. `i64::MIN` when not held.
+    horizon: Arc<std::sync::atomic::AtomicI64>,
+    /// The clock's last few intervals between ticks: starts are reserved two of the longest
+    /// ahead, so a slow tick (a loaded machine) does not leave the timeline idle.
+    tick_intervals: std::collections::VecDeque<chrono::Duration>,
 }
 
 impl Dispatcher {
@@ -127,6 +133,8 @@ impl Dispatcher {
             last_stats: None,
             hold: SenderHold::default(),
             uniques_read_at: None,
+            horizon: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
+            tick_intervals: std::collections::VecDeque::new(),
         }
     }
 
@@ -305,6 +313,21 @@ impl Dispatcher {
                 .restore(active);
         }
         self.hold_sender(now).await;
+        self.horizon.store(
+            self.hold
+                .horizon(now)
+                .map_or(i64::MIN, |h| h.timestamp_millis()),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        if let Some(taken) = self.hold.take_new_holding() {
+            // The previous holder (a silent replica) started nothing after one beat before its
+            // liveness ran out, at most `taken`: start one spacing after that, so the two
+            // holders' sends keep the spacing (a slow sender waits the rest of it).
+            let margin = super::sender_lease::live_margin(self.deps.lease_ttl);
+            let mut timeline = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
+            let from = taken - margin + timeline.spacing();
+            timeline.hold_until(from);
+        }
         self.read_sender_uniques(now).await;
         let standby = if self.hold.held(now) {
             None
@@ -354,11 +377,20 @@ impl Dispatcher {
             })
             .collect();
         // Starts are reserved up to two ticks ahead (the next decision plus the admission round
-        // trips), measured on the clock so a virtual clock's long ticks are covered too.
+        // trips), the longest of the last eight, and at least 200 ms, measured on the clock so a
+        // virtual clock's long ticks are covered too: a slow tick never leaves the timeline idle.
+        if let Some(last) = self.last_tick_at {
+            if self.tick_intervals.len() == 8 {
+                self.tick_intervals.pop_front();
+            }
+            self.tick_intervals.push_back(now - last);
+        }
         let lookahead = self
-            .last_tick_at
-            .map_or(chrono::Duration::zero(), |last| (now - last) * 2)
-            .max(chrono::Duration::milliseconds(100));
+            .tick_intervals
+            .iter()
+            .max()
+            .map_or(chrono::Duration::zero(), |longest| *longest * 2)
+            .max(chrono::Duration::milliseconds(200));
         self.last_tick_at = Some(now);
         let slots = self.free_slots(lookahead);
         if !views.is_empty() && slots > 0 {
@@ -370,6 +402,10 @@ impl Dispatcher {
             };
             view.throughput_room = Some(room.min(slots as u64));
             let plan = self.deps.pacer.plan(&view, &brakes, &views);
+            tracing::debug!(target: "tierpace::pace", sender = %self.deps.sender_id,
+                lookahead_ms = lookahead.num_milliseconds(), room, slots,
+                granted = plan.total(), took_ms = (self.deps.clock.now() - now).num_milliseconds(),
+                "tick plan");
             for r in self.runners.values_mut() {
                 r.hold = plan
                     .held
@@ -569,11 +605,33 @@ impl Dispatcher {
                     r.held_by = None;
                 }
                 LeaseStatus::HeldByOther { owner, until } => {
-                    r.fence = None;
-                    r.reader = None;
-                    r.lease_until = None;
-                    r.held_by = Some(owner);
-                    let _ = until;
+                    // This replica holds the sender, so the run's owner is a replica that lost
+                    // it (taken from it while silent): take the run too rather than wait for
+                    // its lease to run out. Its claims are fenced out; its in-flight contacts
+                    // become unknown.
+                    let taken = if self.hold.held(now) {
+                        Some(
+                            progress
+                                .take_lease(&r.live.run, &self.deps.owner, now, self.deps.lease_ttl)
+                                .await?,
+                        )
+                    } else {
+                        None
+                    };
+                    if let Some(LeaseStatus::Held { fence, until }) = taken {
+                        tracing::info!(campaign = %id, run = %r.live.run, fence, previous = %owner,
+                            "lease taken from a replica that no longer holds the sender");
+                        r.fence = Some(fence);
+                        r.reader = None;
+                        r.lease_until = Some(until);
+                        r.held_by = None;
+                    } else {
+                        r.fence = None;
+                        r.reader = None;
+                        r.lease_until = None;
+                        r.held_by = Some(owner);
+                        let _ = until;
+                    }
                 }
             }
             r.meta_at = None;
@@ -915,13 +973,19 @@ impl Dispatcher {
                 counted,
                 admitted_at: now,
                 // Reserved once admission and claim are done, so they never delay it.
-                start_at: self
-                    .timeline
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .reserve(deps.clock.now()),
+                start_at: {
+                    let mut timeline = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
+                    let at_now = deps.clock.now();
+                    let idle = timeline.next_free().map(|n| at_now - n);
+                    let at = timeline.reserve(at_now);
+                    tracing::debug!(target: "tierpace::pace", sender = %deps.sender_id,
+                        idle_ms = idle.map_or(0, |d| d.num_milliseconds().max(0)),
+                        ahead_ms = (at - at_now).num_milliseconds(), "start reserved");
+                    at
+                },
                 timeline: self.timeline.clone(),
                 not_after: r.live.calendar.next_close(now),
+                horizon: self.horizon.clone(),
                 msg,
                 group: deps.group.clone(),
                 sender: controls.clone(),

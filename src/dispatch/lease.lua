@@ -1,7 +1,9 @@
 -- Acquires or renews the lease on one campaign run, so exactly one daemon instance works on it.
 -- KEYS[1] meta hash, KEYS[2] states hash, KEYS[3] in-flight set (same hash tag).
 -- ARGV[1] now (ms since epoch, from the caller's clock), ARGV[2] ttl (ms), ARGV[3] owner token
---   (unique per process), ARGV[4] "release" to give the lease up instead.
+--   (unique per process), ARGV[4] "release" to give the lease up instead, or "take" to take it
+--   even from another live owner (only the replica holding the run's sender lease does that,
+--   after it took the sender from a silent replica: the old owner is fenced out).
 -- Returns {1, fence, until} when the caller holds the lease, {0, owner, until} when another does.
 -- A new holder bumps the fence (older holders' writes are then refused) and turns the previous
 -- holder's in-flight contacts into `unknown`: they may have been sent, so they are never resent.
@@ -14,7 +16,7 @@ if ARGV[4] == 'release' then
   end
   return {0, '', 0}
 end
-if owner and owner ~= me and held_until > now then
+if owner and owner ~= me and held_until > now and ARGV[4] ~= 'take' then
   return {0, owner, held_until}
 end
 local fence

@@ -328,6 +328,17 @@ pub trait ProgressStore: Send + Sync + 'static {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<LeaseStatus, ProgressError>;
+    /// Takes the lease even from another owner whose lease has not run out, as a new holder
+    /// would (fence bumped, the old owner's in-flight contacts become unknown). Only for the
+    /// replica that holds the run's sender lease (`sender_lease`): it took the sender from a
+    /// silent replica, whose run leases would otherwise keep the campaign idle until they end.
+    async fn take_lease(
+        &self,
+        run: &RunId,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<LeaseStatus, ProgressError>;
     async fn release_lease(&self, run: &RunId, owner: &str) -> Result<(), ProgressError>;
     /// Writes each state only where the contact has none yet (claims and skips). Returns, per
     /// write, `None` when written or the state already there.

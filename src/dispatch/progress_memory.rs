@@ -40,6 +40,43 @@ pub struct MemoryProgress {
 }
 
 impl MemoryProgress {
+    fn lease(
+        &self,
+        run: &RunId,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+        take: bool,
+    ) -> Result<LeaseStatus, ProgressError> {
+        let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(15));
+        Ok(self.with_run(run, |r| {
+            if let (Some(o), Some(until)) = (&r.owner, r.lease_until) {
+                if o != owner && until > now && !take {
+                    return LeaseStatus::HeldByOther {
+                        owner: o.clone(),
+                        until,
+                    };
+                }
+            }
+            if r.owner.as_deref() != Some(owner) {
+                r.fence += 1;
+                for field in std::mem::take(&mut r.inflight) {
+                    if let Some(ContactState::InFlight { line }) = r.states.get(&field).cloned() {
+                        r.states.insert(field, ContactState::Unknown { line });
+                        r.bump("in_flight", -1);
+                        r.bump("unknown", 1);
+                    }
+                }
+            }
+            r.owner = Some(owner.to_string());
+            r.lease_until = Some(now + ttl);
+            LeaseStatus::Held {
+                fence: r.fence,
+                until: now + ttl,
+            }
+        }))
+    }
+
     pub fn new() -> Self {
         Self::default()
     }
@@ -149,33 +186,17 @@ impl ProgressStore for MemoryProgress {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<LeaseStatus, ProgressError> {
-        let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(15));
-        Ok(self.with_run(run, |r| {
-            if let (Some(o), Some(until)) = (&r.owner, r.lease_until) {
-                if o != owner && until > now {
-                    return LeaseStatus::HeldByOther {
-                        owner: o.clone(),
-                        until,
-                    };
-                }
-            }
-            if r.owner.as_deref() != Some(owner) {
-                r.fence += 1;
-                for field in std::mem::take(&mut r.inflight) {
-                    if let Some(ContactState::InFlight { line }) = r.states.get(&field).cloned() {
-                        r.states.insert(field, ContactState::Unknown { line });
-                        r.bump("in_flight", -1);
-                        r.bump("unknown", 1);
-                    }
-                }
-            }
-            r.owner = Some(owner.to_string());
-            r.lease_until = Some(now + ttl);
-            LeaseStatus::Held {
-                fence: r.fence,
-                until: now + ttl,
-            }
-        }))
+        self.lease(run, owner, now, ttl, false)
+    }
+
+    async fn take_lease(
+        &self,
+        run: &RunId,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<LeaseStatus, ProgressError> {
+        self.lease(run, owner, now, ttl, true)
     }
 
     async fn release_lease(&self, run: &RunId, owner: &str) -> Result<(), ProgressError> {

@@ -134,6 +134,41 @@ where
         })
     }
 
+    async fn take_lease(
+        &self,
+        run: &RunId,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<LeaseStatus, ProgressError> {
+        let [states, meta, inflight] = self.keys(run);
+        let mut conn = self.conn.clone();
+        let (held, who, until): (i64, String, i64) = self
+            .scripts
+            .lease
+            .key(meta)
+            .key(states)
+            .key(inflight)
+            .arg(now.timestamp_millis())
+            .arg(ttl.as_millis() as i64)
+            .arg(owner)
+            .arg("take")
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(if held == 1 {
+            LeaseStatus::Held {
+                fence: who.parse().unwrap_or(0),
+                until: ms_to_time(until),
+            }
+        } else {
+            LeaseStatus::HeldByOther {
+                owner: who,
+                until: ms_to_time(until),
+            }
+        })
+    }
+
     async fn release_lease(&self, run: &RunId, owner: &str) -> Result<(), ProgressError> {
         let [states, meta, inflight] = self.keys(run);
         let mut conn = self.conn.clone();

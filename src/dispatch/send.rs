@@ -41,6 +41,10 @@ pub(super) struct SendJob {
     /// When the campaign's calendar closes: a send whose start comes at or after it is not
     /// made (never outside business hours) and its contact goes back to pending.
     pub(super) not_after: Option<DateTime<Utc>>,
+    /// The sender's horizon on this replica (ms since the epoch, `SenderHold::horizon`): a send
+    /// whose start comes at or after it is not made (the sender may be another replica's by
+    /// then) and its contact goes back to pending. `i64::MIN` when the sender is not held.
+    pub(super) horizon: Arc<std::sync::atomic::AtomicI64>,
     pub(super) msg: TemplateMessage,
     pub(super) group: LimitGroup,
     pub(super) sender: SenderControls,
@@ -58,9 +62,9 @@ impl SendJob {
     /// The calendar closed while this send waited for its start (a stalled process): nothing is
     /// sent; the ledger slot is given back and the contact returns to pending, to go in the next
     /// open window.
-    async fn put_back(self) -> Finished {
-        tracing::info!(campaign = %self.campaign, contact = %self.key,
-            "calendar closed before the send could start: back to pending");
+    async fn put_back(self, why: &str) -> Finished {
+        tracing::info!(campaign = %self.campaign, contact = %self.key, why,
+            "send not started: back to pending");
         if self.counted {
             if let Err(e) = self
                 .ledger
@@ -86,17 +90,55 @@ impl SendJob {
     pub(super) async fn run(self) -> Finished {
         crate::clock::sleep_until(self.clock.as_ref(), self.start_at).await;
         // Woken late with others (a busy machine)? Still one spacing after the previous start.
-        let at = self
+        let woke = self.clock.now();
+        let start = self
             .timeline
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .start(self.clock.now());
-        crate::clock::sleep_until(self.clock.as_ref(), at).await;
+            .start(woke);
+        let mut at = start.at;
+        tracing::debug!(target: "tierpace::pace", campaign = %self.campaign,
+            late_ms = (woke - self.start_at).num_milliseconds(),
+            shift_ms = (at - woke).num_milliseconds(), "send starts");
+        // An earlier send that left late while this one waited moves it too.
+        loop {
+            crate::clock::sleep_until(self.clock.as_ref(), at).await;
+            let need = self
+                .timeline
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .confirm(start.ticket, at);
+            if need <= at {
+                break;
+            }
+            at = need;
+        }
         if self.not_after.is_some_and(|close| at >= close) {
-            return self.put_back().await;
+            return self
+                .put_back("the calendar closed before its start")
+                .await;
+        }
+        // A manual clock (tests, simulations) jumps past any horizon between two ticks.
+        let horizon = self.horizon.load(std::sync::atomic::Ordering::Relaxed);
+        if !self.clock.is_manual() && at.timestamp_millis() >= horizon {
+            return self
+                .put_back("this replica no longer sends for the sender at its start")
+                .await;
         }
         let started = std::time::Instant::now();
-        let outcome = self.provider.send(&self.msg).await;
+        let (timeline, clock) = (self.timeline.clone(), self.clock.clone());
+        let outcome = after_first_poll(self.provider.send(&self.msg), move || {
+            if clock.is_manual() {
+                return; // virtual time jumps between polls: no lateness to measure
+            }
+            let left = clock.now();
+            timeline
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .departed(start.ticket, left);
+            tracing::debug!(target: "tierpace::pace", late_departure_ms = (left - at).num_milliseconds(), "send left");
+        })
+        .await;
         let latency = started.elapsed();
         self.observe(&outcome, latency);
         let line = self.line;
@@ -238,4 +280,20 @@ impl SendJob {
             }
         }
     }
+}
+
+/// Runs `fut`, calling `left` once its first poll returns: for a provider call, when the
+/// request has been handed to the connection (the moment it leaves, as near as the process
+/// can tell).
+async fn after_first_poll<F: std::future::Future>(fut: F, left: impl FnOnce()) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut left = Some(left);
+    std::future::poll_fn(move |cx| {
+        let polled = fut.as_mut().poll(cx);
+        if let Some(f) = left.take() {
+            f();
+        }
+        polled
+    })
+    .await
 }

@@ -26,6 +26,28 @@ use redis::Script;
 /// The throughput cap's window (`policy::rate`): the quiet time between two holders' sends.
 pub const PACE_WINDOW: chrono::Duration = chrono::Duration::seconds(1);
 
+/// How often a replica proves it lives: it renews its register entry and the liveness of each
+/// sender lease it holds once a beat, an eighth of `lease_ttl` (at least 50 ms, at most 1 s).
+pub fn beat(lease_ttl: Duration) -> Duration {
+    (lease_ttl / 8).clamp(Duration::from_millis(50), Duration::from_secs(1))
+}
+
+/// How long a replica counts as live without a beat: three beats (750 ms for a `lease_ttl` of
+/// 2 s). A holder silent that long has its sender taken by the replica the plan names next,
+/// without waiting for the lease's TTL (issue #19: the takeover gap); the holder itself starts
+/// no send later than one beat before its liveness runs out ([`live_margin`]).
+pub fn live_ttl(lease_ttl: Duration) -> Duration {
+    beat(lease_ttl) * 3
+}
+
+/// How long before its liveness runs out a holder stops starting sends: one beat. The replica
+/// that takes a silent holder's sender starts no earlier than this after the holder's last
+/// possible start, so the two holders' sends keep the timeline's spacing when `max_mps` is at
+/// least `1 / beat` (4/s for a 2 s `lease_ttl`); slower senders wait the rest of a spacing.
+pub fn live_margin(lease_ttl: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(beat(lease_ttl)).unwrap_or(PACE_WINDOW)
+}
+
 /// What asking for a sender's lease gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SenderLease {
@@ -60,6 +82,18 @@ pub trait SenderLeases: Send + Sync + 'static {
         now: DateTime<Utc>,
         ttl: Duration,
         free_for: Duration,
+    ) -> Result<SenderLease, SenderLeaseError>;
+    /// As [`SenderLeases::acquire`] for the replica the plan names (`free_for` zero), and it
+    /// also takes the lease from a holder that stopped proving it lives (no renewal for
+    /// [`live_ttl`]): a dead replica's sender moves before the lease's TTL runs out. The old
+    /// holder started no send after its liveness less [`live_margin`].
+    async fn acquire_or_take(
+        &self,
+        sender: &str,
+        replica: &str,
+        token: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
     ) -> Result<SenderLease, SenderLeaseError>;
     /// Gives the lease up if `token` holds it; nobody takes it before `quiet_until`.
     async fn release(
@@ -99,6 +133,8 @@ struct MemoryLease {
     token: Option<String>,
     replica: String,
     until: Option<DateTime<Utc>>,
+    /// The holder proved it lives until then (renewed every beat).
+    live_until: Option<DateTime<Utc>>,
     fence: u64,
     quiet_until: Option<DateTime<Utc>>,
 }
@@ -120,6 +156,58 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+impl MemorySenderLeases {
+    #[allow(clippy::too_many_arguments)]
+    fn ask(
+        &self,
+        sender: &str,
+        replica: &str,
+        token: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+        free_for: Duration,
+        take_silent: bool,
+    ) -> SenderLease {
+        let mut leases = lock(&self.leases);
+        let l = leases.entry(sender.to_string()).or_default();
+        let mine = l.token.as_deref() == Some(token);
+        let mut taken = false;
+        if let (Some(_), Some(until)) = (&l.token, l.until) {
+            if !mine && until > now {
+                let silent = l.live_until.is_some_and(|live| live <= now);
+                if !(take_silent && silent) {
+                    return SenderLease::HeldBy {
+                        replica: l.replica.clone(),
+                        until,
+                    };
+                }
+                taken = true;
+            }
+        }
+        if !mine && !taken {
+            let epoch = DateTime::<Utc>::UNIX_EPOCH;
+            let quiet = l.quiet_until.unwrap_or(epoch);
+            let free_since = l.until.unwrap_or(epoch).max(quiet);
+            let may_from = quiet.max(free_since + chrono_of(free_for));
+            if may_from > now {
+                return SenderLease::NotBefore { until: may_from };
+            }
+        }
+        if !mine {
+            l.fence += 1;
+        }
+        let until = now + chrono_of(ttl);
+        l.token = Some(token.to_string());
+        l.replica = replica.to_string();
+        l.until = Some(until);
+        l.live_until = Some(now + chrono_of(live_ttl(ttl)));
+        SenderLease::Held {
+            fence: l.fence,
+            until,
+        }
+    }
+}
+
 #[async_trait]
 impl SenderLeases for MemorySenderLeases {
     async fn acquire(
@@ -131,35 +219,18 @@ impl SenderLeases for MemorySenderLeases {
         ttl: Duration,
         free_for: Duration,
     ) -> Result<SenderLease, SenderLeaseError> {
-        let mut leases = lock(&self.leases);
-        let l = leases.entry(sender.to_string()).or_default();
-        let mine = l.token.as_deref() == Some(token);
-        if let (Some(_), Some(until)) = (&l.token, l.until) {
-            if !mine && until > now {
-                return Ok(SenderLease::HeldBy {
-                    replica: l.replica.clone(),
-                    until,
-                });
-            }
-        }
-        if !mine {
-            let epoch = DateTime::<Utc>::UNIX_EPOCH;
-            let quiet = l.quiet_until.unwrap_or(epoch);
-            let free_since = l.until.unwrap_or(epoch).max(quiet);
-            let may_from = quiet.max(free_since + chrono_of(free_for));
-            if may_from > now {
-                return Ok(SenderLease::NotBefore { until: may_from });
-            }
-            l.fence += 1;
-        }
-        let until = now + chrono_of(ttl);
-        l.token = Some(token.to_string());
-        l.replica = replica.to_string();
-        l.until = Some(until);
-        Ok(SenderLease::Held {
-            fence: l.fence,
-            until,
-        })
+        Ok(self.ask(sender, replica, token, now, ttl, free_for, false))
+    }
+
+    async fn acquire_or_take(
+        &self,
+        sender: &str,
+        replica: &str,
+        token: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<SenderLease, SenderLeaseError> {
+        Ok(self.ask(sender, replica, token, now, ttl, Duration::ZERO, true))
     }
 
     async fn release(
@@ -172,6 +243,7 @@ impl SenderLeases for MemorySenderLeases {
             if l.token.as_deref() == Some(token) {
                 l.token = None;
                 l.until = None;
+                l.live_until = None;
                 l.replica.clear();
                 l.quiet_until = Some(quiet_until);
             }
@@ -245,12 +317,12 @@ fn time_of(ms: i64) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-#[async_trait]
-impl<C> SenderLeases for RedisSenderLeases<C>
+impl<C> RedisSenderLeases<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    async fn acquire(
+    #[allow(clippy::too_many_arguments)]
+    async fn ask(
         &self,
         sender: &str,
         replica: &str,
@@ -258,6 +330,7 @@ where
         now: DateTime<Utc>,
         ttl: Duration,
         free_for: Duration,
+        take_silent: bool,
     ) -> Result<SenderLease, SenderLeaseError> {
         let mut conn = self.conn.clone();
         let (kind, who, until): (i64, String, i64) = self
@@ -269,6 +342,8 @@ where
             .arg(replica)
             .arg("acquire")
             .arg(ms(free_for))
+            .arg(ms(live_ttl(ttl)))
+            .arg(if take_silent { "1" } else { "0" })
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -284,6 +359,37 @@ where
                 until,
             },
         })
+    }
+}
+
+#[async_trait]
+impl<C> SenderLeases for RedisSenderLeases<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    async fn acquire(
+        &self,
+        sender: &str,
+        replica: &str,
+        token: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+        free_for: Duration,
+    ) -> Result<SenderLease, SenderLeaseError> {
+        self.ask(sender, replica, token, now, ttl, free_for, false)
+            .await
+    }
+
+    async fn acquire_or_take(
+        &self,
+        sender: &str,
+        replica: &str,
+        token: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<SenderLease, SenderLeaseError> {
+        self.ask(sender, replica, token, now, ttl, Duration::ZERO, true)
+            .await
     }
 
     async fn release(
@@ -302,6 +408,8 @@ where
             .arg("")
             .arg("release")
             .arg(quiet_until.timestamp_millis())
+            .arg(0)
+            .arg("0")
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;

@@ -24,8 +24,24 @@ pub struct SendTimeline {
     spacing_ns: i64,
     /// The earliest the next reserved start may be.
     next: Option<DateTime<Utc>>,
-    /// The last start actually taken ([`SendTimeline::start`]).
-    last_start: Option<DateTime<Utc>>,
+    /// Actual start `j` comes no sooner than `origin + j x spacing`: moved later by each start
+    /// taken ([`SendTimeline::start`]), a send that left late ([`SendTimeline::departed`]) and
+    /// a new holder's first start ([`SendTimeline::hold_until`]); never earlier.
+    origin: Option<DateTime<Utc>>,
+    /// Starts taken so far: a start's ticket is its index.
+    issued: u64,
+    /// The arrival jitter the spacing already covers, in nanoseconds.
+    guard_ns: i64,
+}
+
+/// A send's actual start on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Start {
+    /// Its index among the timeline's starts, for [`SendTimeline::departed`] and
+    /// [`SendTimeline::confirm`].
+    pub ticket: u64,
+    /// When it starts.
+    pub at: DateTime<Utc>,
 }
 
 impl SendTimeline {
@@ -34,25 +50,58 @@ impl SendTimeline {
         let mut t = Self {
             spacing_ns: 1,
             next: None,
-            last_start: None,
+            origin: None,
+            issued: 0,
+            guard_ns: 0,
         };
         t.set_rate(max_mps, arrival_jitter);
         t
     }
 
-    /// Changes the rate (AIMD after throughput errors, a reload); starts already reserved stay.
+    /// `j` spacings.
+    fn spacings(&self, j: u64) -> Duration {
+        Duration::nanoseconds(
+            self.spacing_ns
+                .saturating_mul(i64::try_from(j).unwrap_or(i64::MAX)),
+        )
+    }
+
+    /// Changes the rate (AIMD after throughput errors, a reload); starts already reserved stay,
+    /// and the next actual start keeps its earliest time.
     pub fn set_rate(&mut self, max_mps: u32, arrival_jitter: std::time::Duration) {
         let window = 1_000_000_000i64
             .saturating_add(i64::try_from(arrival_jitter.as_nanos()).unwrap_or(i64::MAX / 2));
         // Strictly over `window / max_mps`: `max_mps + 1` starts then span more than the
         // window, even a closed one.
         let per = i64::from(max_mps.max(1));
-        self.spacing_ns = window / per + 1;
+        let spacing_ns = window / per + 1;
+        if spacing_ns != self.spacing_ns {
+            let next_floor = self.origin.map(|o| o + self.spacings(self.issued));
+            self.spacing_ns = spacing_ns;
+            self.origin = next_floor.map(|f| f - self.spacings(self.issued));
+        }
+        self.guard_ns = window - 1_000_000_000;
+    }
+
+    /// No start before `at`: a new holder of the sender starts one spacing after the last
+    /// start the previous holder may have made (`sender_hold`).
+    pub fn hold_until(&mut self, at: DateTime<Utc>) {
+        self.raise_origin(at - self.spacings(self.issued));
+        self.next = Some(self.next.map_or(at, |n| n.max(at)));
+    }
+
+    fn raise_origin(&mut self, to: DateTime<Utc>) {
+        self.origin = Some(self.origin.map_or(to, |o| o.max(to)));
     }
 
     /// The time between two starts.
     pub fn spacing(&self) -> Duration {
         Duration::nanoseconds(self.spacing_ns)
+    }
+
+    /// The earliest the next reserved start may be (`None` before the first).
+    pub fn next_free(&self) -> Option<DateTime<Utc>> {
+        self.next
     }
 
     /// Reserves the next start at or after `now`, and returns it.
@@ -65,13 +114,34 @@ impl SendTimeline {
     /// Takes the actual start of a send that is ready at `now` (its reserved start has come):
     /// `now`, or one spacing after the previous actual start if that is later. Sends that wake
     /// late together (a stalled runtime, a busy machine) leave one spacing apart, never in a
-    /// clump; the caller waits until the returned time.
-    pub fn start(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
+    /// clump; a late start shifts the rest. The caller waits until the returned time, then
+    /// [`SendTimeline::confirm`]s it.
+    pub fn start(&mut self, now: DateTime<Utc>) -> Start {
+        let j = self.issued;
         let at = self
-            .last_start
-            .map_or(now, |last| (last + self.spacing()).max(now));
-        self.last_start = Some(at);
-        at
+            .origin
+            .map_or(now, |o| (o + self.spacings(j)).max(now));
+        self.raise_origin(at - self.spacings(j));
+        self.issued += 1;
+        Start { ticket: j, at }
+    }
+
+    /// When start `ticket`, taken for `at`, may really go: `at`, or later when an earlier send
+    /// left late since ([`SendTimeline::departed`]). The caller waits and asks again.
+    pub fn confirm(&self, ticket: u64, at: DateTime<Utc>) -> DateTime<Utc> {
+        self.origin
+            .map_or(at, |o| (o + self.spacings(ticket)).max(at))
+    }
+
+    /// Send `ticket` left at `at` (its request was handed to the connection), which may be
+    /// later than its start when the process stalled in between. The sends after it move by
+    /// its lateness less a quarter of the arrival guard: each comes no sooner than one spacing
+    /// per ticket after `at` less that. So a stall never bunches departures (issue #15: a late
+    /// send shifts the rest, nothing catches up), and three quarters of the guard stay for the
+    /// way from departure to arrival, which the process cannot see.
+    pub fn departed(&mut self, ticket: u64, at: DateTime<Utc>) {
+        let bound = at - Duration::nanoseconds(self.guard_ns / 4) - self.spacings(ticket);
+        self.raise_origin(bound);
     }
 
     /// How many more starts fit before `now + horizon` (the next decision, plus the time its
@@ -141,11 +211,93 @@ mod tests {
     fn sends_that_wake_late_together_still_start_one_spacing_apart() {
         let mut t = SendTimeline::new(80, StdDuration::from_millis(5));
         let late = t0() + Duration::milliseconds(90);
-        let starts: Vec<_> = (0..8).map(|_| t.start(late)).collect();
+        let starts: Vec<_> = (0..8).map(|_| t.start(late).at).collect();
         for pair in starts.windows(2) {
             assert_eq!(pair[1] - pair[0], t.spacing());
         }
         assert_eq!(starts[0], late);
+    }
+
+    #[test]
+    fn a_send_that_leaves_late_shifts_the_rest_and_nothing_catches_up() {
+        let mut t = SendTimeline::new(10, StdDuration::from_millis(25));
+        let sp = t.spacing();
+        let a = t.start(t0());
+        let b = t.start(t0());
+        assert_eq!(b.at, t0() + sp);
+        // `a` stalled 80 ms after its start: the rest move by 80 ms less a quarter of the guard.
+        t.departed(a.ticket, t0() + Duration::milliseconds(80));
+        assert_eq!(t.confirm(b.ticket, b.at), b.at + Duration::microseconds(73_750));
+        let c = t.start(t0());
+        assert_eq!(c.at, t0() + Duration::microseconds(73_750) + sp * 2);
+        // Lateness within a quarter of the guard moves nothing.
+        t.departed(c.ticket, c.at + Duration::milliseconds(6));
+        assert_eq!(t.start(t0()).at, c.at + sp);
+    }
+
+    #[test]
+    fn a_new_holder_starts_no_sooner_than_asked() {
+        let mut t = SendTimeline::new(10, StdDuration::ZERO);
+        let from = t0() + Duration::milliseconds(300);
+        t.hold_until(from);
+        assert_eq!(t.reserve(t0()), from);
+        assert_eq!(t.start(t0()).at, from);
+    }
+
+    /// Departures of an always-busy sender whose sends wake late and stall after their start
+    /// (a loaded machine, a stalled process): each ticket's wake is its reserved start plus
+    /// `wake_late`, its departure its start plus `left_late`; departures are seen in time order
+    /// before later starts, as in one process.
+    fn departures(max_mps: u32, guard_ms: u64, lateness: &[(u64, u64)]) -> Vec<DateTime<Utc>> {
+        let mut t = SendTimeline::new(max_mps, StdDuration::from_millis(guard_ms));
+        let mut pending: Vec<(DateTime<Utc>, u64)> = Vec::new();
+        let mut out = Vec::new();
+        for &(wake_late, left_late) in lateness {
+            let reserved = t.reserve(t0());
+            let wake = reserved + Duration::milliseconds(wake_late as i64);
+            pending.sort();
+            while pending.first().is_some_and(|(d, _)| *d <= wake) {
+                let (d, ticket) = pending.remove(0);
+                t.departed(ticket, d);
+            }
+            let start = t.start(wake);
+            let mut at = start.at;
+            loop {
+                pending.sort();
+                while pending.first().is_some_and(|(d, _)| *d <= at) {
+                    let (d, ticket) = pending.remove(0);
+                    t.departed(ticket, d);
+                }
+                let need = t.confirm(start.ticket, at);
+                if need == at {
+                    break;
+                }
+                at = need;
+            }
+            let left = at + Duration::milliseconds(left_late as i64);
+            pending.push((left, start.ticket));
+            out.push(left);
+        }
+        out.sort();
+        out
+    }
+
+    proptest! {
+        /// Issue #15: after stalls of 50 ms and more (sends woken late, requests leaving late),
+        /// no closed one-second interval of departures holds more than `max_mps`: a late send
+        /// shifts the rest, nothing catches up.
+        #[test]
+        fn after_a_stall_no_second_over_the_cap(
+            max_mps in 1u32..400,
+            guard_ms in 0u64..30,
+            lateness in prop::collection::vec(
+                (prop_oneof![4 => 0u64..3, 1 => 50u64..250], prop_oneof![4 => 0u64..3, 1 => 50u64..250]),
+                1..300,
+            ),
+        ) {
+            let left = departures(max_mps, guard_ms, &lateness);
+            prop_assert!(busiest(&left, Duration::zero()) <= max_mps as usize);
+        }
     }
 
     proptest! {

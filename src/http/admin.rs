@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::{authorize, Access, Unauthorized};
+use super::error::error_body;
 use super::unreadable::WebhookHealth;
 use super::HttpState;
 use crate::campaign::{ConsentScope, OptOutCounts};
@@ -172,7 +173,9 @@ pub struct CampaignStatus {
     pub id: String,
     pub sender: String,
     pub template: Option<String>,
-    /// scheduled, running, waiting, paused, braked, finished or cancelled.
+    /// scheduled, running, waiting, paused, braked, finished, cancelled, or refused (a valid
+    /// file the daemon does not run: its template does not fit the provider's, its audience or
+    /// calendar is unusable; `why` names the file and line).
     pub state: String,
     /// Why it is in that state ("outside business hours", "tier limit reached", "operator").
     pub why: Option<String>,
@@ -182,6 +185,10 @@ pub struct CampaignStatus {
     /// Sends per second over the last minutes.
     pub rate_per_second: f64,
     pub eta_seconds: Option<u64>,
+    /// Set when the template pre-flight (issue #18) could not verify the template (no
+    /// credentials, provider unreachable): why. The campaign runs anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_check: Option<String>,
 }
 
 /// What an operator may do to a campaign.
@@ -247,11 +254,6 @@ impl IntoResponse for AdminError {
         let (status, code) = self.status_and_code();
         (status, error_body(code, &self.to_string())).into_response()
     }
-}
-
-/// The JSON error body every admin and auth failure uses.
-pub fn error_body(code: &str, message: &str) -> Json<serde_json::Value> {
-    Json(json!({ "error": { "code": code, "message": message } }))
 }
 
 /// The daemon's side of the admin API.

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::admin::error_body;
+use super::error::error_body;
 use super::HttpConfig;
 
 /// A secret string (token, app secret). `Debug` never shows it.

@@ -131,9 +131,16 @@ pub enum WebhookSource {
 impl WebhookSource {
     /// `gupshup` or `meta`, for metric labels.
     pub fn provider(&self) -> &'static str {
-        match self {
-            WebhookSource::Gupshup { .. } => "gupshup",
-            WebhookSource::Meta { .. } => "meta",
+        crate::provider::ProviderKind::from(self).as_str()
+    }
+}
+
+/// The provider whose route a callback came in on.
+impl From<&WebhookSource> for crate::provider::ProviderKind {
+    fn from(source: &WebhookSource) -> Self {
+        match source {
+            WebhookSource::Gupshup { .. } => Self::Gupshup,
+            WebhookSource::Meta { .. } => Self::Meta,
         }
     }
 }
@@ -160,6 +167,16 @@ pub enum WebhookError {
     Unsupported(String),
 }
 
+/// The drop counters' reason for a body that could not be read.
+impl From<&WebhookError> for super::unreadable::UnreadableReason {
+    fn from(error: &WebhookError) -> Self {
+        match error {
+            WebhookError::Malformed(_) => Self::Malformed,
+            WebhookError::Unsupported(_) => Self::Unsupported,
+        }
+    }
+}
+
 /// What an event did, for the webhook's counters (issue #22).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventOutcome {
@@ -169,6 +186,18 @@ pub enum EventOutcome {
     Held,
     /// Older than the state it would change: nothing changed.
     Stale,
+}
+
+/// Why the daemon could not apply an event now: one of its stores failed (most often Redis is
+/// unreachable). Transient: the webhook answers 503 so the provider retries.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    #[error(transparent)]
+    Consent(#[from] crate::campaign::consent::ConsentError),
+    #[error(transparent)]
+    Progress(#[from] crate::dispatch::progress::ProgressError),
 }
 
 /// The daemon's side of the webhooks. It must be idempotent (providers retry) and should return
@@ -181,7 +210,7 @@ pub trait EventSink: Send + Sync + 'static {
         source: WebhookSource,
         event: ProviderEvent,
         at: Option<DateTime<Utc>>,
-    ) -> Result<EventOutcome, String>;
+    ) -> Result<EventOutcome, SinkError>;
 
     /// A callback body from `source` (`gupshup`, `meta`) could not be read and was dropped:
     /// remember it for status (see [`super::unreadable`]). The default remembers nothing.

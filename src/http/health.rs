@@ -1,7 +1,9 @@
 //! `/healthz` (the process answers) and `/readyz` (it can do its job: config loaded, Redis
 //! reachable, dispatchers running — DESIGN.md §2.5 says an unreachable Redis must show here).
 
-use axum::extract::State;
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -24,9 +26,24 @@ pub trait Readiness: Send + Sync + 'static {
 /// lists these under its campaigns.
 pub const CAMPAIGN_NOT_LOADED: &str = "campaign not loaded: ";
 
-/// `GET /healthz`: 200 while the process serves HTTP at all.
-pub async fn healthz() -> &'static str {
-    "ok\n"
+/// `GET /healthz`: 200 `ok` while the process serves HTTP at all. With `?nonce=N` (see
+/// [`super::self_proof`]) the answer also carries this daemon's proof for N:
+/// `ok tierpace-proof=HEX`.
+pub async fn healthz(
+    State(state): State<HttpState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> String {
+    match query
+        .get("nonce")
+        .filter(|n| super::self_proof::valid_nonce(n))
+    {
+        Some(nonce) => format!(
+            "ok {}{}\n",
+            super::self_proof::PROOF_PREFIX,
+            state.config.self_proof.prove(nonce)
+        ),
+        None => "ok\n".to_string(),
+    }
 }
 
 /// `GET /readyz`: 200 `{"ready":true}` or 503 `{"ready":false,"reasons":[...]}`, with

@@ -6,7 +6,7 @@
 //! | `POST /webhooks/gupshup[/{secret}]` | [`gupshup_webhook`] |
 //! | `GET`/`POST /webhooks/meta` | [`meta_webhook`] |
 //! | `GET /metrics` | [`metrics`] |
-//! | `GET /healthz`, `GET /readyz` | [`health`] |
+//! | `GET /healthz` (`?nonce=`: [`self_proof`]), `GET /readyz` | [`health`] |
 //! | `/api/v1/...` | [`admin`] (bearer tokens: [`auth`]) |
 //!
 //! This layer owns no state of its own: it parses, authenticates and hands over to three narrow
@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod error;
 pub mod event;
 pub mod gupshup_v3;
 pub mod gupshup_webhook;
@@ -23,6 +24,7 @@ pub mod health;
 pub mod listener;
 pub mod meta_webhook;
 pub mod metrics;
+pub mod self_proof;
 pub mod settings;
 pub mod source;
 pub mod unreadable;
@@ -43,6 +45,7 @@ pub use auth::Secret;
 pub use event::{
     is_optout_keyword, DeliveryStatus, EventOutcome, EventSink, ProviderEvent, ReceivedEvent,
     WebhookError, WebhookSource,
+    SinkError,
 };
 pub use gupshup_webhook::{parse_gupshup, parse_gupshup_callback};
 pub use health::Readiness;
@@ -85,6 +88,8 @@ pub struct HttpConfig {
     pub sink_timeout: Duration,
     /// Connection cap and client timeouts (`drain_timeout` is the daemon's).
     pub limits: ListenerLimits,
+    /// Signs `/healthz?nonce=` answers, so a self-call proves it reached this daemon.
+    pub self_proof: self_proof::SelfProofKey,
 }
 
 impl Default for HttpConfig {
@@ -111,6 +116,7 @@ impl Default for HttpConfig {
             optout_keywords: event::default_optout_keywords(),
             sink_timeout: Duration::from_secs(2),
             limits: ListenerLimits::default(),
+            self_proof: self_proof::SelfProofKey::random(),
         }
     }
 }
@@ -231,14 +237,10 @@ pub(crate) async fn deliver(
         Ok(events) => event::add_keyword_optouts(events, &state.config.optout_keywords),
         Err(e) => {
             // Never just a warning: a dropped body may have been an opt-out (issue 11 §2).
-            let reason = UnreadableReason::of(&e);
+            let reason = UnreadableReason::from(&e);
             tracing::warn!(provider, reason = reason.as_str(), error = %e,
                 "webhook body unreadable: dropped and counted");
-            let kind = match reason {
-                UnreadableReason::Malformed => "malformed",
-                UnreadableReason::Unsupported => "unsupported",
-            };
-            state.metrics.webhook_event(provider, kind, "ignored");
+            state.metrics.webhook_event(provider, reason.as_str(), "ignored");
             state.metrics.webhook_unreadable(provider, reason);
             state.sink.unreadable(provider, reason);
             return StatusCode::OK;

@@ -277,6 +277,7 @@ impl HttpSection {
                 client_timeout: self.client_timeout,
                 ..super::ListenerLimits::default()
             },
+            self_proof: super::self_proof::SelfProofKey::random(),
         })
     }
 }

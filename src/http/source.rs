@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 
-use super::admin::error_body;
+use super::error::error_body;
 use super::Metrics;
 
 /// Why a request or an event was refused: the `reason` label of `tierpace_http_refused_total`.

@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, VecDeque};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::WebhookError;
 
 /// Why a callback body was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -29,13 +28,6 @@ impl UnreadableReason {
         match self {
             Self::Malformed => "malformed",
             Self::Unsupported => "unsupported",
-        }
-    }
-
-    pub fn of(error: &WebhookError) -> Self {
-        match error {
-            WebhookError::Malformed(_) => Self::Malformed,
-            WebhookError::Unsupported(_) => Self::Unsupported,
         }
     }
 }

@@ -95,7 +95,7 @@ pub enum LoggingError {
     #[error("unknown log format {0:?}: expected `human` or `json`")]
     UnknownFormat(String),
     #[error("cannot change the log level: {0}")]
-    Reload(String),
+    Reload(#[source] tracing_subscriber::reload::Error),
     #[error("logging was already set up in this process")]
     AlreadyInitialised(#[source] TryInitError),
 }
@@ -147,7 +147,8 @@ static GLOBAL_SECRETS: LazyLock<Arc<Secrets>> = LazyLock::new(|| Arc::new(Secret
 
 /// Swaps the level filter of a built subscriber (a `tracing_subscriber::reload` handle, with its
 /// format-specific type erased).
-type Reloader = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+type Reloader =
+    Box<dyn Fn(EnvFilter) -> Result<(), tracing_subscriber::reload::Error> + Send + Sync>;
 
 /// The running subscriber's [`Reloader`], set by [`init_logging`].
 static RELOADER: OnceLock<Reloader> = OnceLock::new();
@@ -171,7 +172,7 @@ where
             let handle = builder.reload_handle();
             (
                 Box::new(builder.finish()),
-                Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())),
+                Box::new(move |f| handle.reload(f)),
             )
         }
         // Event fields at the top level (`"campaign":...`), not nested under "fields", so the
@@ -187,7 +188,7 @@ where
             let handle = builder.reload_handle();
             (
                 Box::new(builder.finish()),
-                Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())),
+                Box::new(move |f| handle.reload(f)),
             )
         }
     }

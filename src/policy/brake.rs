@@ -26,6 +26,8 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::tier::Quality;
+
 /// One reason to slow or stop a sender.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "brake", content = "reason")]
@@ -94,6 +96,25 @@ pub enum QualityRating {
     High,
     Medium,
     Low,
+}
+
+/// A tier's [`Quality`] has no rating while it is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("quality unknown: no rating to brake on")]
+pub struct UnknownQuality;
+
+/// The rating the brakes act on, from the tier model's quality (one thing, two spellings).
+impl TryFrom<Quality> for QualityRating {
+    type Error = UnknownQuality;
+
+    fn try_from(q: Quality) -> Result<Self, UnknownQuality> {
+        match q {
+            Quality::High => Ok(Self::High),
+            Quality::Medium => Ok(Self::Medium),
+            Quality::Low => Ok(Self::Low),
+            Quality::Unknown => Err(UnknownQuality),
+        }
+    }
 }
 
 /// When rising spam failures set the [`Brake::SpamRate`] brake (`[pacing.brakes]`).
@@ -229,6 +250,14 @@ impl BrakeState {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_known_quality_is_its_rating_and_unknown_has_none() {
+        assert_eq!(QualityRating::try_from(Quality::High), Ok(QualityRating::High));
+        assert_eq!(QualityRating::try_from(Quality::Medium), Ok(QualityRating::Medium));
+        assert_eq!(QualityRating::try_from(Quality::Low), Ok(QualityRating::Low));
+        assert_eq!(QualityRating::try_from(Quality::Unknown), Err(UnknownQuality));
+    }
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap()

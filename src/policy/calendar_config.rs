@@ -61,7 +61,7 @@ pub enum CalendarError {
         calendar: String,
         field: String,
         value: String,
-        reason: String,
+        reason: IntervalError,
     },
     #[error("calendar \"{calendar}\": {field}: \"{value}\" does not end after it starts: {hint}")]
     EndBeforeStart {
@@ -396,21 +396,32 @@ impl Validator<'_> {
     }
 }
 
-fn parse_interval(text: &str) -> Result<(u16, u16), String> {
-    let (start, end) = text
-        .split_once('-')
-        .ok_or_else(|| "missing '-' between start and end".to_string())?;
+/// Why a business-hours interval's text is not `HH:MM-HH:MM`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntervalError {
+    #[error("missing '-' between start and end")]
+    NoDash,
+    #[error("24:00 can only end an interval")]
+    MidnightStart,
+    #[error("\"{0}\" is not a time HH:MM")]
+    NotATime(String),
+    #[error("\"{0}\" is out of range (00:00 to 24:00)")]
+    OutOfRange(String),
+}
+
+fn parse_interval(text: &str) -> Result<(u16, u16), IntervalError> {
+    let (start, end) = text.split_once('-').ok_or(IntervalError::NoDash)?;
     let start = parse_time(start.trim())?;
     let end = parse_time(end.trim())?;
     if start == MINUTES_PER_DAY {
-        return Err("24:00 can only end an interval".to_string());
+        return Err(IntervalError::MidnightStart);
     }
     Ok((start, end))
 }
 
 /// `HH:MM` (hour 00-24, `24:00` only) into minutes since midnight.
-fn parse_time(text: &str) -> Result<u16, String> {
-    let bad = || format!("\"{text}\" is not a time HH:MM");
+fn parse_time(text: &str) -> Result<u16, IntervalError> {
+    let bad = || IntervalError::NotATime(text.to_string());
     let (h, m) = text.split_once(':').ok_or_else(bad)?;
     let digits = |s: &str| !s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(h) || m.len() != 2 || !digits(m) {
@@ -418,7 +429,7 @@ fn parse_time(text: &str) -> Result<u16, String> {
     }
     let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
     if h > 24 || m > 59 || (h == 24 && m != 0) {
-        return Err(format!("\"{text}\" is out of range (00:00 to 24:00)"));
+        return Err(IntervalError::OutOfRange(text.to_string()));
     }
     Ok(h * 60 + m)
 }

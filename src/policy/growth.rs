@@ -210,6 +210,13 @@ impl Carry {
         self.0 = due.rest;
     }
 
+    /// As [`Carry::settle`], but whole sends that were due and not granted stay due, up to
+    /// `keep`: campaigns sharing a hard cap take turns instead of each losing its turn.
+    pub fn settle_keeping(&mut self, due: Due, granted: u64, keep: u64) {
+        let kept = due.whole.saturating_sub(granted).min(keep);
+        self.0 = due.rest + kept as f64;
+    }
+
     /// Forgets the fraction (the campaign stopped pacing; the fraction goes back to the budget).
     pub fn clear(&mut self) {
         self.0 = 0.0;

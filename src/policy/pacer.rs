@@ -471,7 +471,15 @@ impl Pacer {
             let campaign = &campaigns[candidate.index];
             let pace = self.campaigns.entry(campaign.id.clone()).or_default();
             if let Some(due) = candidate.due {
-                pace.carry.settle(due);
+                match candidate.pace {
+                    // Asap: a send due but given to another campaign this tick stays due for
+                    // the next (one at most, so nothing is banked): campaigns sharing a sender
+                    // take turns. Without it six asap campaigns accruing half a send a tick in
+                    // step all lost their turn every other tick, and the sender got one send per
+                    // two ticks whatever its cap (issue #19: 9.0/s at `max_mps = 10`).
+                    Pace::Rate => pace.carry.settle_keeping(due, got, 1),
+                    _ => pace.carry.settle(due),
+                }
             }
             // Grants are u32 on the wire to the dispatcher; a tick never comes near that.
             let got = u32::try_from(got).unwrap_or(u32::MAX);

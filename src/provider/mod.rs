@@ -26,6 +26,7 @@ pub mod meta;
 pub mod outcome;
 pub mod retry;
 pub mod template_catalog;
+pub mod template_preflight;
 pub mod tier_source;
 
 mod http;

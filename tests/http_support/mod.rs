@@ -13,7 +13,9 @@ use tierpace::http::admin::{Brake, CampaignTotals, LadderStep};
 use tierpace::http::{
     router, serve, AdminError, AdminOps, CampaignAction, CampaignStatus, EventOutcome, EventSink,
     HttpConfig, HttpState, Metrics, ProviderEvent, Readiness, SenderStatus, WebhookSource,
+    SinkError,
 };
+use tierpace::ledger::LedgerError;
 use tokio_util::sync::CancellationToken;
 
 /// Records every event; can be told to fail or to be slow.
@@ -43,13 +45,15 @@ impl EventSink for RecordingSink {
         source: WebhookSource,
         event: ProviderEvent,
         _at: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<EventOutcome, String> {
+    ) -> Result<EventOutcome, SinkError> {
         let delay = *self.delay.lock().expect("lock");
         if let Some(d) = delay {
             tokio::time::sleep(d).await;
         }
         if self.fail.load(Ordering::SeqCst) {
-            return Err("redis unreachable".into());
+            return Err(SinkError::Ledger(LedgerError::Unavailable(
+                "redis unreachable".into(),
+            )));
         }
         self.events.lock().expect("lock").push((source, event));
         Ok(EventOutcome::Applied)
@@ -158,6 +162,7 @@ pub fn sample_campaign(id: &str) -> CampaignStatus {
         },
         rate_per_second: 1.5,
         eta_seconds: Some(400),
+        template_check: None,
     }
 }
 

@@ -125,6 +125,8 @@ struct Inner {
     callbacks: reqwest::Client,
     /// The Partner API's view of one app (go-live reads); none: every partner read is 404.
     partner: Mutex<Option<FakePartnerApp>>,
+    /// `GET .../templates` answered (the pre-flight's provider reads).
+    template_reads: AtomicU64,
 }
 
 /// One app as the fake Partner API shows it (`GET /partner/app/{appId}/...`, issue #21).
@@ -141,6 +143,9 @@ pub struct FakePartnerApp {
     pub wallet: Value,
     /// `subscription`'s `subscriptions` array.
     pub subscriptions: Value,
+    /// `templates`' `templates` array (partner-docs.gupshup.io/reference/
+    /// get_partner-app-appid-templates: `containerMeta` is a JSON string).
+    pub templates: Value,
 }
 
 impl FakePartnerApp {
@@ -158,8 +163,30 @@ impl FakePartnerApp {
             subscriptions: json!([{"active":true,"appId":app_id,"id":"sub-1",
                 "modes":"SENT,DELIVERED,READ,FAILED,TEMPLATE,ACCOUNT,MESSAGE",
                 "url":callback_url,"version":2}]),
+            templates: json!([]),
         }
     }
+}
+
+/// One template as Gupshup's template list shows it: `id`, `elementName`, `languageCode`,
+/// `category`, `status`, `templateType`, and `containerMeta` as a JSON string with the body
+/// (`data`), the text `header` and the `buttons`.
+pub fn gupshup_template(
+    id: &str,
+    name: &str,
+    status: &str,
+    category: &str,
+    template_type: &str,
+    body: &str,
+    buttons: Value,
+) -> Value {
+    let meta = json!({"data": body, "header": "", "footer": "", "buttons": buttons,
+        "enableSample": true, "editTemplate": false});
+    json!({"appId": "app-1", "category": category, "containerMeta": meta.to_string(),
+        "createdOn": 1_700_000_000_000u64, "data": body, "elementName": name, "id": id,
+        "languageCode": "pt_BR", "languagePolicy": "deterministic", "modifiedOn": 1_700_000_000_000u64,
+        "namespace": "ns", "priority": 1, "quality": "UNKNOWN", "retry": 0, "stage": "NONE",
+        "status": status, "templateType": template_type, "vertical": "promo", "wabaId": "1000"})
 }
 
 /// A running fake Gupshup on 127.0.0.1. Stops when dropped.
@@ -181,6 +208,7 @@ impl FakeGupshup {
             next_id: AtomicU64::new(1),
             callbacks: reqwest::Client::new(),
             partner: Mutex::new(None),
+            template_reads: AtomicU64::new(0),
         });
         let app = Router::new()
             .route("/wa/api/v1/template/msg", post(send_template))
@@ -232,6 +260,11 @@ impl FakeGupshup {
             });
         });
         rx.recv().expect("the fake's thread started it")
+    }
+
+    /// How many times the Partner API's template list was read.
+    pub fn template_reads(&self) -> u64 {
+        self.inner.template_reads.load(Ordering::SeqCst)
     }
 
     /// Sets the app the Partner API shows (`partner_base_url` is [`Self::base_url`]).
@@ -351,7 +384,7 @@ fn status_message(status: u16) -> &'static str {
     }
 }
 
-/// `GET /partner/app/{appId}/{waba/info|ratings|wallet/balance|subscription}`.
+/// `GET /partner/app/{appId}/{waba/info|ratings|wallet/balance|subscription|templates}`.
 async fn partner_read(
     State(inner): State<Arc<Inner>>,
     axum::extract::Path((app, what)): axum::extract::Path<(String, String)>,
@@ -377,6 +410,10 @@ async fn partner_read(
         }
         "subscription" => {
             Json(json!({"status":"success","subscriptions":p.subscriptions})).into_response()
+        }
+        "templates" => {
+            inner.template_reads.fetch_add(1, Ordering::SeqCst);
+            Json(json!({"status":"success","templates":p.templates})).into_response()
         }
         _ => error(404, "Not Found"),
     }

@@ -8,12 +8,20 @@
 //!   display number, quality, limits) and `?fields=webhook_configuration` (callback URL).
 //! - Gupshup Partner API: `GET /partner/app/{appId}/waba/info`, `/ratings` (the tier poll's
 //!   read), `/wallet/balance`, `/subscription`.
-//! - Our own `http.public_url` + `/healthz`, and the provider's base URL for the network item.
+//! - Gupshup `GET /partner/app/{appId}/templates` and Meta `GET /{waba_id}/message_templates`
+//!   for the templates item (the template pre-flight, [`super::template_preflight`]).
+//! - Our own `http.public_url` + `/healthz?nonce=`, and the provider's base URL for the
+//!   network item.
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::campaign::file::Campaign;
 use crate::config::{DaemonConfig, ProviderChoice, SenderConfig};
+use crate::http::self_proof::SelfProofKey;
+use crate::provider::template_preflight::TemplateCatalog;
 use crate::secret::{Secret, SecretSource};
 
 pub mod balance;
@@ -38,16 +46,39 @@ pub struct GoLiveContext {
     pub min_balance: f64,
     /// Price of one business-initiated message, for the days-left estimate; none: no estimate.
     pub price_per_message: Option<f64>,
+    /// The campaigns whose templates the templates item verifies.
+    pub campaigns: Vec<Campaign>,
+    /// Template reads, cached (the daemon shares its own with its campaign loads).
+    pub templates: Arc<TemplateCatalog>,
+    /// How the public-URL self-call knows the answer came from this daemon.
+    pub self_proof: SelfProofCheck,
+}
+
+/// What the public-URL self-call compares its proof with.
+#[derive(Clone, Debug)]
+pub enum SelfProofCheck {
+    /// Inside the daemon: its own key.
+    Key(SelfProofKey),
+    /// From `check --online` (another process): the proof the daemon at this address gives for
+    /// the same nonce (`http.listen`; an unspecified address is asked on loopback).
+    Listen(SocketAddr),
 }
 
 impl GoLiveContext {
-    /// The context for a daemon config: its `http.public_url`, a client like the providers'.
+    /// The context for a daemon config: its `http.public_url`, a client like the providers',
+    /// no campaigns, a fresh template catalog, and the daemon at `http.listen` to compare the
+    /// self-call's proof with.
     pub fn for_config(cfg: &DaemonConfig) -> Result<Self, reqwest::Error> {
         Ok(Self {
             public_url: cfg.http.public_url.clone(),
             http: super::http_client(Duration::from_secs(5))?,
             min_balance: balance::DEFAULT_MIN_BALANCE,
             price_per_message: None,
+            campaigns: Vec::new(),
+            templates: Arc::new(TemplateCatalog::new(
+                crate::provider::template_preflight::DEFAULT_TTL,
+            )?),
+            self_proof: SelfProofCheck::Listen(cfg.http.listen),
         })
     }
 
@@ -86,8 +117,7 @@ pub async fn check_sender(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> V
     let read = number::check(id, sc, ctx).await;
     items.extend(read.items.iter().cloned());
     items.push(balance::check(id, sc, ctx, read.access.as_ref(), read.per_day).await);
-    // GO-LIVE TEMPLATES CALL SITE (issue #18): the one place the template item is made.
-    items.push(templates::check(id, sc));
+    items.extend(templates::check(id, sc, ctx).await);
     items.push(callbacks::check(id, sc, ctx, read.access.as_ref()).await);
     if sc.provider == ProviderChoice::Gupshup {
         items.push(opt_in::check(id, read.provider_answer.as_ref()));

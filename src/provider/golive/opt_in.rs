@@ -2,10 +2,16 @@
 //! (DESIGN.md, consent); Gupshup's gate on top would drop sends to contacts Gupshup has not
 //! seen opt in.
 //!
-//! The Partner API documents no read of this setting (only `PUT /partner/app/{appId}/optin`,
-//! which opts one user in: partner-docs.gupshup.io/reference/put_partner-app-appid-optin). When
-//! the app's `waba/info` answer carries an opt-in flag (a key named like `optin...`), it is
-//! judged; otherwise the item is unknown and says where to look.
+//! Gupshup documents no read of this setting (searched December 2026): the Partner API has
+//! only writes, `PUT /partner/app/{appId}/optinMessagePreference` (`enableOptinMessage`,
+//! docs.gupshup.io/reference/put_partner-app-appid-optinmessagepreference) and
+//! `PUT /partner/app/{appId}/optin` (opts one user in,
+//! partner-docs.gupshup.io/reference/put_partner-app-appid-optin); `GET
+//! /partner/app/{appId}/details` (partner-docs.gupshup.io/reference/get_partner-app-appid-details)
+//! needs the partner login JWT, not the app token, and documents no opt-in field; the
+//! dashboard's "Automated opt-in message" toggle is described at docs.gupshup.io/docs/opt-ins.
+//! A check never writes, so the item stays unknown and says where to look, unless the app's
+//! `waba/info` answer carries an opt-in flag (a key named like `optin...`), which is judged.
 use serde_json::Value;
 
 use super::GoLiveItem;
@@ -24,7 +30,7 @@ pub fn check(id: &str, waba_info: Option<&Value>) -> GoLiveItem {
         return GoLiveItem::unknown(
             id,
             "opt_in",
-            "the Partner API does not expose the app's opt-in setting; check in the Gupshup app settings that opt-in handling is off",
+            "Gupshup documents no read of the app's opt-in setting (only PUT /partner/app/{appId}/optinMessagePreference); check in the Gupshup app's Settings > Opt-in that the automated opt-in message and any opt-in gate are off",
         );
     };
     let on = match &value {

@@ -3,17 +3,10 @@
 //! glific/glific#3541): forecast the campaign from its sender's configured tier and warn when
 //! its audience cannot be reached before its `end`. A warning, not an error: the campaign still
 //! runs and the contacts left at the end expire, but the operator learns it before the start.
-use anyhow::Result;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
-use super::forecast::{simulate, Forecast, ForecastInput};
-use super::plan::thousands;
-use super::plan_forecast::campaign_input;
-use crate::campaign::file::Campaign;
-use crate::config::LoadedConfig;
-
-/// How far past a campaign's `end` the check's forecast looks for the finish day.
-const CHECK_BEYOND_END: i64 = 30;
+use super::{Forecast, ForecastInput};
+use crate::cli::table::thousands;
 
 /// The warning `check` and `plan` print when the forecast finish comes after the campaign's
 /// `end` (or never within the horizon); `None` when it finishes in time.
@@ -49,30 +42,11 @@ pub fn deadline_warning(
     ))
 }
 
-/// The forecast check of one valid campaign for `tierpace check`: a warning when its audience
-/// cannot be reached before its `end` (an `Err` says why no forecast could be made).
-pub fn check_campaign(
-    loaded: &LoadedConfig,
-    c: &Campaign,
-    audience: u64,
-    now: DateTime<Utc>,
-) -> Result<Option<String>> {
-    let Some(end) = c.schedule.end else {
-        return Ok(None);
-    };
-    let mut input = campaign_input(loaded, c, audience, now)?;
-    if end <= input.start {
-        // The next-window line already says the schedule has ended.
-        return Ok(None);
-    }
-    input.horizon = (end - input.start) + Duration::days(CHECK_BEYOND_END);
-    let f = simulate(&input)?;
-    Ok(deadline_warning(&c.id, end, &input, &f))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::plan::forecast::simulate;
+    use chrono::Duration;
     use crate::policy::calendar::Calendar;
     use crate::policy::growth::PacingMode;
     use crate::policy::pacer::PacerSettings;

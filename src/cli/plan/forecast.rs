@@ -16,95 +16,19 @@
 //! tick apart, so each tick may send `max_mps x tick`: the same rate, granted in tick-sized steps.
 //! Day budgets, headroom and upgrade times do not depend on the tick beyond its length (an
 //! upgrade crossed inside a tick is stamped at that tick).
-use std::time::Duration as StdDuration;
-
 use anyhow::{Context, Result};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
+use super::{Forecast, ForecastInput};
+use crate::cli::table::{self, thousands, PlanDay, TableHeading};
 use crate::contact::ContactKey;
 use crate::ledger::{AdmitDecision, Ledger, LedgerSettings, LedgerStats, LimitGroup, MemoryLedger};
 use crate::policy::brake::BrakeState;
-use crate::policy::calendar::Calendar;
 use crate::policy::growth::PacingMode;
 use crate::policy::pacer::{CampaignView, Pacer, PacerSettings, SenderView};
-use crate::policy::profile::Policy;
 use crate::policy::tier::Tier;
 use crate::policy::tier_state::PendingUpgrade;
-
-use super::plan::PlanDay;
-
-/// Everything a forecast depends on.
-#[derive(Debug, Clone)]
-pub struct ForecastInput {
-    pub policy: Policy,
-    /// Share of the limit tierpace may use (`pacing.safety_share`).
-    pub safety_share: f64,
-    /// Unique customers per 24 h kept free for agents (`pacing.reserve`).
-    pub reserve: u64,
-    /// The tier at `start`.
-    pub tier: Tier,
-    /// Business hours the campaign sends in; the table's days are this calendar's local days.
-    pub calendar: Calendar,
-    /// The first instant the campaign may send.
-    pub start: DateTime<Utc>,
-    /// Contacts to reach, each a new unique customer.
-    pub audience: u64,
-    pub mode: PacingMode,
-    /// At most this many new customers a local day (steady mode's budget, or a cap).
-    pub daily_max: Option<u64>,
-    /// Marketing templates are the ones the warm-up and quality brakes apply to.
-    pub marketing: bool,
-    /// Sends the template already had: the first `warmup_sends` of a template go at a reduced
-    /// pace (DESIGN.md §3), so a new template (0) forecasts later than a warmed-up one.
-    pub template_sends: u64,
-    /// The sender's throughput cap.
-    pub max_mps: u32,
-    /// Warm-up and brake settings of the pacer (`[pacing]`); `catch_up` is replaced by `tick`.
-    pub pacing: PacerSettings,
-    /// Virtual time between two pacer decisions.
-    pub tick: StdDuration,
-    /// The forecast gives up this long after `start` if the audience is not reached.
-    pub horizon: Duration,
-}
-
-/// What the forecast found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Forecast {
-    /// One row per local day of the calendar, from the start's day to the last simulated day.
-    pub days: Vec<PlanDay>,
-    /// Each tier held and the instant it took effect, the starting tier (at `start`) first.
-    pub tiers: Vec<(Tier, DateTime<Utc>)>,
-    /// When the last contact was reached; `None` if not within the horizon.
-    pub finished_at: Option<DateTime<Utc>>,
-    /// Contacts reached.
-    pub sent: u64,
-    /// Cumulative sends after each tick with sends (for the chart), starting with `(start, 0)`.
-    pub cumulative: Vec<(DateTime<Utc>, u64)>,
-    /// Where the simulation stopped.
-    pub until: DateTime<Utc>,
-    /// The calendar's zone: the days and times of the table are local to it.
-    pub timezone: Tz,
-}
-
-impl Forecast {
-    /// The local date of `t` in the calendar's zone and its day number (1 = the start's day).
-    pub fn day_of(&self, t: DateTime<Utc>) -> Option<(usize, NaiveDate)> {
-        let date = t.with_timezone(&self.timezone).date_naive();
-        self.days
-            .iter()
-            .find(|d| d.date == date)
-            .map(|d| (d.day, d.date))
-    }
-
-    /// When `tier` took effect, if it did.
-    pub fn reached(&self, tier: Tier) -> Option<DateTime<Utc>> {
-        self.tiers
-            .iter()
-            .find(|(t, _)| *t == tier)
-            .map(|(_, at)| *at)
-    }
-}
 
 /// Keeps the day rows while the ticks go by.
 struct Days {
@@ -317,28 +241,6 @@ pub fn simulate(input: &ForecastInput) -> Result<Forecast> {
     })
 }
 
-impl ForecastInput {
-    /// The same campaign under the tier rules alone: the whole limit (safety share 1, no
-    /// reserve), each threshold crossed at `max_mps` from the moment it is allowed (no ramp),
-    /// no warm-up. Same calendar, profile, start tier and throughput cap.
-    pub fn rules_only(&self) -> ForecastInput {
-        ForecastInput {
-            safety_share: 1.0,
-            reserve: 0,
-            mode: PacingMode::Grow,
-            daily_max: None,
-            pacing: PacerSettings {
-                safety_share: 1.0,
-                reserve: 0,
-                warmup_sends: 0,
-                cross_within: StdDuration::from_secs(1),
-                ..self.pacing.clone()
-            },
-            ..self.clone()
-        }
-    }
-}
-
 /// When each rung is reached at the earliest the rules allow ([`ForecastInput::rules_only`]),
 /// the starting tier first: `plan` prints it next to tierpace's own plan (issue #14), so the cost
 /// of any setting (a smaller `cross_within`, a reserve, a calendar) is visible.
@@ -422,7 +324,7 @@ pub fn render_summary(
             local(tz, p.crossed_at)
         );
     }
-    let audience = super::plan::thousands(input.audience);
+    let audience = thousands(input.audience);
     match f.finished_at {
         Some(at) => {
             let _ = writeln!(
@@ -437,16 +339,54 @@ pub fn render_summary(
                 out,
                 "campaign: NOT FINISHED by {}: {} of {audience} contacts reached",
                 local(tz, f.until),
-                super::plan::thousands(f.sent)
+                thousands(f.sent)
             );
         }
     }
     out
 }
 
+/// The day table (the plan's own format) and the summary lines.
+pub fn render(
+    input: &ForecastInput,
+    f: &Forecast,
+    earliest: &[(Tier, DateTime<Utc>)],
+) -> String {
+    let heading = TableHeading {
+        profile: input.policy.profile.clone(),
+        tier: input.tier,
+        safety_share: input.safety_share,
+        reserve: input.reserve,
+        timezone: f.timezone,
+    };
+    let mode = match input.mode {
+        PacingMode::Grow => "grow",
+        PacingMode::Steady => "steady",
+        PacingMode::Asap => "asap",
+    };
+    let mut out = format!(
+        "forecast: {} contacts, {mode} mode{}, {} calendar, max {}/s, template sends before {}, tick {}\n",
+        thousands(input.audience),
+        input
+            .daily_max
+            .map_or_else(String::new, |m| format!(" (at most {}/day)", thousands(m))),
+        input.calendar.name(),
+        input.max_mps,
+        input.template_sends,
+        humantime::format_duration(input.tick)
+    );
+    out.push_str(&table::render(&heading, &f.days));
+    out.push_str(&render_summary(input, f, earliest));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::calendar::Calendar;
+    use crate::policy::profile::Policy;
+    use chrono::NaiveDate;
+    use std::time::Duration as StdDuration;
     use crate::policy::calendar_config::CalendarConfig;
     use chrono::TimeZone;
 

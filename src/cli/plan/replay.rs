@@ -1,135 +1,22 @@
-//! `tierpace plan`: a forecast of the tier ladder, one row a day like the operator's guide's
-//! tables (DOMAIN.md §1): new business-initiated conversations, unique customers in the last 7
-//! days, the limit in force at the end of the day, and when an upgrade takes effect.
-//!
-//! The forecast runs the real in-memory ledger on virtual time, so it applies exactly the rules
-//! the daemon applies (policy, safety share, reserve). Every send goes to a new customer. Sends
-//! the limit refuses are not clipped silently: the day is flagged with how many were refused, and
-//! the command exits 1 so a pre-flight script notices (glific/glific#3541 in DESIGN.md §7).
-use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::time::Duration as StdDuration;
-
+//! `tierpace plan --sends 500,500,...`: the replay of given day totals through the real
+//! in-memory ledger on virtual time, so it applies exactly the rules the daemon applies (policy,
+//! safety share, reserve). Every send goes to a new customer. Sends the limit refuses are not
+//! clipped silently: the day is flagged with how many were refused, and `plan` exits 1 so a
+//! pre-flight script notices (glific/glific#3541 in DESIGN.md §7).
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use super::PlanArgs;
+use crate::cli::table::{self, PlanDay, TableHeading};
 use crate::clock::{Clock, SystemClock};
 use crate::contact::ContactKey;
 use crate::ledger::{AdmitDecision, Ledger, LedgerSettings, LimitGroup, MemoryLedger};
-use crate::policy::growth::PacingMode;
 use crate::policy::profile::{Policy, PROFILE_NAMES};
 use crate::policy::tier::Tier;
 use crate::policy::tier_state::PendingUpgrade;
 
-/// Exit code when the flags are unusable (EX_USAGE, STYLE.md convention 17).
-pub const EXIT_USAGE: i32 = 64;
-/// Exit code when some day's sends go over the limit.
-pub const EXIT_OVER_LIMIT: i32 = 1;
-
-/// Arguments of `tierpace plan`.
-///
-/// Two modes: `--sends 500,500,...` replays given day totals through the ledger (this file);
-/// `--audience N` or `--campaign ID` forecasts a campaign with the pacer on virtual time
-/// ([`super::plan_forecast`]).
-#[derive(Debug, Clone, clap::Args)]
-pub struct PlanArgs {
-    /// Tier policy profile: legacy or meta-2025 [default: legacy, or the config's [policy]].
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Tier at the start of the first day: 250, 1k, 10k, 100k, unlimited, TIER_2K, ...
-    /// [default: 1k, or the campaign's sender's initial_tier].
-    #[arg(long)]
-    pub tier: Option<Tier>,
-    /// New customers to reach each day, comma-separated: 500,500,2000
-    #[arg(
-        long,
-        value_delimiter = ',',
-        num_args = 1..,
-        required_unless_present_any = ["audience", "campaign"],
-        conflicts_with_all = ["audience", "campaign"]
-    )]
-    pub sends: Vec<u64>,
-    /// First day, YYYY-MM-DD (default: today in --timezone; for a forecast, now).
-    #[arg(long)]
-    pub start: Option<NaiveDate>,
-    /// Send each day's batch at this time, HH:MM (default: spread evenly over the day).
-    #[arg(long, value_parser = parse_hh_mm)]
-    pub at: Option<NaiveTime>,
-    /// IANA time zone the days and times are in (a forecast uses its calendar's zone).
-    #[arg(long, default_value = "UTC")]
-    pub timezone: String,
-    /// Share of the limit tierpace may use [default: 0.95, or the config's pacing.safety_share].
-    #[arg(long)]
-    pub safety_share: Option<f64>,
-    /// Unique customers per 24 h kept free for agents' manual messages [default: 0, or the
-    /// config's pacing.reserve].
-    #[arg(long)]
-    pub reserve: Option<u64>,
-    /// Forecast: the daemon config that holds the campaign, its sender and calendars.
-    #[arg(long, short)]
-    pub config: Option<PathBuf>,
-    /// Forecast the campaign with this id (its audience, calendar, pacing and sender).
-    #[arg(long)]
-    pub campaign: Option<String>,
-    /// Forecast this many contacts (overrides the campaign's audience count).
-    #[arg(long)]
-    pub audience: Option<u64>,
-    /// Forecast: business hours, a calendar of the config or `always` [default: always, or the
-    /// campaign's].
-    #[arg(long)]
-    pub calendar: Option<String>,
-    /// Forecast: grow, steady or asap [default: grow, or the campaign's].
-    #[arg(long, value_parser = super::plan_forecast::parse_mode)]
-    pub mode: Option<PacingMode>,
-    /// Forecast: at most this many new customers a day (steady mode's day budget).
-    #[arg(long)]
-    pub daily_max: Option<u64>,
-    /// Forecast: the sender's messages per second [default: 20, or the sender's max_mps].
-    #[arg(long)]
-    pub max_mps: Option<u32>,
-    /// Forecast: sends the template already had; the first 1,000 go at half rate [default: 0].
-    #[arg(long)]
-    pub template_sends: Option<u64>,
-    /// Forecast: grow mode crosses each threshold over this much open time (`pacing.cross_within`)
-    /// [default: 1h, or the config's [pacing]].
-    #[arg(long, value_parser = super::plan_forecast::parse_tick)]
-    pub cross_within: Option<StdDuration>,
-    /// Forecast: virtual time between two pacer decisions.
-    #[arg(long, default_value = "60s", value_parser = super::plan_forecast::parse_tick)]
-    pub tick: StdDuration,
-    /// Forecast: give up after this many days.
-    #[arg(long, default_value_t = 90)]
-    pub days: u32,
-    /// Forecast: also draw the tier limit and the cumulative sends as an SVG chart.
-    #[arg(long)]
-    pub svg: Option<PathBuf>,
-}
-
-fn parse_hh_mm(s: &str) -> Result<NaiveTime, String> {
-    NaiveTime::parse_from_str(s, "%H:%M")
-        .map_err(|_| format!("{s:?} is not a time of day; accepted: HH:MM, e.g. 15:00"))
-}
-
-/// One row of the forecast.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlanDay {
-    pub day: usize,
-    pub date: NaiveDate,
-    /// New business-initiated conversations actually opened (admitted sends).
-    pub new_conversations: u64,
-    /// Sends of this day the limit refused.
-    pub refused: u64,
-    pub unique_7d: u64,
-    pub tier_at_end: Tier,
-    pub limit_at_end: Option<u64>,
-    /// Upgrades earned this day (the crossing conversation's time and when it takes effect).
-    pub crossed: Vec<PendingUpgrade>,
-    /// Upgrades that took effect this day.
-    pub upgraded: Vec<PendingUpgrade>,
-}
-
-/// The validated inputs of a forecast.
+/// The validated inputs of a replay.
 #[derive(Debug, Clone)]
 pub struct PlanInput {
     pub policy: Policy,
@@ -142,28 +29,21 @@ pub struct PlanInput {
     pub reserve: u64,
 }
 
-/// Prints the plan; returns the process exit code.
-pub fn run(args: &PlanArgs) -> Result<i32> {
-    if args.audience.is_some() || args.campaign.is_some() {
-        return super::plan_forecast::run(args, SystemClock.now());
-    }
-    let input = match validate(args) {
-        Ok(input) => input,
-        Err(e) => {
-            eprintln!("tierpace plan: {e:#}");
-            return Ok(EXIT_USAGE);
+impl PlanInput {
+    /// The table's first line.
+    pub fn heading(&self) -> TableHeading {
+        TableHeading {
+            profile: self.policy.profile.clone(),
+            tier: self.tier,
+            safety_share: self.safety_share,
+            reserve: self.reserve,
+            timezone: self.timezone,
         }
-    };
-    let days = simulate(&input)?;
-    super::out::print(&render(&input, &days));
-    Ok(if days.iter().any(|d| d.refused > 0) {
-        EXIT_OVER_LIMIT
-    } else {
-        0
-    })
+    }
 }
 
-fn validate(args: &PlanArgs) -> Result<PlanInput> {
+/// The flags of a replay, checked.
+pub fn validate(args: &PlanArgs) -> Result<PlanInput> {
     let profile = args.profile.as_deref().unwrap_or("legacy");
     let policy = Policy::by_name(profile).ok_or_else(|| {
         anyhow!("--profile: unknown profile {profile:?}; accepted: {PROFILE_NAMES}")
@@ -305,85 +185,21 @@ pub fn simulate(input: &PlanInput) -> Result<Vec<PlanDay>> {
     Ok(days)
 }
 
+/// The day table of a replay.
+pub fn render(input: &PlanInput, days: &[PlanDay]) -> String {
+    table::render(&input.heading(), days)
+}
+
 /// The memory ledger never awaits anything, so a minimal executor drives it.
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     futures::executor::block_on(f)
 }
 
-/// `1234567` -> `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// The table, seed style.
-pub fn render(input: &PlanInput, days: &[PlanDay]) -> String {
-    let tz = input.timezone;
-    let hm = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M").to_string();
-    let date_hm = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "profile {}, starting tier {}, safety share {}, reserve {}, times in {}",
-        input.policy.profile, input.tier, input.safety_share, input.reserve, tz
-    );
-    let _ = writeln!(
-        out,
-        "{:>4}  {:<10}  {:>17}  {:>16}  {:>11}  upgrade",
-        "day", "date", "new conversations", "unique in 7 days", "limit (end)"
-    );
-    for d in days {
-        let mut notes = Vec::new();
-        for p in d.upgraded.iter().filter(|p| !d.crossed.contains(p)) {
-            notes.push(format!("{} from {}", p.to, hm(p.effective_at)));
-        }
-        for p in &d.crossed {
-            let from = if d.upgraded.contains(p) {
-                hm(p.effective_at)
-            } else {
-                date_hm(p.effective_at)
-            };
-            notes.push(format!(
-                "threshold hit {}, {} from {}",
-                hm(p.crossed_at),
-                p.to,
-                from
-            ));
-        }
-        if d.refused > 0 {
-            notes.push(format!(
-                "OVER LIMIT: {} of {} sends refused",
-                thousands(d.refused),
-                thousands(d.refused + d.new_conversations)
-            ));
-        }
-        let limit = d
-            .limit_at_end
-            .map_or_else(|| "unlimited".to_string(), thousands);
-        let _ = writeln!(
-            out,
-            "{:>4}  {:<10}  {:>17}  {:>16}  {:>11}  {}",
-            d.day,
-            d.date,
-            thousands(d.new_conversations),
-            thousands(d.unique_7d),
-            limit,
-            notes.join("; ")
-        );
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::plan::parse_hh_mm;
+    use std::time::Duration as StdDuration;
 
     fn input(tier: Tier, sends: &[u64], at: Option<&str>) -> PlanInput {
         PlanInput {
@@ -510,13 +326,5 @@ mod tests {
         .to_string();
         assert!(e.contains("--timezone"), "{e}");
         assert!(parse_hh_mm("25:00").is_err());
-    }
-
-    #[test]
-    fn thousands_are_separated() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(100_000), "100,000");
-        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

@@ -1,25 +1,22 @@
-//! `tierpace plan --campaign ID` / `--audience N`: the forecast of [`super::forecast`] from a
-//! campaign file or from flags, printed as the plan's day table plus when each tier and the whole
-//! campaign are reached, and optionally drawn as an SVG chart. The campaign's deadline is checked
-//! by [`super::preflight`].
+//! The inputs of `tierpace plan --campaign ID` / `--audience N`: a [`ForecastInput`] from a
+//! campaign file or from flags (the parent, [`super`], runs it and prints it), with the campaign's
+//! deadline if it has one.
 //!
 //! Where the numbers come from, in order: the flags, then the campaign file and its sender in the
 //! daemon config, then the config's `[policy]` and `[pacing]`, then the built-in defaults. The tier
 //! is the sender's `initial_tier` unless `--tier` says otherwise: the forecast is offline and does
 //! not read the live ledger.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 
-use super::forecast::{earliest_rungs, render_summary, simulate, Forecast, ForecastInput};
-use super::forecast_svg::render_svg;
-use super::plan::{render, PlanArgs, PlanInput, EXIT_USAGE};
-use super::preflight::deadline_warning;
+use super::{ForecastInput, PlanArgs};
 use crate::campaign::audience::scan_audience;
-use crate::campaign::file::{load_campaign, CalendarRef, Campaign, CampaignContext, Category};
+use crate::campaign::file::{CalendarRef, Campaign, CampaignContext, Category};
+use crate::campaign::load::load_campaign;
 use crate::campaign::registry::campaign_files;
 use crate::config::LoadedConfig;
 use crate::contact::ContactHasher;
@@ -29,31 +26,6 @@ use crate::policy::growth::PacingMode;
 use crate::policy::pacer::PacerSettings;
 use crate::policy::profile::{Policy, PROFILE_NAMES};
 use crate::policy::tier::Tier;
-
-/// `grow`, `steady` or `asap`.
-pub fn parse_mode(s: &str) -> Result<PacingMode, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "grow" => Ok(PacingMode::Grow),
-        "steady" => Ok(PacingMode::Steady),
-        "asap" => Ok(PacingMode::Asap),
-        _ => Err(format!(
-            "{s:?} is not a pacing mode; accepted: grow, steady, asap"
-        )),
-    }
-}
-
-/// Humantime, e.g. `60s`, `5m`.
-pub fn parse_tick(s: &str) -> Result<StdDuration, String> {
-    match humantime::parse_duration(s.trim()) {
-        Ok(d) if d >= StdDuration::from_secs(1) => Ok(d),
-        Ok(_) => Err(format!(
-            "{s:?} is too short; accepted: 1s or more, e.g. 60s"
-        )),
-        Err(e) => Err(format!(
-            "{s:?} is not a duration ({e}); accepted: e.g. 60s, 5m"
-        )),
-    }
-}
 
 /// The pacing mode and daily cap a campaign file asks for. Steady mode's `daily_budget` is its
 /// fixed day budget, so it caps the day like `daily_max` (the smaller of the two wins).
@@ -169,7 +141,7 @@ fn find_campaign(loaded: &LoadedConfig, id: &str) -> Result<Campaign> {
         providers: cfg
             .senders
             .iter()
-            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .map(|(name, s)| (name.clone(), s.provider.into()))
             .collect(),
         calendars,
     };
@@ -375,65 +347,3 @@ pub fn input_from_args(args: &PlanArgs, now: DateTime<Utc>) -> Result<(ForecastI
     Ok((input, deadline))
 }
 
-/// `plan` in forecast mode: prints the table and summary, writes the SVG; returns the exit code.
-pub fn run(args: &PlanArgs, now: DateTime<Utc>) -> Result<i32> {
-    let (input, deadline) = match input_from_args(args, now) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("tierpace plan: {e:#}");
-            return Ok(EXIT_USAGE);
-        }
-    };
-    let f = simulate(&input)?;
-    let earliest = earliest_rungs(&input)?;
-    super::out::print(&render_forecast(&input, &f, &earliest));
-    if let Some(warning) = deadline.and_then(|(id, end)| deadline_warning(&id, end, &input, &f)) {
-        super::out::println(&format!("warning: {warning}"));
-    }
-    if let Some(path) = &args.svg {
-        write_svg(path, &input, &f)?;
-    }
-    Ok(0)
-}
-
-/// The day table (the plan's own format) and the summary lines.
-pub fn render_forecast(
-    input: &ForecastInput,
-    f: &Forecast,
-    earliest: &[(crate::policy::tier::Tier, DateTime<Utc>)],
-) -> String {
-    let header = PlanInput {
-        policy: input.policy.clone(),
-        tier: input.tier,
-        sends: f.days.iter().map(|d| d.new_conversations).collect(),
-        start: f.days.first().map_or(input.start.date_naive(), |d| d.date),
-        at: None,
-        timezone: f.timezone,
-        safety_share: input.safety_share,
-        reserve: input.reserve,
-    };
-    let mode = match input.mode {
-        PacingMode::Grow => "grow",
-        PacingMode::Steady => "steady",
-        PacingMode::Asap => "asap",
-    };
-    let mut out = format!(
-        "forecast: {} contacts, {mode} mode{}, {} calendar, max {}/s, template sends before {}, tick {}\n",
-        super::plan::thousands(input.audience),
-        input
-            .daily_max
-            .map_or_else(String::new, |m| format!(" (at most {}/day)", super::plan::thousands(m))),
-        input.calendar.name(),
-        input.max_mps,
-        input.template_sends,
-        humantime::format_duration(input.tick)
-    );
-    out.push_str(&render(&header, &f.days));
-    out.push_str(&render_summary(input, f, earliest));
-    out
-}
-
-fn write_svg(path: &Path, input: &ForecastInput, f: &Forecast) -> Result<()> {
-    std::fs::write(path, render_svg(input, f))
-        .with_context(|| format!("--svg: cannot write {}", path.display()))
-}
