@@ -117,7 +117,7 @@ fn valid_campaigns(loaded: &LoadedConfig) -> Vec<crate::campaign::file::Campaign
         providers: cfg
             .senders
             .iter()
-            .map(|(name, s)| (name.clone(), s.provider.kind()))
+            .map(|(name, s)| (name.clone(), s.provider.into()))
             .collect(),
         calendars,
     };
