@@ -57,7 +57,11 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("campaigns")).unwrap();
-    std::fs::write(root.join("hash.key"), "load-hash-key-0123456789abcdef0123456789").unwrap();
+    std::fs::write(
+        root.join("hash.key"),
+        "load-hash-key-0123456789abcdef0123456789",
+    )
+    .unwrap();
     std::fs::write(root.join("gupshup.key"), "test-gupshup-key").unwrap();
     let port = free_port();
     let mut config = format!(

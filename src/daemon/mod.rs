@@ -26,8 +26,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::campaign::consent::OptOutSource;
-use crate::campaign::metrics::CampaignMetrics;
 use crate::campaign::file::{Campaign, CampaignContext};
+use crate::campaign::metrics::CampaignMetrics;
 use crate::campaign::registry::{spawn_sighup, watch_dir, Registry, RegistryEvent, ReloadTrigger};
 use crate::clock::Clock;
 use crate::config::{DaemonConfig, LoadedConfig, StateBackend};

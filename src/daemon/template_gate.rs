@@ -40,7 +40,10 @@ impl CampaignProblems {
     /// Every campaign that does not run, one `FILE: error` line each (invalid files first, then
     /// refused campaigns), as `/readyz` warnings and `tierpace status` list them (issue #20).
     pub fn not_loaded(&self) -> Vec<String> {
-        let refused = self.refused.iter().map(|r| not_loaded_line(&r.file, &r.error));
+        let refused = self
+            .refused
+            .iter()
+            .map(|r| not_loaded_line(&r.file, &r.error));
         self.invalid.iter().cloned().chain(refused).collect()
     }
 }

@@ -118,9 +118,7 @@ impl SendTimeline {
     /// [`SendTimeline::confirm`]s it.
     pub fn start(&mut self, now: DateTime<Utc>) -> Start {
         let j = self.issued;
-        let at = self
-            .origin
-            .map_or(now, |o| (o + self.spacings(j)).max(now));
+        let at = self.origin.map_or(now, |o| (o + self.spacings(j)).max(now));
         self.raise_origin(at - self.spacings(j));
         self.issued += 1;
         Start { ticket: j, at }
@@ -227,7 +225,10 @@ mod tests {
         assert_eq!(b.at, t0() + sp);
         // `a` stalled 80 ms after its start: the rest move by 80 ms less a quarter of the guard.
         t.departed(a.ticket, t0() + Duration::milliseconds(80));
-        assert_eq!(t.confirm(b.ticket, b.at), b.at + Duration::microseconds(73_750));
+        assert_eq!(
+            t.confirm(b.ticket, b.at),
+            b.at + Duration::microseconds(73_750)
+        );
         let c = t.start(t0());
         assert_eq!(c.at, t0() + Duration::microseconds(73_750) + sp * 2);
         // Lateness within a quarter of the guard moves nothing.
