@@ -74,12 +74,15 @@ struct Read {
     timeout: Duration,
 }
 
+/// One cached read: when it was made and what the provider listed.
+type CachedRead = (Instant, Arc<Vec<ProviderTemplate>>);
+
 /// The provider reads, cached for a short time. One per daemon (shared with its go-live runs);
 /// `check` makes its own.
 pub struct TemplateCatalog {
     http: reqwest::Client,
     ttl: Duration,
-    cache: Mutex<HashMap<Lookup, (Instant, Arc<Vec<ProviderTemplate>>)>>,
+    cache: Mutex<HashMap<Lookup, CachedRead>>,
     reads: AtomicU64,
 }
 
