@@ -184,6 +184,7 @@ fn a_campaign_that_does_not_load_shows_in_status_readyz_and_plan() {
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_tierpace"))
         .args(["run", "--config", cfg_s])
         .env("TIERPACE__HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("TIERPACE_ADMIN_TOKEN", "first-hour-token")
         .env_remove("CREDENTIALS_DIRECTORY")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -197,7 +198,8 @@ fn a_campaign_that_does_not_load_shows_in_status_readyz_and_plan() {
             .output()
             .unwrap();
         let t = String::from_utf8_lossy(&out.stdout).to_string();
-        if out.status.success() && t.contains("NOT LOADED") {
+        // Both tables filled: the broken file listed, the example campaign running beside it.
+        if out.status.success() && t.contains("NOT LOADED") && t.contains("\n  example ") {
             break t;
         }
         if Instant::now() > deadline {
@@ -210,6 +212,27 @@ fn a_campaign_that_does_not_load_shows_in_status_readyz_and_plan() {
         .args(["-s", "-w", "\n%{http_code}", &format!("{url}/readyz")])
         .output()
         .unwrap();
+    // A brake lift's answer lists the brakes left (none), not the board's last snapshot.
+    let brake = |on: bool| {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-X",
+                "POST",
+                "-H",
+                "Authorization: Bearer first-hour-token",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                &format!("{{\"on\": {on}, \"reason\": \"trial\"}}"),
+                &format!("{url}/api/v1/senders/demo/brake"),
+            ])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
+    };
+    let set = brake(true);
+    let lifted = brake(false);
     let _ = daemon.kill();
     let _ = daemon.wait();
     assert!(
@@ -218,6 +241,12 @@ fn a_campaign_that_does_not_load_shows_in_status_readyz_and_plan() {
     );
     // The example still runs: one broken file never stops the others.
     assert!(status.contains("example "), "{status}");
+    assert_eq!(set["brakes"].as_array().map(Vec::len), Some(1), "{set}");
+    assert_eq!(
+        lifted["brakes"].as_array().map(Vec::len),
+        Some(0),
+        "the lift's answer still lists a brake: {lifted}"
+    );
     let r = String::from_utf8_lossy(&readyz.stdout);
     assert!(r.ends_with("\n200"), "readyz: {r}");
     assert!(

@@ -56,11 +56,12 @@ impl CampaignMetrics {
         m
     }
 
-    /// Logs one registry event and counts it.
+    /// Logs one registry event and counts it. Runs are logged as their run id,
+    /// `CAMPAIGN:RUN_KEY` (the dispatcher's `RunId` and the Redis key), one spelling everywhere.
     pub fn registry_event(&self, event: &RegistryEvent) {
         let outcome = match event {
             RegistryEvent::Added(c) => {
-                tracing::info!(campaign = %c.id, file = %c.file.display(), run = %c.run_key(), "campaign added");
+                tracing::info!(campaign = %c.id, file = %c.file.display(), run = %format!("{}:{}", c.id, c.run_key()), "campaign added");
                 "added"
             }
             RegistryEvent::Changed {
@@ -68,12 +69,12 @@ impl CampaignMetrics {
                 new_run: true,
                 old,
             } => {
-                tracing::warn!(campaign = %new.id, file = %new.file.display(), old_run = %old.run_key(), run = %new.run_key(),
+                tracing::warn!(campaign = %new.id, file = %new.file.display(), old_run = %format!("{}:{}", old.id, old.run_key()), run = %format!("{}:{}", new.id, new.run_key()),
                     "campaign changed template or audience file: new run, progress starts over");
                 "new_run"
             }
             RegistryEvent::Changed { new, .. } => {
-                tracing::info!(campaign = %new.id, file = %new.file.display(), run = %new.run_key(), "campaign changed, progress kept");
+                tracing::info!(campaign = %new.id, file = %new.file.display(), run = %format!("{}:{}", new.id, new.run_key()), "campaign changed, progress kept");
                 "changed"
             }
             RegistryEvent::Removed { id, file } => {
