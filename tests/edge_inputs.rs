@@ -568,7 +568,12 @@ impl Drop for Binary {
 
 /// The value of `tierpace_config_reloads_total{result="..."}` on `/metrics`.
 fn reloads(http: &Client, s: &Scenario, result: &str) -> f64 {
-    counter(http, s, "tierpace_config_reloads_total", Some(("result", result)))
+    counter(
+        http,
+        s,
+        "tierpace_config_reloads_total",
+        Some(("result", result)),
+    )
 }
 
 /// The sum of a counter's samples on `/metrics`, those with `label` = value when given.
@@ -686,7 +691,10 @@ fn bad_campaign_files_are_reported_and_a_good_campaign_completes_under_its_last_
     // The campaign registry's own counters (campaign/metrics.rs, registered by the daemon):
     // both bad files counted as invalid, the good one as added.
     let invalid_files = counter(&http, &s, "tierpace_campaign_reload_errors_total", None);
-    assert!(invalid_files >= 2.0, "campaign reload errors: {invalid_files}");
+    assert!(
+        invalid_files >= 2.0,
+        "campaign reload errors: {invalid_files}"
+    );
     let added = counter(
         &http,
         &s,

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use super::audience::{scan_audience_with, AudienceError, AudienceSummary};
 use super::file::{Campaign, CampaignContext};
 use super::load::load_campaign;
-use super::validate::id_place;
 use super::registry::campaign_files;
+use super::validate::id_place;
 use crate::contact::{ContactHasher, ContactKey};
 
 /// The result for one campaign file.

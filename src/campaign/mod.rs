@@ -48,9 +48,8 @@ pub use consent::{
 };
 pub use consent_scope::{ConsentScope, OptOutCounts};
 pub use file::{
-    AudienceSpec, CalendarRef, Campaign, CampaignContext, CampaignFileError,
-    Category, ColumnNames, FileProblem, PacingMode, PacingSpec, ScheduleSpec, TemplateRef,
-    TemplateSpec,
+    AudienceSpec, CalendarRef, Campaign, CampaignContext, CampaignFileError, Category, ColumnNames,
+    FileProblem, PacingMode, PacingSpec, ScheduleSpec, TemplateRef, TemplateSpec,
 };
 pub use load::load_campaign;
 pub use metrics::CampaignMetrics;

@@ -280,7 +280,10 @@ mod tests {
             .bind(&header())
             .unwrap();
         let row = ["Ana", "85999990000", "  "];
-        assert_eq!(b.render(|i| row.get(i).copied()), Err(EmptyCell("cupom".to_string())));
+        assert_eq!(
+            b.render(|i| row.get(i).copied()),
+            Err(EmptyCell("cupom".to_string()))
+        );
         assert_eq!(b.render(|_| None), Err(EmptyCell("cupom".to_string())));
     }
 

@@ -109,10 +109,7 @@ impl Sink {
         let mut wait = std::time::Duration::from_millis(50);
         for _attempt in 0..8 {
             for id in ids.into_iter().flatten() {
-                let hit = s
-                    .progress
-                    .lookup_message(id)
-                    .await?;
+                let hit = s.progress.lookup_message(id).await?;
                 if let Some(hit) = hit {
                     found = Some((hit, id.to_string()));
                     break;
@@ -216,11 +213,7 @@ impl Sink {
         let report = TierReport { change, at };
         let mut outcome = EventOutcome::Applied;
         for h in self.senders_of(source) {
-            let before = self
-                .0
-                .ledger
-                .stats(&h.group, now)
-                .await?;
+            let before = self.0.ledger.stats(&h.group, now).await?;
             let state = self
                 .0
                 .ledger
@@ -349,11 +342,7 @@ impl Sink {
         };
         let mut change = ConsentChange::Unchanged;
         for key in who.keys() {
-            change = change.and(
-                s.consent
-                    .opt_out(key, source, at)
-                    .await?,
-            );
+            change = change.and(s.consent.opt_out(key, source, at).await?);
             tracing::info!(contact = %key, source = source.as_str(),
                 scope = source.scope().as_str(), result = ?change, "opt-out recorded");
         }
@@ -432,9 +421,7 @@ impl EventSink for Sink {
                 };
                 for h in self.senders_of(&source) {
                     for key in who.keys() {
-                        s.ledger
-                            .open_service_window(&h.group, key, now)
-                            .await?;
+                        s.ledger.open_service_window(&h.group, key, now).await?;
                     }
                 }
                 Ok(EventOutcome::Applied)
@@ -456,11 +443,7 @@ impl EventSink for Sink {
                 )
                 .await?;
                 if let Some(contact) = who.aliased.filter(|a| *a != who.key) {
-                    change = change.and(
-                        s.consent
-                            .opt_in(contact, when)
-                            .await?,
-                    );
+                    change = change.and(s.consent.opt_in(contact, when).await?);
                 }
                 if change == ConsentChange::Stale {
                     tracing::warn!(contact = %who.key, "opt-in older than the customer's opt-out: nothing changed");

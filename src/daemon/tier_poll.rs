@@ -199,10 +199,7 @@ async fn apply(
     quality: Option<Quality>,
     now: DateTime<Utc>,
 ) -> Result<(), LedgerError> {
-    let stats = shared
-        .ledger
-        .stats(&h.group, now)
-        .await?;
+    let stats = shared.ledger.stats(&h.group, now).await?;
     let r = reconcile(stats.tier, tier);
     if let Some(tier) = r.set_tier() {
         shared

@@ -43,8 +43,7 @@ pub use admin::{AdminError, AdminOps, CampaignAction, CampaignStatus, SenderStat
 pub use auth::Secret;
 pub use event::{
     is_optout_keyword, DeliveryStatus, EventOutcome, EventSink, ProviderEvent, ReceivedEvent,
-    WebhookError, WebhookSource,
-    SinkError,
+    SinkError, WebhookError, WebhookSource,
 };
 pub use gupshup_webhook::{parse_gupshup, parse_gupshup_callback};
 pub use health::Readiness;
@@ -236,7 +235,9 @@ pub(crate) async fn deliver(
             let reason = UnreadableReason::from(&e);
             tracing::warn!(provider, reason = reason.as_str(), error = %e,
                 "webhook body unreadable: dropped and counted");
-            state.metrics.webhook_event(provider, reason.as_str(), "ignored");
+            state
+                .metrics
+                .webhook_event(provider, reason.as_str(), "ignored");
             state.metrics.webhook_unreadable(provider, reason);
             state.sink.unreadable(provider, reason);
             return StatusCode::OK;

@@ -253,10 +253,22 @@ mod tests {
 
     #[test]
     fn a_known_quality_is_its_rating_and_unknown_has_none() {
-        assert_eq!(QualityRating::try_from(Quality::High), Ok(QualityRating::High));
-        assert_eq!(QualityRating::try_from(Quality::Medium), Ok(QualityRating::Medium));
-        assert_eq!(QualityRating::try_from(Quality::Low), Ok(QualityRating::Low));
-        assert_eq!(QualityRating::try_from(Quality::Unknown), Err(UnknownQuality));
+        assert_eq!(
+            QualityRating::try_from(Quality::High),
+            Ok(QualityRating::High)
+        );
+        assert_eq!(
+            QualityRating::try_from(Quality::Medium),
+            Ok(QualityRating::Medium)
+        );
+        assert_eq!(
+            QualityRating::try_from(Quality::Low),
+            Ok(QualityRating::Low)
+        );
+        assert_eq!(
+            QualityRating::try_from(Quality::Unknown),
+            Err(UnknownQuality)
+        );
     }
 
     fn t0() -> DateTime<Utc> {

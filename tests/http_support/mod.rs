@@ -12,8 +12,8 @@ use prometheus_client::registry::Registry;
 use tierpace::http::admin::{Brake, CampaignTotals, LadderStep};
 use tierpace::http::{
     router, serve, AdminError, AdminOps, CampaignAction, CampaignStatus, EventOutcome, EventSink,
-    HttpConfig, HttpState, Metrics, ProviderEvent, Readiness, SenderStatus, WebhookSource,
-    SinkError,
+    HttpConfig, HttpState, Metrics, ProviderEvent, Readiness, SenderStatus, SinkError,
+    WebhookSource,
 };
 use tierpace::ledger::LedgerError;
 use tokio_util::sync::CancellationToken;

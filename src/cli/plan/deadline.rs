@@ -46,12 +46,12 @@ pub fn deadline_warning(
 mod tests {
     use super::*;
     use crate::cli::plan::forecast::simulate;
-    use chrono::Duration;
     use crate::policy::calendar::Calendar;
     use crate::policy::growth::PacingMode;
     use crate::policy::pacer::PacerSettings;
     use crate::policy::profile::Policy;
     use crate::policy::tier::Tier;
+    use chrono::Duration;
     use chrono::TimeZone;
 
     fn input() -> ForecastInput {

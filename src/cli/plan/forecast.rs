@@ -347,11 +347,7 @@ pub fn render_summary(
 }
 
 /// The day table (the plan's own format) and the summary lines.
-pub fn render(
-    input: &ForecastInput,
-    f: &Forecast,
-    earliest: &[(Tier, DateTime<Utc>)],
-) -> String {
+pub fn render(input: &ForecastInput, f: &Forecast, earliest: &[(Tier, DateTime<Utc>)]) -> String {
     let heading = TableHeading {
         profile: input.policy.profile.clone(),
         tier: input.tier,
@@ -384,11 +380,11 @@ pub fn render(
 mod tests {
     use super::*;
     use crate::policy::calendar::Calendar;
+    use crate::policy::calendar_config::CalendarConfig;
     use crate::policy::profile::Policy;
     use chrono::NaiveDate;
-    use std::time::Duration as StdDuration;
-    use crate::policy::calendar_config::CalendarConfig;
     use chrono::TimeZone;
+    use std::time::Duration as StdDuration;
 
     /// Monday 2 March 2026, 00:00 UTC.
     fn monday() -> DateTime<Utc> {

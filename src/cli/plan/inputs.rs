@@ -330,4 +330,3 @@ pub fn input_from_args(args: &PlanArgs, now: DateTime<Utc>) -> Result<(ForecastI
     }
     Ok((input, deadline))
 }
-
