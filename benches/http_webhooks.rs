@@ -32,7 +32,7 @@ impl EventSink for Noop {
         _: WebhookSource,
         _: ProviderEvent,
         _: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<tierpace::http::EventOutcome, String> {
+    ) -> Result<tierpace::http::EventOutcome, tierpace::http::SinkError> {
         Ok(tierpace::http::EventOutcome::Applied)
     }
 }
