@@ -76,17 +76,7 @@ pub(super) fn calendars(cfg: &DaemonConfig) -> anyhow::Result<BTreeMap<String, C
 }
 
 pub(super) fn campaign_context(cfg: &DaemonConfig) -> CampaignContext {
-    let mut calendars: std::collections::BTreeSet<String> = cfg.calendars.keys().cloned().collect();
-    calendars.insert("always".into());
-    CampaignContext {
-        senders: cfg.senders.keys().cloned().collect(),
-        providers: cfg
-            .senders
-            .iter()
-            .map(|(name, s)| (name.clone(), s.provider.into()))
-            .collect(),
-        calendars,
-    }
+    CampaignContext::from(cfg)
 }
 
 pub(super) fn http_config(loaded: &LoadedConfig) -> anyhow::Result<HttpConfig> {
