@@ -1,6 +1,18 @@
 //! `tierpace run`: wiring, signals and systemd. Everything here is glue: load the config, build
 //! the stores, start one dispatcher per sender, serve HTTP, and route reloads (SIGHUP, the
 //! campaigns-directory watcher, cron firings and admin changes all take one path, STYLE.md 15).
+//!
+//! This file holds [`run`], the main loop. The rest, one concept a file:
+//! - `shared`: the state the tasks share ([`Shared`]), the reload [`Trigger`]s, [`Brakes`];
+//! - `config_parts`: what the daemon derives from its config (hash key, ledger settings,
+//!   calendars, campaign context, HTTP settings);
+//! - `stores`, `redis_connect`, `sentinel`, `redis_health`: the Redis (or memory) stores, how
+//!   they are reached and what is checked about them; `health`: the health tick and store gate;
+//! - `senders`: one dispatcher task per sender; `campaigns`: the registry's campaigns turned into
+//!   runs; `reload`, `cron`: the one reload path and the cron timer; `optout_import`: the opt-out
+//!   file; `register`: this replica in the register; `tier_poll`: the provider's tier and quality;
+//! - `sink`: routes webhook events to the stores and to `dispatch::react`; `admin`: the admin
+//!   API's daemon side; `go_live`: the go-live checklist at start.
 mod admin;
 mod campaigns;
 mod config_parts;
