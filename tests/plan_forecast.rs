@@ -15,7 +15,8 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use support::scenario::{self, ScenarioSpec};
-use tierpace::cli::plan::forecast::{simulate, Forecast, ForecastInput};
+use tierpace::cli::plan::forecast::simulate;
+use tierpace::cli::plan::{Forecast, ForecastInput};
 use tierpace::policy::calendar::Calendar;
 use tierpace::policy::growth::PacingMode;
 use tierpace::policy::pacer::PacerSettings;

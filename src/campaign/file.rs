@@ -31,6 +31,24 @@ pub struct CampaignContext {
     pub providers: BTreeMap<String, ProviderKind>,
 }
 
+/// What a campaign may refer to in this daemon config: its senders (with their providers) and
+/// its calendars, plus the built-in `always`. The daemon, `check` and `plan` all use this one.
+impl From<&crate::config::DaemonConfig> for CampaignContext {
+    fn from(cfg: &crate::config::DaemonConfig) -> Self {
+        let mut calendars: BTreeSet<String> = cfg.calendars.keys().cloned().collect();
+        calendars.insert(crate::policy::calendar::ALWAYS.into());
+        CampaignContext {
+            senders: cfg.senders.keys().cloned().collect(),
+            providers: cfg
+                .senders
+                .iter()
+                .map(|(name, s)| (name.clone(), s.provider.into()))
+                .collect(),
+            calendars,
+        }
+    }
+}
+
 /// A validated campaign, ready for the scheduler.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Campaign {

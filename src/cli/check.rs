@@ -42,17 +42,7 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
     let calendars = build_calendars(&cfg.calendars)
         .map(|(c, _)| c)
         .unwrap_or_default();
-    let mut names: std::collections::BTreeSet<String> = cfg.calendars.keys().cloned().collect();
-    names.insert("always".into());
-    let ctx = CampaignContext {
-        senders: cfg.senders.keys().cloned().collect(),
-        providers: cfg
-            .senders
-            .iter()
-            .map(|(name, s)| (name.clone(), s.provider.into()))
-            .collect(),
-        calendars: names,
-    };
+    let ctx = CampaignContext::from(cfg);
     // The real key is not needed to validate: hashes only group duplicates here.
     let hasher = ContactHasher::new(b"tierpace-check");
     let report = check_campaigns(&loaded.campaigns_dir(), &ctx, &hasher);

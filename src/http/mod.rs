@@ -9,6 +9,12 @@
 //! | `GET /healthz` (`?nonce=`: [`self_proof`]), `GET /readyz` | [`health`] |
 //! | `/api/v1/...` | [`admin`] (bearer tokens: [`auth`]) |
 //!
+//! Beside the routes: [`event`] (the provider-neutral events the webhooks produce, and the
+//! [`event::EventSink`] contract), [`gupshup_v3`] (Meta's envelope on Gupshup's route),
+//! [`error`] (the JSON error body every refusal shares), [`source`] (client address and
+//! allowlists), [`unreadable`] (dropped bodies), [`listener`] (accept-loop limits) and
+//! [`settings`] (the `[http]` config section).
+//!
 //! This layer owns no state of its own: it parses, authenticates and hands over to three narrow
 //! traits the daemon implements — [`event::EventSink`] (webhook events), [`admin::AdminOps`]
 //! (operator reads and changes) and [`health::Readiness`]. Webhooks answer fast: the sink gets

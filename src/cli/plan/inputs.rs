@@ -134,17 +134,7 @@ pub fn campaign_input(
 /// The campaign with this id in the config's campaigns directory.
 fn find_campaign(loaded: &LoadedConfig, id: &str) -> Result<Campaign> {
     let cfg = &loaded.config;
-    let mut calendars: std::collections::BTreeSet<String> = cfg.calendars.keys().cloned().collect();
-    calendars.insert(ALWAYS.into());
-    let ctx = CampaignContext {
-        senders: cfg.senders.keys().cloned().collect(),
-        providers: cfg
-            .senders
-            .iter()
-            .map(|(name, s)| (name.clone(), s.provider.into()))
-            .collect(),
-        calendars,
-    };
+    let ctx = CampaignContext::from(cfg);
     let dir = loaded.campaigns_dir();
     let files = campaign_files(&dir).with_context(|| format!("listing {}", dir.display()))?;
     let mut ids = Vec::new();
