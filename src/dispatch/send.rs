@@ -114,9 +114,7 @@ impl SendJob {
             at = need;
         }
         if self.not_after.is_some_and(|close| at >= close) {
-            return self
-                .put_back("the calendar closed before its start")
-                .await;
+            return self.put_back("the calendar closed before its start").await;
         }
         // A manual clock (tests, simulations) jumps past any horizon between two ticks.
         let horizon = self.horizon.load(std::sync::atomic::Ordering::Relaxed);
