@@ -18,6 +18,14 @@ use support::scenario::{self, Scenario, ScenarioSpec};
 use tierpace::clock::{Clock, SystemClock};
 use tierpace::http::CampaignStatus;
 
+/// One test of this file at a time: the fleet tests measure rates and peaks at the fake, and
+/// six daemons on a two-core machine delay its reads by tens of milliseconds (an arrival 72 ms
+/// late made 11 in one second once, with every departure spaced right).
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// One daemon process with a known instance name, its HTTP port and its log file.
 struct Replica {
     name: String,
@@ -177,6 +185,7 @@ fn assert_no_destination_twice(fake: &FakeGupshup) {
 
 #[test]
 fn killing_each_lease_holder_in_turn_moves_the_campaign_on_and_the_last_replica_completes_it() {
+    let _one = one_at_a_time();
     let redis = RedisServer::start();
     let fake = FakeGupshup::start_on_thread(FakeGupshupConfig {
         tier_limit: Some(1000),
@@ -285,6 +294,7 @@ fn killing_each_lease_holder_in_turn_moves_the_campaign_on_and_the_last_replica_
 
 #[test]
 fn three_replicas_on_a_250_tier_send_exactly_the_allowance_in_total() {
+    let _one = one_at_a_time();
     let redis = RedisServer::start();
     let fake = FakeGupshup::start_on_thread(FakeGupshupConfig {
         tier_limit: Some(250),
@@ -548,11 +558,6 @@ fn run_fleet(
     victim_sender: &str,
     kill_after: usize,
 ) {
-    // One fleet at a time: the rates and peaks are measured at the fake, and six daemons on a
-    // two-core machine delay its reads by tens of milliseconds (an arrival 72 ms late made 11
-    // in one second once, with every start spaced right).
-    static ONE_FLEET: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _fleet = ONE_FLEET.lock().unwrap_or_else(|e| e.into_inner());
     let redis = RedisServer::start();
     let fake = FakeGupshup::start_on_thread(FakeGupshupConfig {
         tier_limit: Some(10_000),
@@ -661,17 +666,21 @@ fn run_fleet(
             longest_gap(&times)
         ));
         if peak > s.max_mps as usize {
+            // The busiest window's arrivals, in seconds from the first arrival of the run.
             let t0 = times[0];
-            let rel: Vec<String> = times
+            let rel: Vec<f64> = times
                 .iter()
-                .map(|t| {
-                    format!(
-                        "{:.3}",
-                        t.duration_since(t0).unwrap_or_default().as_secs_f64()
-                    )
-                })
+                .map(|t| t.duration_since(t0).unwrap_or_default().as_secs_f64())
                 .collect();
-            eprintln!("fleet: {} arrivals (s from first): {}", s.id, rel.join(" "));
+            let n = s.max_mps as usize;
+            if let Some(i) = (0..rel.len().saturating_sub(n)).find(|&i| rel[i + n] - rel[i] <= 1.0)
+            {
+                let window: Vec<String> = rel[i.saturating_sub(2)..(i + n + 3).min(rel.len())]
+                    .iter()
+                    .map(|t| format!("{t:.3}"))
+                    .collect();
+                eprintln!("fleet: {} busiest window near {}", s.id, window.join(" "));
+            }
         }
         assert!(
             peak <= s.max_mps as usize,
@@ -694,6 +703,7 @@ fn run_fleet(
 
 #[test]
 fn three_replicas_six_campaigns_one_sender_keep_one_pace_through_a_kill() {
+    let _one = one_at_a_time();
     let senders = [FleetSender {
         id: "sac",
         source: "5585999990000",
@@ -714,6 +724,7 @@ fn three_replicas_six_campaigns_one_sender_keep_one_pace_through_a_kill() {
 
 #[test]
 fn three_replicas_two_senders_at_different_caps_keep_each_pace_through_a_kill() {
+    let _one = one_at_a_time();
     let senders = [
         FleetSender {
             id: "sac",
@@ -747,6 +758,7 @@ fn three_replicas_two_senders_at_different_caps_keep_each_pace_through_a_kill() 
 
 #[test]
 fn a_brake_set_through_a_standby_replica_stops_the_sending_replica() {
+    let _one = one_at_a_time();
     let redis = RedisServer::start();
     let fake = FakeGupshup::start_on_thread(FakeGupshupConfig {
         tier_limit: Some(10_000),

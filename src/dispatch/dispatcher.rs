@@ -109,9 +109,6 @@ pub struct Dispatcher {
     /// The sender's horizon on this replica, in ms since the epoch (`SenderHold::horizon`),
     /// shared with the send jobs: none starts at or after it. `i64::MIN` when not held.
     horizon: Arc<std::sync::atomic::AtomicI64>,
-    /// The clock's last few intervals between ticks: starts are reserved two of the longest
-    /// ahead, so a slow tick (a loaded machine) does not leave the timeline idle.
-    tick_intervals: std::collections::VecDeque<chrono::Duration>,
 }
 
 impl Dispatcher {
@@ -134,7 +131,6 @@ impl Dispatcher {
             hold: SenderHold::default(),
             uniques_read_at: None,
             horizon: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
-            tick_intervals: std::collections::VecDeque::new(),
         }
     }
 
@@ -377,19 +373,11 @@ impl Dispatcher {
             })
             .collect();
         // Starts are reserved up to two ticks ahead (the next decision plus the admission round
-        // trips), the longest of the last eight, and at least 200 ms, measured on the clock so a
-        // virtual clock's long ticks are covered too: a slow tick never leaves the timeline idle.
-        if let Some(last) = self.last_tick_at {
-            if self.tick_intervals.len() == 8 {
-                self.tick_intervals.pop_front();
-            }
-            self.tick_intervals.push_back(now - last);
-        }
+        // trips), and at least 200 ms, measured on the clock so a virtual clock's long ticks are
+        // covered too: a slow tick does not leave the timeline idle.
         let lookahead = self
-            .tick_intervals
-            .iter()
-            .max()
-            .map_or(chrono::Duration::zero(), |longest| *longest * 2)
+            .last_tick_at
+            .map_or(chrono::Duration::zero(), |last| (now - last) * 2)
             .max(chrono::Duration::milliseconds(200));
         self.last_tick_at = Some(now);
         let slots = self.free_slots(lookahead);

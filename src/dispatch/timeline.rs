@@ -25,9 +25,12 @@ pub struct SendTimeline {
     /// The earliest the next reserved start may be.
     next: Option<DateTime<Utc>>,
     /// Actual start `j` comes no sooner than `origin + j x spacing`: moved later by each start
-    /// taken ([`SendTimeline::start`]), a send that left late ([`SendTimeline::departed`]) and
-    /// a new holder's first start ([`SendTimeline::hold_until`]); never earlier.
+    /// taken ([`SendTimeline::start`]); never earlier.
     origin: Option<DateTime<Utc>>,
+    /// As `origin`, moved later only by a send that left late ([`SendTimeline::departed`]) and
+    /// a new holder's first start ([`SendTimeline::hold_until`]): what a start already taken
+    /// must still respect ([`SendTimeline::confirm`]).
+    shift: Option<DateTime<Utc>>,
     /// Starts taken so far: a start's ticket is its index.
     issued: u64,
     /// The arrival jitter the spacing already covers, in nanoseconds.
@@ -51,6 +54,7 @@ impl SendTimeline {
             spacing_ns: 1,
             next: None,
             origin: None,
+            shift: None,
             issued: 0,
             guard_ns: 0,
         };
@@ -76,9 +80,10 @@ impl SendTimeline {
         let per = i64::from(max_mps.max(1));
         let spacing_ns = window / per + 1;
         if spacing_ns != self.spacing_ns {
-            let next_floor = self.origin.map(|o| o + self.spacings(self.issued));
+            let floors =
+                [self.origin, self.shift].map(|o| o.map(|o| o + self.spacings(self.issued)));
             self.spacing_ns = spacing_ns;
-            self.origin = next_floor.map(|f| f - self.spacings(self.issued));
+            [self.origin, self.shift] = floors.map(|f| f.map(|f| f - self.spacings(self.issued)));
         }
         self.guard_ns = window - 1_000_000_000;
     }
@@ -86,12 +91,12 @@ impl SendTimeline {
     /// No start before `at`: a new holder of the sender starts one spacing after the last
     /// start the previous holder may have made (`sender_hold`).
     pub fn hold_until(&mut self, at: DateTime<Utc>) {
-        self.raise_origin(at - self.spacings(self.issued));
+        self.raise_shift(at - self.spacings(self.issued));
         self.next = Some(self.next.map_or(at, |n| n.max(at)));
     }
 
-    fn raise_origin(&mut self, to: DateTime<Utc>) {
-        self.origin = Some(self.origin.map_or(to, |o| o.max(to)));
+    fn raise_shift(&mut self, to: DateTime<Utc>) {
+        self.shift = Some(self.shift.map_or(to, |o| o.max(to)));
     }
 
     /// The time between two starts.
@@ -118,8 +123,13 @@ impl SendTimeline {
     /// [`SendTimeline::confirm`]s it.
     pub fn start(&mut self, now: DateTime<Utc>) -> Start {
         let j = self.issued;
-        let at = self.origin.map_or(now, |o| (o + self.spacings(j)).max(now));
-        self.raise_origin(at - self.spacings(j));
+        let floor = match (self.origin, self.shift) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let at = floor.map_or(now, |o| (o + self.spacings(j)).max(now));
+        let to = at - self.spacings(j);
+        self.origin = Some(self.origin.map_or(to, |o| o.max(to)));
         self.issued += 1;
         Start { ticket: j, at }
     }
@@ -127,7 +137,7 @@ impl SendTimeline {
     /// When start `ticket`, taken for `at`, may really go: `at`, or later when an earlier send
     /// left late since ([`SendTimeline::departed`]). The caller waits and asks again.
     pub fn confirm(&self, ticket: u64, at: DateTime<Utc>) -> DateTime<Utc> {
-        self.origin
+        self.shift
             .map_or(at, |o| (o + self.spacings(ticket)).max(at))
     }
 
@@ -139,7 +149,7 @@ impl SendTimeline {
     /// way from departure to arrival, which the process cannot see.
     pub fn departed(&mut self, ticket: u64, at: DateTime<Utc>) {
         let bound = at - Duration::nanoseconds(self.guard_ns / 4) - self.spacings(ticket);
-        self.raise_origin(bound);
+        self.raise_shift(bound);
     }
 
     /// How many more starts fit before `now + horizon` (the next decision, plus the time its
@@ -234,6 +244,16 @@ mod tests {
         // Lateness within a quarter of the guard moves nothing.
         t.departed(c.ticket, c.at + Duration::milliseconds(6));
         assert_eq!(t.start(t0()).at, c.at + sp);
+    }
+
+    #[test]
+    fn a_later_start_never_moves_an_earlier_one() {
+        let mut t = SendTimeline::new(10, StdDuration::ZERO);
+        let a = t.start(t0());
+        // The next send woke 20 s late (a virtual clock's jump, a stall): `a` keeps its time.
+        let b = t.start(t0() + Duration::seconds(20));
+        assert_eq!(b.at, t0() + Duration::seconds(20));
+        assert_eq!(t.confirm(a.ticket, a.at), a.at);
     }
 
     #[test]

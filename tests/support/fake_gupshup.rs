@@ -241,7 +241,10 @@ impl FakeGupshup {
     pub fn start_on_thread(cfg: FakeGupshupConfig) -> Self {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
+            // Two workers: on a loaded machine one descheduled thread does not hold up the
+            // reads whose arrival times the pacing tests measure.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
                 .enable_all()
                 .build()
                 .expect("a runtime for the fake");
