@@ -43,6 +43,44 @@ impl<C> RedisProgress<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
+    /// One call of the run-lease script: `mode` is `acquire` (only a free or own lease) or
+    /// `take` (also a lease whose owner lost the sender). Shapes as [`LeaseStatus`].
+    async fn lease_call(
+        &self,
+        run: &RunId,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+        mode: &str,
+    ) -> Result<LeaseStatus, ProgressError> {
+        let [states, meta, inflight] = self.keys(run);
+        let mut conn = self.conn.clone();
+        let (held, who, until): (i64, String, i64) = self
+            .scripts
+            .lease
+            .key(meta)
+            .key(states)
+            .key(inflight)
+            .arg(now.timestamp_millis())
+            .arg(ttl.as_millis() as i64)
+            .arg(owner)
+            .arg(mode)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))?;
+        Ok(if held == 1 {
+            LeaseStatus::Held {
+                fence: who.parse().unwrap_or(0),
+                until: ms_to_time(until),
+            }
+        } else {
+            LeaseStatus::HeldByOther {
+                owner: who,
+                until: ms_to_time(until),
+            }
+        })
+    }
+
     pub fn new(conn: C, key_prefix: &str) -> Self {
         Self {
             conn,
@@ -106,32 +144,7 @@ where
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<LeaseStatus, ProgressError> {
-        let [states, meta, inflight] = self.keys(run);
-        let mut conn = self.conn.clone();
-        let (held, who, until): (i64, String, i64) = self
-            .scripts
-            .lease
-            .key(meta)
-            .key(states)
-            .key(inflight)
-            .arg(now.timestamp_millis())
-            .arg(ttl.as_millis() as i64)
-            .arg(owner)
-            .arg("acquire")
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| map_err(e, run))?;
-        Ok(if held == 1 {
-            LeaseStatus::Held {
-                fence: who.parse().unwrap_or(0),
-                until: ms_to_time(until),
-            }
-        } else {
-            LeaseStatus::HeldByOther {
-                owner: who,
-                until: ms_to_time(until),
-            }
-        })
+        self.lease_call(run, owner, now, ttl, "acquire").await
     }
 
     async fn take_lease(
@@ -141,32 +154,7 @@ where
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<LeaseStatus, ProgressError> {
-        let [states, meta, inflight] = self.keys(run);
-        let mut conn = self.conn.clone();
-        let (held, who, until): (i64, String, i64) = self
-            .scripts
-            .lease
-            .key(meta)
-            .key(states)
-            .key(inflight)
-            .arg(now.timestamp_millis())
-            .arg(ttl.as_millis() as i64)
-            .arg(owner)
-            .arg("take")
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| map_err(e, run))?;
-        Ok(if held == 1 {
-            LeaseStatus::Held {
-                fence: who.parse().unwrap_or(0),
-                until: ms_to_time(until),
-            }
-        } else {
-            LeaseStatus::HeldByOther {
-                owner: who,
-                until: ms_to_time(until),
-            }
-        })
+        self.lease_call(run, owner, now, ttl, "take").await
     }
 
     async fn release_lease(&self, run: &RunId, owner: &str) -> Result<(), ProgressError> {
