@@ -114,6 +114,7 @@ async fn a_live_gupshup_app_passes_every_item_it_can_read() {
     let items = golive::check_sender("sac", &sc, &ctx(Some(PUBLIC))).await;
     for name in [
         "credentials",
+        "api_key",
         "identity",
         "number",
         "balance",
@@ -135,6 +136,38 @@ async fn a_live_gupshup_app_passes_every_item_it_can_read() {
     assert!(is_unknown(item(&items, "opt_in")));
     assert!(is_ok(item(&items, "templates")), "{items:?}");
     assert_eq!(golive::exit_code(&items), 2);
+    assert_nothing_sent(&fake);
+}
+
+#[tokio::test]
+async fn a_wrong_api_key_or_app_name_fails_the_api_key_item_without_a_send() {
+    let fake = FakeGupshup::start(FakeGupshupConfig {
+        app_name: Some("acme".into()),
+        ..Default::default()
+    })
+    .await;
+    let sc = gupshup_sender(&fake.base_url(), "GAK1", "partner-token");
+    std::env::set_var("GOLIVE_GAK1_KEY", "a-key-of-another-account");
+    let items = golive::check_sender("sac", &sc, &ctx(Some(PUBLIC))).await;
+    let why = failed_why(item(&items, "api_key"));
+    assert!(
+        why.contains("API key refused") && why.contains("Authentication Failed"),
+        "{why}"
+    );
+
+    // The field file `gupshup-invalid-app-details`: the right key, another app's name.
+    let mut sc = gupshup_sender(&fake.base_url(), "GAK2", "partner-token");
+    sc.app_name = Some("Acme".into());
+    let items = golive::check_sender("sac", &sc, &ctx(Some(PUBLIC))).await;
+    let why = failed_why(item(&items, "api_key"));
+    assert!(
+        why.contains("app name `Acme`") && why.contains("Invalid App Details"),
+        "{why}"
+    );
+
+    let sc = gupshup_sender(&fake.base_url(), "GAK3", "partner-token");
+    let items = golive::check_sender("sac", &sc, &ctx(Some(PUBLIC))).await;
+    assert!(is_ok(item(&items, "api_key")), "{items:?}");
     assert_nothing_sent(&fake);
 }
 

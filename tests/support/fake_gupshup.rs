@@ -38,6 +38,9 @@ pub struct FakeGupshupConfig {
     pub callback_url: Option<String>,
     /// Arrival times come from this clock (a `ManualClock` for virtual-time tests).
     pub clock: Arc<dyn Clock>,
+    /// The app name the API key belongs to: the template list of any other app answers
+    /// `400 Invalid App Details`, as Gupshup does. `None`: any app name.
+    pub app_name: Option<String>,
 }
 
 impl Default for FakeGupshupConfig {
@@ -48,6 +51,7 @@ impl Default for FakeGupshupConfig {
             tier_limit: None,
             callback_url: None,
             clock: Arc::new(SystemClock),
+            app_name: None,
         }
     }
 }
@@ -212,6 +216,10 @@ impl FakeGupshup {
         });
         let app = Router::new()
             .route("/wa/api/v1/template/msg", post(send_template))
+            .route(
+                "/sm/api/v1/template/list/{app}",
+                axum::routing::get(template_list),
+            )
             .route(
                 "/partner/app/{app}/{*what}",
                 axum::routing::get(partner_read),
@@ -385,6 +393,23 @@ fn status_message(status: u16) -> &'static str {
         503 => "Service Unavailable",
         _ => "Error",
     }
+}
+
+/// `GET /sm/api/v1/template/list/{appName}` with the `apikey` header: the app's templates (never
+/// a send, not counted in [`FakeGupshup::requests`]). A wrong key: `401 Authentication Failed`;
+/// another app than [`FakeGupshupConfig::app_name`]: `400 Invalid App Details`.
+async fn template_list(
+    State(inner): State<Arc<Inner>>,
+    axum::extract::Path(app): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if headers.get("apikey").and_then(|v| v.to_str().ok()) != Some(inner.cfg.api_key.as_str()) {
+        return error(401, "Authentication Failed");
+    }
+    if inner.cfg.app_name.as_deref().is_some_and(|a| a != app) {
+        return error(400, "Invalid App Details");
+    }
+    Json(json!({ "status": "success", "templates": [] })).into_response()
 }
 
 /// `GET /partner/app/{appId}/{waba/info|ratings|wallet/balance|subscription|templates}`.

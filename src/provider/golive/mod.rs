@@ -24,6 +24,7 @@ use crate::http::self_proof::SelfProofKey;
 use crate::provider::template_preflight::TemplateCatalog;
 use crate::secret::{Secret, SecretSource};
 
+pub mod api_key;
 pub mod balance;
 pub mod callbacks;
 pub mod item;
@@ -116,6 +117,17 @@ pub async fn check_sender(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> V
     let mut items = Vec::new();
     let read = number::check(id, sc, ctx).await;
     items.extend(read.items.iter().cloned());
+    if sc.provider == ProviderChoice::Gupshup {
+        // The key itself (the Partner API reads above use the app token, not the key).
+        if let Ok(key) = load_secret(
+            &sc.api_key_env,
+            &sc.api_key_file,
+            "api_key_env",
+            "api_key_file",
+        ) {
+            items.push(api_key::check(id, sc, ctx, &key).await);
+        }
+    }
     items.push(balance::check(id, sc, ctx, read.access.as_ref(), read.per_day).await);
     items.extend(templates::check(id, sc, ctx).await);
     items.push(callbacks::check(id, sc, ctx, read.access.as_ref()).await);

@@ -246,7 +246,7 @@ async fn gupshup(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead
     }
     if !sc.tier_poll_configured() {
         let why = format!(
-            "Gupshup checks the API key only on a send; set senders.{id}.partner_app_id_env/_file and partner_token_env/_file so tierpace can ask the Partner API"
+            "the Partner API is not configured (the api_key item checks the API key); set senders.{id}.partner_app_id_env/_file and partner_token_env/_file so tierpace can ask it about the number, balance and callbacks"
         );
         let mut items = vec![GoLiveItem::unknown(id, "credentials", &why)];
         items.extend(unread(id, "Partner API not configured"));
@@ -313,7 +313,7 @@ async fn gupshup(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead
     let credentials = GoLiveItem::ok(
         id,
         "credentials",
-        "Partner API app token accepted; API key loaded (Gupshup checks it on the first send)",
+        "Partner API app token accepted (the api_key item checks the API key)",
     );
     if !answer.ok() {
         let identity = if answer.status == 400 || answer.status == 404 {
