@@ -172,6 +172,18 @@ async fn a_wrong_api_key_or_app_name_fails_the_api_key_item_without_a_send() {
 }
 
 #[tokio::test]
+async fn an_unknown_app_id_fails_identity_and_proves_no_credentials() {
+    let fake = gupshup_fake().await;
+    let sc = gupshup_sender(&fake.base_url(), "GAPP", "partner-token");
+    std::env::set_var("GOLIVE_GAPP_APP", "app-of-nobody");
+    let items = golive::check_sender("sac", &sc, &ctx(Some(PUBLIC))).await;
+    assert!(failed_why(item(&items, "identity")).contains("app-of-nobody"));
+    // The token was never accepted for a read: not "ok" (a fresh operator's trial found it so).
+    assert!(is_unknown(item(&items, "credentials")), "{items:?}");
+    assert_nothing_sent(&fake);
+}
+
+#[tokio::test]
 async fn a_wrong_partner_token_fails_credentials() {
     let fake = gupshup_fake().await;
     let sc = gupshup_sender(&fake.base_url(), "GKEY", "wrong-token");
