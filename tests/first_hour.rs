@@ -233,6 +233,21 @@ fn a_campaign_that_does_not_load_shows_in_status_readyz_and_plan() {
     };
     let set = brake(true);
     let lifted = brake(false);
+    // The same from the CLI, without curl (a fresh operator looked for it).
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tierpace"))
+            .args(args)
+            .env("TIERPACE_URL", &url)
+            .env("TIERPACE_ADMIN_TOKEN", "first-hour-token")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let cli_set = cli(&["brake", "set", "demo", "--reason", "looking into it"]);
+    let cli_lift = cli(&["brake", "lift", "demo"]);
     let _ = daemon.kill();
     let _ = daemon.wait();
     assert!(
@@ -246,6 +261,20 @@ fn a_campaign_that_does_not_load_shows_in_status_readyz_and_plan() {
         lifted["brakes"].as_array().map(Vec::len),
         Some(0),
         "the lift's answer still lists a brake: {lifted}"
+    );
+    assert_eq!(
+        cli_set,
+        (
+            Some(0),
+            "sender demo: braked: operator: looking into it (pause)\n".to_string()
+        )
+    );
+    assert_eq!(
+        cli_lift,
+        (
+            Some(0),
+            "sender demo: no brake, sending resumes\n".to_string()
+        )
     );
     let r = String::from_utf8_lossy(&readyz.stdout);
     assert!(r.ends_with("\n200"), "readyz: {r}");
