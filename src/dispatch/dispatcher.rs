@@ -715,9 +715,11 @@ impl Dispatcher {
         if status.state == RunState::Running
             && r.live.campaign.pacing.mode == crate::campaign::file::PacingMode::Grow
         {
-            if let Some(why) = self.last_stats.as_ref().and_then(|s| {
-                super::schedule::growing_why(s.unique_7d, s.upgrade_threshold)
-            }) {
+            if let Some(why) = self
+                .last_stats
+                .as_ref()
+                .and_then(|s| super::schedule::growing_why(s.unique_7d, s.upgrade_threshold))
+            {
                 status.why = why;
             }
         }
