@@ -283,3 +283,68 @@ fn a_campaign_that_does_not_load_shows_in_status_readyz_and_plan() {
         "readyz: {r}"
     );
 }
+
+/// Grow mode at 1K sends a few contacts a minute on purpose: `status` says so instead of a bare
+/// "sending", so the slow pace does not look like a stall (issue #20).
+#[test]
+fn a_grow_mode_campaign_says_in_status_why_it_sends_slowly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("config");
+    std::fs::create_dir_all(conf.join("campaigns/contacts")).unwrap();
+    std::fs::copy(
+        root.join("config/tierpace.toml"),
+        conf.join("tierpace.toml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root.join("config/campaigns/contacts/example.csv"),
+        conf.join("campaigns/contacts/example.csv"),
+    )
+    .unwrap();
+    let example = std::fs::read_to_string(root.join("config/campaigns/example.toml")).unwrap();
+    let grow = example.replace("mode = \"asap\"", "mode = \"grow\"");
+    assert_ne!(
+        grow, example,
+        "the shipped example is no longer in asap mode"
+    );
+    std::fs::write(conf.join("campaigns/example.toml"), grow).unwrap();
+    let cfg = conf.join("tierpace.toml");
+
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_tierpace"))
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .env("TIERPACE__HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("TIERPACE_ADMIN_TOKEN", "first-hour-token")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (said, status) = loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_tierpace"))
+            .args(["status"])
+            .env("TIERPACE_URL", &url)
+            .output()
+            .unwrap();
+        let t = String::from_utf8_lossy(&out.stdout).to_string();
+        if out.status.success() && t.contains("growing: ") {
+            break (true, t);
+        }
+        if Instant::now() > deadline {
+            break (false, t);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(said, "status never said why grow mode is slow:\n{status}");
+    // The demo sender starts at 1K: the next tier needs 500 unique customers in 7 days.
+    assert!(
+        status.contains("running: growing: ")
+            && status.contains(" of 500 unique customers (7 days) toward the next tier, spread over the open hours"),
+        "{status}"
+    );
+}

@@ -1,7 +1,8 @@
 //! `tierpace check`: validates the daemon config, every campaign file and every audience offline,
 //! like `nginx -t`. Prints each error with file:line, per campaign the valid contacts, the skips
 //! by reason (first lines of each) and the next send window; exits 1 on any error. Warns (exit 0)
-//! when a campaign's forecast finishes after its `end`.
+//! when a campaign's forecast finishes after its `end`, and for each calendar warning that `run`
+//! would log (a break outside the open hours, a calendar that never opens).
 use std::path::Path;
 
 use anyhow::Result;
@@ -39,9 +40,16 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
             ));
         }
     }
-    let calendars = build_calendars(&cfg.calendars)
-        .map(|(c, _)| c)
-        .unwrap_or_default();
+    // Calendar warnings (valid, but almost certainly not meant): `run` logs the same ones.
+    let calendars = match build_calendars(&cfg.calendars) {
+        Ok((calendars, warnings)) => {
+            for w in warnings {
+                super::out::println(&format!("warning: {w}"));
+            }
+            calendars
+        }
+        Err(_) => Default::default(),
+    };
     let ctx = CampaignContext::from(cfg);
     // The real key is not needed to validate: hashes only group duplicates here.
     let hasher = ContactHasher::new(b"tierpace-check");
