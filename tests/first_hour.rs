@@ -72,7 +72,8 @@ fn init_writes_a_skeleton_that_check_accepts_once_the_operator_fills_in_the_secr
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
 
     // Right after init, check names exactly what the operator must fill in: the two secret
-    // files, by their full path (read from the config's folder, whatever the current directory).
+    // files, by their full path (read from the config's folder, whatever the current directory),
+    // and the placeholders left in the config and the campaign.
     let cfg = dir.join("tierpace.toml");
     let cfg = cfg.to_str().unwrap();
     let before = tierpace(tmp.path(), &["check", "--config", cfg]);
@@ -81,6 +82,25 @@ fn init_writes_a_skeleton_that_check_accepts_once_the_operator_fills_in_the_secr
     assert!(t.contains(&format!("{d}/gupshup-api-key")), "{t}");
     assert!(t.contains(&format!("{d}/gupshup-webhook-secret")), "{t}");
     assert!(!t.contains("hash key"), "the generated key must pass: {t}");
+    for key in ["senders.sac.source", "senders.sac.app_name", "template.id"] {
+        assert!(
+            t.contains(&format!("{key}: still `tierpace init`'s placeholder")),
+            "{key}: {t}"
+        );
+    }
+    let fill = |file: &str, from: &str, to: &str| {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}: {from}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    };
+    fill("tierpace.toml", "\"5500000000000\"", "\"5585999990000\"");
+    fill("tierpace.toml", "\"FILL-IN-APP-NAME\"", "\"MinhaEmpresa\"");
+    fill(
+        "campaigns/welcome.toml",
+        "00000000-0000-0000-0000-000000000000",
+        "6f1c2a3b-1d2e-4f50-8a6b-7c8d9e0f1a2b",
+    );
 
     write_secret(&dir.join("gupshup-api-key"), "gupshup-api-key-value\n");
     write_secret(
