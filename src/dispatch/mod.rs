@@ -1,5 +1,6 @@
 //! Turning campaigns into sends: per-contact progress and leases ([`progress`]), the per-sender
 //! [`dispatcher`], the pure run-state decision ([`schedule`]) and the status board.
+mod batch;
 pub mod dispatcher;
 pub mod in_flight;
 pub mod ownership;
@@ -8,6 +9,7 @@ pub mod progress;
 pub mod progress_memory;
 pub mod progress_redis;
 pub mod react;
+mod run_refresh;
 pub mod runner;
 pub mod schedule;
 mod send;
@@ -15,4 +17,5 @@ pub mod sender_hold;
 pub mod sender_lease;
 pub mod status;
 pub mod timeline;
+mod views;
 pub mod window;
