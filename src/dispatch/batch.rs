@@ -130,10 +130,21 @@ impl Dispatcher {
                     },
                 })
                 .collect();
-            deps.progress
+            let written = deps
+                .progress
                 .claim(&run, fence, &writes)
                 .await
                 .map_err(|e| e.to_string())?;
+            // Counted when recorded, so once per contact and run: a row read again after a
+            // restart finds its state already there.
+            for ((i, _, _, reason), prior) in skips.iter().zip(&written) {
+                if prior.is_none() {
+                    match r.window.get(*i).map(|s| &s.row) {
+                        Some(Err(skip)) => deps.campaign_metrics.skip(id, skip),
+                        _ => deps.campaign_metrics.count_skip(id, *reason),
+                    }
+                }
+            }
             for (i, ..) in &skips {
                 r.window.settle(*i);
             }

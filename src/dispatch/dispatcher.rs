@@ -72,6 +72,8 @@ pub struct SenderDeps {
     pub board: Arc<StatusBoard>,
     /// Where sends by outcome and provider latency are counted.
     pub metrics: crate::http::Metrics,
+    /// Where audience skips are counted (`tierpace_audience_skips_total`).
+    pub campaign_metrics: crate::campaign::CampaignMetrics,
 }
 
 /// What the scheduler and the admin API tell a running dispatcher.
