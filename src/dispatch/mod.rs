@@ -1,5 +1,6 @@
 //! Turning campaigns into sends: per-contact progress and leases ([`progress`]), the per-sender
-//! [`dispatcher`], the pure run-state decision ([`schedule`]) and the status board.
+//! [`dispatcher`] loop with its run refresh (`run_refresh`), batch pipeline (`batch`) and views
+//! (`views`), the pure run-state decision ([`schedule`]) and the status board.
 mod batch;
 pub mod dispatcher;
 pub mod in_flight;
