@@ -7,10 +7,23 @@ use super::dispatcher::Dispatcher;
 use super::progress::{ContactState, ProgressError, Write};
 use super::runner::{fill_window, save_cursor};
 use super::send::SendJob;
+use crate::campaign::consent::ConsentError;
 use crate::campaign::consent::{self, blocked_any, ContactKeys};
 use crate::campaign::file::TemplateRef as CampaignTemplate;
 use crate::ledger::{AdmitDecision, LedgerError};
 use crate::provider::{TemplateMessage, TemplateRef};
+
+/// Why a batch was not (fully) dispatched: a store did not answer. The tick logs it and tries
+/// again on the next tick; what was already recorded stays recorded.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum BatchError {
+    #[error(transparent)]
+    Consent(#[from] ConsentError),
+    #[error(transparent)]
+    Progress(#[from] ProgressError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
 
 impl Dispatcher {
     /// Reads, filters, admits, claims and sends up to `n` contacts of one campaign.
@@ -19,7 +32,7 @@ impl Dispatcher {
         id: &str,
         n: usize,
         now: DateTime<Utc>,
-    ) -> Result<(), String> {
+    ) -> Result<(), BatchError> {
         let deps = &self.deps;
         let Some(r) = self.runners.get_mut(id) else {
             return Ok(());
@@ -65,8 +78,7 @@ impl Dispatcher {
             &keys,
             r.live.campaign.template.category,
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         let mut candidates = Vec::new();
         for ((i, key, line), scope) in valid.into_iter().zip(blocked) {
             match scope {
@@ -77,11 +89,7 @@ impl Dispatcher {
 
         // 2. Already handled (same line, re-read after a restart) or a duplicate row.
         let fields: Vec<String> = candidates.iter().map(|(_, k, _)| k.to_hex()).collect();
-        let existing = deps
-            .progress
-            .states(&run, &fields)
-            .await
-            .map_err(|e| e.to_string())?;
+        let existing = deps.progress.states(&run, &fields).await?;
         let mut fresh = Vec::new();
         let mut due = Vec::new();
         let mut next_retry: Option<DateTime<Utc>> = None;
@@ -106,17 +114,11 @@ impl Dispatcher {
             }
         }
         if let Some(t) = next_retry {
-            deps.progress
-                .note_retry(&run, t)
-                .await
-                .map_err(|e| e.to_string())?;
+            deps.progress.note_retry(&run, t).await?;
         }
         if !due.is_empty() {
             let fields: Vec<String> = due.iter().map(|(_, k, _)| k.to_hex()).collect();
-            deps.progress
-                .requeue(&run, &fields, false)
-                .await
-                .map_err(|e| e.to_string())?;
+            deps.progress.requeue(&run, &fields, false).await?;
             fresh.extend(due);
         }
         if !skips.is_empty() {
@@ -130,11 +132,7 @@ impl Dispatcher {
                     },
                 })
                 .collect();
-            let written = deps
-                .progress
-                .claim(&run, fence, &writes)
-                .await
-                .map_err(|e| e.to_string())?;
+            let written = deps.progress.claim(&run, fence, &writes).await?;
             // Counted when recorded, so once per contact and run: a row read again after a
             // restart finds its state already there.
             for ((i, _, _, reason), prior) in skips.iter().zip(&written) {
@@ -156,11 +154,7 @@ impl Dispatcher {
             return Ok(());
         }
         let keys: Vec<_> = fresh.iter().map(|(_, k, _)| *k).collect();
-        let decisions = deps
-            .ledger
-            .admit(&deps.group, now, &keys, n as u32)
-            .await
-            .map_err(|e: LedgerError| e.to_string())?;
+        let decisions = deps.ledger.admit(&deps.group, now, &keys, n as u32).await?;
         let mut admitted = Vec::new();
         r.limit_until = None;
         for ((i, key, line), d) in fresh.into_iter().zip(decisions) {
@@ -197,7 +191,7 @@ impl Dispatcher {
                     r.fence = None;
                     r.reader = None;
                 }
-                return Err(e.to_string());
+                return Err(e.into());
             }
         };
         let controls = self.sender_controls();
