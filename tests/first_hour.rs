@@ -72,7 +72,8 @@ fn init_writes_a_skeleton_that_check_accepts_once_the_operator_fills_in_the_secr
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
 
     // Right after init, check names exactly what the operator must fill in: the two secret
-    // files, by their full path (read from the config's folder, whatever the current directory).
+    // files, by their full path (read from the config's folder, whatever the current directory),
+    // and the placeholders left in the config and the campaign.
     let cfg = dir.join("tierpace.toml");
     let cfg = cfg.to_str().unwrap();
     let before = tierpace(tmp.path(), &["check", "--config", cfg]);
@@ -81,6 +82,25 @@ fn init_writes_a_skeleton_that_check_accepts_once_the_operator_fills_in_the_secr
     assert!(t.contains(&format!("{d}/gupshup-api-key")), "{t}");
     assert!(t.contains(&format!("{d}/gupshup-webhook-secret")), "{t}");
     assert!(!t.contains("hash key"), "the generated key must pass: {t}");
+    for key in ["senders.sac.source", "senders.sac.app_name", "template.id"] {
+        assert!(
+            t.contains(&format!("{key}: still `tierpace init`'s placeholder")),
+            "{key}: {t}"
+        );
+    }
+    let fill = |file: &str, from: &str, to: &str| {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}: {from}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    };
+    fill("tierpace.toml", "\"5500000000000\"", "\"5585999990000\"");
+    fill("tierpace.toml", "\"FILL-IN-APP-NAME\"", "\"MinhaEmpresa\"");
+    fill(
+        "campaigns/welcome.toml",
+        "00000000-0000-0000-0000-000000000000",
+        "6f1c2a3b-1d2e-4f50-8a6b-7c8d9e0f1a2b",
+    );
 
     write_secret(&dir.join("gupshup-api-key"), "gupshup-api-key-value\n");
     write_secret(
@@ -233,6 +253,21 @@ fn a_campaign_that_does_not_load_shows_in_status_readyz_and_plan() {
     };
     let set = brake(true);
     let lifted = brake(false);
+    // The same from the CLI, without curl (a fresh operator looked for it).
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tierpace"))
+            .args(args)
+            .env("TIERPACE_URL", &url)
+            .env("TIERPACE_ADMIN_TOKEN", "first-hour-token")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let cli_set = cli(&["brake", "set", "demo", "--reason", "looking into it"]);
+    let cli_lift = cli(&["brake", "lift", "demo"]);
     let _ = daemon.kill();
     let _ = daemon.wait();
     assert!(
@@ -247,10 +282,89 @@ fn a_campaign_that_does_not_load_shows_in_status_readyz_and_plan() {
         Some(0),
         "the lift's answer still lists a brake: {lifted}"
     );
+    assert_eq!(
+        cli_set,
+        (
+            Some(0),
+            "sender demo: braked: operator: looking into it (pause)\n".to_string()
+        )
+    );
+    assert_eq!(
+        cli_lift,
+        (
+            Some(0),
+            "sender demo: no brake, sending resumes\n".to_string()
+        )
+    );
     let r = String::from_utf8_lossy(&readyz.stdout);
     assert!(r.ends_with("\n200"), "readyz: {r}");
     assert!(
         r.contains("campaign not loaded: vendas.toml") && r.contains(reason),
         "readyz: {r}"
+    );
+}
+
+/// Grow mode at 1K sends a few contacts a minute on purpose: `status` says so instead of a bare
+/// "sending", so the slow pace does not look like a stall (issue #20).
+#[test]
+fn a_grow_mode_campaign_says_in_status_why_it_sends_slowly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("config");
+    std::fs::create_dir_all(conf.join("campaigns/contacts")).unwrap();
+    std::fs::copy(
+        root.join("config/tierpace.toml"),
+        conf.join("tierpace.toml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root.join("config/campaigns/contacts/example.csv"),
+        conf.join("campaigns/contacts/example.csv"),
+    )
+    .unwrap();
+    let example = std::fs::read_to_string(root.join("config/campaigns/example.toml")).unwrap();
+    let grow = example.replace("mode = \"asap\"", "mode = \"grow\"");
+    assert_ne!(
+        grow, example,
+        "the shipped example is no longer in asap mode"
+    );
+    std::fs::write(conf.join("campaigns/example.toml"), grow).unwrap();
+    let cfg = conf.join("tierpace.toml");
+
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_tierpace"))
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .env("TIERPACE__HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("TIERPACE_ADMIN_TOKEN", "first-hour-token")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (said, status) = loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_tierpace"))
+            .args(["status"])
+            .env("TIERPACE_URL", &url)
+            .output()
+            .unwrap();
+        let t = String::from_utf8_lossy(&out.stdout).to_string();
+        if out.status.success() && t.contains("growing: ") {
+            break (true, t);
+        }
+        if Instant::now() > deadline {
+            break (false, t);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(said, "status never said why grow mode is slow:\n{status}");
+    // The demo sender starts at 1K: the next tier needs 500 unique customers in 7 days.
+    assert!(
+        status.contains("running: growing: ")
+            && status.contains(" of 500 unique customers (7 days) toward the next tier, spread over the open hours"),
+        "{status}"
     );
 }

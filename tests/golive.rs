@@ -172,6 +172,18 @@ async fn a_wrong_api_key_or_app_name_fails_the_api_key_item_without_a_send() {
 }
 
 #[tokio::test]
+async fn an_unknown_app_id_fails_identity_and_proves_no_credentials() {
+    let fake = gupshup_fake().await;
+    let sc = gupshup_sender(&fake.base_url(), "GAPP", "partner-token");
+    std::env::set_var("GOLIVE_GAPP_APP", "app-of-nobody");
+    let items = golive::check_sender("sac", &sc, &ctx(Some(PUBLIC))).await;
+    assert!(failed_why(item(&items, "identity")).contains("app-of-nobody"));
+    // The token was never accepted for a read: not "ok" (a fresh operator's trial found it so).
+    assert!(is_unknown(item(&items, "credentials")), "{items:?}");
+    assert_nothing_sent(&fake);
+}
+
+#[tokio::test]
 async fn a_wrong_partner_token_fails_credentials() {
     let fake = gupshup_fake().await;
     let sc = gupshup_sender(&fake.base_url(), "GKEY", "wrong-token");
@@ -680,5 +692,66 @@ async fn the_daemon_reruns_the_checklist_on_reload() {
     );
     token.cancel();
     let _ = task.await;
+    assert_nothing_sent(&fake);
+}
+
+/// `[..]` in `pattern` matches any text within the line.
+fn matches_doc_line(pattern: &str, line: &str) -> bool {
+    let parts: Vec<&str> = pattern.split("[..]").collect();
+    let mut rest = match line.strip_prefix(parts[0]) {
+        Some(r) => r,
+        None => return false,
+    };
+    for (n, part) in parts.iter().enumerate().skip(1) {
+        if n == parts.len() - 1 {
+            return rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// docs/golive.md shows `check --online` output as an illustration (the docs test has no provider
+/// account): the same lines, in the same order, from the fake Gupshup (issue #20). `[..]` stands
+/// for what differs between the fake and the illustration (app id, number, quality, host, port,
+/// latency). The templates lines are `the_templates_item_is_the_pre_flight_one_line_per_campaign`'s.
+#[tokio::test]
+async fn the_go_live_lines_docs_golive_shows_come_from_the_fake_gupshup() {
+    let fake = gupshup_fake().await;
+    let mut app = FakePartnerApp::live(
+        "app-1",
+        "partner-token",
+        SOURCE,
+        &format!("{PUBLIC}/webhooks/gupshup"),
+    );
+    app.wallet = json!({"currency":"USD","currentBalance":4.2,"overDraftLimit":0});
+    fake.set_partner(app);
+    let sc = gupshup_sender(&fake.base_url(), "GDOC", "partner-token");
+    let items = golive::check_sender("sac", &sc, &ctx(Some(PUBLIC))).await;
+    let lines: Vec<String> = items
+        .iter()
+        .map(|i| i.line())
+        .filter(|l| !l.contains(" templates "))
+        .collect();
+    let doc = [
+        "ok      sac         credentials Partner API app token accepted (the api_key item checks the API key)",
+        "ok      sac         identity    app [..] (acme) sends from [..], as source says",
+        "ok      sac         number      account ACTIVE, number CONNECTED, limit TIER_10K, quality [..]",
+        "ok      sac         api_key     API key accepted for app `acme` (its template list was read)",
+        "FAILED  sac         balance     4.20 USD (overdraft 0.00) is under the warning threshold 10.00 -> fix: top up the Gupshup wallet (Partner Portal > Wallet, or the app's dashboard)",
+        "ok      sac         callbacks   https://tp.example.com/webhooks/gupshup[..], v2, modes SENT,DELIVERED,READ,FAILED,TEMPLATE,ACCOUNT,MESSAGE",
+        "unknown sac         opt_in      Gupshup documents no read of the app's opt-in setting (only PUT /partner/app/{appId}/optinMessagePreference); check in the Gupshup app's Settings > Opt-in that the automated opt-in message and any opt-in gate are off",
+        "ok      sac         network     [..] answered HTTP 404 over [..] in [..] ms (timeout [..])",
+    ];
+    assert_eq!(lines.len(), doc.len(), "{lines:#?}");
+    for (want, got) in doc.iter().zip(&lines) {
+        assert!(
+            matches_doc_line(want, got),
+            "docs/golive.md shows\n  {want}\nthe fake gives\n  {got}"
+        );
+    }
     assert_nothing_sent(&fake);
 }

@@ -1,6 +1,6 @@
 //! The forecast and the daemon share one pacer (issue #14): a two-rung climb, legacy 1K -> 10K ->
 //! 100K, run by the real daemon on virtual time against the fake Gupshup, crosses each threshold
-//! when `tierpace plan`'s forecast says, rung by rung, within one tick.
+//! when `tierpace plan`'s forecast says, rung by rung, within three ticks (see the tolerance).
 //!
 //! Virtual time: one clock, shared by the daemon and the fake, runs 400x real time while the
 //! calendar (08:00-10:00 UTC every day) is open and skips the closed hours in minute steps. The
@@ -141,11 +141,16 @@ async fn the_daemon_climbs_two_rungs_when_the_forecast_says() {
         (Tier::T100K, crossed_10k + chrono::Duration::hours(24)),
     ];
     let forecast_rungs = [(Tier::T10K, at_10k), (Tier::T100K, at_100k)];
+    // Within three ticks: one tick is 20 s of virtual time but only 50 ms of real time, and on a
+    // busy 2-core machine the in-process daemon loses a tick or two to the scheduler (measured
+    // 8-10 s apart on an idle CI machine, 27-54 s with builds running beside it). A rule off by
+    // an hour or a day, the faults this test is for, is still far outside.
+    let tolerance = 3 * tick.as_millis() as i64;
     for ((tier, got), (_, want)) in daemon.iter().zip(forecast_rungs) {
         let off = (*got - want).num_milliseconds().abs();
         eprintln!("{tier}: daemon {got}, forecast {want}, {off} ms apart");
         assert!(
-            off <= tick.as_millis() as i64,
+            off <= tolerance,
             "{tier}: the daemon reached it at {got}, the forecast says {want} ({off} ms apart)"
         );
     }

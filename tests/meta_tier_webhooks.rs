@@ -239,6 +239,15 @@ async fn field_meta_capability_unlimited_makes_the_group_unlimited_once_confirme
     // A callback never raises a limit on its own (issue #22): held until confirmed.
     d.until_reported("TIER_1K", "TIER_UNLIMITED").await;
     assert_eq!(d.confirm().await, 200);
+    // Shown at once, not after the dispatcher's next tick (a fresh operator's trial saw the
+    // old tier for a second after `tier confirm` and thought it had failed).
+    let s = d.sender().await.expect("sender status");
+    assert_eq!(
+        (s.tier.as_str(), s.limit),
+        ("TIER_UNLIMITED", None),
+        "{s:#?}"
+    );
+    assert_eq!(s.reported_tier, None, "{s:#?}");
     d.until_tier("TIER_UNLIMITED", None).await;
     assert_eq!(d.confirm().await, 409, "nothing left to confirm");
 

@@ -1,7 +1,8 @@
 //! `tierpace check`: validates the daemon config, every campaign file and every audience offline,
 //! like `nginx -t`. Prints each error with file:line, per campaign the valid contacts, the skips
 //! by reason (first lines of each) and the next send window; exits 1 on any error. Warns (exit 0)
-//! when a campaign's forecast finishes after its `end`.
+//! when a campaign's forecast finishes after its `end`, and for each calendar warning that `run`
+//! would log (a break outside the open hours, a calendar that never opens).
 use std::path::Path;
 
 use anyhow::Result;
@@ -39,9 +40,16 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
             ));
         }
     }
-    let calendars = build_calendars(&cfg.calendars)
-        .map(|(c, _)| c)
-        .unwrap_or_default();
+    // Calendar warnings (valid, but almost certainly not meant): `run` logs the same ones.
+    let calendars = match build_calendars(&cfg.calendars) {
+        Ok((calendars, warnings)) => {
+            for w in warnings {
+                super::out::println(&format!("warning: {w}"));
+            }
+            calendars
+        }
+        Err(_) => Default::default(),
+    };
     let ctx = CampaignContext::from(cfg);
     // The real key is not needed to validate: hashes only group duplicates here.
     let hasher = ContactHasher::new(b"tierpace-check");
@@ -77,6 +85,11 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
         &valid,
         &mut failed,
     ));
+    // `tierpace init`'s placeholders left in: `run` would start and every send would fail.
+    for line in init_placeholders(cfg, &valid) {
+        failed = true;
+        out.push_str(&format!("{}: {line}\n", config.display()));
+    }
     // Secrets can be checked offline too: a missing key would only surface at `run`.
     for (id, sender) in &cfg.senders {
         if sender.provider == crate::config::ProviderChoice::Dryrun {
@@ -215,4 +228,38 @@ fn redis_line(cfg: &crate::config::DaemonConfig, failed: &mut bool) -> Option<St
 /// Writes to stdout, quietly giving up on a closed pipe (`tierpace check | head`).
 fn emit(text: &str) {
     super::out::print(text);
+}
+
+/// The values `tierpace init` writes for the operator to replace, each as `key: why` when one is
+/// still there (a sender's `source` or `app_name`, a campaign's template id).
+fn init_placeholders(
+    cfg: &crate::config::DaemonConfig,
+    campaigns: &[crate::campaign::file::Campaign],
+) -> Vec<String> {
+    use crate::cli::init::{PLACEHOLDER_APP_NAME, PLACEHOLDER_SOURCE, PLACEHOLDER_TEMPLATE_ID};
+    let mut out = Vec::new();
+    for (id, sc) in &cfg.senders {
+        if sc.source.as_deref() == Some(PLACEHOLDER_SOURCE) {
+            out.push(format!(
+                "senders.{id}.source: still `tierpace init`'s placeholder: put your business number, digits only"
+            ));
+        }
+        if sc.app_name.as_deref() == Some(PLACEHOLDER_APP_NAME) {
+            out.push(format!(
+                "senders.{id}.app_name: still `tierpace init`'s placeholder: put the Gupshup app's name"
+            ));
+        }
+    }
+    for c in campaigns {
+        if let crate::campaign::file::TemplateRef::Id(t) = &c.template.template {
+            if t == PLACEHOLDER_TEMPLATE_ID {
+                out.push(format!(
+                    "campaign {} ({}): template.id: still `tierpace init`'s placeholder: put the Gupshup template id (a UUID)",
+                    c.id,
+                    c.file.display()
+                ));
+            }
+        }
+    }
+    out
 }

@@ -66,6 +66,24 @@ pub enum AdminCommand {
         #[command(subcommand)]
         action: TierAction,
     },
+    /// Set or lift a sender's brake (the same as `POST /api/v1/senders/{id}/brake`).
+    Brake {
+        #[command(subcommand)]
+        action: BrakeAction,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum BrakeAction {
+    /// Stop the sender's marketing sends until lifted, with your reason.
+    Set {
+        sender: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift every brake of the sender (an account error fixed at the provider, a spam brake
+    /// looked into): sends resume on the next tick.
+    Lift { sender: String },
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -417,6 +435,26 @@ pub async fn run(
                     .join("\n")
             })
         }
+        AdminCommand::Brake { action } => {
+            let s = match action {
+                BrakeAction::Set { sender, reason } => {
+                    client.set_brake(sender, true, reason.as_deref()).await?
+                }
+                BrakeAction::Lift { sender } => client.set_brake(sender, false, None).await?,
+            };
+            Ok(if json {
+                to_json(&s)
+            } else if s.brakes.is_empty() {
+                format!("sender {}: no brake, sending resumes", s.id)
+            } else {
+                let brakes: Vec<String> = s
+                    .brakes
+                    .iter()
+                    .map(|b| format!("{} ({})", b.reason, b.effect))
+                    .collect();
+                format!("sender {}: braked: {}", s.id, brakes.join("; "))
+            })
+        }
         AdminCommand::Optout { action } => {
             let (number, add) = match action {
                 OptoutAction::Add { number } => (number, true),
@@ -498,6 +536,11 @@ mod tests {
         assert!(matches!(
             cli.command,
             AdminCommand::Optout { action: OptoutAction::Remove { ref number } } if number == "+5585999990001"
+        ));
+        let cli = Cli::try_parse_from(["tierpace", "brake", "lift", "sac"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            AdminCommand::Brake { action: BrakeAction::Lift { ref sender } } if sender == "sac"
         ));
         let cli = Cli::try_parse_from(["tierpace", "tier", "confirm", "acme"]).expect("parses");
         assert!(matches!(

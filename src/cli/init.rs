@@ -75,7 +75,8 @@ pub fn run(dir: &Path) -> Result<String, InitError> {
     let _ = write!(
         out,
         "\nNext steps:\n\
-         1. Fill in [senders.sac] in {d}/tierpace.toml: `source` (your business number, digits only) and `app_name` (the Gupshup app).\n\
+         1. Fill in [senders.sac] in {d}/tierpace.toml: `source` (your business number, digits only) and `app_name` (the Gupshup app),\n   \
+            `http.public_url` (the https URL Gupshup reaches this host at), and the template id in {d}/campaigns/welcome.toml.\n\
          2. Put the Gupshup API key in {d}/{GUPSHUP_KEY_FILE} and a long random webhook secret in {d}/{GUPSHUP_WEBHOOK_SECRET_FILE} (both mode 0600);\n   \
             point the app's callback at https://YOUR-HOST/webhooks/gupshup/<that secret>.\n\
          3. Start Redis with maxmemory-policy noeviction, then: tierpace check --config {d}/tierpace.toml --online\n\
@@ -137,8 +138,8 @@ holiday_sets = ["BR"]
 
 [senders.sac]
 provider = "gupshup"
-source = "5500000000000"                 # FILL IN: the business number, digits only
-app_name = "FILL-IN-APP-NAME"            # FILL IN: the Gupshup app name
+source = "{PLACEHOLDER_SOURCE}"                 # FILL IN: the business number, digits only
+app_name = "{PLACEHOLDER_APP_NAME}"            # FILL IN: the Gupshup app name
 api_key_file = "{GUPSHUP_KEY_FILE}"          # FILL IN: put the API key in this file (mode 0600)
 initial_tier = "1k"
 max_mps = 20
@@ -162,6 +163,13 @@ fn override_text(dir: &Path) -> String {
          ExecStart=/usr/local/bin/tierpace run --config {d}/tierpace.toml\n"
     )
 }
+
+/// What `init` writes for a sender's `source`; `check` refuses it while it is left in.
+pub const PLACEHOLDER_SOURCE: &str = "5500000000000";
+/// What `init` writes for a sender's `app_name`; `check` refuses it while it is left in.
+pub const PLACEHOLDER_APP_NAME: &str = "FILL-IN-APP-NAME";
+/// The example campaign's template id; `check` refuses it while it is left in.
+pub const PLACEHOLDER_TEMPLATE_ID: &str = "00000000-0000-0000-0000-000000000000";
 
 const CAMPAIGN: &str = r#"# An example campaign written by `tierpace init`. Every key: docs/campaign.md.
 # Replace the template id with one approved in your Gupshup app, and the audience with yours.

@@ -246,6 +246,14 @@ impl Admin {
         Ok(sender_status(&self.0, &snap))
     }
 
+    /// Puts the group's ledger figures on the status board at once (a `status` right after an
+    /// operator's tier change shows it; the trial saw the old tier for a second or more).
+    async fn show_group_now(&self, group: &crate::ledger::LimitGroup) {
+        if let Ok(stats) = self.0.ledger.stats(group, self.0.clock.now()).await {
+            self.0.board.update_group_stats(&group.0, &stats);
+        }
+    }
+
     fn wake(&self) {
         let _ = self.0.reload_tx.try_send(Trigger::Wake);
     }
@@ -424,6 +432,7 @@ impl AdminOps for Admin {
             .await
             .map_err(unavailable)?;
         tracing::info!(sender, %tier, "tier set by an operator");
+        self.show_group_now(&h.group).await;
         self.wake();
         self.sender_now(sender)
     }
@@ -466,6 +475,7 @@ impl AdminOps for Admin {
                 result: "operator_confirmed".into(),
             })
             .inc();
+        self.show_group_now(&h.group).await;
         self.wake();
         // The board refreshes on the dispatcher's next tick: answer the confirmed tier now.
         Ok(handles

@@ -202,7 +202,20 @@ impl Dispatcher {
             waiting: waiting(r, now),
             held_by: r.held_by.clone(),
         };
-        let status = decide(&facts);
+        let mut status = decide(&facts);
+        // Grow mode sends slowly on purpose (a few a minute at 1K): say why, so a newcomer does
+        // not take the pace for a stall (issue #20).
+        if status.state == RunState::Running
+            && r.live.campaign.pacing.mode == crate::campaign::file::PacingMode::Grow
+        {
+            if let Some(why) = self
+                .last_stats
+                .as_ref()
+                .and_then(|s| super::schedule::growing_why(s.unique_7d, s.upgrade_threshold))
+            {
+                status.why = why;
+            }
+        }
         if let Some(change) = &r.audience_changed {
             r.status = super::schedule::RunStatus {
                 state: RunState::AudienceChanged,

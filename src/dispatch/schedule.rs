@@ -156,6 +156,20 @@ pub fn decide(f: &RunFacts) -> RunStatus {
     status(RunState::Running, "sending".into(), None)
 }
 
+/// Why a running grow-mode campaign sends slowly: `unique_7d` unique customers of the
+/// `threshold` (the sender's `upgrade_threshold`) that earn the next tier, spread over the open
+/// hours. `None` at the top of the ladder or once the threshold is crossed (then it is just
+/// "sending").
+pub fn growing_why(unique_7d: u64, threshold: Option<u64>) -> Option<String> {
+    let threshold = threshold?;
+    (unique_7d < threshold).then(|| {
+        format!(
+            "growing: {unique_7d} of {threshold} unique customers (7 days) toward the next tier, \
+             spread over the open hours"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +293,15 @@ mod tests {
             ..open_now()
         };
         assert_eq!(decide(&f).state, RunState::Standby);
+    }
+
+    #[test]
+    fn grow_mode_says_how_far_it_is_toward_the_next_tier() {
+        assert_eq!(
+            growing_why(120, Some(500)).as_deref(),
+            Some("growing: 120 of 500 unique customers (7 days) toward the next tier, spread over the open hours")
+        );
+        assert_eq!(growing_why(500, Some(500)), None);
+        assert_eq!(growing_why(120, None), None);
     }
 }

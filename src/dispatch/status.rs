@@ -73,6 +73,15 @@ impl StatusBoard {
             .collect()
     }
 
+    /// Replaces the ledger figures of every sender of limit group `group`, so an operator's
+    /// tier change shows in the next `status` rather than after the dispatcher's next tick.
+    pub fn update_group_stats(&self, group: &str, stats: &LedgerStats) {
+        let mut senders = self.senders.write().unwrap_or_else(|e| e.into_inner());
+        for s in senders.values_mut().filter(|s| s.group == group) {
+            s.stats = Some(stats.clone());
+        }
+    }
+
     pub fn remove(&self, sender: &str) {
         self.senders
             .write()

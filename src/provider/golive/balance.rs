@@ -95,7 +95,12 @@ pub async fn check(
         );
     }
     let Some(access) = access else {
-        return GoLiveItem::unknown(id, "balance", "Partner API not configured or not accepted");
+        let why = if sc.tier_poll_configured() {
+            "the Partner API app was not read (see credentials and identity)"
+        } else {
+            "the Partner API is not configured (partner_app_id and partner_token)"
+        };
+        return GoLiveItem::unknown(id, "balance", why);
     };
     match get(access.get(&ctx.http, "/wallet/balance"), sc.timeout).await {
         Ok(a) if a.ok() => judge(id, &a.json, ctx.min_balance, per_day, ctx.price_per_message),

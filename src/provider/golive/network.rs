@@ -69,8 +69,12 @@ pub async fn check(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> GoLiveIt
         Err(e) => GoLiveItem::failed(
             id,
             "network",
-            format!("{base} did not answer within {:?}: {e}", sc.timeout),
-            "allow outbound HTTPS (443) from this host to the provider, and check DNS and any proxy",
+            format!(
+                "{base} did not answer (gave up after {} ms, timeout {:?}): {e}",
+                started.elapsed().as_millis(),
+                sc.timeout
+            ),
+            format!("check senders.{id}.base_url (or leave it out for the provider's own), DNS, any proxy, and that outbound HTTPS (443) to it is allowed"),
         ),
     }
 }

@@ -294,7 +294,12 @@ async fn gupshup(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead
     let answer = match get(access.get(&ctx.http, "/waba/info"), sc.timeout).await {
         Ok(a) => a,
         Err(e) => {
-            let why = format!("the Partner API did not answer: {e}");
+            let why = format!(
+                "the Partner API at {} did not answer: {e} (check senders.{id}.partner_base_url, DNS and outbound HTTPS)",
+                sc.partner_base_url
+                    .as_deref()
+                    .unwrap_or(crate::daemon::tier_poll::GUPSHUP_PARTNER_URL)
+            );
             let mut items = vec![GoLiveItem::unknown(id, "credentials", &why)];
             items.extend(unread(id, &why));
             return read_only(items, sc);
@@ -310,12 +315,16 @@ async fn gupshup(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead
         items.extend(unread(id, "the app token was refused"));
         return read_only(items, sc);
     }
-    let credentials = GoLiveItem::ok(
-        id,
-        "credentials",
-        "Partner API app token accepted (the api_key item checks the API key)",
-    );
     if !answer.ok() {
+        // Only a read that succeeded proves the token; an unknown app id proves nothing.
+        let credentials = GoLiveItem::unknown(
+            id,
+            "credentials",
+            format!(
+                "the app token is not proven: waba/info answered {} (see identity)",
+                answer.words()
+            ),
+        );
         let identity = if answer.status == 400 || answer.status == 404 {
             GoLiveItem::failed(
                 id,
@@ -339,6 +348,11 @@ async fn gupshup(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead
             sc,
         );
     }
+    let credentials = GoLiveItem::ok(
+        id,
+        "credentials",
+        "Partner API app token accepted (the api_key item checks the API key)",
+    );
     let info = answer.json.get("wabaInfo").unwrap_or(&answer.json).clone();
     let text = |k: &str| {
         info.get(k)
