@@ -221,6 +221,14 @@ async fn late_optout_progress_adds_up(backend: Backend) {
         "every contact in exactly one final state"
     );
     assert_eq!(d.fake.sends().len(), 1);
+    // The skip is counted once, by campaign and reason (campaign::metrics).
+    assert_eq!(
+        metric(
+            &d.metrics().await,
+            r#"tierpace_audience_skips_total{campaign="bf",reason="opted_out"}"#
+        ),
+        1.0
+    );
 
     // `tierpace status` over HTTP: the campaign ends at 100 %.
     let client = AdminClient::new(&d.url(""), Some(Secret::new(TOKEN))).unwrap();

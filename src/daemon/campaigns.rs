@@ -11,13 +11,49 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
-use crate::campaign::audience::{scan_audience, AudienceSummary};
+use crate::campaign::audience::{scan_audience, AudienceError, AudienceSummary};
 use crate::campaign::file::{CalendarRef, Campaign};
 use crate::contact::ContactHasher;
 use crate::dispatch::progress::RunId;
 use crate::dispatch::runner::LiveCampaign;
 use crate::policy::calendar::Calendar;
+use crate::policy::calendar_config::CalendarError;
 use crate::policy::cron;
+
+/// Why a campaign that is valid as a file cannot run. Its text is the [`Refusal`]'s `error`,
+/// shown in the log and by `tierpace status`.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The campaign names a calendar the daemon config does not define.
+    #[error("calendar {0:?} is not defined in the daemon config")]
+    UnknownCalendar(String),
+    /// The campaign's inline calendar is invalid (every error, joined by "; ").
+    #[error("{}", join(.0))]
+    InlineCalendar(Vec<CalendarError>),
+    /// The audience file's metadata cannot be read (missing, no permission).
+    #[error("{}: {source}", file.display())]
+    AudienceFile {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    /// The audience cannot be read, or is refused by the bad-row rule.
+    #[error(transparent)]
+    Audience(#[from] AudienceError),
+    /// The cron pattern does not parse.
+    #[error(transparent)]
+    Cron(#[from] cron::CronPatternError),
+    /// The cron pattern parses but never fires.
+    #[error("cron {0:?} never fires")]
+    NeverFires(String),
+}
+
+fn join(errors: &[CalendarError]) -> String {
+    errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// Remembers audience scans (by file, modification time and size) and campaigns' arrival order.
 #[derive(Default)]
@@ -59,7 +95,7 @@ impl CampaignPlanner {
                 Err(error) => refused.push(Refusal {
                     campaign: c.id.clone(),
                     file: c.file.clone(),
-                    error,
+                    error: error.to_string(),
                 }),
             }
         }
@@ -79,37 +115,32 @@ impl CampaignPlanner {
         hasher: &ContactHasher,
         now: DateTime<Utc>,
         started: &dyn Fn(&RunId) -> bool,
-    ) -> Result<LiveCampaign, String> {
+    ) -> Result<LiveCampaign, PlanError> {
         let (calendar_name, calendar) = match &c.schedule.calendar {
             CalendarRef::Named(name) => (
                 name.clone(),
-                calendars.get(name).cloned().ok_or_else(|| {
-                    format!("calendar {name:?} is not defined in the daemon config")
-                })?,
+                calendars
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| PlanError::UnknownCalendar(name.clone()))?,
             ),
             CalendarRef::Inline(cfg) => {
                 let name = format!("{} (inline)", c.id);
-                let (cal, _warnings) = cfg.build(&name).map_err(|errors| {
-                    errors
-                        .iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })?;
+                let (cal, _warnings) = cfg.build(&name).map_err(PlanError::InlineCalendar)?;
                 (name, cal)
             }
         };
         let summary = self.scan(c, hasher)?;
         if summary.refused() {
-            return Err(crate::campaign::audience::AudienceError::Refused {
+            return Err(AudienceError::Refused {
                 summary: Box::new(summary),
             }
-            .to_string());
+            .into());
         }
         let mut campaign = c.clone();
         let mut run_key = c.run_key();
         if let Some(pattern) = &c.schedule.cron {
-            let cron = cron::parse(pattern).map_err(|e| e.to_string())?;
+            let cron = cron::parse(pattern)?;
             let tz = calendar.timezone();
             let run_at =
                 |t: DateTime<Utc>| RunId::new(&c.id, &format!("{run_key}@{}", t.timestamp()));
@@ -117,7 +148,7 @@ impl CampaignPlanner {
                 let run = run_at(t);
                 self.in_force.contains(&run) || started(&run)
             })
-            .ok_or_else(|| format!("cron {pattern:?} never fires"))?;
+            .ok_or_else(|| PlanError::NeverFires(pattern.clone()))?;
             let firing = match in_force {
                 cron::RunInForce::Current(t) => {
                     self.in_force.insert(run_at(t));
@@ -149,17 +180,19 @@ impl CampaignPlanner {
         })
     }
 
-    fn scan(&mut self, c: &Campaign, hasher: &ContactHasher) -> Result<AudienceSummary, String> {
+    fn scan(&mut self, c: &Campaign, hasher: &ContactHasher) -> Result<AudienceSummary, PlanError> {
         let file = &c.audience.file;
-        let meta = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let meta = std::fs::metadata(file).map_err(|source| PlanError::AudienceFile {
+            file: file.clone(),
+            source,
+        })?;
         let stamp = (meta.modified().ok(), meta.len());
         if let Some((m, len, summary)) = self.scans.get(file) {
             if (*m, *len) == stamp {
                 return Ok(summary.clone());
             }
         }
-        let summary =
-            scan_audience(&c.audience, &c.template.params, hasher).map_err(|e| e.to_string())?;
+        let summary = scan_audience(&c.audience, &c.template.params, hasher)?;
         self.scans
             .insert(file.clone(), (stamp.0, stamp.1, summary.clone()));
         Ok(summary)

@@ -133,6 +133,7 @@ impl Dispatchers {
                 retries: cfg.retries.clone(),
                 board: shared.board.clone(),
                 metrics: shared.metrics.clone(),
+                campaign_metrics: shared.campaign_metrics.clone(),
             };
             let token = self.parent.child_token();
             let task = tokio::spawn(Dispatcher::new(deps).run(rx, token.clone()));

@@ -20,26 +20,23 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::in_flight::InFlightLimit;
-use super::progress::{ContactState, LeaseStatus, ProgressError, ProgressStore, Write};
+use super::progress::ProgressStore;
 use super::react::{Reactor, SenderControls};
-use super::runner::{
-    check_audience, fill_window, open_reader, rescan, save_cursor, LiveCampaign, Runner,
-};
-use super::schedule::{decide, RunFacts, RunState};
-use super::send::{Finished, SendJob};
+use super::runner::{LiveCampaign, Runner};
+use super::send::Finished;
 use super::sender_hold::SenderHold;
-use super::status::{SenderSnapshot, StatusBoard};
+use super::status::StatusBoard;
 use super::timeline::SendTimeline;
-use crate::campaign::consent::{self, blocked_any, ConsentStore, ContactKeys};
-use crate::campaign::file::{Category, TemplateRef as CampaignTemplate};
+use crate::campaign::consent::ConsentStore;
+use crate::campaign::file::Category;
 use crate::clock::Clock;
 use crate::contact::ContactHasher;
-use crate::ledger::{AdmitDecision, Ledger, LedgerError, LedgerStats, LimitGroup};
+use crate::ledger::{Ledger, LedgerStats, LimitGroup};
 use crate::policy::brake::BrakeState;
-use crate::policy::pacer::{CampaignView, Pacer, SenderView};
+use crate::policy::pacer::{CampaignView, Pacer};
 use crate::policy::retry_policy::RetrySettings;
 use crate::policy::throughput::AdaptiveRate;
-use crate::provider::{Provider, TemplateMessage, TemplateRef};
+use crate::provider::Provider;
 
 /// Everything a sender's dispatcher works with.
 pub struct SenderDeps {
@@ -75,6 +72,8 @@ pub struct SenderDeps {
     pub board: Arc<StatusBoard>,
     /// Where sends by outcome and provider latency are counted.
     pub metrics: crate::http::Metrics,
+    /// Where audience skips are counted (`tierpace_audience_skips_total`).
+    pub campaign_metrics: crate::campaign::CampaignMetrics,
 }
 
 /// What the scheduler and the admin API tell a running dispatcher.
@@ -87,28 +86,28 @@ pub enum Command {
 }
 
 pub struct Dispatcher {
-    deps: SenderDeps,
-    runners: BTreeMap<String, Runner>,
-    sends: JoinSet<Finished>,
-    permits: Arc<Semaphore>,
-    new_uniques_today: u64,
-    day_start: Option<DateTime<Utc>>,
-    ledger_ok: bool,
-    last_stats: Option<LedgerStats>,
+    pub(super) deps: SenderDeps,
+    pub(super) runners: BTreeMap<String, Runner>,
+    pub(super) sends: JoinSet<Finished>,
+    pub(super) permits: Arc<Semaphore>,
+    pub(super) new_uniques_today: u64,
+    pub(super) day_start: Option<DateTime<Utc>>,
+    pub(super) ledger_ok: bool,
+    pub(super) last_stats: Option<LedgerStats>,
     /// When each send may start (issue #15): spaced on the sender's own timeline.
     /// Shared with the send jobs, which take their actual start from it.
-    timeline: Arc<Mutex<SendTimeline>>,
+    pub(super) timeline: Arc<Mutex<SendTimeline>>,
     /// Sends kept in flight, from the provider's measured latency.
-    in_flight: InFlightLimit,
+    pub(super) in_flight: InFlightLimit,
     /// The clock at the previous tick: starts are reserved two ticks ahead.
-    last_tick_at: Option<DateTime<Utc>>,
+    pub(super) last_tick_at: Option<DateTime<Utc>>,
     /// The sender's lease: only its holder leases the sender's campaign runs and sends.
-    hold: SenderHold,
+    pub(super) hold: SenderHold,
     /// When the sender's new uniques today were last read from the shared store.
-    uniques_read_at: Option<DateTime<Utc>>,
+    pub(super) uniques_read_at: Option<DateTime<Utc>>,
     /// The sender's horizon on this replica, in ms since the epoch (`SenderHold::horizon`),
     /// shared with the send jobs: none starts at or after it. `i64::MIN` when not held.
-    horizon: Arc<std::sync::atomic::AtomicI64>,
+    pub(super) horizon: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Dispatcher {
@@ -206,7 +205,7 @@ impl Dispatcher {
         }
     }
 
-    fn sender_controls(&self) -> SenderControls {
+    pub(super) fn sender_controls(&self) -> SenderControls {
         SenderControls {
             id: self.deps.sender_id.clone(),
             brakes: self.deps.brakes.clone(),
@@ -214,7 +213,7 @@ impl Dispatcher {
         }
     }
 
-    fn reactor(&self) -> Reactor {
+    pub(super) fn reactor(&self) -> Reactor {
         Reactor {
             progress: self.deps.progress.clone(),
             consent: self.deps.consent.clone(),
@@ -356,7 +355,7 @@ impl Dispatcher {
                 priority: r.live.campaign.priority,
                 weight: r.live.campaign.weight,
                 age_rank: r.live.age_rank,
-                mode: pacing_mode(r.live.campaign.pacing.mode),
+                mode: super::views::pacing_mode(r.live.campaign.pacing.mode),
                 marketing: r.live.campaign.template.category == Category::Marketing,
                 // Steady mode's fixed budget and any cap: the pacer takes the smaller.
                 daily_max: match (
@@ -449,55 +448,6 @@ impl Dispatcher {
             .min(self.permits.available_permits())
     }
 
-    fn sender_view(
-        &self,
-        stats: &LedgerStats,
-        now: DateTime<Utc>,
-        views: &[CampaignView],
-    ) -> SenderView {
-        // The open time left today is the most generous among the open campaigns' calendars:
-        // each campaign is gated by its own calendar before it gets here.
-        let (day_start, open_left, open_now) = self
-            .runners
-            .values()
-            .filter(|r| views.iter().any(|v| v.id == r.id()))
-            .map(|r| {
-                let (start, _) = r.live.calendar.local_day_bounds(now);
-                (
-                    start,
-                    r.live.calendar.open_seconds_left_today(now),
-                    r.live.calendar.is_open(now),
-                )
-            })
-            .max_by_key(|(_, s, _)| *s)
-            .unwrap_or((now, 0, false));
-        SenderView {
-            now,
-            limit: stats.limit,
-            headroom: stats.headroom,
-            unique_24h: stats.unique_24h,
-            unique_7d: stats.unique_7d,
-            upgrade_threshold: stats.upgrade_threshold,
-            upgrade_at: stats.pending_upgrade.as_ref().map(|p| p.effective_at),
-            limit_frees_at: stats.next_slot_at,
-            day_start,
-            open_seconds_left_today: open_left,
-            open_now,
-            new_uniques_today: self.new_uniques_today,
-            // max_mps, lowered after throughput errors (AIMD, policy/throughput.rs).
-            max_mps: self
-                .deps
-                .rate
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .current()
-                .min(self.deps.max_mps),
-            group_share: self.deps.group_share,
-            // Set by the tick from the timeline.
-            throughput_room: None,
-        }
-    }
-
     fn roll_day(&mut self, now: DateTime<Utc>) {
         let day = self
             .runners
@@ -515,566 +465,6 @@ impl Dispatcher {
                 r.sent_today = 0;
             }
         }
-    }
-
-    /// Lease, controls, counters and the run's state, for one runner.
-    /// `standby` names who sends for the sender when this replica does not hold it: then no
-    /// campaign lease is taken here and any held is given up.
-    async fn refresh(
-        &mut self,
-        id: &str,
-        now: DateTime<Utc>,
-        standby: Option<String>,
-    ) -> Result<(), ProgressError> {
-        let progress = self.deps.progress.clone();
-        let brakes_factor = {
-            let b = self.deps.brakes.lock().unwrap_or_else(|e| e.into_inner());
-            let marketing = self
-                .runners
-                .get(id)
-                .is_some_and(|r| r.live.campaign.template.category == Category::Marketing);
-            (b.factor(marketing), b.active())
-        };
-        let sends_running = !self.sends.is_empty();
-        let Some(r) = self.runners.get_mut(id) else {
-            return Ok(());
-        };
-        let control = progress.control(id).await?;
-        r.paused = control.paused;
-        r.pause_reason = control.pause_reason;
-        r.cancelled = control.cancelled;
-        // Stopped for an edited audience by another replica or before a restart: say so.
-        if control.audience_changed && control.paused && r.audience_changed.is_none() {
-            r.audience_changed = Some(super::runner::AudienceChange {
-                reason: format!(
-                    "audience {} changed while its run was going",
-                    r.live.campaign.audience.file.display()
-                ),
-                acted_on: true,
-            });
-            r.reader = None;
-        }
-        // The run was stopped for an edited audience and the operator resumed it: the file is
-        // read again from the top (its cursor was cleared when the run stopped).
-        if r.audience_changed.as_ref().is_some_and(|c| c.acted_on) && !r.paused {
-            tracing::info!(campaign = %id, file = %r.live.campaign.audience.file.display(),
-                "run resumed after its audience changed: re-reading it from the top, contacts already handled are skipped");
-            r.audience_changed = None;
-            r.meta.cursor = None;
-            r.reader = None;
-            rescan(r, &self.deps.hasher).await;
-        }
-        let calendar_open = r.live.calendar.is_open(now);
-        let schedule = r.live.campaign.schedule.clone();
-        let in_window =
-            schedule.start.is_none_or(|s| now >= s) && schedule.end.is_none_or(|e| now < e);
-        let wants_lease = standby.is_none()
-            && !r.cancelled
-            && !r.paused
-            && calendar_open
-            && in_window
-            && r.read_error.is_none()
-            && r.audience_changed.is_none();
-        let renew_due = r.lease_until.is_none_or(|until| {
-            until - now < chrono::Duration::from_std(self.deps.lease_ttl / 2).unwrap_or_default()
-        });
-        if wants_lease && renew_due {
-            match progress
-                .acquire_lease(&r.live.run, &self.deps.owner, now, self.deps.lease_ttl)
-                .await?
-            {
-                LeaseStatus::Held { fence, until } => {
-                    if r.fence != Some(fence) {
-                        tracing::info!(campaign = %id, run = %r.live.run, fence, "lease acquired");
-                        r.fence = Some(fence);
-                        r.reader = None; // (re)open from the saved cursor
-                    }
-                    r.lease_until = Some(until);
-                    r.held_by = None;
-                }
-                LeaseStatus::HeldByOther { owner, until } => {
-                    // This replica holds the sender, so the run's owner is a replica that lost
-                    // it (taken from it while silent): take the run too rather than wait for
-                    // its lease to run out. Its claims are fenced out; its in-flight contacts
-                    // become unknown.
-                    let taken = if self.hold.held(now) {
-                        Some(
-                            progress
-                                .take_lease(&r.live.run, &self.deps.owner, now, self.deps.lease_ttl)
-                                .await?,
-                        )
-                    } else {
-                        None
-                    };
-                    if let Some(LeaseStatus::Held { fence, until }) = taken {
-                        tracing::info!(campaign = %id, run = %r.live.run, fence, previous = %owner,
-                            "lease taken from a replica that no longer holds the sender");
-                        r.fence = Some(fence);
-                        r.reader = None;
-                        r.lease_until = Some(until);
-                        r.held_by = None;
-                    } else {
-                        r.fence = None;
-                        r.reader = None;
-                        r.lease_until = None;
-                        r.held_by = Some(owner);
-                        let _ = until;
-                    }
-                }
-            }
-            r.meta_at = None;
-        } else if !wants_lease && r.fence.is_some() {
-            // Closed, paused or out of schedule: give the lease up so nothing is held idle.
-            let _ = progress.release_lease(&r.live.run, &self.deps.owner).await;
-            r.fence = None;
-            r.lease_until = None;
-            r.reader = None;
-        }
-        if let Some(holder) = standby {
-            r.held_by = Some(holder);
-        }
-        // Counters for status and completion: once a second is plenty, but completion is
-        // only declared on fresh counters.
-        let looks_done =
-            r.exhausted && r.window.is_empty() && r.status.state != RunState::Completed;
-        if looks_done
-            || r.meta_at
-                .is_none_or(|t| now - t >= chrono::Duration::seconds(1))
-        {
-            r.meta = progress.meta(&r.live.run).await?;
-            r.meta_at = Some(now);
-            // Today's sends and the template's warm-up count, from every replica.
-            let day = r.live.calendar.local_day_bounds(now).0.date_naive();
-            if let Ok(n) = self.deps.pacing.sends_on(id, day).await {
-                r.sent_today = r.sent_today.max(n);
-            }
-            let template = template_key(&r.live.campaign.template.template);
-            if let Ok(n) = self.deps.pacing.template_sends(&template).await {
-                r.template_sends = r.template_sends.max(n);
-            }
-        }
-        // A retry or deferral came due: re-read the audience to send the due contacts.
-        let retry_due = r.meta.retry_at.is_some_and(|t| t <= now);
-        if let (Some(fence), true) = (r.fence, r.meta.rewind || retry_due) {
-            progress.clear_rewind(&r.live.run, fence).await?;
-            r.meta.rewind = false;
-            r.meta.retry_at = None;
-            r.meta.cursor = None;
-            r.reader = None;
-            r.exhausted = false;
-            tracing::info!(campaign = %id, "retry requested: re-reading the audience from the top");
-        }
-        check_audience(r).await;
-        if r.fence.is_some()
-            && r.reader.is_none()
-            && r.read_error.is_none()
-            && r.audience_changed.is_none()
-        {
-            open_reader(r, &self.deps.hasher).await;
-        }
-        if let Some(reason) = r.take_audience_change() {
-            stop_for_audience_change(r, progress.as_ref(), &self.deps.owner, &reason).await?;
-        }
-        let facts = RunFacts {
-            now: Some(now),
-            cancelled: r.cancelled,
-            paused: r.paused,
-            pause_reason: r.pause_reason.clone(),
-            start: schedule.start,
-            end: schedule.end,
-            // With the file open, done means read to its end (counters from before an edit of
-            // the audience may say more rows are settled than the file now has).
-            done: (if r.reader.is_some() {
-                r.exhausted && r.window.is_empty()
-            } else {
-                r.remaining() == 0
-            }) && r.meta.count("in_flight") == 0
-                && r.meta.waiting() == 0
-                && !sends_running,
-            calendar_open,
-            calendar_name: r.live.calendar_name.clone(),
-            next_open: if calendar_open {
-                None
-            } else {
-                r.live.calendar.next_open(now)
-            },
-            braked: (brakes_factor.0 <= 0.0).then(|| {
-                brakes_factor
-                    .1
-                    .iter()
-                    .map(|(b, _)| b.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }),
-            waiting: waiting(r, now),
-            held_by: r.held_by.clone(),
-        };
-        let mut status = decide(&facts);
-        // Grow mode sends slowly on purpose (a few a minute at 1K): say why, so a newcomer does
-        // not take the pace for a stall (issue #20).
-        if status.state == RunState::Running
-            && r.live.campaign.pacing.mode == crate::campaign::file::PacingMode::Grow
-        {
-            if let Some(why) = self
-                .last_stats
-                .as_ref()
-                .and_then(|s| super::schedule::growing_why(s.unique_7d, s.upgrade_threshold))
-            {
-                status.why = why;
-            }
-        }
-        if let Some(change) = &r.audience_changed {
-            r.status = super::schedule::RunStatus {
-                state: RunState::AudienceChanged,
-                why: format!(
-                    "{}; a new file is a new run (give it a new name), or `tierpace resume {id}` \
-                     re-reads this one from the top and skips contacts already handled",
-                    change.reason
-                ),
-                until: None,
-            };
-        } else if let Some(err) = &r.read_error {
-            r.status = super::schedule::RunStatus {
-                state: RunState::Paused,
-                why: format!("audience unreadable: {err}"),
-                until: None,
-            };
-        } else if status.state != r.status.state {
-            tracing::info!(campaign = %id, state = status.state.as_str(), why = %status.why, "campaign state");
-            r.status = status;
-        } else {
-            r.status = status;
-        }
-        Ok(())
-    }
-
-    /// Reads, filters, admits, claims and sends up to `n` contacts of one campaign.
-    async fn dispatch_batch(
-        &mut self,
-        id: &str,
-        n: usize,
-        now: DateTime<Utc>,
-    ) -> Result<(), String> {
-        let deps = &self.deps;
-        let Some(r) = self.runners.get_mut(id) else {
-            return Ok(());
-        };
-        let Some(fence) = r.fence else { return Ok(()) };
-        fill_window(r, n).await;
-        if r.audience_changed.is_some() {
-            return Ok(()); // stopped at the next refresh; nothing read from the edited file goes
-        }
-        let run = r.live.run.clone();
-        let picked: Vec<usize> = r.window.unsettled().take(n).collect();
-        if picked.is_empty() {
-            return Ok(());
-        }
-
-        // 1. Rows skipped by the reader, and opt-outs: record once, settle.
-        let mut skips = Vec::new();
-        let mut valid = Vec::new();
-        for &i in &picked {
-            match &r.window.get(i).map(|s| &s.row) {
-                Some(Err(skip)) => {
-                    skips.push((i, format!("L{}", skip.line), skip.line, skip.reason))
-                }
-                Some(Ok(row)) => valid.push((i, row.key, row.line)),
-                None => {}
-            }
-        }
-        // Both keys of each contact: an opt-out stored by an older version under the
-        // pre-9th-digit spelling still stops the send (campaign::consent, migration).
-        let keys: Vec<ContactKeys> = picked
-            .iter()
-            .filter_map(|&i| match r.window.get(i).map(|s| &s.row) {
-                Some(Ok(row)) => Some(ContactKeys {
-                    key: row.key,
-                    legacy: deps.hasher.legacy_key(&row.number),
-                }),
-                _ => None,
-            })
-            .collect();
-        // An opt-out of marketing only blocks marketing templates (issue 11 §2).
-        let blocked = blocked_any(
-            deps.consent.as_ref(),
-            &keys,
-            r.live.campaign.template.category,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let mut candidates = Vec::new();
-        for ((i, key, line), scope) in valid.into_iter().zip(blocked) {
-            match scope {
-                Some(scope) => skips.push((i, key.to_hex(), line, consent::skip_reason(scope))),
-                None => candidates.push((i, key, line)),
-            }
-        }
-
-        // 2. Already handled (same line, re-read after a restart) or a duplicate row.
-        let fields: Vec<String> = candidates.iter().map(|(_, k, _)| k.to_hex()).collect();
-        let existing = deps
-            .progress
-            .states(&run, &fields)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut fresh = Vec::new();
-        let mut due = Vec::new();
-        let mut next_retry: Option<DateTime<Utc>> = None;
-        for ((i, key, line), state) in candidates.into_iter().zip(existing) {
-            match state {
-                // Retrying or deferred, and its time has come: back to pending, then sent.
-                // (Its retry count stays in the store for the next failure, react.rs.)
-                Some(s) if s.not_before().is_some_and(|t| t <= now) => {
-                    due.push((i, key, line));
-                }
-                // Already handled: the same row read again after a restart, or (another line)
-                // the same contact after its audience was edited and the run resumed. A second
-                // row of one contact in the file never gets here: the reader skips it as a
-                // duplicate (its filter is exact and rebuilt from the top on every resume).
-                Some(s) => {
-                    if let Some(t) = s.not_before() {
-                        next_retry = Some(next_retry.map_or(t, |n| n.min(t)));
-                    }
-                    r.window.settle(i);
-                }
-                None => fresh.push((i, key, line)),
-            }
-        }
-        if let Some(t) = next_retry {
-            deps.progress
-                .note_retry(&run, t)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        if !due.is_empty() {
-            let fields: Vec<String> = due.iter().map(|(_, k, _)| k.to_hex()).collect();
-            deps.progress
-                .requeue(&run, &fields, false)
-                .await
-                .map_err(|e| e.to_string())?;
-            fresh.extend(due);
-        }
-        if !skips.is_empty() {
-            let writes: Vec<Write> = skips
-                .iter()
-                .map(|(_, field, line, reason)| Write {
-                    field: field.clone(),
-                    state: ContactState::Skipped {
-                        line: *line,
-                        reason: reason.as_str().to_string(),
-                    },
-                })
-                .collect();
-            deps.progress
-                .claim(&run, fence, &writes)
-                .await
-                .map_err(|e| e.to_string())?;
-            for (i, ..) in &skips {
-                r.window.settle(*i);
-            }
-        }
-
-        // 3. Admit through the ledger, in file order.
-        if fresh.is_empty() {
-            save_cursor(r, deps.progress.as_ref(), fence).await;
-            return Ok(());
-        }
-        let keys: Vec<_> = fresh.iter().map(|(_, k, _)| *k).collect();
-        let decisions = deps
-            .ledger
-            .admit(&deps.group, now, &keys, n as u32)
-            .await
-            .map_err(|e: LedgerError| e.to_string())?;
-        let mut admitted = Vec::new();
-        r.limit_until = None;
-        for ((i, key, line), d) in fresh.into_iter().zip(decisions) {
-            match d {
-                AdmitDecision::Admitted { counted } => admitted.push((i, key, line, counted)),
-                AdmitDecision::LimitReached { retry_at } => {
-                    r.limit_until = Some(
-                        r.limit_until
-                            .map_or(retry_at, |t: DateTime<Utc>| t.min(retry_at)),
-                    );
-                }
-                AdmitDecision::OverBudget => {}
-            }
-        }
-
-        // 4. Claim (fenced), then send.
-        let writes: Vec<Write> = admitted
-            .iter()
-            .map(|(_, key, line, _)| Write {
-                field: key.to_hex(),
-                state: ContactState::InFlight { line: *line },
-            })
-            .collect();
-        let claimed = match deps.progress.claim(&run, fence, &writes).await {
-            Ok(c) => c,
-            Err(e) => {
-                // Not claimed: give the counted slots back, nothing was sent.
-                for (_, key, _, counted) in &admitted {
-                    if *counted {
-                        let _ = deps.ledger.release(&deps.group, *key, now).await;
-                    }
-                }
-                if matches!(e, ProgressError::Fenced(_)) {
-                    r.fence = None;
-                    r.reader = None;
-                }
-                return Err(e.to_string());
-            }
-        };
-        let controls = self.sender_controls();
-        let reactor = self.reactor();
-        let deps = &self.deps;
-        let Some(r) = self.runners.get_mut(id) else {
-            return Ok(());
-        };
-        let mut started = 0u64;
-        let mut new_uniques = 0u64;
-        for ((i, key, line, counted), prior) in admitted.into_iter().zip(claimed) {
-            r.window.settle(i);
-            if prior.is_some() {
-                continue; // another row of this run got there first
-            }
-            let Some(Ok(row)) = r.window.get(i).map(|s| s.row.clone()) else {
-                continue;
-            };
-            if counted {
-                self.new_uniques_today += 1;
-                new_uniques += 1;
-            }
-            r.sent_today += 1;
-            r.template_sends += 1;
-            started += 1;
-            r.recent_sends.push_back(now);
-            if row.params_normalised > 0 {
-                deps.metrics
-                    .campaign_params_normalised
-                    .get_or_create(&crate::http::metrics::CampaignLabels {
-                        campaign: id.to_string(),
-                    })
-                    .inc_by(u64::from(row.params_normalised));
-            }
-            let filled = r.live.campaign.template.parts.fill(&row.params);
-            let msg = TemplateMessage {
-                to: row.number.clone(),
-                template: provider_template(&r.live.campaign.template.template),
-                params: filled.params,
-                media: filled.media,
-                header_params: filled.header_params,
-                buttons: filled.buttons,
-            };
-            let job = SendJob {
-                campaign: id.to_string(),
-                run: run.clone(),
-                field: key.to_hex(),
-                key,
-                line,
-                counted,
-                admitted_at: now,
-                // Reserved once admission and claim are done, so they never delay it.
-                start_at: {
-                    let mut timeline = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
-                    let at_now = deps.clock.now();
-                    let idle = timeline.next_free().map(|n| at_now - n);
-                    let at = timeline.reserve(at_now);
-                    tracing::debug!(target: "tierpace::pace", sender = %deps.sender_id,
-                        idle_ms = idle.map_or(0, |d| d.num_milliseconds().max(0)),
-                        ahead_ms = (at - at_now).num_milliseconds(), "start reserved");
-                    at
-                },
-                timeline: self.timeline.clone(),
-                not_after: r.live.calendar.next_close(now),
-                horizon: self.horizon.clone(),
-                msg,
-                group: deps.group.clone(),
-                sender: controls.clone(),
-                provider: deps.provider.clone(),
-                progress: deps.progress.clone(),
-                ledger: deps.ledger.clone(),
-                reactor: reactor.clone(),
-                clock: deps.clock.clone(),
-                metrics: deps.metrics.clone(),
-                hasher: deps.hasher.clone(),
-            };
-            let permit = self.permits.clone().acquire_owned().await;
-            self.sends.spawn(async move {
-                let _permit = permit;
-                job.run().await
-            });
-        }
-        if new_uniques > 0 {
-            if let Some(day) = self.day_start.map(|d| d.date_naive()) {
-                if let Ok(n) = deps
-                    .pacing
-                    .add_sender_uniques(&deps.sender_id, day, new_uniques)
-                    .await
-                {
-                    self.new_uniques_today = self.new_uniques_today.max(n);
-                }
-            }
-        }
-        if started > 0 {
-            let day = r.live.calendar.local_day_bounds(now).0.date_naive();
-            if let Ok(n) = deps.pacing.add_sends(id, day, started).await {
-                r.sent_today = n;
-            }
-            let template = template_key(&r.live.campaign.template.template);
-            if let Ok(n) = deps.pacing.add_template_sends(&template, started).await {
-                r.template_sends = n;
-            }
-        }
-        save_cursor(r, deps.progress.as_ref(), fence).await;
-        Ok(())
-    }
-
-    fn publish(&mut self, now: DateTime<Utc>) {
-        let mut campaigns = Vec::new();
-        for r in self.runners.values_mut() {
-            let rate = r.rate(now);
-            campaigns.push(super::status::CampaignSnapshot {
-                id: r.id().to_string(),
-                sender: self.deps.sender_id.clone(),
-                run: r.live.run.0.clone(),
-                status: r.status.clone(),
-                counters: r.meta.counters.clone(),
-                valid_contacts: r.live.valid_contacts,
-                total_rows: r.live.total_rows,
-                remaining: r.remaining(),
-                rate_per_second: rate,
-                template: match &r.live.campaign.template.template {
-                    CampaignTemplate::Id(id) => id.clone(),
-                    CampaignTemplate::Name { name, .. } => name.clone(),
-                },
-            });
-        }
-        let brakes = self
-            .deps
-            .brakes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .active();
-        let rate = self
-            .deps
-            .rate
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        self.deps.board.publish(SenderSnapshot {
-            rate_limit_mps: rate.current().min(self.deps.max_mps),
-            max_mps: self.deps.max_mps,
-            sender: self.deps.sender_id.clone(),
-            group: self.deps.group.0.clone(),
-            ledger_ok: self.ledger_ok,
-            stats: self.last_stats.clone(),
-            brakes,
-            replica: self.deps.ownership.replica.clone(),
-            sent_by: self.hold.holder().map(str::to_string),
-            sending_here: self.hold.held(now),
-            campaigns,
-            at: now,
-        });
     }
 
     async fn drain(&mut self) {
@@ -1111,95 +501,5 @@ impl Dispatcher {
                 )
                 .await;
         }
-    }
-}
-
-/// Stops a run whose audience changed under it (issue 16 §3): pauses the campaign for every
-/// replica and the next start, clears the cursor so a resume reads the file from the top, and
-/// gives the lease up. Said once, loudly, with what to do.
-async fn stop_for_audience_change(
-    r: &mut Runner,
-    progress: &dyn ProgressStore,
-    owner: &str,
-    reason: &str,
-) -> Result<(), ProgressError> {
-    let id = r.id().to_string();
-    tracing::error!(campaign = %id, file = %r.live.campaign.audience.file.display(), reason,
-        "audience changed under its run: run stopped; a new file is a new run, or `tierpace resume` re-reads this one from the top");
-    let c = progress.control(&id).await?;
-    progress
-        .set_control(
-            &id,
-            super::progress::Control {
-                paused: true,
-                audience_changed: true,
-                ..c
-            },
-        )
-        .await?;
-    r.paused = true;
-    if let Some(fence) = r.fence.take() {
-        progress.clear_rewind(&r.live.run, fence).await?;
-        let _ = progress.release_lease(&r.live.run, owner).await;
-    }
-    r.meta.cursor = None;
-    r.meta.rewind = false;
-    r.meta.retry_at = None;
-    r.lease_until = None;
-    Ok(())
-}
-
-/// Why new conversations are held back for this run, from the ledger's last answer or the pacer.
-fn waiting(r: &Runner, now: DateTime<Utc>) -> Option<(String, Option<DateTime<Utc>>)> {
-    use crate::policy::pacer::IdleReason;
-    if let Some(t) = r.limit_until.filter(|t| *t > now) {
-        return Some((
-            format!("messaging limit reached; next slot frees at {t}"),
-            Some(t),
-        ));
-    }
-    match r.hold? {
-        IdleReason::LimitReached { until } => Some((
-            match until {
-                Some(t) => format!("messaging limit reached; next slot frees at {t}"),
-                None => "messaging limit reached".to_string(),
-            },
-            until,
-        )),
-        IdleReason::BudgetSpent => Some(("today's pacing budget is spent".to_string(), None)),
-        _ => None,
-    }
-}
-
-fn pacing_mode(m: crate::campaign::file::PacingMode) -> crate::policy::growth::PacingMode {
-    use crate::campaign::file::PacingMode as F;
-    use crate::policy::growth::PacingMode as P;
-    match m {
-        F::Grow => P::Grow,
-        F::Steady => P::Steady,
-        F::Asap => P::Asap,
-    }
-}
-
-/// A template's name in the warm-up count: its Gupshup id, or its Meta name and language.
-fn template_key(t: &CampaignTemplate) -> String {
-    match t {
-        CampaignTemplate::Id(id) => id.clone(),
-        CampaignTemplate::Name { name, language } => format!("{name}:{language}"),
-    }
-}
-
-fn provider_template(t: &CampaignTemplate) -> TemplateRef {
-    match t {
-        CampaignTemplate::Id(id) => TemplateRef {
-            id: Some(id.clone()),
-            name: None,
-            language: None,
-        },
-        CampaignTemplate::Name { name, language } => TemplateRef {
-            id: None,
-            name: Some(name.clone()),
-            language: Some(language.clone()),
-        },
     }
 }

@@ -1,5 +1,7 @@
 //! Turning campaigns into sends: per-contact progress and leases ([`progress`]), the per-sender
-//! [`dispatcher`], the pure run-state decision ([`schedule`]) and the status board.
+//! [`dispatcher`] loop with its run refresh (`run_refresh`), batch pipeline (`batch`) and views
+//! (`views`), the pure run-state decision ([`schedule`]) and the status board.
+mod batch;
 pub mod dispatcher;
 pub mod in_flight;
 pub mod ownership;
@@ -8,6 +10,7 @@ pub mod progress;
 pub mod progress_memory;
 pub mod progress_redis;
 pub mod react;
+mod run_refresh;
 pub mod runner;
 pub mod schedule;
 mod send;
@@ -15,4 +18,5 @@ pub mod sender_hold;
 pub mod sender_lease;
 pub mod status;
 pub mod timeline;
+mod views;
 pub mod window;
