@@ -307,22 +307,11 @@ pub async fn fetch_meta(
         "{}/{waba_id}/message_templates",
         base_url.trim_end_matches('/')
     );
-    let response = http
+    let request = http
         .get(url)
         .query(&[("name", name)])
-        .bearer_auth(token.expose())
-        .send()
-        .await?;
-    let status = response.status().as_u16();
-    let body = response.text().await?;
-    if !(200..300).contains(&status) {
-        return Err(CatalogError::Status {
-            status,
-            body: body.chars().take(200).collect(),
-        });
-    }
-    let json: Value =
-        serde_json::from_str(&body).map_err(|e| CatalogError::Shape(e.to_string()))?;
+        .bearer_auth(token.expose());
+    let json = read_json(request).await?;
     Ok(parse_meta(&json)?
         .into_iter()
         .filter(|t| t.name == name)
@@ -340,11 +329,16 @@ pub async fn fetch_gupshup(
         "{}/partner/app/{app_id}/templates",
         partner_base_url.trim_end_matches('/')
     );
-    let response = http
+    let request = http
         .get(url)
-        .header(reqwest::header::AUTHORIZATION, app_token.expose())
-        .send()
-        .await?;
+        .header(reqwest::header::AUTHORIZATION, app_token.expose());
+    parse_gupshup(&read_json(request).await?)
+}
+
+/// Sends a template-list read and returns its JSON body. Errors: transport, a non-2xx answer
+/// (status and the body's first 200 characters), a body that is not JSON.
+async fn read_json(request: reqwest::RequestBuilder) -> Result<Value, CatalogError> {
+    let response = request.send().await?;
     let status = response.status().as_u16();
     let body = response.text().await?;
     if !(200..300).contains(&status) {
@@ -353,9 +347,7 @@ pub async fn fetch_gupshup(
             body: body.chars().take(200).collect(),
         });
     }
-    let json: Value =
-        serde_json::from_str(&body).map_err(|e| CatalogError::Shape(e.to_string()))?;
-    parse_gupshup(&json)
+    serde_json::from_str(&body).map_err(|e| CatalogError::Shape(e.to_string()))
 }
 
 #[cfg(test)]
