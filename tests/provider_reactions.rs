@@ -673,14 +673,19 @@ async fn every_contact_row_by_answer_and_by_callback_ends_in_its_state() {
     std::fs::write(dir.join(".later.toml.tmp"), text).unwrap();
     std::fs::rename(dir.join(".later.toml.tmp"), dir.join("later.toml")).unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    // Completed means every contact has a final state, `sent` included; the fake's delivery
+    // callbacks may land a moment later, so wait for them too (until the deadline, then the
+    // assertions below say what was missing).
     let later = loop {
         let found = get::<Vec<CampaignStatus>>(rig.s.url("/api/v1/campaigns"))
             .await
             .unwrap_or_default()
             .into_iter()
             .find(|c| c.id == "later" && c.state == "completed");
-        if let Some(c) = found {
-            break c;
+        match found {
+            Some(c) if c.totals.delivered >= 14 => break c,
+            Some(c) if tokio::time::Instant::now() >= deadline => break c,
+            _ => {}
         }
         assert!(
             tokio::time::Instant::now() < deadline,
