@@ -154,26 +154,37 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[test]
-fn a_campaign_that_does_not_load_shows_in_status_readyz_and_plan() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let tmp = tempfile::tempdir().unwrap();
-    // The shipped example plus one campaign naming a sender the config does not have.
-    let conf = tmp.path().join("config");
+/// A file of the repository's shipped example.
+fn example_file(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The shipped example config and its audience copied under `dir/config` (campaign files are
+/// each test's own); returns that folder.
+fn shipped_example(dir: &Path) -> std::path::PathBuf {
+    let conf = dir.join("config");
     std::fs::create_dir_all(conf.join("campaigns/contacts")).unwrap();
     std::fs::copy(
-        root.join("config/tierpace.toml"),
+        example_file("config/tierpace.toml"),
         conf.join("tierpace.toml"),
     )
     .unwrap();
     std::fs::copy(
-        root.join("config/campaigns/example.toml"),
-        conf.join("campaigns/example.toml"),
+        example_file("config/campaigns/contacts/example.csv"),
+        conf.join("campaigns/contacts/example.csv"),
     )
     .unwrap();
+    conf
+}
+
+#[test]
+fn a_campaign_that_does_not_load_shows_in_status_readyz_and_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The shipped example plus one campaign naming a sender the config does not have.
+    let conf = shipped_example(tmp.path());
     std::fs::copy(
-        root.join("config/campaigns/contacts/example.csv"),
-        conf.join("campaigns/contacts/example.csv"),
+        example_file("config/campaigns/example.toml"),
+        conf.join("campaigns/example.toml"),
     )
     .unwrap();
     let example = std::fs::read_to_string(conf.join("campaigns/example.toml")).unwrap();
@@ -308,21 +319,9 @@ fn a_campaign_that_does_not_load_shows_in_status_readyz_and_plan() {
 /// "sending", so the slow pace does not look like a stall (issue #20).
 #[test]
 fn a_grow_mode_campaign_says_in_status_why_it_sends_slowly() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().unwrap();
-    let conf = tmp.path().join("config");
-    std::fs::create_dir_all(conf.join("campaigns/contacts")).unwrap();
-    std::fs::copy(
-        root.join("config/tierpace.toml"),
-        conf.join("tierpace.toml"),
-    )
-    .unwrap();
-    std::fs::copy(
-        root.join("config/campaigns/contacts/example.csv"),
-        conf.join("campaigns/contacts/example.csv"),
-    )
-    .unwrap();
-    let example = std::fs::read_to_string(root.join("config/campaigns/example.toml")).unwrap();
+    let conf = shipped_example(tmp.path());
+    let example = std::fs::read_to_string(example_file("config/campaigns/example.toml")).unwrap();
     let grow = example.replace("mode = \"asap\"", "mode = \"grow\"");
     assert_ne!(
         grow, example,
