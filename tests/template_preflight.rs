@@ -26,27 +26,7 @@ fn check(base_url: &str, waba_id: Option<&str>, template: &str) -> (String, Opti
         ),
     )
     .unwrap();
-    std::fs::write(
-        root.join("campaigns/contacts.csv"),
-        "name,phone,opt_in,img,cupom\nAna,85999990001,sim,a.jpg,ANA10\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("campaigns/bf.toml"),
-        format!("sender = \"loja\"\n{template}[audience]\nfile = \"contacts.csv\"\n[schedule]\ncalendar = \"always\"\n"),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tierpace"))
-        .args([
-            "check",
-            "--config",
-            root.join("tierpace.toml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (text, out.status.code())
+    check_one_campaign(root, "loja", template)
 }
 
 fn meta_template(status: &str, body: &str) -> serde_json::Value {
@@ -173,27 +153,7 @@ fn gs_check(base_url: &str, template: &str) -> (String, Option<i32>) {
         ),
     )
     .unwrap();
-    std::fs::write(
-        root.join("campaigns/contacts.csv"),
-        "name,phone,opt_in,img,cupom\nAna,85999990001,sim,a.jpg,ANA10\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("campaigns/bf.toml"),
-        format!("sender = \"sac\"\n{template}[audience]\nfile = \"contacts.csv\"\n[schedule]\ncalendar = \"always\"\n"),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tierpace"))
-        .args([
-            "check",
-            "--config",
-            root.join("tierpace.toml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (text, out.status.code())
+    check_one_campaign(root, "sac", template)
 }
 
 async fn gs_fake(templates: serde_json::Value) -> FakeGupshup {
@@ -452,4 +412,34 @@ async fn an_unverified_template_runs_and_status_says_so() {
     assert_eq!(fake.sends().len(), 2);
     token.cancel();
     let _ = task.await;
+}
+
+/// Writes `campaigns/bf.toml` for `sender` with `template` (TOML lines) and a one-row audience
+/// beside `root/tierpace.toml`, runs the real `tierpace check` on it: (stdout + stderr, exit code).
+fn check_one_campaign(
+    root: &std::path::Path,
+    sender: &str,
+    template: &str,
+) -> (String, Option<i32>) {
+    std::fs::write(
+        root.join("campaigns/contacts.csv"),
+        "name,phone,opt_in,img,cupom\nAna,85999990001,sim,a.jpg,ANA10\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("campaigns/bf.toml"),
+        format!("sender = \"{sender}\"\n{template}[audience]\nfile = \"contacts.csv\"\n[schedule]\ncalendar = \"always\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tierpace"))
+        .args([
+            "check",
+            "--config",
+            root.join("tierpace.toml").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (text, out.status.code())
 }
