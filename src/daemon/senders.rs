@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Brakes, Shared};
 use crate::config::{DaemonConfig, ProviderChoice, SenderConfig};
 use crate::dispatch::dispatcher::{Command, Dispatcher, SenderDeps};
+use crate::dispatch::react::{GroupedSender, SenderControls};
 use crate::dispatch::runner::LiveCampaign;
 use crate::ledger::LimitGroup;
 use crate::policy::brake::BrakeState;
@@ -36,6 +37,20 @@ pub struct SenderHandle {
     /// Where the provider's current tier and quality are asked (`None`: not configured).
     pub tier_source: Option<Arc<dyn crate::provider::tier_source::TierSource>>,
     pub commands: mpsc::Sender<Command>,
+}
+
+impl SenderHandle {
+    /// The sender as reactions reach it: its controls and its limit group.
+    pub fn grouped(&self) -> GroupedSender {
+        GroupedSender {
+            controls: SenderControls {
+                id: self.id.clone(),
+                brakes: self.brakes.clone(),
+                rate: self.rate.clone(),
+            },
+            group: self.group.clone(),
+        }
+    }
 }
 
 struct Running {

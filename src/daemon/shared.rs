@@ -68,6 +68,26 @@ pub struct Shared {
     pub self_proof: crate::http::self_proof::SelfProofKey,
 }
 
+impl Shared {
+    /// What carries out the provider's answers and callbacks ([`crate::dispatch::react`]),
+    /// on these stores, with the retry ladders of the config in force.
+    pub fn reactor(&self) -> crate::dispatch::react::Reactor {
+        let retries = self
+            .loaded
+            .read()
+            .map(|l| l.config.retries.clone())
+            .unwrap_or_default();
+        crate::dispatch::react::Reactor {
+            progress: self.progress.clone(),
+            consent: self.consent.clone(),
+            ledger: self.ledger.clone(),
+            metrics: self.metrics.clone(),
+            retries,
+            pacing: self.pacing.clone(),
+        }
+    }
+}
+
 /// Why the daemon re-reads its inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {

@@ -1,7 +1,7 @@
 //! Asking each sender's provider for its current limit and quality: at start, every
-//! `tier_poll` (default 15 min) and on `tierpace status --refresh`, then reconciling the model
-//! with it ([`crate::policy::tier_reconcile`]). Glue only: the comparison is pure, the requests
-//! live in [`crate::provider::tier_source`].
+//! `tier_poll` (default 15 min) and on `tierpace status --refresh`, then handing the answer to
+//! [`crate::dispatch::react`], which reconciles the model with it. Glue only: the requests live
+//! in [`crate::provider::tier_source`], what the answer does in the reactions.
 //!
 //! A poll that fails (error, timeout, an answer without a limit) changes nothing: sending goes
 //! on under the model, and the error shows in status and metrics.
@@ -14,11 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SenderHandle, Shared};
 use crate::config::{ProviderChoice, SenderConfig};
-use crate::ledger::LedgerError;
-use crate::policy::brake::QualityRating;
 use crate::policy::tier::{Quality, Tier};
-use crate::policy::tier_reconcile::{reconcile, Reconcile};
-use crate::policy::tier_state::TierEvent;
 use crate::provider::tier_source::{GupshupTierSource, MetaTierSource, TierSource};
 use crate::secret::SecretSource;
 
@@ -156,7 +152,15 @@ pub async fn poll_sender(shared: &Shared, h: &SenderHandle) {
     let now = shared.clock.now();
     let result = match polled {
         Ok(view) => {
-            let applied = apply(shared, h, view.tier, view.quality, now).await;
+            let applied = shared
+                .reactor()
+                .polled(&h.grouped(), view.tier, view.quality, now)
+                .await;
+            if applied.as_ref().is_ok_and(|tier_changed| *tier_changed) {
+                let _ = h
+                    .commands
+                    .try_send(crate::dispatch::dispatcher::Command::Wake);
+            }
             record(shared, &h.id, |v| {
                 v.source = Some(source.name());
                 v.at = Some(now);
@@ -188,64 +192,6 @@ pub async fn poll_sender(shared: &Shared, h: &SenderHandle) {
             result: result.into(),
         })
         .inc();
-}
-
-/// Applies what the provider said: its tier when it differs from the model's, its quality
-/// (and the quality brakes). Ledger counts are left alone.
-async fn apply(
-    shared: &Shared,
-    h: &SenderHandle,
-    tier: Option<Tier>,
-    quality: Option<Quality>,
-    now: DateTime<Utc>,
-) -> Result<(), LedgerError> {
-    let stats = shared.ledger.stats(&h.group, now).await?;
-    let r = reconcile(stats.tier, tier);
-    if let Some(tier) = r.set_tier() {
-        shared
-            .ledger
-            .apply_tier_event(&h.group, now, TierEvent::ProviderTier { tier })
-            .await?;
-        match r {
-            Reconcile::ProviderLower { model, provider } => {
-                tracing::warn!(sender = %h.id, group = %h.group, %model, %provider,
-                    "provider reports a lower limit than the model: it takes effect now")
-            }
-            _ => {
-                tracing::info!(sender = %h.id, group = %h.group, model = %stats.tier, provider = %tier,
-                "provider reports a higher limit: accepted")
-            }
-        }
-        shared
-            .metrics
-            .group_tier_reconciles
-            .get_or_create(&crate::http::metrics::ReconcileLabels {
-                group: h.group.0.clone(),
-                result: r.as_str().into(),
-            })
-            .inc();
-        let _ = h
-            .commands
-            .try_send(crate::dispatch::dispatcher::Command::Wake);
-    }
-    if let Some(q) = quality.filter(|q| *q != stats.quality && *q != Quality::Unknown) {
-        shared
-            .ledger
-            .apply_tier_event(&h.group, now, TierEvent::Quality(q))
-            .await?;
-        // `q` is never Unknown here (filtered above); Low is the safe side all the same.
-        let rating = QualityRating::try_from(q).unwrap_or(QualityRating::Low);
-        let active = {
-            let mut b = h.brakes.lock().unwrap_or_else(|e| e.into_inner());
-            b.quality(rating, now).then(|| b.active())
-        };
-        if let Some(active) = active {
-            tracing::warn!(sender = %h.id, quality = q.name(), "quality from the provider's poll: brakes updated");
-            crate::dispatch::pacing_store::persist_brakes(shared.pacing.as_ref(), &h.id, &active)
-                .await;
-        }
-    }
-    Ok(())
 }
 
 fn record(shared: &Shared, sender: &str, f: impl FnOnce(&mut ProviderView)) {

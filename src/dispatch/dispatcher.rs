@@ -217,6 +217,7 @@ impl Dispatcher {
         Reactor {
             progress: self.deps.progress.clone(),
             consent: self.deps.consent.clone(),
+            ledger: self.deps.ledger.clone(),
             metrics: self.deps.metrics.clone(),
             retries: self.deps.retries.clone(),
             pacing: self.deps.pacing.clone(),

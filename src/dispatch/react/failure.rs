@@ -1,10 +1,10 @@
-//! What a provider's failure does, decided and applied in one place (DOMAIN.md §3, STYLE.md 20).
+//! What a provider's failure does (DOMAIN.md §3).
 //!
 //! A failure reaches tierpace two ways: in the send API's answer (`dispatch/send.rs`) or later in
-//! a `failed` status callback (`daemon/sink.rs`). Both classify the code with
-//! [`crate::provider::classify`] and hand the [`Failure`] here: [`decide`] says what it means for
-//! the contact, the sender and the campaign (pure, tested below), and [`Reactor::apply`] carries
-//! it out. Nothing else decides.
+//! a `failed` status callback (`daemon/sink.rs`, through [`super::delivery`]). Both classify the
+//! code with [`crate::provider::classify`] and hand the [`Failure`] here: [`decide`] says what it
+//! means for the contact, the sender and the campaign (pure, tested below), and
+//! [`Reactor::react`] carries it out.
 //!
 //! | class | contact | sender | campaign |
 //! |---|---|---|---|
@@ -22,16 +22,14 @@
 //! "Back to pending" is for failures that are the sender's or the campaign's problem, not the
 //! contact's: the contact was not reached, so it is not used up; when the operator lifts the
 //! brake or resumes the campaign it is sent.
-use std::sync::{Arc, Mutex};
-
 use chrono::{DateTime, Utc};
 
-use super::progress::{ContactState, Control, ProgressError, ProgressStore, RunId, Write};
-use crate::campaign::consent::{ConsentStore, OptOutSource};
+use super::{ContactRef, Reactor, SenderControls};
+use crate::campaign::consent::OptOutSource;
 use crate::contact::ContactKey;
-use crate::policy::brake::{Brake, BrakeState};
+use crate::dispatch::progress::{ContactState, Control, ProgressError, Write};
+use crate::policy::brake::Brake;
 use crate::policy::retry_policy::RetrySettings;
-use crate::policy::throughput::AdaptiveRate;
 use crate::provider::{Failure, FailureAction, FailureClass};
 
 /// What becomes of the contact whose send failed.
@@ -145,32 +143,6 @@ pub fn decide(
     r
 }
 
-/// A sender's shared controls, as reactions reach them (the dispatcher's and the webhook's).
-#[derive(Clone)]
-pub struct SenderControls {
-    pub id: String,
-    pub brakes: Arc<Mutex<BrakeState>>,
-    pub rate: Arc<Mutex<AdaptiveRate>>,
-}
-
-/// The contact a failure is about: its run, its progress field and audience line.
-pub struct ContactRef<'a> {
-    pub run: &'a RunId,
-    pub field: &'a str,
-    pub line: u64,
-}
-
-/// Carries reactions out on the stores and the senders.
-#[derive(Clone)]
-pub struct Reactor {
-    pub progress: Arc<dyn ProgressStore>,
-    pub consent: Arc<dyn ConsentStore>,
-    pub metrics: crate::http::Metrics,
-    pub retries: RetrySettings,
-    /// Where a changed brake is saved for every replica and the next start.
-    pub pacing: Arc<dyn super::pacing_store::PacingStore>,
-}
-
 impl Reactor {
     /// Decides and applies the reaction to `failure` for one contact, on every sender it
     /// concerns (the sender that sent it, or all the callback may be about). The sender is
@@ -188,9 +160,7 @@ impl Reactor {
         let attempt = self.progress.attempts(contact.run, contact.field).await?;
         let reaction = decide(failure, attempt, now, &self.retries);
         for s in senders {
-            if let Some(active) = self.apply_to_sender(&reaction.sender, s, now) {
-                super::pacing_store::persist_brakes(self.pacing.as_ref(), &s.id, &active).await;
-            }
+            self.apply_to_sender(&reaction.sender, s, now).await;
         }
         self.count(failure, &reaction, senders);
         // An opt-out, or a number WhatsApp cannot reach: every later campaign skips it too.
@@ -218,43 +188,41 @@ impl Reactor {
         Ok(reaction)
     }
 
-    /// Applies the effect; when a brake changed, the brakes now active (to be saved).
-    fn apply_to_sender(
-        &self,
-        effect: &SenderEffect,
-        s: &SenderControls,
-        now: DateTime<Utc>,
-    ) -> Option<Vec<(Brake, DateTime<Utc>)>> {
+    /// Applies the effect; a changed brake is saved.
+    async fn apply_to_sender(&self, effect: &SenderEffect, s: &SenderControls, now: DateTime<Utc>) {
         match effect {
-            SenderEffect::None => None,
+            SenderEffect::None => {}
             SenderEffect::SlowDown => {
                 let mut rate = s.rate.lock().unwrap_or_else(|e| e.into_inner());
                 if rate.throttled(now) {
                     tracing::warn!(sender = %s.id, rate_mps = rate.current(), max_mps = rate.max(),
                         "provider throughput error: send rate lowered");
                 }
-                None
             }
             SenderEffect::SpamFailure => {
-                let mut b = s.brakes.lock().unwrap_or_else(|e| e.into_inner());
-                let set = b.observe_failure(now, true);
-                if set {
-                    tracing::warn!(sender = %s.id, "spam-related failures rising: marketing braked on this sender");
-                }
-                set.then(|| b.active())
+                self.change_brakes(s, |b| {
+                    let set = b.observe_failure(now, true);
+                    if set {
+                        tracing::warn!(sender = %s.id, "spam-related failures rising: marketing braked on this sender");
+                    }
+                    set
+                })
+                .await;
             }
             SenderEffect::Pause(reason) => {
-                let mut b = s.brakes.lock().unwrap_or_else(|e| e.into_inner());
-                let set = !b
-                    .active()
-                    .iter()
-                    .any(|(b, _)| matches!(b, Brake::Account(_)))
-                    && b.set(Brake::Account(reason.clone()), now);
-                if set {
-                    tracing::error!(sender = %s.id, reason = %reason,
-                        "account or credentials refused by the provider: sender paused until an operator lifts the brake");
-                }
-                set.then(|| b.active())
+                self.change_brakes(s, |b| {
+                    let set = !b
+                        .active()
+                        .iter()
+                        .any(|(b, _)| matches!(b, Brake::Account(_)))
+                        && b.set(Brake::Account(reason.clone()), now);
+                    if set {
+                        tracing::error!(sender = %s.id, reason = %reason,
+                            "account or credentials refused by the provider: sender paused until an operator lifts the brake");
+                    }
+                    set
+                })
+                .await;
             }
         }
     }
