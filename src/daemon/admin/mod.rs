@@ -1,219 +1,28 @@
-//! The daemon's side of the admin API and readiness: statuses come from the dispatchers'
-//! status board, changes go to the stores (so they hold across replicas) and then wake the
-//! dispatchers.
-use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+//! The daemon's side of the admin API: statuses come from the dispatchers' status board
+//! (`views`), operator changes go to the stores (so they hold across replicas) and then wake
+//! the dispatchers; readiness is in `readiness`.
 use std::sync::Arc;
 
-use super::{Shared, Trigger};
 use crate::campaign::consent::{opt_in_any, ContactKeys, OptOutSource};
 use crate::campaign::phone::parse_international;
 use crate::campaign::OptOutCounts;
+use crate::daemon::{Shared, Trigger};
 use crate::dispatch::progress::{Control, RunId};
-use crate::dispatch::status::{CampaignSnapshot, SenderSnapshot};
-use crate::http::admin::{Brake as ApiBrake, CampaignTotals, LadderStep, OptOutView};
+use crate::dispatch::status::CampaignSnapshot;
+use crate::http::admin::OptOutView;
 use crate::http::WebhookHealth;
-use crate::http::{AdminError, AdminOps, CampaignAction, CampaignStatus, Readiness, SenderStatus};
+use crate::http::{AdminError, AdminOps, CampaignAction, CampaignStatus, SenderStatus};
 use crate::policy::brake::Brake;
 use crate::policy::tier::Tier;
 use crate::policy::tier_state::TierEvent;
 
+mod readiness;
+mod views;
+
+pub use views::refresh_metrics;
+use views::{brake_views, campaign_status, refused_status, sender_status, with_template_check};
+
 pub struct Admin(pub Arc<Shared>);
-
-fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderStatus {
-    let provider = shared
-        .senders
-        .read()
-        .ok()
-        .and_then(|s| {
-            s.get(&snap.sender)
-                .map(|h| format!("{:?}", h.config.provider).to_lowercase())
-        })
-        .unwrap_or_default();
-    let policy = shared
-        .loaded
-        .read()
-        .ok()
-        .and_then(|l| l.config.policy.resolve().ok());
-    let ladder = policy
-        .as_ref()
-        .map(|p| {
-            p.ladder
-                .iter()
-                .map(|t| LadderStep {
-                    tier: t.provider_name().into(),
-                    limit: t.limit(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let stats = snap.stats.as_ref();
-    let view = shared
-        .provider_views
-        .read()
-        .ok()
-        .and_then(|v| v.get(&snap.sender).cloned());
-    let go_live_failed = shared
-        .go_live
-        .read()
-        .map(|items| {
-            items
-                .iter()
-                .filter(|i| i.is_failed() && (i.sender == snap.sender || i.sender == "*"))
-                .map(|i| i.summary())
-                .collect()
-        })
-        .unwrap_or_default();
-    SenderStatus {
-        go_live_failed,
-        id: snap.sender.clone(),
-        limit_group: snap.group.clone(),
-        provider,
-        tier: stats
-            .map(|s| s.tier.provider_name().to_string())
-            .unwrap_or_else(|| "unknown".into()),
-        limit: stats.and_then(|s| s.limit),
-        allowance: stats.and_then(|s| s.allowed),
-        unique_24h: stats.map_or(0, |s| s.unique_24h),
-        unique_7d: stats.map_or(0, |s| s.unique_7d),
-        threshold: stats.and_then(|s| s.upgrade_threshold),
-        headroom: stats.map_or(0, |s| s.headroom.unwrap_or(u64::MAX)),
-        upgrade_at: stats.and_then(|s| s.pending_upgrade.as_ref().map(|p| p.effective_at)),
-        upgrade_to: stats.and_then(|s| {
-            s.pending_upgrade
-                .as_ref()
-                .map(|p| p.to.provider_name().to_string())
-        }),
-        quality: stats
-            .map(|s| s.quality.name().to_uppercase())
-            .unwrap_or_else(|| "UNKNOWN".into()),
-        brakes: snap
-            .brakes
-            .iter()
-            .map(|(brake, since)| ApiBrake {
-                reason: brake.to_string(),
-                since: Some(*since),
-                effect: brake.effect().into(),
-            })
-            .collect(),
-        rate_per_second: snap.campaigns.iter().map(|c| c.rate_per_second).sum(),
-        rate_limit_mps: snap.rate_limit_mps,
-        max_mps: snap.max_mps,
-        provider_tier: view
-            .as_ref()
-            .and_then(|v| v.tier)
-            .map(|t| t.provider_name().to_string()),
-        provider_limit: view.as_ref().and_then(|v| v.tier).and_then(|t| t.limit()),
-        provider_quality: view
-            .as_ref()
-            .and_then(|v| v.quality)
-            .map(|q| q.name().to_uppercase()),
-        provider_poll: Some(view.map_or_else(|| "not polled yet".to_string(), |v| v.describe())),
-        reported_tier: stats
-            .and_then(|s| s.reported_raise)
-            .map(|r| r.to.provider_name().to_string()),
-        reported_at: stats.and_then(|s| s.reported_raise).map(|r| r.at),
-        replica: snap.replica.clone(),
-        sent_by: snap.sent_by.clone(),
-        ladder,
-    }
-}
-
-fn campaign_status(c: &CampaignSnapshot) -> CampaignStatus {
-    let n = |k: &str| c.counters.get(k).copied().unwrap_or(0).max(0) as u64;
-    let skipped: BTreeMap<String, u64> = c
-        .counters
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("skipped:")
-                .map(|r| (r.to_string(), (*v).max(0) as u64))
-        })
-        .filter(|(_, v)| *v > 0)
-        .collect();
-    let failed_by_code: BTreeMap<String, u64> = c
-        .counters
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("failed:")
-                .map(|r| (r.to_string(), (*v).max(0) as u64))
-        })
-        .filter(|(_, v)| *v > 0)
-        .collect();
-    // Progress from per-contact state only (issue 11 §3): every audience row ends in exactly
-    // one state (sent on, failed, skipped for a reason, unknown), so the total is the rows and
-    // pending is what has no state yet. Adding skip counters to the valid contacts counted a
-    // contact who opted out after the scan twice (valid at the scan, skipped later).
-    let mut totals = CampaignTotals {
-        total: c.total_rows,
-        pending: 0,
-        in_flight: n("in_flight"),
-        sent: n("sent"),
-        delivered: n("delivered"),
-        read: n("read"),
-        failed: n("failed"),
-        unknown: n("unknown"),
-        retrying: n("retrying"),
-        deferred: n("deferred"),
-        invalid: n("invalid"),
-        skipped,
-        failed_by_code,
-    };
-    let busy = totals.in_flight + totals.retrying + totals.deferred;
-    totals.total = c.total_rows.max(totals.done() + busy);
-    totals.pending = totals.total.saturating_sub(totals.done() + busy);
-    CampaignStatus {
-        id: c.id.clone(),
-        sender: c.sender.clone(),
-        template: Some(c.template.clone()),
-        state: c.status.state.as_str().to_string(),
-        why: Some(c.status.why.clone()),
-        until: c.status.until,
-        totals,
-        rate_per_second: c.rate_per_second,
-        eta_seconds: c.eta_seconds().map(|s| s as u64),
-        template_check: None,
-    }
-}
-
-/// A campaign with its template pre-flight warning, when there is one.
-fn with_template_check(shared: &Shared, mut status: CampaignStatus) -> CampaignStatus {
-    status.template_check = shared
-        .campaign_problems
-        .read()
-        .ok()
-        .and_then(|p| p.unverified.get(&status.id).cloned());
-    status
-}
-
-/// A valid campaign file the daemon refused, as a campaign in state `refused`.
-fn refused_status(r: &super::template_gate::RefusedCampaign) -> CampaignStatus {
-    CampaignStatus {
-        id: r.campaign.clone(),
-        sender: r.sender.clone(),
-        template: Some(r.template.clone()),
-        state: "refused".into(),
-        why: Some(r.error.clone()),
-        until: None,
-        totals: CampaignTotals::default(),
-        rate_per_second: 0.0,
-        eta_seconds: None,
-        template_check: None,
-    }
-}
-
-/// Pushes the board into the metric families (called from the health tick).
-pub async fn refresh_metrics(shared: &Arc<Shared>) {
-    let snaps = shared.board.senders();
-    let senders: Vec<SenderStatus> = snaps.iter().map(|s| sender_status(shared, s)).collect();
-    shared.metrics.observe_senders(&senders);
-    for c in snaps.iter().flat_map(|s| &s.campaigns) {
-        shared.metrics.observe_campaign(&campaign_status(c));
-    }
-    match shared.consent.counts().await {
-        Ok(counts) => shared.metrics.observe_optouts(&counts),
-        Err(e) => tracing::debug!(error = %e, "opt-out counts not refreshed"),
-    }
-}
 
 impl Admin {
     fn find_campaign(&self, id: &str) -> Result<CampaignSnapshot, AdminError> {
@@ -226,7 +35,7 @@ impl Admin {
             .ok_or_else(|| AdminError::NotFound(format!("campaign {id}")))
     }
 
-    fn sender(&self, id: &str) -> Result<super::SenderHandle, AdminError> {
+    fn sender(&self, id: &str) -> Result<crate::daemon::SenderHandle, AdminError> {
         self.0
             .senders
             .read()
@@ -438,7 +247,7 @@ impl AdminOps for Admin {
     }
 
     async fn confirm_tier(&self, group: &str) -> Result<Vec<SenderStatus>, AdminError> {
-        let handles: Vec<super::SenderHandle> = self
+        let handles: Vec<crate::daemon::SenderHandle> = self
             .0
             .senders
             .read()
@@ -492,7 +301,7 @@ impl AdminOps for Admin {
     }
 
     async fn refresh_tiers(&self) -> Result<(), AdminError> {
-        super::tier_poll::refresh_all(&self.0).await;
+        crate::daemon::tier_poll::refresh_all(&self.0).await;
         Ok(())
     }
 
@@ -535,64 +344,7 @@ impl AdminOps for Admin {
         // The board refreshes on the dispatcher's next tick: answer the brakes just saved, not
         // the snapshot's (a lift's answer listed the lifted brake, issue #20 trial).
         let mut status = self.sender_now(sender)?;
-        status.brakes = active
-            .iter()
-            .map(|(brake, since)| ApiBrake {
-                reason: brake.to_string(),
-                since: Some(*since),
-                effect: brake.effect().into(),
-            })
-            .collect();
+        status.brakes = brake_views(&active);
         Ok(status)
-    }
-}
-
-impl Readiness for Admin {
-    fn warnings(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .0
-            .go_live
-            .read()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter(|i| i.is_failed())
-                    .map(|i| format!("go-live: {}", i.summary()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        // A campaign that cannot load is a warning, not a 503: the others run (issue #20).
-        if let Ok(p) = self.0.campaign_problems.read() {
-            out.extend(
-                p.not_loaded()
-                    .iter()
-                    .map(|e| format!("{}{e}", crate::http::health::CAMPAIGN_NOT_LOADED)),
-            );
-        }
-        out
-    }
-
-    fn ready(&self) -> Result<(), Vec<String>> {
-        let s = &self.0;
-        let mut reasons = Vec::new();
-        if !s.started.load(Ordering::SeqCst) {
-            reasons.push("starting: config and campaigns not loaded yet".to_string());
-        }
-        if !s.redis_up.load(Ordering::SeqCst) {
-            reasons.push("redis unreachable".to_string());
-        } else if let Some(why) = s.store_gate.why() {
-            reasons.push(why);
-        }
-        if let Err(mut r) = s
-            .board
-            .healthy(s.clock.now(), chrono::Duration::seconds(30))
-        {
-            reasons.append(&mut r);
-        }
-        if reasons.is_empty() {
-            Ok(())
-        } else {
-            Err(reasons)
-        }
     }
 }
