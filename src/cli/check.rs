@@ -95,13 +95,7 @@ pub fn run(config: &Path, now: DateTime<Utc>) -> Result<i32> {
         if sender.provider == crate::config::ProviderChoice::Dryrun {
             continue;
         }
-        let source = crate::secret::SecretSource::from_keys(
-            sender.api_key_env.clone(),
-            sender.api_key_file.clone(),
-            "api_key_env",
-            "api_key_file",
-        );
-        if let Err(e) = source.and_then(|s| s.load()) {
+        if let Err(e) = sender.api_key() {
             failed = true;
             out.push_str(&format!("{}: senders.{id}: {e}\n", config.display()));
         }

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::secret::{Secret, SecretError, SecretSource};
+
 /// Which provider sends for this sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -110,6 +112,49 @@ fn default_concurrency() -> usize {
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(10)
+}
+
+/// The sender's secrets, each loaded from its `*_env` / `*_file` pair (exactly one set); the
+/// error names the keys, never the value.
+impl SenderConfig {
+    /// The send API's key (Gupshup) or access token (Meta).
+    pub fn api_key(&self) -> Result<Secret, SecretError> {
+        load_pair(
+            &self.api_key_env,
+            &self.api_key_file,
+            "api_key_env",
+            "api_key_file",
+        )
+    }
+
+    /// Gupshup's Partner API app id.
+    pub fn partner_app_id(&self) -> Result<Secret, SecretError> {
+        load_pair(
+            &self.partner_app_id_env,
+            &self.partner_app_id_file,
+            "partner_app_id_env",
+            "partner_app_id_file",
+        )
+    }
+
+    /// Gupshup's Partner API app token.
+    pub fn partner_token(&self) -> Result<Secret, SecretError> {
+        load_pair(
+            &self.partner_token_env,
+            &self.partner_token_file,
+            "partner_token_env",
+            "partner_token_file",
+        )
+    }
+}
+
+fn load_pair(
+    env: &Option<String>,
+    file: &Option<PathBuf>,
+    env_key: &'static str,
+    file_key: &'static str,
+) -> Result<Secret, SecretError> {
+    SecretSource::from_keys(env.clone(), file.clone(), env_key, file_key).and_then(|s| s.load())
 }
 
 impl SenderConfig {

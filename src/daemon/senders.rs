@@ -21,7 +21,6 @@ use crate::policy::throughput::AdaptiveRate;
 use crate::provider::{
     http_client, DryRunProvider, GupshupConfig, GupshupProvider, MetaConfig, MetaProvider, Provider,
 };
-use crate::secret::SecretSource;
 
 /// What the rest of the daemon knows about a running sender.
 #[derive(Clone)]
@@ -213,15 +212,7 @@ pub(super) fn instance_name(cfg: &DaemonConfig) -> String {
 }
 
 fn build_provider(id: &str, sc: &SenderConfig) -> anyhow::Result<Arc<dyn Provider>> {
-    let secret = || {
-        SecretSource::from_keys(
-            sc.api_key_env.clone(),
-            sc.api_key_file.clone(),
-            "api_key_env",
-            "api_key_file",
-        )
-        .and_then(|s| s.load())
-    };
+    let secret = || sc.api_key();
     let http = || http_client(Duration::from_secs(5)).context("building the HTTP client");
     Ok(match sc.provider {
         ProviderChoice::Dryrun => Arc::new(DryRunProvider::new(id)),

@@ -16,7 +16,6 @@ use super::{SenderHandle, Shared};
 use crate::config::{ProviderChoice, SenderConfig};
 use crate::policy::tier::{Quality, Tier};
 use crate::provider::tier_source::{GupshupTierSource, MetaTierSource, TierSource};
-use crate::secret::SecretSource;
 
 /// Gupshup's Partner API, unless a sender names another base URL.
 pub const GUPSHUP_PARTNER_URL: &str = "https://partner.gupshup.io";
@@ -56,14 +55,7 @@ pub fn build_source(sc: &SenderConfig) -> anyhow::Result<Option<Arc<dyn TierSour
     let timeout = sc.timeout;
     Ok(Some(match sc.provider {
         ProviderChoice::Meta => {
-            let token = SecretSource::from_keys(
-                sc.api_key_env.clone(),
-                sc.api_key_file.clone(),
-                "api_key_env",
-                "api_key_file",
-            )
-            .and_then(|s| s.load())
-            .context("access token")?;
+            let token = sc.api_key().context("access token")?;
             Arc::new(MetaTierSource::new(
                 sc.base_url
                     .as_deref()
@@ -75,22 +67,8 @@ pub fn build_source(sc: &SenderConfig) -> anyhow::Result<Option<Arc<dyn TierSour
             ))
         }
         ProviderChoice::Gupshup => {
-            let app_id = SecretSource::from_keys(
-                sc.partner_app_id_env.clone(),
-                sc.partner_app_id_file.clone(),
-                "partner_app_id_env",
-                "partner_app_id_file",
-            )
-            .and_then(|s| s.load())
-            .context("partner app id")?;
-            let token = SecretSource::from_keys(
-                sc.partner_token_env.clone(),
-                sc.partner_token_file.clone(),
-                "partner_token_env",
-                "partner_token_file",
-            )
-            .and_then(|s| s.load())
-            .context("partner token")?;
+            let app_id = sc.partner_app_id().context("partner app id")?;
+            let token = sc.partner_token().context("partner token")?;
             Arc::new(GupshupTierSource::new(
                 sc.partner_base_url
                     .as_deref()

@@ -26,10 +26,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::template_catalog::{fetch_gupshup, fetch_meta, verify, Mismatch, ProviderTemplate};
+use super::template_catalog::{
+    fetch_gupshup, fetch_meta, verify, CatalogError, Mismatch, ProviderTemplate,
+};
 use crate::campaign::file::{Campaign, TemplateRef};
 use crate::config::{ProviderChoice, SenderConfig};
-use crate::secret::{Secret, SecretSource};
+use crate::secret::{Secret, SecretError};
 
 /// How long a provider's template answer is reused: long enough for one reload of every
 /// campaign, short enough that a template fixed at the provider is seen on the next reload.
@@ -52,6 +54,35 @@ pub enum Verdict {
     Mismatch(Vec<Mismatch>),
     /// Not asked, or no answer: why (no credentials, provider unreachable, odd answer).
     NotVerified(String),
+}
+
+/// Why a campaign's template was not verified: nothing to ask the provider with, or no answer.
+/// The campaign runs; `status` and `check` show this.
+#[derive(Debug, thiserror::Error)]
+pub enum Unverifiable {
+    #[error("template `{name}` not verified (exists, APPROVED, category, language, parameters): senders.{sender}.waba_id is not set")]
+    NoWabaId { name: String, sender: String },
+    #[error("template `{name}` not verified: no access token for senders.{sender}: {source}")]
+    NoAccessToken {
+        name: String,
+        sender: String,
+        source: SecretError,
+    },
+    #[error("template {id} not verified (exists, APPROVED, category, language, parameters): Gupshup lists templates only through the Partner API; set senders.{sender}.partner_app_id_env/_file and partner_token_env/_file")]
+    NoPartnerApi { id: String, sender: String },
+    #[error("template {id} not verified: Partner API secrets of senders.{sender}: {source}")]
+    PartnerSecrets {
+        id: String,
+        sender: String,
+        source: SecretError,
+    },
+    /// `check` refuses the other style for the provider before the pre-flight runs.
+    #[error("template style does not fit the sender's provider")]
+    StyleMismatch,
+    #[error("the provider did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error(transparent)]
+    Read(#[from] CatalogError),
 }
 
 /// One provider read: which account, which lookup.
@@ -126,7 +157,7 @@ impl TemplateCatalog {
                 Err(why) => plans.push((c, Err(why))),
             }
         }
-        let fetched: HashMap<Lookup, Result<Arc<Vec<ProviderTemplate>>, String>> =
+        let fetched: HashMap<Lookup, Result<Arc<Vec<ProviderTemplate>>, Unverifiable>> =
             futures::future::join_all(reads.into_values().map(|r| async move {
                 let answer = self.read(&r).await;
                 (r.lookup, answer)
@@ -138,9 +169,9 @@ impl TemplateCatalog {
             .into_iter()
             .map(|(c, plan)| {
                 let verdict = match plan {
-                    Err(why) => Verdict::NotVerified(why),
+                    Err(why) => Verdict::NotVerified(why.to_string()),
                     Ok(lookup) => match &fetched[&lookup] {
-                        Err(e) => Verdict::NotVerified(e.clone()),
+                        Err(e) => Verdict::NotVerified(e.to_string()),
                         Ok(list) => judge(c, &lookup, list),
                     },
                 };
@@ -150,7 +181,7 @@ impl TemplateCatalog {
     }
 
     /// The cached answer, or a fresh read.
-    async fn read(&self, r: &Read) -> Result<Arc<Vec<ProviderTemplate>>, String> {
+    async fn read(&self, r: &Read) -> Result<Arc<Vec<ProviderTemplate>>, Unverifiable> {
         if let Some((at, list)) = lock(&self.cache).get(&r.lookup) {
             if at.elapsed() < self.ttl {
                 return Ok(list.clone());
@@ -169,8 +200,8 @@ impl TemplateCatalog {
             }
         };
         let list = match tokio::time::timeout(timeout, fetch).await {
-            Err(_) => return Err(format!("the provider did not answer within {timeout:?}")),
-            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err(Unverifiable::Timeout(timeout)),
+            Ok(Err(e)) => return Err(e.into()),
             Ok(Ok(list)) => Arc::new(list),
         };
         lock(&self.cache).insert(l.clone(), (Instant::now(), list.clone()));
@@ -182,39 +213,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn load(
-    env: &Option<String>,
-    file: &Option<std::path::PathBuf>,
-    env_key: &'static str,
-    file_key: &'static str,
-) -> Result<Secret, String> {
-    SecretSource::from_keys(env.clone(), file.clone(), env_key, file_key)
-        .and_then(|s| s.load())
-        .map_err(|e| e.to_string())
-}
-
 /// What to read for campaign `c` on sender `id`, or why it cannot be read.
-fn read_for(id: &str, sc: &SenderConfig, c: &Campaign) -> Result<Read, String> {
-    let what = "exists, APPROVED, category, language, parameters";
+fn read_for(id: &str, sc: &SenderConfig, c: &Campaign) -> Result<Read, Unverifiable> {
     match (&sc.provider, &c.template.template) {
         (ProviderChoice::Meta, TemplateRef::Name { name, .. }) => {
             let waba_id = sc
                 .waba_id
                 .as_deref()
                 .filter(|w| !w.is_empty())
-                .ok_or_else(|| {
-                    format!(
-                        "template `{name}` not verified ({what}): senders.{id}.waba_id is not set"
-                    )
+                .ok_or_else(|| Unverifiable::NoWabaId {
+                    name: name.clone(),
+                    sender: id.to_string(),
                 })?;
-            let token = load(
-                &sc.api_key_env,
-                &sc.api_key_file,
-                "api_key_env",
-                "api_key_file",
-            )
-            .map_err(|e| {
-                format!("template `{name}` not verified: no access token for senders.{id}: {e}")
+            let token = sc.api_key().map_err(|source| Unverifiable::NoAccessToken {
+                name: name.clone(),
+                sender: id.to_string(),
+                source,
             })?;
             Ok(Read {
                 lookup: Lookup {
@@ -235,24 +249,19 @@ fn read_for(id: &str, sc: &SenderConfig, c: &Campaign) -> Result<Read, String> {
         }
         (ProviderChoice::Gupshup, TemplateRef::Id(tid)) => {
             if !sc.tier_poll_configured() {
-                return Err(format!(
-                    "template {tid} not verified ({what}): Gupshup lists templates only through the Partner API; set senders.{id}.partner_app_id_env/_file and partner_token_env/_file"
-                ));
+                return Err(Unverifiable::NoPartnerApi {
+                    id: tid.clone(),
+                    sender: id.to_string(),
+                });
             }
-            let app = load(
-                &sc.partner_app_id_env,
-                &sc.partner_app_id_file,
-                "partner_app_id_env",
-                "partner_app_id_file",
-            );
-            let token = load(
-                &sc.partner_token_env,
-                &sc.partner_token_file,
-                "partner_token_env",
-                "partner_token_file",
-            );
-            let (app, token) = app.and_then(|a| token.map(|t| (a, t))).map_err(|e| {
-                format!("template {tid} not verified: Partner API secrets of senders.{id}: {e}")
+            let app = sc.partner_app_id();
+            let token = sc.partner_token();
+            let (app, token) = app.and_then(|a| token.map(|t| (a, t))).map_err(|source| {
+                Unverifiable::PartnerSecrets {
+                    id: tid.clone(),
+                    sender: id.to_string(),
+                    source,
+                }
             })?;
             Ok(Read {
                 lookup: Lookup {
@@ -271,8 +280,7 @@ fn read_for(id: &str, sc: &SenderConfig, c: &Campaign) -> Result<Read, String> {
                 timeout: sc.timeout,
             })
         }
-        // `check` refuses the other style for the provider before this runs.
-        _ => Err("template style does not fit the sender's provider".to_string()),
+        _ => Err(Unverifiable::StyleMismatch),
     }
 }
 

@@ -22,7 +22,7 @@ use crate::campaign::file::Campaign;
 use crate::config::{DaemonConfig, ProviderChoice, SenderConfig};
 use crate::http::self_proof::SelfProofKey;
 use crate::provider::template_preflight::TemplateCatalog;
-use crate::secret::{Secret, SecretSource};
+use crate::secret::Secret;
 
 pub mod api_key;
 pub mod balance;
@@ -119,12 +119,7 @@ pub async fn check_sender(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> V
     items.extend(read.items.iter().cloned());
     if sc.provider == ProviderChoice::Gupshup {
         // The key itself (the Partner API reads above use the app token, not the key).
-        if let Ok(key) = load_secret(
-            &sc.api_key_env,
-            &sc.api_key_file,
-            "api_key_env",
-            "api_key_file",
-        ) {
+        if let Ok(key) = sc.api_key() {
             items.push(api_key::check(id, sc, ctx, &key).await);
         }
     }
@@ -180,18 +175,6 @@ impl Access {
     }
 }
 
-/// Loads a `*_env` / `*_file` pair; the error names the keys, never the value.
-pub(crate) fn load_secret(
-    env: &Option<String>,
-    file: &Option<std::path::PathBuf>,
-    env_key: &'static str,
-    file_key: &'static str,
-) -> Result<Secret, String> {
-    SecretSource::from_keys(env.clone(), file.clone(), env_key, file_key)
-        .and_then(|s| s.load())
-        .map_err(|e| e.to_string())
-}
-
 /// A provider's answer: HTTP status and body (JSON when it parses, else `Null`).
 #[derive(Debug, Clone)]
 pub(crate) struct Answer {
@@ -224,18 +207,20 @@ impl Answer {
     }
 }
 
-/// Sends one `GET` within `timeout`; `Err` is the transport's reason (never sent, timed out).
-pub(crate) async fn get(req: reqwest::RequestBuilder, timeout: Duration) -> Result<Answer, String> {
-    let resp = req
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(|e| super::tier_source::root_cause(&e))?;
+/// A `GET` that got no answer (never sent, timed out, cut off): shown as the transport's root
+/// cause (`timed out`, `Connection refused`), not reqwest's chain of wrappers.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", super::tier_source::root_cause(.0))]
+pub(crate) struct Unreachable(#[source] reqwest::Error);
+
+/// Sends one `GET` within `timeout`.
+pub(crate) async fn get(
+    req: reqwest::RequestBuilder,
+    timeout: Duration,
+) -> Result<Answer, Unreachable> {
+    let resp = req.timeout(timeout).send().await.map_err(Unreachable)?;
     let status = resp.status().as_u16();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| super::tier_source::root_cause(&e))?;
+    let text = resp.text().await.map_err(Unreachable)?;
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
     Ok(Answer { status, json, text })
 }

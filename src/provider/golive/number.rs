@@ -11,7 +11,7 @@
 //!   the tier poll's own read (`/ratings`).
 use serde_json::Value;
 
-use super::{digits, get, load_secret, Access, GoLiveContext, GoLiveItem};
+use super::{digits, get, Access, GoLiveContext, GoLiveItem};
 use crate::config::{ProviderChoice, SenderConfig};
 use crate::policy::tier::Tier;
 use crate::provider::tier_source::{read_meta, ProviderTierView};
@@ -80,12 +80,7 @@ fn per_day(view: Option<&ProviderTierView>, sc: &SenderConfig) -> Option<u64> {
 }
 
 async fn meta(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead {
-    let token = match load_secret(
-        &sc.api_key_env,
-        &sc.api_key_file,
-        "api_key_env",
-        "api_key_file",
-    ) {
+    let token = match sc.api_key() {
         Ok(t) => t,
         Err(e) => {
             let mut items = vec![GoLiveItem::failed(
@@ -228,12 +223,7 @@ fn model_note(view: Option<&ProviderTierView>, sc: &SenderConfig) -> String {
 }
 
 async fn gupshup(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead {
-    let key = load_secret(
-        &sc.api_key_env,
-        &sc.api_key_file,
-        "api_key_env",
-        "api_key_file",
-    );
+    let key = sc.api_key();
     if let Err(e) = &key {
         let mut items = vec![GoLiveItem::failed(
             id,
@@ -252,21 +242,9 @@ async fn gupshup(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead
         items.extend(unread(id, "Partner API not configured"));
         return read_only(items, sc);
     }
-    let partner = load_secret(
-        &sc.partner_app_id_env,
-        &sc.partner_app_id_file,
-        "partner_app_id_env",
-        "partner_app_id_file",
-    )
-    .and_then(|app| {
-        load_secret(
-            &sc.partner_token_env,
-            &sc.partner_token_file,
-            "partner_token_env",
-            "partner_token_file",
-        )
-        .map(|t| (app, t))
-    });
+    let partner = sc
+        .partner_app_id()
+        .and_then(|app| sc.partner_token().map(|t| (app, t)));
     let (app_id, token) = match partner {
         Ok(p) => p,
         Err(e) => {
