@@ -10,6 +10,7 @@ pub mod progress;
 pub mod progress_memory;
 pub mod progress_redis;
 pub mod react;
+mod redis_wire;
 mod run_refresh;
 pub mod runner;
 pub mod schedule;

@@ -8,6 +8,7 @@
 //! the others. Two backends with one contract (`tests/pacing_conformance.rs`): memory and Redis
 //! (keys hash-tagged per sender, campaign or template).
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use redis::aio::ConnectionLike;
 use redis::Script;
 
+use super::redis_wire::Keyspace;
 use crate::policy::brake::Brake;
 
 /// A sender's active brakes, each with the time it was set, oldest first.
@@ -92,6 +94,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Adds `n` to a memory counter; the new total.
+fn add<K: Eq + Hash>(counters: &Mutex<HashMap<K, u64>>, key: K, n: u64) -> u64 {
+    let mut m = lock(counters);
+    let v = m.entry(key).or_default();
+    *v += n;
+    *v
+}
+
+/// A memory counter's value, 0 when it is not there.
+fn count<K: Eq + Hash>(counters: &Mutex<HashMap<K, u64>>, key: &K) -> u64 {
+    lock(counters).get(key).copied().unwrap_or(0)
+}
+
 #[async_trait]
 impl PacingStore for MemoryPacing {
     async fn brakes(&self, sender: &str) -> Result<Vec<(Brake, DateTime<Utc>)>, PacingStoreError> {
@@ -115,28 +130,19 @@ impl PacingStore for MemoryPacing {
         day: NaiveDate,
         n: u64,
     ) -> Result<u64, PacingStoreError> {
-        let mut m = lock(&self.sends);
-        let v = m.entry((campaign.to_string(), day)).or_default();
-        *v += n;
-        Ok(*v)
+        Ok(add(&self.sends, (campaign.to_string(), day), n))
     }
 
     async fn sends_on(&self, campaign: &str, day: NaiveDate) -> Result<u64, PacingStoreError> {
-        Ok(lock(&self.sends)
-            .get(&(campaign.to_string(), day))
-            .copied()
-            .unwrap_or(0))
+        Ok(count(&self.sends, &(campaign.to_string(), day)))
     }
 
     async fn add_template_sends(&self, template: &str, n: u64) -> Result<u64, PacingStoreError> {
-        let mut m = lock(&self.templates);
-        let v = m.entry(template.to_string()).or_default();
-        *v += n;
-        Ok(*v)
+        Ok(add(&self.templates, template.to_string(), n))
     }
 
     async fn template_sends(&self, template: &str) -> Result<u64, PacingStoreError> {
-        Ok(lock(&self.templates).get(template).copied().unwrap_or(0))
+        Ok(count(&self.templates, &template.to_string()))
     }
 
     async fn add_sender_uniques(
@@ -145,10 +151,7 @@ impl PacingStore for MemoryPacing {
         day: NaiveDate,
         n: u64,
     ) -> Result<u64, PacingStoreError> {
-        let mut m = lock(&self.uniques);
-        let v = m.entry((sender.to_string(), day)).or_default();
-        *v += n;
-        Ok(*v)
+        Ok(add(&self.uniques, (sender.to_string(), day), n))
     }
 
     async fn sender_uniques_on(
@@ -156,10 +159,7 @@ impl PacingStore for MemoryPacing {
         sender: &str,
         day: NaiveDate,
     ) -> Result<u64, PacingStoreError> {
-        Ok(lock(&self.uniques)
-            .get(&(sender.to_string(), day))
-            .copied()
-            .unwrap_or(0))
+        Ok(count(&self.uniques, &(sender.to_string(), day)))
     }
 }
 
@@ -169,7 +169,7 @@ impl PacingStore for MemoryPacing {
 /// expires after 3 days).
 pub struct RedisPacing<C> {
     conn: C,
-    prefix: String,
+    keys: Keyspace,
     replace_brakes: Script,
 }
 
@@ -180,25 +180,26 @@ where
     pub fn new(conn: C, key_prefix: &str) -> Self {
         Self {
             conn,
-            prefix: key_prefix.to_string(),
+            keys: Keyspace::new(key_prefix),
             replace_brakes: Script::new(include_str!("replace_brakes.lua")),
         }
     }
 
     fn brakes_key(&self, sender: &str) -> String {
-        format!("{}:{{sender:{sender}}}:brakes", self.prefix)
+        self.keys.tagged("sender", sender, "brakes")
     }
 
     fn sends_key(&self, campaign: &str, day: NaiveDate) -> String {
-        format!("{}:{{camp:{campaign}}}:sent:{day}", self.prefix)
+        self.keys.tagged("camp", campaign, &format!("sent:{day}"))
     }
 
     fn uniques_key(&self, sender: &str, day: NaiveDate) -> String {
-        format!("{}:{{sender:{sender}}}:uniques:{day}", self.prefix)
+        self.keys
+            .tagged("sender", sender, &format!("uniques:{day}"))
     }
 
     fn template_key(&self, template: &str) -> String {
-        format!("{}:{{tpl:{template}}}:sends", self.prefix)
+        self.keys.tagged("tpl", template, "sends")
     }
 
     /// Adds `n` to a day's counter and returns the total; the key lives three days, so a

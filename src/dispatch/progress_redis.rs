@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use redis::aio::ConnectionLike;
 use redis::{AsyncCommands, Script};
 
 use super::progress::{
     ContactState, Control, LeaseStatus, ProgressError, ProgressStore, RunId, RunMeta, Write,
 };
+use super::redis_wire::{time_of, Keyspace};
 
 /// The scripts, loaded once and run by SHA (NOSCRIPT falls back to EVAL inside `redis::Script`).
 struct Scripts {
@@ -35,7 +36,7 @@ impl Scripts {
 
 pub struct RedisProgress<C> {
     conn: C,
-    prefix: String,
+    keys: Keyspace,
     scripts: Scripts,
 }
 
@@ -53,62 +54,95 @@ where
         ttl: Duration,
         mode: &str,
     ) -> Result<LeaseStatus, ProgressError> {
-        let [states, meta, inflight] = self.keys(run);
-        let mut conn = self.conn.clone();
-        let (held, who, until): (i64, String, i64) = self
-            .scripts
-            .lease
-            .key(meta)
-            .key(states)
-            .key(inflight)
-            .arg(now.timestamp_millis())
-            .arg(ttl.as_millis() as i64)
-            .arg(owner)
-            .arg(mode)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| map_err(e, run))?;
+        let (held, who, until) = self
+            .lease_script(
+                run,
+                owner,
+                now.timestamp_millis(),
+                ttl.as_millis() as i64,
+                mode,
+            )
+            .await?;
         Ok(if held == 1 {
             LeaseStatus::Held {
                 fence: who.parse().unwrap_or(0),
-                until: ms_to_time(until),
+                until: time_of(until),
             }
         } else {
             LeaseStatus::HeldByOther {
                 owner: who,
-                until: ms_to_time(until),
+                until: time_of(until),
             }
         })
+    }
+
+    /// The run-lease script's raw reply: held (1 or 0), fence or holder, until (ms).
+    async fn lease_script(
+        &self,
+        run: &RunId,
+        owner: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+        mode: &str,
+    ) -> Result<(i64, String, i64), ProgressError> {
+        let [states, meta, inflight] = self.keys(run);
+        let mut inv = self.scripts.lease.prepare_invoke();
+        inv.key(meta)
+            .key(states)
+            .key(inflight)
+            .arg(now_ms)
+            .arg(ttl_ms)
+            .arg(owner)
+            .arg(mode);
+        self.invoke(&inv, run).await
+    }
+
+    /// Runs a script (by SHA, loaded on NOSCRIPT) on a fresh handle of the connection.
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        inv: &redis::ScriptInvocation<'_>,
+        run: &RunId,
+    ) -> Result<T, ProgressError> {
+        let mut conn = self.conn.clone();
+        inv.invoke_async(&mut conn)
+            .await
+            .map_err(|e| map_err(e, run))
+    }
+
+    /// The update script on `run`'s keys; the caller adds one (field, state, kind) per write.
+    fn update_call(&self, run: &RunId) -> redis::ScriptInvocation<'_> {
+        let [states, meta, inflight] = self.keys(run);
+        let mut inv = self.scripts.update.prepare_invoke();
+        inv.key(states)
+            .key(meta)
+            .key(inflight)
+            .key(self.attempts_key(run));
+        inv
     }
 
     pub fn new(conn: C, key_prefix: &str) -> Self {
         Self {
             conn,
-            prefix: key_prefix.to_string(),
+            keys: Keyspace::new(key_prefix),
             scripts: Scripts::new(),
         }
     }
 
     fn keys(&self, run: &RunId) -> [String; 3] {
-        let tag = format!("{}:{{run:{}}}", self.prefix, run.0);
-        [
-            format!("{tag}:states"),
-            format!("{tag}:meta"),
-            format!("{tag}:inflight"),
-        ]
+        ["states", "meta", "inflight"].map(|name| self.keys.tagged("run", &run.0, name))
     }
 
     /// Retries per contact, kept across resends (same hash tag as the run's other keys).
     fn attempts_key(&self, run: &RunId) -> String {
-        format!("{}:{{run:{}}}:attempts", self.prefix, run.0)
+        self.keys.tagged("run", &run.0, "attempts")
     }
 
     fn control_key(&self, campaign: &str) -> String {
-        format!("{}:{{camp:{campaign}}}:control", self.prefix)
+        self.keys.tagged("camp", campaign, "control")
     }
 
     fn message_key(&self, message_id: &str) -> String {
-        format!("{}:msg:{message_id}", self.prefix)
+        self.keys.plain(&format!("msg:{message_id}"))
     }
 }
 
@@ -124,12 +158,6 @@ fn map_err(e: redis::RedisError, run: &RunId) -> ProgressError {
     } else {
         ProgressError::Backend(e.to_string())
     }
-}
-
-fn ms_to_time(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 #[async_trait]
@@ -158,21 +186,7 @@ where
     }
 
     async fn release_lease(&self, run: &RunId, owner: &str) -> Result<(), ProgressError> {
-        let [states, meta, inflight] = self.keys(run);
-        let mut conn = self.conn.clone();
-        let _: (i64, String, i64) = self
-            .scripts
-            .lease
-            .key(meta)
-            .key(states)
-            .key(inflight)
-            .arg(0)
-            .arg(0)
-            .arg(owner)
-            .arg("release")
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| map_err(e, run))?;
+        self.lease_script(run, owner, 0, 0, "release").await?;
         Ok(())
     }
 
@@ -199,11 +213,7 @@ where
             };
             inv.arg(&w.field).arg(w.state.encode()).arg(kind);
         }
-        let mut conn = self.conn.clone();
-        let out: Vec<String> = inv
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| map_err(e, run))?;
+        let out: Vec<String> = self.invoke(&inv, run).await?;
         Ok(out
             .into_iter()
             .map(|s| {
@@ -242,33 +252,18 @@ where
         if writes.is_empty() {
             return Ok(0);
         }
-        let [states, meta, inflight] = self.keys(run);
-        let mut inv = self.scripts.update.prepare_invoke();
-        inv.key(states)
-            .key(meta)
-            .key(inflight)
-            .key(self.attempts_key(run));
+        let mut inv = self.update_call(run);
         for w in writes {
             inv.arg(&w.field).arg(w.state.encode()).arg(w.state.kind());
         }
-        let mut conn = self.conn.clone();
-        inv.invoke_async(&mut conn)
-            .await
-            .map_err(|e| map_err(e, run))
+        self.invoke(&inv, run).await
     }
 
     async fn set_cursor(&self, run: &RunId, fence: u64, cursor: &str) -> Result<(), ProgressError> {
         let [_, meta, _] = self.keys(run);
-        let mut conn = self.conn.clone();
-        let _: i64 = self
-            .scripts
-            .set_cursor
-            .key(meta)
-            .arg(fence.to_string())
-            .arg(cursor)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| map_err(e, run))?;
+        let mut inv = self.scripts.set_cursor.prepare_invoke();
+        inv.key(meta).arg(fence.to_string()).arg(cursor);
+        let _: i64 = self.invoke(&inv, run).await?;
         Ok(())
     }
 
@@ -287,7 +282,7 @@ where
             } else if k == "rewind" {
                 out.rewind = v == "1";
             } else if k == "retry_at" {
-                out.retry_at = v.parse().ok().map(ms_to_time);
+                out.retry_at = v.parse().ok().map(time_of);
             }
         }
         Ok(out)
@@ -321,18 +316,11 @@ where
         }
         let mut applied = 0;
         for chunk in writes.chunks(500) {
-            let mut inv = self.scripts.update.prepare_invoke();
-            inv.key(&states)
-                .key(&meta)
-                .key(self.keys(run)[2].clone())
-                .key(self.attempts_key(run));
+            let mut inv = self.update_call(run);
             for (field, line) in chunk {
                 inv.arg(field).arg(format!("x|{line}")).arg("retry");
             }
-            let n: u64 = inv
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| map_err(e, run))?;
+            let n: u64 = self.invoke(&inv, run).await?;
             applied += n;
         }
         let _: () = conn
@@ -351,21 +339,13 @@ where
         if fields.is_empty() {
             return Ok(0);
         }
-        let [states, meta, inflight] = self.keys(run);
-        let mut inv = self.scripts.update.prepare_invoke();
-        inv.key(states)
-            .key(meta)
-            .key(inflight)
-            .key(self.attempts_key(run));
+        let mut inv = self.update_call(run);
         for field in fields {
             inv.arg(field)
                 .arg(if rewind { "rewind" } else { "" })
                 .arg("p");
         }
-        let mut conn = self.conn.clone();
-        inv.invoke_async(&mut conn)
-            .await
-            .map_err(|e| map_err(e, run))
+        self.invoke(&inv, run).await
     }
 
     async fn attempts(&self, run: &RunId, field: &str) -> Result<u32, ProgressError> {
@@ -379,15 +359,9 @@ where
 
     async fn note_retry(&self, run: &RunId, at: DateTime<Utc>) -> Result<(), ProgressError> {
         let [_, meta, _] = self.keys(run);
-        let mut conn = self.conn.clone();
-        let _: i64 = self
-            .scripts
-            .retry_at
-            .key(meta)
-            .arg(at.timestamp_millis())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| map_err(e, run))?;
+        let mut inv = self.scripts.retry_at.prepare_invoke();
+        inv.key(meta).arg(at.timestamp_millis());
+        let _: i64 = self.invoke(&inv, run).await?;
         Ok(())
     }
 

@@ -19,9 +19,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use redis::aio::ConnectionLike;
 use redis::Script;
+
+use super::redis_wire::{time_of, Keyspace};
 
 /// The throughput cap's window (`policy::rate`): the quiet time between two holders' sends.
 pub const PACE_WINDOW: chrono::Duration = chrono::Duration::seconds(1);
@@ -69,8 +71,27 @@ pub enum SenderLeaseError {
     Unavailable(String),
 }
 
+/// One request for a sender's lease, as [`SenderLeases::acquire`] and
+/// [`SenderLeases::acquire_or_take`] make it.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseAsk<'a> {
+    pub sender: &'a str,
+    pub replica: &'a str,
+    /// Unique per dispatcher.
+    pub token: &'a str,
+    pub now: DateTime<Utc>,
+    pub ttl: Duration,
+    /// How long a free lease must have been free before this replica takes it.
+    pub free_for: Duration,
+    /// Also take the lease from a holder that stopped proving it lives.
+    pub take_silent: bool,
+}
+
 #[async_trait]
 pub trait SenderLeases: Send + Sync + 'static {
+    /// Takes or renews a lease as `ask` says: the one backend call behind
+    /// [`SenderLeases::acquire`] and [`SenderLeases::acquire_or_take`].
+    async fn ask(&self, ask: LeaseAsk<'_>) -> Result<SenderLease, SenderLeaseError>;
     /// Takes or renews `sender`'s lease for `token` (unique per dispatcher) of `replica` until
     /// `now + ttl`. A free lease is only taken once it has been free for `free_for` (zero for
     /// the replica the ownership plan names).
@@ -82,7 +103,18 @@ pub trait SenderLeases: Send + Sync + 'static {
         now: DateTime<Utc>,
         ttl: Duration,
         free_for: Duration,
-    ) -> Result<SenderLease, SenderLeaseError>;
+    ) -> Result<SenderLease, SenderLeaseError> {
+        self.ask(LeaseAsk {
+            sender,
+            replica,
+            token,
+            now,
+            ttl,
+            free_for,
+            take_silent: false,
+        })
+        .await
+    }
     /// As [`SenderLeases::acquire`] for the replica the plan names (`free_for` zero), and it
     /// also takes the lease from a holder that stopped proving it lives (no renewal for
     /// [`live_ttl`]): a dead replica's sender moves before the lease's TTL runs out. The old
@@ -94,7 +126,18 @@ pub trait SenderLeases: Send + Sync + 'static {
         token: &str,
         now: DateTime<Utc>,
         ttl: Duration,
-    ) -> Result<SenderLease, SenderLeaseError>;
+    ) -> Result<SenderLease, SenderLeaseError> {
+        self.ask(LeaseAsk {
+            sender,
+            replica,
+            token,
+            now,
+            ttl,
+            free_for: Duration::ZERO,
+            take_silent: true,
+        })
+        .await
+    }
     /// Gives the lease up if `token` holds it; nobody takes it before `quiet_until`.
     async fn release(
         &self,
@@ -157,25 +200,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl MemorySenderLeases {
-    #[allow(clippy::too_many_arguments)]
-    fn ask(
-        &self,
-        sender: &str,
-        replica: &str,
-        token: &str,
-        now: DateTime<Utc>,
-        ttl: Duration,
-        free_for: Duration,
-        take_silent: bool,
-    ) -> SenderLease {
+    fn ask_now(&self, ask: LeaseAsk<'_>) -> SenderLease {
         let mut leases = lock(&self.leases);
-        let l = leases.entry(sender.to_string()).or_default();
-        let mine = l.token.as_deref() == Some(token);
+        let l = leases.entry(ask.sender.to_string()).or_default();
+        let mine = l.token.as_deref() == Some(ask.token);
         let mut taken = false;
         if let (Some(_), Some(until)) = (&l.token, l.until) {
-            if !mine && until > now {
-                let silent = l.live_until.is_some_and(|live| live <= now);
-                if !(take_silent && silent) {
+            if !mine && until > ask.now {
+                let silent = l.live_until.is_some_and(|live| live <= ask.now);
+                if !(ask.take_silent && silent) {
                     return SenderLease::HeldBy {
                         replica: l.replica.clone(),
                         until,
@@ -188,19 +221,19 @@ impl MemorySenderLeases {
             let epoch = DateTime::<Utc>::UNIX_EPOCH;
             let quiet = l.quiet_until.unwrap_or(epoch);
             let free_since = l.until.unwrap_or(epoch).max(quiet);
-            let may_from = quiet.max(free_since + chrono_of(free_for));
-            if may_from > now {
+            let may_from = quiet.max(free_since + chrono_of(ask.free_for));
+            if may_from > ask.now {
                 return SenderLease::NotBefore { until: may_from };
             }
         }
         if !mine {
             l.fence += 1;
         }
-        let until = now + chrono_of(ttl);
-        l.token = Some(token.to_string());
-        l.replica = replica.to_string();
+        let until = ask.now + chrono_of(ask.ttl);
+        l.token = Some(ask.token.to_string());
+        l.replica = ask.replica.to_string();
         l.until = Some(until);
-        l.live_until = Some(now + chrono_of(live_ttl(ttl)));
+        l.live_until = Some(ask.now + chrono_of(live_ttl(ask.ttl)));
         SenderLease::Held {
             fence: l.fence,
             until,
@@ -210,27 +243,8 @@ impl MemorySenderLeases {
 
 #[async_trait]
 impl SenderLeases for MemorySenderLeases {
-    async fn acquire(
-        &self,
-        sender: &str,
-        replica: &str,
-        token: &str,
-        now: DateTime<Utc>,
-        ttl: Duration,
-        free_for: Duration,
-    ) -> Result<SenderLease, SenderLeaseError> {
-        Ok(self.ask(sender, replica, token, now, ttl, free_for, false))
-    }
-
-    async fn acquire_or_take(
-        &self,
-        sender: &str,
-        replica: &str,
-        token: &str,
-        now: DateTime<Utc>,
-        ttl: Duration,
-    ) -> Result<SenderLease, SenderLeaseError> {
-        Ok(self.ask(sender, replica, token, now, ttl, Duration::ZERO, true))
+    async fn ask(&self, ask: LeaseAsk<'_>) -> Result<SenderLease, SenderLeaseError> {
+        Ok(self.ask_now(ask))
     }
 
     async fn release(
@@ -282,7 +296,7 @@ impl SenderLeases for MemorySenderLeases {
 /// The Redis backend (single node, Cluster or Sentinel: each call touches one hash tag).
 pub struct RedisSenderLeases<C> {
     conn: C,
-    prefix: String,
+    keys: Keyspace,
     script: Script,
 }
 
@@ -293,17 +307,17 @@ where
     pub fn new(conn: C, key_prefix: &str) -> Self {
         Self {
             conn,
-            prefix: key_prefix.to_string(),
+            keys: Keyspace::new(key_prefix),
             script: Script::new(include_str!("sender_lease.lua")),
         }
     }
 
     fn lease_key(&self, sender: &str) -> String {
-        format!("{}:{{sender:{sender}}}:lease", self.prefix)
+        self.keys.tagged("sender", sender, "lease")
     }
 
     fn replicas_key(&self) -> String {
-        format!("{}:{{replicas}}", self.prefix)
+        self.keys.plain("{replicas}")
     }
 }
 
@@ -311,39 +325,24 @@ fn unavailable(e: redis::RedisError) -> SenderLeaseError {
     SenderLeaseError::Unavailable(e.to_string())
 }
 
-fn time_of(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
-impl<C> RedisSenderLeases<C>
+#[async_trait]
+impl<C> SenderLeases for RedisSenderLeases<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    #[allow(clippy::too_many_arguments)]
-    async fn ask(
-        &self,
-        sender: &str,
-        replica: &str,
-        token: &str,
-        now: DateTime<Utc>,
-        ttl: Duration,
-        free_for: Duration,
-        take_silent: bool,
-    ) -> Result<SenderLease, SenderLeaseError> {
+    async fn ask(&self, ask: LeaseAsk<'_>) -> Result<SenderLease, SenderLeaseError> {
         let mut conn = self.conn.clone();
         let (kind, who, until): (i64, String, i64) = self
             .script
-            .key(self.lease_key(sender))
-            .arg(now.timestamp_millis())
-            .arg(ms(ttl))
-            .arg(token)
-            .arg(replica)
+            .key(self.lease_key(ask.sender))
+            .arg(ask.now.timestamp_millis())
+            .arg(ms(ask.ttl))
+            .arg(ask.token)
+            .arg(ask.replica)
             .arg("acquire")
-            .arg(ms(free_for))
-            .arg(ms(live_ttl(ttl)))
-            .arg(if take_silent { "1" } else { "0" })
+            .arg(ms(ask.free_for))
+            .arg(ms(live_ttl(ask.ttl)))
+            .arg(if ask.take_silent { "1" } else { "0" })
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -359,37 +358,6 @@ where
                 until,
             },
         })
-    }
-}
-
-#[async_trait]
-impl<C> SenderLeases for RedisSenderLeases<C>
-where
-    C: ConnectionLike + Clone + Send + Sync + 'static,
-{
-    async fn acquire(
-        &self,
-        sender: &str,
-        replica: &str,
-        token: &str,
-        now: DateTime<Utc>,
-        ttl: Duration,
-        free_for: Duration,
-    ) -> Result<SenderLease, SenderLeaseError> {
-        self.ask(sender, replica, token, now, ttl, free_for, false)
-            .await
-    }
-
-    async fn acquire_or_take(
-        &self,
-        sender: &str,
-        replica: &str,
-        token: &str,
-        now: DateTime<Utc>,
-        ttl: Duration,
-    ) -> Result<SenderLease, SenderLeaseError> {
-        self.ask(sender, replica, token, now, ttl, Duration::ZERO, true)
-            .await
     }
 
     async fn release(

@@ -262,11 +262,7 @@ impl Ledger for MemoryLedger {
     ) -> Result<TierState, LedgerError> {
         let settings = self.settings();
         Ok(self.with_group(group, |book| {
-            let current = book
-                .state
-                .clone()
-                .unwrap_or_else(|| settings.initial_state(group));
-            let next = current.apply(&settings.policy, now, event);
+            let next = settings.after_event(group, book.state.as_ref(), now, event);
             book.state = Some(next.clone());
             next
         }))
@@ -286,11 +282,7 @@ impl Ledger for MemoryLedger {
                 policy.window.num_milliseconds(),
                 policy.lookback.num_milliseconds(),
             );
-            let settled = book
-                .state
-                .clone()
-                .unwrap_or_else(|| settings.initial_state(group))
-                .settle(policy, now);
+            let settled = settings.settled(group, book.state.as_ref(), now);
             stats_from(
                 &settings,
                 &settled,

@@ -110,6 +110,33 @@ impl LedgerSettings {
         TierState::initial(tier)
     }
 
+    /// The group's stored state (its initial one when nothing is stored) settled at `now`:
+    /// what admission and stats judge by, on every backend.
+    pub fn settled(
+        &self,
+        group: &LimitGroup,
+        stored: Option<&TierState>,
+        now: DateTime<Utc>,
+    ) -> TierState {
+        match stored {
+            Some(s) => s.settle(&self.policy, now),
+            None => self.initial_state(group).settle(&self.policy, now),
+        }
+    }
+
+    /// The group's state after `event` at `now`, from its stored state (its initial one when
+    /// nothing is stored): what every backend writes for a tier event.
+    pub fn after_event(
+        &self,
+        group: &LimitGroup,
+        stored: Option<&TierState>,
+        now: DateTime<Utc>,
+        event: TierEvent,
+    ) -> TierState {
+        let current = stored.cloned().unwrap_or_else(|| self.initial_state(group));
+        current.apply(&self.policy, now, event)
+    }
+
     /// New unique customers per window on `tier`; `None` = unlimited.
     pub fn allowance(&self, tier: Tier) -> Option<u64> {
         self.policy.allowance(tier, self.safety_share, self.reserve)
@@ -226,10 +253,7 @@ impl AdmitPlan {
         budget: u32,
     ) -> Self {
         let policy = &settings.policy;
-        let settled = match stored {
-            Some(s) => s.settle(policy, now),
-            None => settings.initial_state(group).settle(policy, now),
-        };
+        let settled = settings.settled(group, stored, now);
         Self {
             now_ms: to_millis(now),
             window_ms: policy.window.num_milliseconds(),

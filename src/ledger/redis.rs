@@ -349,11 +349,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
         let mut conn = self.conn.clone();
         for _ in 0..MAX_ATTEMPTS {
             let cached = self.cached(group);
-            let current = cached
-                .state
-                .clone()
-                .unwrap_or_else(|| settings.initial_state(group));
-            let next = current.apply(&settings.policy, now, event);
+            let next = settings.after_event(group, cached.state.as_ref(), now, event);
             let json = serde_json::to_string(&next).map_err(|e| corrupt(group, e.to_string()))?;
             let reply: Vec<Value> = self
                 .scripts
@@ -415,11 +411,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Ledger for RedisLedger<C
         let recovering_until = (lost >= 0)
             .then(|| from_millis(lost) + settings.policy.window)
             .filter(|&t| t > now);
-        let settled = fresh
-            .state
-            .clone()
-            .unwrap_or_else(|| settings.initial_state(group))
-            .settle(&settings.policy, now);
+        let settled = settings.settled(group, fresh.state.as_ref(), now);
         let oldest = int(group, oldest)?;
         Ok(stats_from(
             &settings,
