@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use redis::{is_tls_url, node_url, SentinelConfig};
-pub use sender::{ProviderChoice, SenderConfig};
+pub use sender::{ProviderChoice, SenderConfig, GUPSHUP_PARTNER_URL, META_GRAPH_URL};
 
 use crate::policy::calendar_config::CalendarConfig;
 use crate::policy::pacer::PacerSettings;

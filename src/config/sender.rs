@@ -114,6 +114,31 @@ fn default_timeout() -> Duration {
     Duration::from_secs(10)
 }
 
+/// Meta's Graph API when a sender gives no `base_url`.
+pub const META_GRAPH_URL: &str = "https://graph.facebook.com/v21.0";
+
+/// Gupshup's Partner API when a sender gives no `partner_base_url`.
+pub const GUPSHUP_PARTNER_URL: &str = "https://partner.gupshup.io";
+
+/// Where the sender's provider APIs are, defaults filled in, without a trailing slash.
+impl SenderConfig {
+    /// The Graph API a Meta sender reads and sends through.
+    pub fn graph_api_base(&self) -> &str {
+        self.base_url
+            .as_deref()
+            .unwrap_or(META_GRAPH_URL)
+            .trim_end_matches('/')
+    }
+
+    /// Gupshup's Partner API (tier, templates, the go-live reads).
+    pub fn partner_api_base(&self) -> &str {
+        self.partner_base_url
+            .as_deref()
+            .unwrap_or(GUPSHUP_PARTNER_URL)
+            .trim_end_matches('/')
+    }
+}
+
 /// The sender's secrets, each loaded from its `*_env` / `*_file` pair (exactly one set); the
 /// error names the keys, never the value.
 impl SenderConfig {
@@ -145,6 +170,12 @@ impl SenderConfig {
             "partner_token_env",
             "partner_token_file",
         )
+    }
+
+    /// Both Partner API secrets: the app id (trimmed) and the app token.
+    pub fn partner_secrets(&self) -> Result<(String, Secret), SecretError> {
+        let app_id = self.partner_app_id()?.expose().trim().to_string();
+        Ok((app_id, self.partner_token()?))
     }
 }
 

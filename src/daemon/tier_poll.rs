@@ -17,9 +17,6 @@ use crate::config::{ProviderChoice, SenderConfig};
 use crate::policy::tier::{Quality, Tier};
 use crate::provider::tier_source::{GupshupTierSource, MetaTierSource, TierSource};
 
-/// Gupshup's Partner API, unless a sender names another base URL.
-pub const GUPSHUP_PARTNER_URL: &str = "https://partner.gupshup.io";
-
 /// What the provider said last about one sender, for status and metrics.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderView {
@@ -57,9 +54,7 @@ pub fn build_source(sc: &SenderConfig) -> anyhow::Result<Option<Arc<dyn TierSour
         ProviderChoice::Meta => {
             let token = sc.api_key().context("access token")?;
             Arc::new(MetaTierSource::new(
-                sc.base_url
-                    .as_deref()
-                    .unwrap_or("https://graph.facebook.com/v21.0"),
+                sc.graph_api_base(),
                 sc.phone_number_id.as_deref().unwrap_or_default(),
                 token,
                 http,
@@ -70,9 +65,7 @@ pub fn build_source(sc: &SenderConfig) -> anyhow::Result<Option<Arc<dyn TierSour
             let app_id = sc.partner_app_id().context("partner app id")?;
             let token = sc.partner_token().context("partner token")?;
             Arc::new(GupshupTierSource::new(
-                sc.partner_base_url
-                    .as_deref()
-                    .unwrap_or(GUPSHUP_PARTNER_URL),
+                sc.partner_api_base(),
                 app_id.expose().trim(),
                 token,
                 http,

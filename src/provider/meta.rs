@@ -37,7 +37,7 @@ impl MetaConfig {
         Self {
             phone_number_id: phone_number_id.into(),
             access_token,
-            base_url: "https://graph.facebook.com/v21.0".into(),
+            base_url: crate::config::META_GRAPH_URL.into(),
             timeout: Duration::from_secs(10),
             max_attempts: 4,
             backoff: Backoff::default(),

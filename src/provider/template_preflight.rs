@@ -41,9 +41,6 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
 /// daemon waits for it before a campaign starts.
 pub const MAX_READ_TIME: Duration = Duration::from_secs(10);
 
-/// Meta's Graph API when the sender gives no `base_url`.
-const META_BASE_URL: &str = "https://graph.facebook.com/v21.0";
-
 /// What the pre-flight says of one campaign's template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -233,12 +230,7 @@ fn read_for(id: &str, sc: &SenderConfig, c: &Campaign) -> Result<Read, Unverifia
             Ok(Read {
                 lookup: Lookup {
                     sender: id.to_string(),
-                    base: sc
-                        .base_url
-                        .as_deref()
-                        .unwrap_or(META_BASE_URL)
-                        .trim_end_matches('/')
-                        .to_string(),
+                    base: sc.graph_api_base().to_string(),
                     account: waba_id.to_string(),
                     name: Some(name.clone()),
                 },
@@ -254,25 +246,18 @@ fn read_for(id: &str, sc: &SenderConfig, c: &Campaign) -> Result<Read, Unverifia
                     sender: id.to_string(),
                 });
             }
-            let app = sc.partner_app_id();
-            let token = sc.partner_token();
-            let (app, token) = app.and_then(|a| token.map(|t| (a, t))).map_err(|source| {
-                Unverifiable::PartnerSecrets {
-                    id: tid.clone(),
-                    sender: id.to_string(),
-                    source,
-                }
-            })?;
+            let (app, token) =
+                sc.partner_secrets()
+                    .map_err(|source| Unverifiable::PartnerSecrets {
+                        id: tid.clone(),
+                        sender: id.to_string(),
+                        source,
+                    })?;
             Ok(Read {
                 lookup: Lookup {
                     sender: id.to_string(),
-                    base: sc
-                        .partner_base_url
-                        .as_deref()
-                        .unwrap_or(crate::daemon::tier_poll::GUPSHUP_PARTNER_URL)
-                        .trim_end_matches('/')
-                        .to_string(),
-                    account: app.expose().trim().to_string(),
+                    base: sc.partner_api_base().to_string(),
+                    account: app,
                     name: None,
                 },
                 provider: ProviderChoice::Gupshup,

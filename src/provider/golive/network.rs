@@ -5,7 +5,8 @@
 //! Plain `http://` is accepted only on loopback (test fakes).
 use std::time::Instant;
 
-use super::{get, number::META_GRAPH_URL, GoLiveContext, GoLiveItem};
+use super::{get, GoLiveContext, GoLiveItem};
+use crate::config::META_GRAPH_URL;
 use crate::config::{ProviderChoice, SenderConfig};
 
 /// Gupshup's webhook source addresses, partner-docs.gupshup.io/docs/gupshup-ip-allowlisting

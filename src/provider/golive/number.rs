@@ -20,9 +20,6 @@ use crate::provider::tier_source::{read_meta, ProviderTierView};
 /// refusing that one field must not fail this read).
 pub const META_NUMBER_FIELDS: &str = "display_phone_number,verified_name,status,name_status,quality_rating,messaging_limit_tier,whatsapp_business_manager_messaging_limit";
 
-/// Meta's Graph API unless a sender names another base URL.
-pub const META_GRAPH_URL: &str = "https://graph.facebook.com/v21.0";
-
 /// What the read gave: three items, the access for the next checks (when the secrets load and
 /// the provider accepted them), the daily volume at the current limit, and the provider's answer.
 pub struct NumberRead {
@@ -94,12 +91,7 @@ async fn meta(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead {
         }
     };
     let access = Access::Meta {
-        base: sc
-            .base_url
-            .as_deref()
-            .unwrap_or(META_GRAPH_URL)
-            .trim_end_matches('/')
-            .to_string(),
+        base: sc.graph_api_base().to_string(),
         phone_number_id: sc.phone_number_id.clone().unwrap_or_default(),
         token,
     };
@@ -242,9 +234,7 @@ async fn gupshup(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead
         items.extend(unread(id, "Partner API not configured"));
         return read_only(items, sc);
     }
-    let partner = sc
-        .partner_app_id()
-        .and_then(|app| sc.partner_token().map(|t| (app, t)));
+    let partner = sc.partner_secrets();
     let (app_id, token) = match partner {
         Ok(p) => p,
         Err(e) => {
@@ -258,14 +248,8 @@ async fn gupshup(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead
             return read_only(items, sc);
         }
     };
-    let app_id = app_id.expose().trim().to_string();
     let access = Access::GupshupPartner {
-        base: sc
-            .partner_base_url
-            .as_deref()
-            .unwrap_or(crate::daemon::tier_poll::GUPSHUP_PARTNER_URL)
-            .trim_end_matches('/')
-            .to_string(),
+        base: sc.partner_api_base().to_string(),
         app_id: app_id.clone(),
         token,
     };
@@ -276,7 +260,7 @@ async fn gupshup(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead
                 "the Partner API at {} did not answer: {e} (check senders.{id}.partner_base_url, DNS and outbound HTTPS)",
                 sc.partner_base_url
                     .as_deref()
-                    .unwrap_or(crate::daemon::tier_poll::GUPSHUP_PARTNER_URL)
+                    .unwrap_or(crate::config::GUPSHUP_PARTNER_URL)
             );
             let mut items = vec![GoLiveItem::unknown(id, "credentials", &why)];
             items.extend(unread(id, &why));
