@@ -11,8 +11,9 @@
 //! - `senders`: one dispatcher task per sender; `campaigns`: the registry's campaigns turned into
 //!   runs; `reload`, `cron`: the one reload path and the cron timer; `optout_import`: the opt-out
 //!   file; `register`: this replica in the register; `tier_poll`: the provider's tier and quality;
-//! - `sink`: routes webhook events to the stores and to `dispatch::react`; `admin`: the admin
-//!   API's daemon side; `go_live`: the go-live checklist at start.
+//! - `sink`: finds what a webhook event is about and routes it to `dispatch::react` (which
+//!   decides); `admin`: the admin API's daemon side (operator actions, `admin::views` the
+//!   statuses, `admin::readiness` `/readyz`); `go_live`: the go-live checklist at start.
 mod admin;
 mod campaigns;
 mod config_parts;

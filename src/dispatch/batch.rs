@@ -96,7 +96,7 @@ impl Dispatcher {
         for ((i, key, line), state) in candidates.into_iter().zip(existing) {
             match state {
                 // Retrying or deferred, and its time has come: back to pending, then sent.
-                // (Its retry count stays in the store for the next failure, react.rs.)
+                // (Its retry count stays in the store for the next failure, dispatch/react.)
                 Some(s) if s.not_before().is_some_and(|t| t <= now) => {
                     due.push((i, key, line));
                 }

@@ -193,7 +193,7 @@ impl Dispatcher {
     }
 
     /// A send ended. What its failure did (brakes, pauses, retries) was decided and applied by
-    /// `react.rs` inside the send job; here only the loop's bookkeeping remains.
+    /// `dispatch/react` inside the send job; here only the loop's bookkeeping remains.
     fn finished(&mut self, done: Result<Finished, tokio::task::JoinError>) {
         if let Err(e) = done {
             tracing::warn!(sender = %self.deps.sender_id, error = %e, "send task ended abnormally");

@@ -1,6 +1,10 @@
 //! Turning campaigns into sends: per-contact progress and leases ([`progress`]), the per-sender
 //! [`dispatcher`] loop with its run refresh (`run_refresh`), batch pipeline (`batch`) and views
-//! (`views`), the pure run-state decision ([`schedule`]) and the status board.
+//! (`views`), the pure run-state decision ([`schedule`]) and the status board; what the
+//! provider's answers and callbacks do ([`react`], the one place that decides it); which
+//! replica paces which sender ([`ownership`], [`sender_lease`], [`sender_hold`]) and the pacing
+//! counters every replica sees ([`pacing_store`]), whose Redis backends share one key scheme
+//! (`redis_wire`).
 mod batch;
 pub mod dispatcher;
 pub mod in_flight;

@@ -8,7 +8,7 @@
 //! have gone out, so it is never resent). A failure the provider says is temporary leaves the
 //! contact `retrying` (pair rate, maintenance, throughput) or `deferred` (marketing cap) with a
 //! not-before time; the run's `retry_at` is the earliest of them, and when it comes the holder
-//! re-reads the audience and sends those that are due (see `dispatch/react.rs`).
+//! re-reads the audience and sends those that are due (see `dispatch/react/failure.rs`).
 //! Claims are fenced by the lease: when a lease moves to another instance the fence goes up and
 //! the old holder's claims are refused, so two replicas never send the same contact.
 //!

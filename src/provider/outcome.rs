@@ -7,7 +7,7 @@
 //! the same thing whether it came back from the send or an hour later in a callback.
 //!
 //! The class of a code and its action live here and nowhere else; what the action does to the
-//! contact, the sender and the campaign is applied by `dispatch/react.rs`, with the retry
+//! contact, the sender and the campaign is applied by `dispatch/react/`, with the retry
 //! delays from the `[retries]` policy settings.
 use std::fmt;
 
