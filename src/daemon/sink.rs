@@ -20,8 +20,8 @@ use crate::http::{
 };
 use crate::policy::brake::{Brake, QualityRating};
 use crate::policy::tier::{Quality, Tier};
+use crate::policy::tier_event::TierEvent;
 use crate::policy::tier_report::{is_stale, ReportedChange, TierReport, Verdict};
-use crate::policy::tier_state::TierEvent;
 use crate::provider::{Failure, ProviderKind};
 
 pub struct Sink(pub Arc<Shared>);

@@ -17,8 +17,8 @@ use crate::config::{ProviderChoice, SenderConfig};
 use crate::ledger::LedgerError;
 use crate::policy::brake::QualityRating;
 use crate::policy::tier::{Quality, Tier};
+use crate::policy::tier_event::TierEvent;
 use crate::policy::tier_reconcile::{reconcile, Reconcile};
-use crate::policy::tier_state::TierEvent;
 use crate::provider::tier_source::{GupshupTierSource, MetaTierSource, TierSource};
 use crate::secret::SecretSource;
 

@@ -27,6 +27,7 @@ pub mod retry_policy;
 pub mod share;
 pub mod throughput;
 pub mod tier;
+pub mod tier_event;
 pub mod tier_reconcile;
 pub mod tier_report;
 pub mod tier_state;
