@@ -128,7 +128,7 @@ fn strip(phone: &str) -> Result<(bool, String), PhoneError> {
     Ok((international, digits))
 }
 
-fn country_code(ddi: &str) -> Result<&str, PhoneError> {
+pub(crate) fn country_code(ddi: &str) -> Result<&str, PhoneError> {
     let digits = ddi.trim_start_matches('+');
     let ok = (1..=3).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
