@@ -4,7 +4,7 @@
 //! ([`parse_international`]) and provider webhooks and answers ([`parse_provider_number`]).
 //! Where a number is compared as a provider wrote it (Gupshup's `source`) or carried from a
 //! webhook to [`parse_provider_number`], [`digits_of`] is the one way to read its digits, and a
-//! campaign's `default_ddi` is checked by [`country_code`].
+//! campaign's `default_ddi` is checked by `country_code`.
 //!
 //! Rules:
 //! - the number is the row's `ddi` (country code) or the campaign's `default_ddi`, then the phone
