@@ -88,6 +88,10 @@ fn entries(text: &str) -> Vec<Entry> {
 
 fn collect(text: &str, table: &DeTable<'_>, prefix: &str, out: &mut Vec<Entry>) {
     for (k, v) in table.iter() {
+        // An empty name is the parser's stand-in for a key it could not read (`= 1`).
+        if k.get_ref().is_empty() {
+            continue;
+        }
         let key = if prefix.is_empty() {
             k.get_ref().to_string()
         } else {
@@ -153,6 +157,8 @@ mod tests {
         let text = "[pacing]\nmode = \"grow\"\n!!\n";
         assert_eq!(key_at(text, text.find("!!").unwrap()), "pacing");
         assert_eq!(key_at("\n!!", 1), "");
+        let text = "[pacing]\n= 1\n";
+        assert_eq!(key_at(text, text.find('=').unwrap()), "pacing");
         // An unclosed header is no table, nor is the key after it on the next line.
         let text = "id = \"a\"\n[template\nid = \"b\"\n";
         assert_eq!(key_at(text, text.find("\nid").unwrap()), "");
