@@ -25,10 +25,12 @@ pub(super) fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// to; empty at the top level.
 pub(super) fn key_at(text: &str, offset: usize) -> String {
     let entries = entries(text);
-    let line = line_col(text, offset).0;
+    let offset = floor_char_boundary(text, offset);
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
     let on_line: Vec<&Entry> = entries
         .iter()
-        .filter(|e| line_col(text, e.key_start).0 == line)
+        .filter(|e| (line_start..=line_end).contains(&e.key_start))
         .collect();
     let before = on_line
         .iter()
