@@ -407,3 +407,22 @@ fn error_key(path: &serde_path_to_error::Path) -> String {
     }
     key
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_problem(text: &str) -> FileProblem {
+        let problems = parse_campaign(Path::new("x.toml"), text, &CampaignContext::default())
+            .expect_err("refused");
+        problems[0].clone()
+    }
+
+    #[test]
+    fn a_type_error_inside_a_spanned_value_names_the_written_key() {
+        let p = first_problem("sender = \"s\"\nweight = \"x\"\n");
+        assert_eq!((p.line, p.column, p.key.as_str()), (2, 10, "weight"));
+        let p = first_problem("sender = \"s\"\n[schedule.hours]\ntimezone = 5\n");
+        assert_eq!(p.key, "schedule.hours.timezone");
+    }
+}
