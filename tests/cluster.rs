@@ -27,7 +27,7 @@ use tierpace::http::CampaignStatus;
 use tierpace::ledger::{AdmitDecision, Ledger, LedgerSettings, LimitGroup, RedisLedger};
 use tierpace::policy::profile::Policy;
 use tierpace::policy::tier::Tier;
-use tierpace::policy::tier_state::TierEvent;
+use tierpace::policy::tier_event::TierEvent;
 
 fn t(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap()

@@ -15,7 +15,7 @@ use tierpace::ledger::{
 };
 use tierpace::policy::profile::Policy;
 use tierpace::policy::tier::{Quality, Tier};
-use tierpace::policy::tier_state::TierEvent;
+use tierpace::policy::tier_event::TierEvent;
 
 use support::redis_server::RedisServer;
 

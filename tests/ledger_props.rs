@@ -15,7 +15,8 @@ use tierpace::ledger::{
 };
 use tierpace::policy::profile::Policy;
 use tierpace::policy::tier::{Quality, Tier, ALL_TIERS};
-use tierpace::policy::tier_state::{TierEvent, TierState};
+use tierpace::policy::tier_event::TierEvent;
+use tierpace::policy::tier_state::TierState;
 
 use support::redis_server::RedisServer;
 

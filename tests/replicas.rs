@@ -46,10 +46,12 @@ impl Replica {
         let child = Command::new(env!("CARGO_BIN_EXE_tierpace"))
             .args(["run", "--config"])
             .arg(&named)
-            // TIERPACE_REPLICA_LOG=filter turns on more (e.g. `warn,tierpace::pace=debug`).
+            // `tierpace::pace` at debug logs each send's departure, for the cap check at the
+            // daemons (`departures`); TIERPACE_REPLICA_LOG=filter sets another filter.
             .env(
                 "RUST_LOG",
-                std::env::var("TIERPACE_REPLICA_LOG").unwrap_or_else(|_| "warn".into()),
+                std::env::var("TIERPACE_REPLICA_LOG")
+                    .unwrap_or_else(|_| "warn,tierpace::pace=debug".into()),
             )
             .stdout(Stdio::null())
             .stderr(file)
@@ -97,12 +99,29 @@ impl Replica {
         list.into_iter().find(|c| c.id == id)
     }
 
+    /// The log for a failure message, without the pacing debug lines (thousands of them).
     fn log_text(&self) -> String {
-        format!(
-            "--- {} log ---\n{}",
-            self.name,
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        )
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.contains("tierpace::pace"))
+            .collect();
+        format!("--- {} log ---\n{}\n", self.name, kept.join("\n"))
+    }
+
+    /// When this replica handed each of `sender`'s requests to the HTTP client, in µs since the
+    /// epoch (the `send left` debug event of `dispatch/send.rs`).
+    fn departures(&self, sender: &str) -> Vec<i64> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let field = |line: &str, key: &str| -> Option<String> {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(key).map(str::to_string))
+        };
+        text.lines()
+            .filter(|l| l.contains("send left"))
+            .filter(|l| field(l, "sender=").as_deref() == Some(sender))
+            .filter_map(|l| field(l, "left_us=")?.parse().ok())
+            .collect()
     }
 }
 
@@ -719,6 +738,34 @@ fn run_fleet(
             s.id,
             s.max_mps,
             report.join("; ")
+        );
+    }
+    // The cap where the fleet hands requests over, strict: every replica's departures for the
+    // sender merged, at most `max_mps` in any closed 1 s window. This is the promise tierpace
+    // can keep on its side; the check at the fake above allows for the machine's delays after it.
+    for s in senders {
+        let mut left: Vec<i64> = replicas.iter().flat_map(|r| r.departures(s.id)).collect();
+        left.sort_unstable();
+        let arrived = arrivals(&fake, s.source).len();
+        assert!(
+            left.len() + 2 >= arrived,
+            "{}: {} departures logged for {arrived} arrivals (is tierpace::pace at debug?)",
+            s.id,
+            left.len()
+        );
+        let (mut best, mut from) = (0, 0);
+        for to in 0..left.len() {
+            while left[to] - left[from] > 1_000_000 {
+                from += 1;
+            }
+            best = best.max(to - from + 1);
+        }
+        report.push(format!("{}: at most {best} departures in any second", s.id));
+        assert!(
+            best <= s.max_mps as usize,
+            "{}: {best} departures in one second over max_mps {}",
+            s.id,
+            s.max_mps
         );
     }
     eprintln!("fleet: {}", report.join("; "));

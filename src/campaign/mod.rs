@@ -4,13 +4,17 @@
 //!
 //! The pieces, from the outside in:
 //! - [`file`]: the campaign file's validated types ([`file::Campaign`]); [`validate`] turns the
-//!   TOML (serde structs with spans) into them, every error naming file, line, column and key;
-//!   [`load`] reads a file from disk (size cap) and runs the validation.
-//! - [`audience`]: the CSV reader; each row becomes an [`audience::AudienceRow`] or a counted
-//!   [`audience::RowSkip`], never a fatal error. It uses [`phone`] (the E.164 normaliser every
-//!   entry point shares), [`opt_in`] (consent column) and [`params`] (`{{column}}` template
-//!   parameters), reads records through [`csv_records`] (the file's own line numbers) and decodes
-//!   them in the encoding [`text_encoding`] picks (UTF-8 or Windows-1252).
+//!   TOML (serde structs with spans) into them, every error naming file, line, column and key
+//!   (the key from `serde_path_to_error`, places from toml's spans); [`load`] reads a file from
+//!   disk (size cap) and runs the validation. [`template_file`] and [`template_spec`] read and
+//!   hold the template's header, body and buttons.
+//! - [`audience`]: the CSV reader (a folder: the reader, the per-row checks, the summary of a
+//!   whole pass, the duplicate filter); each row becomes an [`audience::AudienceRow`] or a
+//!   counted [`audience::RowSkip`], never a fatal error. It uses [`phone`] (the E.164 normaliser
+//!   every entry point shares, webhooks and the admin API included), [`opt_in`] (consent column)
+//!   and [`params`] (`{{column}}` template parameters), reads records through [`csv_records`]
+//!   (the file's own line numbers) and decodes them in the encoding [`text_encoding`] picks
+//!   (UTF-8 or Windows-1252); [`audience_stamp`] tells a file edited under a running campaign.
 //! - [`consent`]: the global opt-out store (memory or Redis), keyed by contact hash, with the
 //!   [`consent_scope`] of each opt-out (everything, or marketing only).
 //! - [`registry`]: rescans the directory on one reload message (file watcher or SIGHUP);

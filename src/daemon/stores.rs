@@ -67,6 +67,22 @@ pub async fn build(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Resu
     Ok(stores)
 }
 
+/// Every store on one Redis connection (single, Cluster or Sentinel), probed by `pinger`.
+fn redis_stores<C>(conn: C, prefix: &str, settings: LedgerSettings, pinger: Pinger) -> Stores
+where
+    C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
+{
+    Stores {
+        ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
+        consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
+        progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
+        pacing: Arc::new(RedisPacing::new(conn.clone(), prefix)),
+        sender_leases: Arc::new(RedisSenderLeases::new(conn, prefix)),
+        pinger,
+        gate: Arc::default(),
+    }
+}
+
 async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::Result<Stores> {
     let prefix = cfg.key_prefix.as_str();
     match cfg.state {
@@ -92,15 +108,12 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
                     s.master
                 )
             })?;
-            Ok(Stores {
-                ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
-                consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
-                progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
-                pacing: Arc::new(RedisPacing::new(conn.clone(), prefix)),
-                sender_leases: Arc::new(RedisSenderLeases::new(conn.clone(), prefix)),
-                pinger: Pinger::Sentinel(conn),
-                gate: Arc::default(),
-            })
+            Ok(redis_stores(
+                conn.clone(),
+                prefix,
+                settings,
+                Pinger::Sentinel(conn),
+            ))
         }
         StateBackend::Redis if !cfg.redis_cluster.is_empty() => {
             let client = cluster_client(cfg)?;
@@ -108,15 +121,12 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
                 .get_async_connection()
                 .await
                 .context("connecting to the Redis Cluster")?;
-            Ok(Stores {
-                ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
-                consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
-                progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
-                pacing: Arc::new(RedisPacing::new(conn.clone(), prefix)),
-                sender_leases: Arc::new(RedisSenderLeases::new(conn.clone(), prefix)),
-                pinger: Pinger::Cluster(conn),
-                gate: Arc::default(),
-            })
+            Ok(redis_stores(
+                conn.clone(),
+                prefix,
+                settings,
+                Pinger::Cluster(conn),
+            ))
         }
         StateBackend::Redis => {
             let client = single_client(cfg)?;
@@ -128,15 +138,12 @@ async fn build_ungated(cfg: &DaemonConfig, settings: LedgerSettings) -> anyhow::
             )
             .await
             .context("connecting to Redis (is redis_url right and the server up?)")?;
-            Ok(Stores {
-                ledger: Arc::new(RedisLedger::new(conn.clone(), prefix, settings)),
-                consent: Arc::new(RedisConsent::new(conn.clone(), prefix)),
-                progress: Arc::new(RedisProgress::new(conn.clone(), prefix)),
-                pacing: Arc::new(RedisPacing::new(conn.clone(), prefix)),
-                sender_leases: Arc::new(RedisSenderLeases::new(conn.clone(), prefix)),
-                pinger: Pinger::Single(conn),
-                gate: Arc::default(),
-            })
+            Ok(redis_stores(
+                conn.clone(),
+                prefix,
+                settings,
+                Pinger::Single(conn),
+            ))
         }
     }
 }

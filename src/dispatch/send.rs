@@ -125,6 +125,7 @@ impl SendJob {
         }
         let started = std::time::Instant::now();
         let (timeline, clock) = (self.timeline.clone(), self.clock.clone());
+        let sender_id = self.sender.id.clone();
         let outcome = after_first_poll(self.provider.send(&self.msg), move || {
             if clock.is_manual() {
                 return; // virtual time jumps between polls: no lateness to measure
@@ -134,7 +135,10 @@ impl SendJob {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .departed(start.ticket, left);
-            tracing::debug!(target: "tierpace::pace", late_departure_ms = (left - at).num_milliseconds(), "send left");
+            // `left_us` (µs since the epoch) lets a fleet's logs be merged per sender to check
+            // the cap where the process hands a request over (tests/replicas.rs).
+            tracing::debug!(target: "tierpace::pace", sender = %sender_id, left_us = left.timestamp_micros(),
+                late_departure_ms = (left - at).num_milliseconds(), "send left");
         })
         .await;
         let latency = started.elapsed();

@@ -17,6 +17,7 @@ use super::auth::secret_matches;
 use super::event::{DeliveryStatus, ProviderEvent, ReceivedEvent, WebhookError, WebhookSource};
 use super::source::Refusal;
 use super::HttpState;
+use crate::campaign::phone::digits_of;
 
 /// The header that may carry the Gupshup webhook secret (the alternative to the path segment).
 pub const SECRET_HEADER: &str = "x-tierpace-webhook-secret";
@@ -117,7 +118,7 @@ fn message_event(
 fn inbound(payload: &Value, at: Option<DateTime<Utc>>) -> Result<ProviderEvent, WebhookError> {
     let from = str_at(payload, &["sender", "phone"])
         .or_else(|| str_at(payload, &["source"]))
-        .map(digits)
+        .map(digits_of)
         .filter(|d| !d.is_empty())
         .ok_or_else(|| malformed("message without `sender.phone` or `source`"))?;
     // Quick replies carry the button's label in `text` (or `title` for list/button replies).
@@ -130,7 +131,7 @@ fn inbound(payload: &Value, at: Option<DateTime<Utc>>) -> Result<ProviderEvent, 
 /// `user-event`: opted-in / opted-out through Gupshup. Other user events are not ours.
 fn user_event(payload: &Value) -> Result<ProviderEvent, WebhookError> {
     let phone = str_at(payload, &["phone"])
-        .map(digits)
+        .map(digits_of)
         .filter(|d| !d.is_empty())
         .ok_or_else(|| malformed("user-event without `phone`"))?;
     match str_at(payload, &["type"]) {
@@ -258,9 +259,4 @@ fn seconds(value: &Value) -> Option<DateTime<Utc>> {
 
 fn millis(value: &Value) -> Option<DateTime<Utc>> {
     int(value).and_then(|ms| Utc.timestamp_millis_opt(ms).single())
-}
-
-/// Gupshup gives numbers as digits already; strip a `+` or spaces if a payload has them.
-fn digits(s: &str) -> String {
-    s.chars().filter(char::is_ascii_digit).collect()
 }

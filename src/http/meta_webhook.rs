@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use super::auth::secret_matches;
 use super::event::{DeliveryStatus, ProviderEvent, ReceivedEvent, WebhookError, WebhookSource};
 use super::HttpState;
+use crate::campaign::phone::digits_of;
 
 /// The header Meta signs its POSTs with.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -169,7 +170,7 @@ fn messages(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
         let from = message
             .get("from")
             .and_then(text)
-            .map(|f| f.chars().filter(char::is_ascii_digit).collect::<String>())
+            .map(|f| digits_of(&f))
             .filter(|f| !f.is_empty())
             .ok_or_else(|| WebhookError::Malformed("message without `from`".into()))?;
         let text_said = message
@@ -286,7 +287,7 @@ fn user_preferences(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
         let phone = pref
             .get("wa_id")
             .and_then(text)
-            .map(|f| f.chars().filter(char::is_ascii_digit).collect::<String>())
+            .map(|f| digits_of(&f))
             .filter(|f| !f.is_empty())
             .ok_or_else(|| WebhookError::Malformed("user_preferences without `wa_id`".into()))?;
         if pref.get("category").and_then(Value::as_str) != Some("marketing_messages") {

@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 
 use super::{AdmitDecision, Ledger, LedgerError, LedgerSettings, LedgerStats, LimitGroup};
 use crate::contact::ContactKey;
-use crate::policy::tier_state::{TierEvent, TierState};
+use crate::policy::tier_event::TierEvent;
+use crate::policy::tier_state::TierState;
 
 /// Open (sending allowed) unless someone closed it with a reason.
 #[derive(Debug, Default)]

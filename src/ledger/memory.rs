@@ -16,7 +16,8 @@ use super::{
 };
 use crate::contact::ContactKey;
 use crate::policy::profile::to_millis;
-use crate::policy::tier_state::{TierEvent, TierState};
+use crate::policy::tier_event::TierEvent;
+use crate::policy::tier_state::TierState;
 
 /// A ledger held in this process; lost on exit.
 #[derive(Debug, Clone)]

@@ -28,7 +28,8 @@ use chrono::{DateTime, Duration, Utc};
 use crate::contact::ContactKey;
 use crate::policy::profile::{from_millis, to_millis, Policy};
 use crate::policy::tier::{Quality, Tier};
-use crate::policy::tier_state::{PendingUpgrade, TierEvent, TierState};
+use crate::policy::tier_event::TierEvent;
+use crate::policy::tier_state::{PendingUpgrade, TierState};
 
 pub mod gate;
 pub mod memory;
@@ -169,7 +170,7 @@ pub struct LedgerStats {
     /// customer is admitted until this time, one window after the loss was noticed.
     pub recovering_until: Option<DateTime<Utc>>,
     /// A raise a provider callback reported, held until confirmed (issue #22).
-    pub reported_raise: Option<crate::policy::tier_report::ReportedRaise>,
+    pub reported_raise: Option<crate::policy::tier_state::ReportedRaise>,
     /// Times of the latest tier and quality callbacks taken into account (replays older than
     /// them change nothing).
     pub tier_reported_at: Option<DateTime<Utc>>,

@@ -24,7 +24,8 @@ use super::{
 };
 use crate::contact::ContactKey;
 use crate::policy::profile::{from_millis, to_millis};
-use crate::policy::tier_state::{TierEvent, TierState};
+use crate::policy::tier_event::TierEvent;
+use crate::policy::tier_state::TierState;
 
 /// How many times a call recomputes after the tier state moved under it before giving up.
 const MAX_ATTEMPTS: usize = 16;

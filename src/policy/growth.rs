@@ -8,8 +8,8 @@
 //! the whole allowance of the current limit every day (a sender's `group_share` of it when senders
 //! share a limit group). The pacer pays what the threshold still needs first, over
 //! `pacing.cross_within` of open time from the moment the tier allows it (the crossing ramp, in
-//! `pacer.rs`), then spreads the rest over the rest of the open day: those customers are reached
-//! and count toward the next threshold. When the limit rises mid-day the budget rises with it. At
+//! `pacer/grow.rs`), then spreads the rest over the rest of the open day: those customers are
+//! reached and count toward the next threshold. When the limit rises mid-day the budget rises with it. At
 //! the unlimited tier only throughput counts. See docs/pacer.md for a worked example.
 //!
 //! **Steady**: the campaign's `daily_max`, spread the same way (without one it budgets like grow).

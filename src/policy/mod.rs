@@ -5,14 +5,23 @@
 //!
 //! What lives here:
 //! - tiers: [`tier`] (the ladder, quality), [`profile`] (the policy's numbers: legacy or
-//!   Meta 2025), [`tier_state`] (the state machine), [`tier_report`] (what a provider's callback
-//!   may do to it), [`tier_reconcile`] (the model's tier against the provider's);
-//! - business hours: [`calendar`], written as [`calendar_config`], with [`holidays`]; recurring
+//!   Meta 2025), the state machine in three layers that import downward only: [`tier_state`]
+//!   (the state and its transitions), [`tier_report`] (what a provider's callback may do to it)
+//!   and [`tier_event`] (the events the ledger applies, each dispatched to its transition); and
+//!   [`tier_reconcile`] (the model's tier against the provider's);
+//! - business hours: [`calendar`] (a folder: spans, the calendar's rules, time-zone arithmetic,
+//!   open stretches, the answers in instants), written as [`calendar_config`], with
+//!   [`holidays`] (a folder: the sets, how a set is written, Brazil's data, Easter); recurring
 //!   runs: [`cron`];
-//! - pacing: [`pacer`] (each tick, how many may go), with [`growth`] (day budgets), [`share`]
+//! - pacing: [`pacer`] (a folder: each tick, how many may go; settings, views, the tick's plan,
+//!   candidates, the grow budget, elapsed time), with [`growth`] (day budgets), [`share`]
 //!   (campaigns sharing a sender), [`rate`] (the per-second cap), [`throughput`] (backing off on
 //!   429s), [`brake`] (quality and spam brakes) and [`retry_policy`] (when a failed send is
 //!   tried again).
+//!
+//! A folder's `mod.rs` re-exports its public types, so each has one path
+//! (`policy::pacer::Pacer`, `policy::calendar::Calendar`); its children stay private and, tests
+//! aside, never import their parent.
 
 pub mod brake;
 pub mod calendar;
@@ -27,6 +36,7 @@ pub mod retry_policy;
 pub mod share;
 pub mod throughput;
 pub mod tier;
+pub mod tier_event;
 pub mod tier_reconcile;
 pub mod tier_report;
 pub mod tier_state;

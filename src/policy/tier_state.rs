@@ -13,15 +13,17 @@
 //!   ones; `Unknown` quality blocks nothing.
 //! - `Onboarding` (number connected, display name approved) moves a group on the first rung to
 //!   the second; it never lowers a tier.
-//! - A provider callback's tier change comes as [`TierEvent::Reported`] and is judged by
-//!   [`super::tier_report`]: a raise is only held until the provider's API or an operator
-//!   confirms it (issue #22), and a report older than the last one changes nothing.
+//! - A provider callback's tier change is judged by [`super::tier_report`]: a raise is only held
+//!   (as a [`ReportedRaise`]) until the provider's API or an operator confirms it (issue #22),
+//!   and a report older than the last one changes nothing.
+//!
+//! The transitions here apply to a state already settled at the event's time; the events that
+//! reach the ledger, and which transition each one makes, are [`super::tier_event`].
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::profile::Policy;
 use super::tier::{Quality, Tier};
-use super::tier_report::{ReportedRaise, TierReport};
 
 /// An upgrade earned but not yet in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +33,15 @@ pub struct PendingUpgrade {
     pub crossed_at: DateTime<Utc>,
     /// `crossed_at + upgrade_delay`: the new limit holds from this instant.
     pub effective_at: DateTime<Utc>,
+}
+
+/// A raise a callback reported and nobody confirmed yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedRaise {
+    /// The limit the callback says the group now has.
+    pub to: Tier,
+    /// The callback's time (or when it arrived, if it had none).
+    pub at: DateTime<Utc>,
 }
 
 /// One limit group's standing on the ladder.
@@ -55,35 +66,6 @@ pub struct TierState {
     /// Time of the latest quality callback taken into account (same rule as `tier_reported_at`).
     #[serde(default)]
     pub quality_reported_at: Option<DateTime<Utc>>,
-}
-
-/// Something that changes a group's tier state besides sending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TierEvent {
-    /// The provider reports the current tier (Gupshup `currentTier`, Meta `current_limit`).
-    ProviderTier {
-        tier: Tier,
-    },
-    /// The provider upgraded the number; `to` if it says where, else the next rung.
-    Upgrade {
-        to: Option<Tier>,
-    },
-    /// The provider downgraded the number; `to` if it says where, else the previous rung.
-    Downgrade {
-        to: Option<Tier>,
-    },
-    Flagged,
-    Unflagged,
-    /// Number connected and display name approved: the first rung moves to the second.
-    Onboarding,
-    Quality(Quality),
-    /// An operator sets the tier by hand (admin API, CLI).
-    OperatorSet(Tier),
-    /// A provider callback reported a change, at the callback's time: judged by
-    /// [`super::tier_report::judge`] (raises held, replays refused, lowerings at once).
-    Reported(TierReport),
-    /// An operator confirms the held reported raise (`tierpace tier confirm GROUP`).
-    ConfirmReported,
 }
 
 impl TierState {
@@ -177,65 +159,77 @@ impl TierState {
         }
     }
 
-    /// The state after `event` at `now` (settled first).
-    pub fn apply(&self, policy: &Policy, now: DateTime<Utc>, event: TierEvent) -> TierState {
-        let mut s = self.settle(policy, now);
-        match event {
-            TierEvent::ProviderTier { tier } => {
-                s.tier = tier;
-                s.pending_upgrade = s.pending_upgrade.filter(|p| p.to > tier);
-                // The provider's API confirms a held raise once it reports that limit or more.
-                s.reported_raise = s.reported_raise.filter(|r| r.to > tier);
-            }
-            TierEvent::Upgrade { to } => {
-                let to = to.or_else(|| policy.next_rung(s.tier)).unwrap_or(s.tier);
-                s.tier = to;
-                s.pending_upgrade = s.pending_upgrade.filter(|p| p.to > to);
-            }
-            TierEvent::Downgrade { to } => {
-                s.tier = to.unwrap_or_else(|| policy.previous_rung(s.tier));
-                s.pending_upgrade = None;
-            }
-            TierEvent::OperatorSet(tier) => {
-                s.tier = tier;
-                s.pending_upgrade = None;
-                s.reported_raise = None;
-            }
-            TierEvent::Reported(report) => {
-                return super::tier_report::judge(&s, policy, now, report).state;
-            }
-            TierEvent::ConfirmReported => {
-                if let Some(raise) = s.reported_raise.take() {
-                    s.tier = s.tier.max(raise.to);
-                    let tier = s.tier;
-                    s.pending_upgrade = s.pending_upgrade.filter(|p| p.to > tier);
-                }
-            }
-            TierEvent::Flagged => {
-                s.flagged = true;
-                s.pending_upgrade = None;
-            }
-            TierEvent::Unflagged => s.flagged = false,
-            TierEvent::Onboarding => {
-                if s.tier <= policy.first_rung() {
-                    if let Some(next) = policy.next_rung(s.tier) {
-                        s.tier = next;
-                    }
-                }
-            }
-            TierEvent::Quality(q) => {
-                s.quality = q;
-                if q == Quality::Low {
-                    s.low_quality_since.get_or_insert(now);
-                } else {
-                    s.low_quality_since = None;
-                }
-                if !q.allows_upgrade(policy.upgrade_min_quality) {
-                    s.pending_upgrade = None;
-                }
+    /// The provider reports the current tier: it holds, a pending upgrade to it or below is done,
+    /// and a held reported raise to it or below is confirmed.
+    pub(super) fn provider_tier(&mut self, tier: Tier) {
+        self.tier = tier;
+        self.pending_upgrade = self.pending_upgrade.filter(|p| p.to > tier);
+        // The provider's API confirms a held raise once it reports that limit or more.
+        self.reported_raise = self.reported_raise.filter(|r| r.to > tier);
+    }
+
+    /// The provider upgraded the number: to `to`, else the next rung.
+    pub(super) fn upgrade(&mut self, policy: &Policy, to: Option<Tier>) {
+        let to = to
+            .or_else(|| policy.next_rung(self.tier))
+            .unwrap_or(self.tier);
+        self.tier = to;
+        self.pending_upgrade = self.pending_upgrade.filter(|p| p.to > to);
+    }
+
+    /// The provider downgraded the number: to `to`, else the previous rung.
+    pub(super) fn downgrade(&mut self, policy: &Policy, to: Option<Tier>) {
+        self.tier = to.unwrap_or_else(|| policy.previous_rung(self.tier));
+        self.pending_upgrade = None;
+    }
+
+    /// An operator sets the tier by hand: nothing pending or held survives it.
+    pub(super) fn operator_set(&mut self, tier: Tier) {
+        self.tier = tier;
+        self.pending_upgrade = None;
+        self.reported_raise = None;
+    }
+
+    /// An operator confirms the held reported raise, if there is one.
+    pub(super) fn confirm_reported(&mut self) {
+        if let Some(raise) = self.reported_raise.take() {
+            self.tier = self.tier.max(raise.to);
+            let tier = self.tier;
+            self.pending_upgrade = self.pending_upgrade.filter(|p| p.to > tier);
+        }
+    }
+
+    /// The provider flagged the number: no upgrade until unflagged.
+    pub(super) fn flag(&mut self) {
+        self.flagged = true;
+        self.pending_upgrade = None;
+    }
+
+    pub(super) fn unflag(&mut self) {
+        self.flagged = false;
+    }
+
+    /// Number connected and display name approved: the first rung moves to the second.
+    pub(super) fn onboard(&mut self, policy: &Policy) {
+        if self.tier <= policy.first_rung() {
+            if let Some(next) = policy.next_rung(self.tier) {
+                self.tier = next;
             }
         }
-        s
+    }
+
+    /// A new quality rating at `now`: low starts (or continues) the downgrade countdown, and a
+    /// quality below the policy's minimum cancels a pending upgrade.
+    pub(super) fn set_quality(&mut self, policy: &Policy, now: DateTime<Utc>, q: Quality) {
+        self.quality = q;
+        if q == Quality::Low {
+            self.low_quality_since.get_or_insert(now);
+        } else {
+            self.low_quality_since = None;
+        }
+        if !q.allows_upgrade(policy.upgrade_min_quality) {
+            self.pending_upgrade = None;
+        }
     }
 
     /// The time a limit rises next, if an upgrade is pending.
@@ -273,105 +267,6 @@ mod tests {
         assert_eq!(s.settle(&p, at(3, 14, 59)).tier, Tier::T1K);
         let day2 = s.settle(&p, at(3, 15, 0));
         assert_eq!((day2.tier, day2.pending_upgrade), (Tier::T10K, None));
-    }
-
-    #[test]
-    fn seven_days_of_low_quality_lower_the_limit_one_rung_each() {
-        let p = Policy::legacy();
-        let s =
-            TierState::initial(Tier::T10K).apply(&p, at(1, 0, 0), TierEvent::Quality(Quality::Low));
-        assert_eq!(s.settle(&p, at(7, 23, 59)).tier, Tier::T10K);
-        assert_eq!(s.settle(&p, at(8, 0, 0)).tier, Tier::T1K);
-        assert_eq!(s.settle(&p, at(15, 0, 0)).tier, Tier::T250);
-        assert_eq!(s.settle(&p, at(29, 0, 0)).tier, Tier::T250);
-        let healed = s.apply(&p, at(5, 0, 0), TierEvent::Quality(Quality::Medium));
-        assert_eq!(healed.settle(&p, at(20, 0, 0)).tier, Tier::T10K);
-    }
-
-    #[test]
-    fn meta_2025_never_downgrades_for_quality() {
-        let p = Policy::meta_2025();
-        let s =
-            TierState::initial(Tier::T10K).apply(&p, at(1, 0, 0), TierEvent::Quality(Quality::Low));
-        assert_eq!(s.settle(&p, at(30, 0, 0)).tier, Tier::T10K);
-    }
-
-    #[test]
-    fn low_quality_or_flag_cancels_and_blocks_upgrades_but_unknown_does_not() {
-        let p = Policy::legacy();
-        let crossed = TierState::initial(Tier::T1K).observe(&p, at(2, 15, 0), 500);
-        assert!(crossed.pending_upgrade.is_some());
-        let low = crossed.apply(&p, at(2, 16, 0), TierEvent::Quality(Quality::Low));
-        assert_eq!(low.pending_upgrade, None);
-        assert_eq!(low.observe(&p, at(2, 17, 0), 900).pending_upgrade, None);
-        let flagged = crossed.apply(&p, at(2, 16, 0), TierEvent::Flagged);
-        assert_eq!(flagged.observe(&p, at(2, 17, 0), 900).pending_upgrade, None);
-        let unknown = TierState::initial(Tier::T1K).apply(
-            &p,
-            at(2, 0, 0),
-            TierEvent::Quality(Quality::Unknown),
-        );
-        assert!(unknown
-            .observe(&p, at(2, 1, 0), 500)
-            .pending_upgrade
-            .is_some());
-    }
-
-    #[test]
-    fn provider_and_operator_events_set_the_tier() {
-        let p = Policy::legacy();
-        let s = TierState::initial(Tier::T250);
-        assert_eq!(
-            s.apply(&p, at(1, 0, 0), TierEvent::Onboarding).tier,
-            Tier::T1K
-        );
-        assert_eq!(
-            s.apply(&p, at(1, 0, 0), TierEvent::Upgrade { to: None })
-                .tier,
-            Tier::T1K
-        );
-        let s = TierState::initial(Tier::T10K);
-        assert_eq!(
-            s.apply(&p, at(1, 0, 0), TierEvent::Onboarding).tier,
-            Tier::T10K
-        );
-        assert_eq!(
-            s.apply(&p, at(1, 0, 0), TierEvent::Downgrade { to: None })
-                .tier,
-            Tier::T1K
-        );
-        assert_eq!(
-            s.apply(
-                &p,
-                at(1, 0, 0),
-                TierEvent::ProviderTier { tier: Tier::T100K }
-            )
-            .tier,
-            Tier::T100K
-        );
-        assert_eq!(
-            s.apply(&p, at(1, 0, 0), TierEvent::OperatorSet(Tier::T250))
-                .tier,
-            Tier::T250
-        );
-    }
-
-    #[test]
-    fn provider_tier_at_or_above_the_pending_one_settles_it() {
-        let p = Policy::legacy();
-        let crossed = TierState::initial(Tier::T1K).observe(&p, at(2, 15, 0), 500);
-        let s = crossed.apply(
-            &p,
-            at(2, 20, 0),
-            TierEvent::ProviderTier { tier: Tier::T10K },
-        );
-        assert_eq!((s.tier, s.pending_upgrade), (Tier::T10K, None));
-        let s = crossed.apply(
-            &p,
-            at(2, 20, 0),
-            TierEvent::ProviderTier { tier: Tier::T1K },
-        );
-        assert!(s.pending_upgrade.is_some());
     }
 
     #[test]

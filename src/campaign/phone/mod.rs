@@ -2,6 +2,9 @@
 //! [`E164`] (DOMAIN.md §6). Every entry point goes through it: audience rows and the opt-out file
 //! ([`normalise`], national numbers with a country code column or default), the admin API
 //! ([`parse_international`]) and provider webhooks and answers ([`parse_provider_number`]).
+//! Where a number is compared as a provider wrote it (Gupshup's `source`) or carried from a
+//! webhook to [`parse_provider_number`], [`digits_of`] is the one way to read its digits, and a
+//! campaign's `default_ddi` is checked by `country_code`.
 //!
 //! Rules:
 //! - the number is the row's `ddi` (country code) or the campaign's `default_ddi`, then the phone
@@ -101,10 +104,16 @@ pub fn parse_provider_number(raw: &str) -> Option<E164> {
     if let Ok(n) = parse_international(raw) {
         return Some(n.number);
     }
-    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits_of(raw);
     (8..=15)
         .contains(&digits.len())
         .then(|| E164::from_validated_digits(digits))
+}
+
+/// The digits of a number as written (`+1 555-0100` and `15550100` give the same), everything
+/// else dropped: for comparing numbers as a provider spells them, never a validation.
+pub fn digits_of(raw: &str) -> String {
+    raw.chars().filter(char::is_ascii_digit).collect()
 }
 
 /// Strips punctuation; returns whether a leading `+` was present and the digits.
@@ -128,7 +137,8 @@ fn strip(phone: &str) -> Result<(bool, String), PhoneError> {
     Ok((international, digits))
 }
 
-fn country_code(ddi: &str) -> Result<&str, PhoneError> {
+/// A country code as written (`55` or `+55`): 1 to 3 digits without a leading 0.
+pub(crate) fn country_code(ddi: &str) -> Result<&str, PhoneError> {
     let digits = ddi.trim_start_matches('+');
     let ok = (1..=3).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())

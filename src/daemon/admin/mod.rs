@@ -14,7 +14,7 @@ use crate::http::WebhookHealth;
 use crate::http::{AdminError, AdminOps, CampaignAction, CampaignStatus, SenderStatus};
 use crate::policy::brake::Brake;
 use crate::policy::tier::Tier;
-use crate::policy::tier_state::TierEvent;
+use crate::policy::tier_event::TierEvent;
 
 mod readiness;
 mod views;

@@ -14,9 +14,10 @@ use crate::http::EventOutcome;
 use crate::ledger::{LedgerError, LedgerStats};
 use crate::policy::brake::{Brake, BrakeState, QualityRating};
 use crate::policy::tier::{Quality, Tier};
+use crate::policy::tier_event::TierEvent;
 use crate::policy::tier_reconcile::{reconcile, Reconcile};
 use crate::policy::tier_report::{is_stale, ReportedChange, TierReport, Verdict};
-use crate::policy::tier_state::{TierEvent, TierState};
+use crate::policy::tier_state::TierState;
 
 /// What a tier callback's names mean: UPGRADE, DOWNGRADE, FLAGGED, UNFLAGGED, ONBOARDING, or
 /// anything else naming a tier (Meta's CAPABILITY_UPDATE) as "the limit is now".

@@ -224,8 +224,3 @@ pub(crate) async fn get(
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
     Ok(Answer { status, json, text })
 }
-
-/// Digits only, for comparing phone numbers written `+1 555-0100` and `15550100`.
-pub(crate) fn digits(s: &str) -> String {
-    s.chars().filter(char::is_ascii_digit).collect()
-}

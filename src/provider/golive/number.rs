@@ -11,7 +11,8 @@
 //!   the tier poll's own read (`/ratings`).
 use serde_json::Value;
 
-use super::{digits, get, Access, GoLiveContext, GoLiveItem};
+use super::{get, Access, GoLiveContext, GoLiveItem};
+use crate::campaign::phone::digits_of;
 use crate::config::{ProviderChoice, SenderConfig};
 use crate::policy::tier::Tier;
 use crate::provider::tier_source::{read_meta, ProviderTierView};
@@ -323,10 +324,13 @@ async fn gupshup(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead
             .to_string()
     };
     let source = sc.source.as_deref().unwrap_or_default();
-    let phone = digits(&text("phone"));
+    // Compared as written, not normalised: `source` goes to Gupshup as configured, so what must
+    // match is its spelling (an old Brazilian mobile with and without its 9th digit is one E.164
+    // number but two spellings).
+    let phone = digits_of(&text("phone"));
     let identity = if phone.is_empty() {
         GoLiveItem::unknown(id, "identity", "waba/info gave no phone number")
-    } else if phone == digits(source) {
+    } else if phone == digits_of(source) {
         GoLiveItem::ok(
             id,
             "identity",

@@ -13,13 +13,16 @@
 //! [`scan_audience`] counts them. Rows are checked in this order: phone, opt-in, parameters, then
 //! duplicates, so the first *sendable* occurrence of a number is the one kept.
 //!
-//! Duplicates inside one file are caught here (guarantee 4 needs it before the ledger too, and
-//! operators want them counted). The filter keeps 8 bytes per distinct number (a 64-bit
-//! fingerprint of the contact key, in 65,536 sorted buckets): about 11 MB per million rows,
-//! without the doubling spikes of a hash set. A fingerprint collision (odds ~3e-8 for a million
-//! rows) would skip a contact as a duplicate, the safe direction. Across restarts the reader
-//! rebuilds the filter by re-reading up to the saved position ([`AudienceReader::seek`]).
-use std::collections::BTreeMap;
+//! Duplicates inside one file are caught here too (guarantee 4 needs it before the ledger, and
+//! operators want them counted), by the filter in `seen.rs`; across restarts the reader rebuilds
+//! it by re-reading up to the saved position ([`AudienceReader::seek`]).
+//!
+//! Here: the reader, its position and errors. `row.rs` checks one row and says why it is
+//! skipped; `summary.rs` counts a whole pass (`tierpace check`, the `max_bad_share` refusal).
+mod row;
+mod seen;
+mod summary;
+
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -30,89 +33,12 @@ use serde::{Deserialize, Serialize};
 use super::csv_records::{RawRecord, RecordPosition, RecordReader, TextRecord};
 use super::file::AudienceSpec;
 use super::file::ParamCleanup;
-use super::opt_in::{parse_opt_in, OptIn};
-use super::params::{
-    collapse_whitespace, header_index, text_flaw, BoundParam, ParamError, ParamTemplate, ValueShape,
-};
-use super::phone::normalise;
+use super::params::{header_index, BoundParam, ParamError, ParamTemplate};
 use super::text_encoding::{resolve, TextEncoding};
-use crate::contact::{ContactHasher, ContactKey, E164};
-
-/// How many example lines a summary keeps per skip reason.
-const FIRST_LINES: usize = 5;
-
-/// One sendable contact.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AudienceRow {
-    /// Line in the file where the row starts (the header is line 1).
-    pub line: u64,
-    pub number: E164,
-    pub key: ContactKey,
-    pub name: Option<String>,
-    /// Rendered template parameters, in the campaign's order.
-    pub params: Vec<String>,
-    /// How many of them had newlines, tabs or long runs of spaces collapsed
-    /// (`audience.param_cleanup = "normalise"`).
-    pub params_normalised: u32,
-}
-
-/// Why a contact is not sent; `as_str` is the stable label for logs and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SkipReason {
-    InvalidPhone,
-    NoOptIn,
-    MissingParam,
-    /// A filled parameter WhatsApp would refuse: a link that is not https, an amount that is
-    /// not a whole number, or (with `param_cleanup = "skip_row"`) a newline, tab or long run of
-    /// spaces.
-    InvalidParam,
-    Duplicate,
-    /// The contact opted out of everything.
-    OptedOut,
-    /// The contact opted out of marketing templates, and this campaign's template is marketing.
-    OptedOutMarketing,
-    /// The CSV row itself could not be read (not UTF-8 in a file declared UTF-8).
-    MalformedRow,
-}
-
-impl SkipReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidPhone => "invalid_phone",
-            Self::NoOptIn => "no_opt_in",
-            Self::MissingParam => "missing_param",
-            Self::InvalidParam => "invalid_param",
-            Self::Duplicate => "duplicate",
-            Self::OptedOut => "opted_out",
-            Self::OptedOutMarketing => "opted_out_marketing",
-            Self::MalformedRow => "malformed_row",
-        }
-    }
-
-    /// Bad data, as opposed to a contact who simply may not be sent (no consent, a duplicate,
-    /// an opt-out). Only bad data counts towards `max_bad_share`: an audience where many people
-    /// did not opt in is normal, one where many numbers are garbage is a broken export.
-    pub fn is_bad_data(self) -> bool {
-        matches!(
-            self,
-            Self::InvalidPhone | Self::MissingParam | Self::InvalidParam | Self::MalformedRow
-        )
-    }
-}
-
-impl fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A row that is not sent, with where and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowSkip {
-    pub line: u64,
-    pub reason: SkipReason,
-    pub detail: String,
-}
+use crate::contact::ContactHasher;
+pub use row::{AudienceRow, RowSkip, SkipReason};
+use seen::SeenFilter;
+pub use summary::{scan_audience, scan_audience_with, AudienceSummary, SkipTally};
 
 /// Where a reader stands, to resume after a restart. Store it with the campaign's progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -172,85 +98,6 @@ fn refused_message(s: &AudienceSummary) -> String {
         s.bad_share() * 100.0,
         s.max_bad_share * 100.0
     )
-}
-
-/// Skips of one reason: how many, and the first few lines with their details.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SkipTally {
-    pub count: u64,
-    pub first: Vec<(u64, String)>,
-}
-
-/// What a full pass over an audience found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AudienceSummary {
-    pub file: PathBuf,
-    /// Data rows (the header excluded).
-    pub rows: u64,
-    pub valid: u64,
-    /// Valid rows whose number was completed: old Brazilian mobiles given their 9th digit.
-    pub normalised: u64,
-    /// Parameters whose newlines, tabs or long runs of spaces were collapsed to one space.
-    pub params_normalised: u64,
-    pub skips: BTreeMap<SkipReason, SkipTally>,
-    pub max_bad_share: f64,
-}
-
-impl AudienceSummary {
-    pub fn new(file: PathBuf, max_bad_share: f64) -> Self {
-        Self {
-            file,
-            rows: 0,
-            valid: 0,
-            normalised: 0,
-            params_normalised: 0,
-            skips: BTreeMap::new(),
-            max_bad_share,
-        }
-    }
-
-    pub fn record(&mut self, item: &Result<AudienceRow, RowSkip>) {
-        self.rows += 1;
-        match item {
-            Ok(row) => {
-                self.valid += 1;
-                self.params_normalised += u64::from(row.params_normalised);
-            }
-            Err(skip) => self.record_skip(skip),
-        }
-    }
-
-    pub fn record_skip(&mut self, skip: &RowSkip) {
-        let tally = self.skips.entry(skip.reason).or_default();
-        tally.count += 1;
-        if tally.first.len() < FIRST_LINES {
-            tally.first.push((skip.line, skip.detail.clone()));
-        }
-    }
-
-    pub fn skipped(&self, reason: SkipReason) -> u64 {
-        self.skips.get(&reason).map_or(0, |t| t.count)
-    }
-
-    pub fn bad_rows(&self) -> u64 {
-        self.skips
-            .iter()
-            .filter(|(r, _)| r.is_bad_data())
-            .map(|(_, t)| t.count)
-            .sum()
-    }
-
-    pub fn bad_share(&self) -> f64 {
-        if self.rows == 0 {
-            0.0
-        } else {
-            self.bad_rows() as f64 / self.rows as f64
-        }
-    }
-
-    pub fn refused(&self) -> bool {
-        self.bad_share() > self.max_bad_share
-    }
 }
 
 /// Column positions in this file's header.
@@ -454,82 +301,6 @@ impl AudienceReader {
     pub fn take_error(&mut self) -> Option<AudienceError> {
         self.error.take()
     }
-
-    fn row(&mut self, line: u64) -> Result<AudienceRow, RowSkip> {
-        let skip = |reason, detail: String| RowSkip {
-            line,
-            reason,
-            detail,
-        };
-        let rec = &self.record;
-        let phone = rec.get(self.columns.phone).unwrap_or("");
-        let ddi = self.columns.ddi.and_then(|i| rec.get(i));
-        let normalised = normalise(ddi, phone, &self.default_ddi)
-            .map_err(|e| skip(SkipReason::InvalidPhone, e.to_string()))?;
-        let number = normalised.number;
-        match parse_opt_in(rec.get(self.columns.opt_in).unwrap_or("")) {
-            Ok(OptIn::Granted(_)) => {}
-            Ok(OptIn::Refused) => {
-                let v = rec.get(self.columns.opt_in).unwrap_or("").trim();
-                return Err(skip(SkipReason::NoOptIn, format!("opt_in is `{v}`")));
-            }
-            Err(e) => return Err(skip(SkipReason::NoOptIn, e.to_string())),
-        }
-        let mut params = Vec::with_capacity(self.params.len());
-        let mut params_normalised = 0;
-        for p in &self.params {
-            let value = p
-                .render(|i| rec.get(i))
-                .map_err(|empty| skip(SkipReason::MissingParam, empty.to_string()))?;
-            let invalid = |why: String| skip(SkipReason::InvalidParam, why);
-            let value = match p.shape() {
-                ValueShape::HttpsLink if !value.starts_with("https://") => {
-                    return Err(invalid(format!("link `{value}` is not https://")));
-                }
-                ValueShape::Integer if value.trim().parse::<i64>().is_err() => {
-                    return Err(invalid(format!(
-                        "amount_1000 `{value}` is not a whole number (the amount times 1000)"
-                    )));
-                }
-                _ => match (text_flaw(&value), self.cleanup) {
-                    (None, _) => value,
-                    (Some(flaw), ParamCleanup::SkipRow) => {
-                        return Err(invalid(format!("a parameter has {flaw}")));
-                    }
-                    (Some(_), ParamCleanup::Normalise) => {
-                        params_normalised += 1;
-                        collapse_whitespace(&value)
-                    }
-                },
-            };
-            params.push(value);
-        }
-        let key = self.hasher.key(&number);
-        if !self.seen.insert(key) {
-            return Err(skip(
-                SkipReason::Duplicate,
-                format!("contact {} is listed earlier in the file", key.to_hex()),
-            ));
-        }
-        if normalised.gained_ninth_digit {
-            self.normalised += 1;
-        }
-        let name = self
-            .columns
-            .name
-            .and_then(|i| rec.get(i))
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_string);
-        Ok(AudienceRow {
-            line,
-            number,
-            key,
-            name,
-            params,
-            params_normalised,
-        })
-    }
 }
 
 impl Iterator for AudienceReader {
@@ -569,46 +340,6 @@ impl Iterator for AudienceReader {
     }
 }
 
-/// Reads a whole audience offline (for `tierpace check` and the load-time refusal rule).
-pub fn scan_audience(
-    spec: &AudienceSpec,
-    params: &[ParamTemplate],
-    hasher: &ContactHasher,
-) -> Result<AudienceSummary, AudienceError> {
-    scan_audience_with(spec, params, hasher, &|_| false)
-}
-
-/// Like [`scan_audience`], also counting sendable rows that `opted_out` says must not be sent.
-pub fn scan_audience_with(
-    spec: &AudienceSpec,
-    params: &[ParamTemplate],
-    hasher: &ContactHasher,
-    opted_out: &dyn Fn(ContactKey) -> bool,
-) -> Result<AudienceSummary, AudienceError> {
-    let mut reader = AudienceReader::open(spec, params, hasher)?;
-    let mut summary = AudienceSummary::new(spec.file.clone(), spec.max_bad_share);
-    for item in reader.by_ref() {
-        match item {
-            Ok(row) if opted_out(row.key) => summary.record(&Err(RowSkip {
-                line: row.line,
-                reason: SkipReason::OptedOut,
-                detail: format!("contact {} opted out", row.key.to_hex()),
-            })),
-            other => summary.record(&other),
-        }
-    }
-    if let Some(e) = reader.take_error() {
-        return Err(e);
-    }
-    summary.normalised = reader.normalised();
-    if summary.refused() {
-        return Err(AudienceError::Refused {
-            summary: Box::new(summary),
-        });
-    }
-    Ok(summary)
-}
-
 /// `;` when the header line has more semicolons than commas (Excel in pt-BR), else `,`.
 fn sniff_delimiter(path: &Path) -> std::io::Result<u8> {
     let mut first = Vec::new();
@@ -622,31 +353,4 @@ fn sniff_delimiter(path: &Path) -> std::io::Result<u8> {
     } else {
         b','
     })
-}
-
-/// Exact set of 64-bit contact fingerprints, bucketed by their top 16 bits, each bucket sorted.
-struct SeenFilter {
-    buckets: Vec<Vec<u64>>,
-}
-
-impl SeenFilter {
-    fn new() -> Self {
-        Self {
-            buckets: vec![Vec::new(); 1 << 16],
-        }
-    }
-
-    /// False when the fingerprint was already present.
-    fn insert(&mut self, key: ContactKey) -> bool {
-        // Both halves folded: the key is a keyed hash, so any 64 bits of it are uniform.
-        let fp = (key.0 as u64) ^ ((key.0 >> 64) as u64);
-        let bucket = &mut self.buckets[(fp >> 48) as usize];
-        match bucket.binary_search(&fp) {
-            Ok(_) => false,
-            Err(at) => {
-                bucket.insert(at, fp);
-                true
-            }
-        }
-    }
 }

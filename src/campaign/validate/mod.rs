@@ -1,88 +1,26 @@
-//! Validation of a campaign file: the serde structs that mirror the TOML (values wrapped in
-//! [`Spanned`] so every problem can name its line, column and key), and the checks that turn
-//! them into a [`Campaign`], collecting every problem at once (STYLE.md 8).
-//!
-//! Also here: turning the TOML parser's byte offsets into `line:column` and a dotted key, since
-//! the parser does not expose the key path of its own errors.
+//! Validation of a campaign file: the checks that turn the serde structs of `raw.rs` into a
+//! [`Campaign`], collecting every problem at once (STYLE.md 8), each at its line, column and
+//! dotted key. The key of a deserialization error comes from `serde_path_to_error`; positions
+//! and the key of a syntax error come from the parser's spans (`spans.rs`).
+mod raw;
+mod schedule;
+mod spans;
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde_path_to_error::Segment;
 use toml::Spanned;
 
 use super::file::{
-    AudienceSpec, CalendarRef, Campaign, CampaignContext, Category, ColumnNames, FileProblem,
-    PacingMode, PacingSpec, ParamCleanup, ScheduleSpec, TemplateRef, TemplateSpec,
+    AudienceSpec, Campaign, CampaignContext, FileProblem, TemplateRef, TemplateSpec,
 };
+use super::phone::country_code;
 use super::template_file::{read_parts, Placed, RawParts};
 use super::text_encoding::EncodingSetting;
-use crate::policy::calendar_config::CalendarConfig;
-use crate::policy::cron;
 use crate::provider::ProviderKind;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCampaign {
-    id: Option<Spanned<String>>,
-    sender: Spanned<String>,
-    priority: Option<u32>,
-    weight: Option<Spanned<u32>>,
-    template: RawTemplate,
-    audience: RawAudience,
-    schedule: RawSchedule,
-    #[serde(default)]
-    pacing: RawPacing,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTemplate {
-    id: Option<Spanned<String>>,
-    name: Option<Spanned<String>>,
-    language: Option<Spanned<String>>,
-    category: Category,
-    body: Option<Spanned<toml::Value>>,
-    /// The older name of `body`.
-    params: Option<Spanned<toml::Value>>,
-    /// `media` is the older name of `header`.
-    #[serde(alias = "media")]
-    header: Option<Spanned<toml::Value>>,
-    buttons: Option<Spanned<toml::Value>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAudience {
-    file: Spanned<String>,
-    default_ddi: Option<Spanned<String>>,
-    #[serde(default)]
-    columns: ColumnNames,
-    max_bad_share: Option<Spanned<f64>>,
-    encoding: Option<Spanned<String>>,
-    #[serde(default)]
-    param_cleanup: ParamCleanup,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSchedule {
-    start: Option<Spanned<toml::Value>>,
-    end: Option<Spanned<toml::Value>>,
-    cron: Option<Spanned<String>>,
-    late_start: Option<Spanned<String>>,
-    calendar: Option<Spanned<String>>,
-    hours: Option<CalendarConfig>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawPacing {
-    mode: Option<PacingMode>,
-    daily_max: Option<Spanned<u64>>,
-    daily_budget: Option<Spanned<u64>>,
-}
+use raw::{RawAudience, RawCampaign, RawTemplate};
 
 /// Parses and validates campaign text as if read from `path`.
 pub fn parse_campaign(
@@ -90,19 +28,24 @@ pub fn parse_campaign(
     text: &str,
     ctx: &CampaignContext,
 ) -> Result<Campaign, Vec<FileProblem>> {
-    let src = Source(text);
-    let raw: RawCampaign = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map(|s| s.start).unwrap_or(0);
-        let (line, column) = src.line_col(offset);
-        vec![FileProblem {
-            line,
-            column,
-            key: src.key_at(offset),
-            message: parse_message(e.message()),
-        }]
-    })?;
+    let raw: RawCampaign = serde_path_to_error::deserialize(toml::Deserializer::new(text))
+        .map_err(|e| {
+            let offset = e.inner().span().map(|s| s.start).unwrap_or(0);
+            let (line, column) = spans::line_col(text, offset);
+            // A syntax error stops the parse before serde has a path: the spans name the key.
+            let key = match error_key(e.path()) {
+                key if key.is_empty() => spans::key_at(text, offset),
+                key => key,
+            };
+            vec![FileProblem {
+                line,
+                column,
+                key,
+                message: parse_message(e.inner().message()),
+            }]
+        })?;
     Validator {
-        src,
+        text,
         path,
         ctx,
         problems: Vec::new(),
@@ -111,7 +54,7 @@ pub fn parse_campaign(
 }
 
 struct Validator<'a> {
-    src: Source<'a>,
+    text: &'a str,
     path: &'a Path,
     ctx: &'a CampaignContext,
     problems: Vec<FileProblem>,
@@ -119,7 +62,7 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn at<T>(&mut self, spanned: &Spanned<T>, key: &str, message: impl fmt::Display) {
-        let (line, column) = self.src.line_col(spanned.span().start);
+        let (line, column) = spans::line_col(self.text, spanned.span().start);
         self.problems.push(FileProblem {
             line,
             column,
@@ -129,7 +72,7 @@ impl Validator<'_> {
     }
 
     fn at_table(&mut self, table: &str, key: &str, message: impl fmt::Display) {
-        let (line, column) = self.src.table_line(table);
+        let (line, column) = spans::table_line(self.text, table);
         self.problems.push(FileProblem {
             line,
             column,
@@ -310,7 +253,7 @@ impl Validator<'_> {
         };
         let mut placed = Vec::new();
         let parts = read_parts(
-            self.src.0,
+            self.text,
             RawParts {
                 header: raw.header,
                 body,
@@ -330,7 +273,7 @@ impl Validator<'_> {
             message,
         } in placed
         {
-            let (line, column) = self.src.line_col(offset);
+            let (line, column) = spans::line_col(self.text, offset);
             self.problems.push(FileProblem {
                 line,
                 column,
@@ -364,17 +307,14 @@ impl Validator<'_> {
             self.at(&raw.file, "audience.file", msg);
         }
         let default_ddi = match raw.default_ddi {
-            Some(d) => {
-                let v = d.get_ref().trim_start_matches('+');
-                let ok = (1..=3).contains(&v.len())
-                    && v.bytes().all(|b| b.is_ascii_digit())
-                    && !v.starts_with('0');
-                if !ok {
+            Some(d) => match country_code(d.get_ref()) {
+                Ok(code) => code.to_string(),
+                Err(_) => {
                     let msg = format!("default_ddi `{}` is not a country code, expected 1 to 3 digits like \"55\"", d.get_ref());
                     self.at(&d, "audience.default_ddi", msg);
+                    d.get_ref().trim_start_matches('+').to_string()
                 }
-                v.to_string()
-            }
+            },
             None => "55".to_string(),
         };
         let max_bad_share = match raw.max_bad_share {
@@ -411,156 +351,6 @@ impl Validator<'_> {
             param_cleanup: raw.param_cleanup,
         })
     }
-
-    fn schedule(&mut self, raw: RawSchedule) -> Option<ScheduleSpec> {
-        let start = raw
-            .start
-            .as_ref()
-            .and_then(|v| self.time(v, "schedule.start"));
-        let end = raw.end.as_ref().and_then(|v| self.time(v, "schedule.end"));
-        if let (Some(s), Some(e), Some(end_raw)) = (start, end, raw.end.as_ref()) {
-            if e <= s {
-                self.at(
-                    end_raw,
-                    "schedule.end",
-                    format!("end {e} is not after start {s}, expected a later time"),
-                );
-            }
-        }
-        if let Some(cron) = &raw.cron {
-            if let Err(e) = cron::parse(cron.get_ref()) {
-                self.at(cron, "schedule.cron", e);
-            }
-        }
-        let late_start = match &raw.late_start {
-            None => cron::DEFAULT_LATE_START,
-            Some(v) => {
-                match humantime::parse_duration(v.get_ref().trim()) {
-                    Ok(d) => {
-                        if raw.cron.is_none() {
-                            self.at(v, "schedule.late_start", "late_start applies to cron firings, expected `cron = \"...\"` beside it");
-                        }
-                        d
-                    }
-                    Err(e) => {
-                        let msg = format!("late_start `{}` is not a duration ({e}), expected e.g. \"1h\" or \"30m\"", v.get_ref());
-                        self.at(v, "schedule.late_start", msg);
-                        cron::DEFAULT_LATE_START
-                    }
-                }
-            }
-        };
-        let calendar = match (raw.calendar, raw.hours) {
-            (Some(name), None) => {
-                if !self.ctx.calendars.contains(name.get_ref()) {
-                    let msg = format!(
-                        "unknown calendar `{}`, expected one of the daemon config's calendars: {}",
-                        name.get_ref(),
-                        list(&self.ctx.calendars)
-                    );
-                    self.at(&name, "schedule.calendar", msg);
-                }
-                CalendarRef::Named(name.into_inner())
-            }
-            (None, Some(hours)) => {
-                if hours.timezone.parse::<chrono_tz::Tz>().is_err() {
-                    let msg = format!(
-                        "time zone `{}` is unknown, expected an IANA name like America/Sao_Paulo",
-                        hours.timezone
-                    );
-                    self.at_table("schedule.hours", "schedule.hours.timezone", msg);
-                }
-                CalendarRef::Inline(hours)
-            }
-            (Some(name), Some(_)) => {
-                self.at(
-                    &name,
-                    "schedule.calendar",
-                    "give either `calendar = \"NAME\"` or a [schedule.hours] table, not both",
-                );
-                return None;
-            }
-            (None, None) => {
-                self.at_table("schedule", "schedule.calendar", "expected `calendar = \"NAME\"` or a [schedule.hours] table: a campaign never sends outside business hours");
-                return None;
-            }
-        };
-        Some(ScheduleSpec {
-            start,
-            end,
-            cron: raw.cron.map(Spanned::into_inner),
-            late_start,
-            calendar,
-        })
-    }
-
-    fn time(&mut self, value: &Spanned<toml::Value>, key: &str) -> Option<DateTime<Utc>> {
-        const EXPECTED: &str =
-            "expected a time with its UTC offset, e.g. 2026-11-27T09:00:00-03:00";
-        let text = match value.get_ref() {
-            toml::Value::String(s) => s.clone(),
-            toml::Value::Datetime(d) => d.to_string(),
-            other => {
-                self.at(
-                    value,
-                    key,
-                    format!("{} is a {}, {EXPECTED}", key, other.type_str()),
-                );
-                return None;
-            }
-        };
-        match DateTime::parse_from_rfc3339(text.trim()) {
-            Ok(t) => Some(t.with_timezone(&Utc)),
-            Err(_) => {
-                self.at(
-                    value,
-                    key,
-                    format!("`{text}` is not a time with an offset, {EXPECTED}"),
-                );
-                None
-            }
-        }
-    }
-
-    fn pacing(&mut self, raw: RawPacing, category: Option<Category>) -> PacingSpec {
-        // DESIGN.md §3: growth is the default for marketing; utility and authentication go ASAP.
-        let mode = raw.mode.unwrap_or(match category {
-            Some(Category::Marketing) | None => PacingMode::Grow,
-            Some(_) => PacingMode::Asap,
-        });
-        for (v, key) in [
-            (&raw.daily_max, "pacing.daily_max"),
-            (&raw.daily_budget, "pacing.daily_budget"),
-        ] {
-            if let Some(v) = v {
-                if *v.get_ref() == 0 {
-                    self.at(
-                        v,
-                        key,
-                        "0 sends a day, expected a positive number (omit the key for no cap)",
-                    );
-                }
-            }
-        }
-        if mode == PacingMode::Steady && raw.daily_budget.is_none() {
-            self.at_table(
-                "pacing",
-                "pacing.daily_budget",
-                "mode \"steady\" needs `daily_budget`, the fixed number of sends a day",
-            );
-        }
-        PacingSpec {
-            mode,
-            daily_max: raw.daily_max.map(Spanned::into_inner),
-            daily_budget: raw.daily_budget.map(Spanned::into_inner),
-        }
-    }
-}
-
-impl RawAudience {
-    fn audience_file(&self) -> &str {
-        self.file.get_ref().trim()
-    }
 }
 
 fn list(names: &BTreeSet<String>) -> String {
@@ -572,58 +362,6 @@ fn list(names: &BTreeSet<String>) -> String {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .join(", ")
-    }
-}
-
-/// The file text, for turning byte offsets into lines, columns and keys.
-#[derive(Clone, Copy)]
-struct Source<'a>(&'a str);
-
-impl Source<'_> {
-    fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = floor_char_boundary(self.0, offset);
-        let before = &self.0[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        (line, before[line_start..].chars().count() + 1)
-    }
-
-    /// The dotted key written at `offset`: the enclosing `[table]` plus the `key =` on that line.
-    fn key_at(&self, offset: usize) -> String {
-        let offset = floor_char_boundary(self.0, offset);
-        let line_start = self.0[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let line_end = self.0[offset..]
-            .find('\n')
-            .map(|i| offset + i)
-            .unwrap_or(self.0.len());
-        let line = self.0[line_start..line_end].trim();
-        let table = self.0[..line_start]
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find_map(table_header)
-            .unwrap_or_default();
-        if let Some(header) = table_header(line) {
-            return header.to_string();
-        }
-        let key = line
-            .split_once('=')
-            .map(|(k, _)| k.trim().trim_matches('"'))
-            .unwrap_or("");
-        match (table.is_empty(), key.is_empty()) {
-            (_, true) => table.to_string(),
-            (true, false) => key.to_string(),
-            (false, false) => format!("{table}.{key}"),
-        }
-    }
-
-    /// Where `[table]` is written; line 1 when it is not (the problem is then the file's).
-    fn table_line(&self, table: &str) -> (usize, usize) {
-        self.0
-            .lines()
-            .position(|l| table_header(l.trim()) == Some(table))
-            .map(|i| (i + 1, 1))
-            .unwrap_or((1, 1))
     }
 }
 
@@ -642,27 +380,49 @@ fn parse_message(message: &str) -> String {
 /// file alone when the id comes from the file name. For errors found across files (duplicate ids).
 pub fn id_place(path: &Path, shown: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let line = text
-        .lines()
-        .map(str::trim)
-        .take_while(|l| table_header(l).is_none())
-        .position(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == "id"));
-    match line {
-        Some(i) => format!("{}:{}:1", shown.display(), i + 1),
+    match spans::id_line(&text) {
+        Some(line) => format!("{}:{line}:1", shown.display()),
         None => shown.display().to_string(),
     }
 }
 
-fn table_header(line: &str) -> Option<&str> {
-    let inner = line.strip_prefix('[')?;
-    let end = inner.find(']')?;
-    Some(inner[..end].trim_matches(|c| c == '[' || c == ' '))
+/// The dotted key of serde's path (`template.params[1]`); empty at the top of the file. The
+/// private keys through which [`Spanned`] reads its value are not the operator's and are left out.
+fn error_key(path: &serde_path_to_error::Path) -> String {
+    let mut key = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => key.push_str(&format!("[{index}]")),
+            Segment::Map { key: k } | Segment::Enum { variant: k } => {
+                if k.starts_with("$__serde_spanned_private") {
+                    continue;
+                }
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(k);
+            }
+            Segment::Unknown => {}
+        }
+    }
+    key
 }
 
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_problem(text: &str) -> FileProblem {
+        let problems = parse_campaign(Path::new("x.toml"), text, &CampaignContext::default())
+            .expect_err("refused");
+        problems[0].clone()
     }
-    i
+
+    #[test]
+    fn a_type_error_inside_a_spanned_value_names_the_written_key() {
+        let p = first_problem("sender = \"s\"\nweight = \"x\"\n");
+        assert_eq!((p.line, p.column, p.key.as_str()), (2, 10, "weight"));
+        let p = first_problem("sender = \"s\"\n[schedule.hours]\ntimezone = 5\n");
+        assert_eq!(p.key, "schedule.hours.timezone");
+    }
 }
