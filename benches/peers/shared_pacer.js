@@ -11,7 +11,11 @@
 // long to wait, and the replica sleeps that long, POSTs to the fake and drops the contact from its
 // in-flight list. A replica killed between the take and the answer leaves its contact in
 // `inflight:<source>:<replica>` (what tierpace counts as `unknown`) and its reserved start unused.
-// It records nothing itself: the fake stamps every arrival.
+// It records nothing itself: the fake stamps every arrival. With SKIP_LATE_MS, a replica that wakes
+// more than that after its reserved start does not send: it puts the contact back at the head of
+// the list and takes again (the departure side of the cap then holds whatever the wake-up delay;
+// the skipped start is lost). On exit it prints how late its wake-ups were (after the reserved
+// start, on its own clock) and how many starts it skipped.
 //
 //   REDIS_URL=redis://127.0.0.1:6379/ FAKE_URL=http://127.0.0.1:8080 REPLICA=r1 \
 //   SENDERS=5585999900001:10 GUARD_MS=25 node shared_pacer.js
@@ -21,6 +25,9 @@ const { cfg, sendTemplate } = require('./common');
 
 const replica = process.env.REPLICA ?? `r${process.pid}`;
 const guardMs = Number(process.env.GUARD_MS ?? '25');
+const skipLateMs = process.env.SKIP_LATE_MS ? Number(process.env.SKIP_LATE_MS) : Infinity;
+let skipped = 0;
+const late = []; // ms after the reserved start at which each wake-up ran
 const senders = (process.env.SENDERS ?? `${cfg.source}:10`).split(',').map((s) => {
   const [source, mps] = s.split(':');
   return { source, mps: Number(mps ?? '10') };
@@ -53,13 +60,27 @@ async function senderLoop({ source, mps }) {
     const got = await redis.paceTake(...keys, spacingUs);
     if (got === null) return;
     const [dest, waitUs] = got;
+    const due = performance.now() + waitUs / 1000;
     if (waitUs > 0) await sleep(waitUs / 1000);
+    late.push(performance.now() - due);
+    if (late[late.length - 1] > skipLateMs) {
+      await redis.lmove(keys[1], keys[0], 'RIGHT', 'LEFT');
+      skipped += 1;
+      continue;
+    }
     await sendTemplate(dest, 'Ana', source);
     await redis.lrem(keys[1], 1, dest);
   }
 }
 
 Promise.all(senders.map(senderLoop))
+  .then(() => {
+    late.sort((a, b) => a - b);
+    const q = (f) => (late.length ? late[Math.min(late.length - 1, Math.floor(f * late.length))] : 0).toFixed(1);
+    const over = (ms) => late.filter((l) => l > ms).length;
+    console.error(`${replica}: ${late.length} wake-ups, late by median ${q(0.5)} ms, p99 ${q(0.99)} ms, `
+      + `max ${q(1)} ms; over 10 ms: ${over(10)}, over 25 ms: ${over(25)}; skipped ${skipped}`);
+  })
   .then(() => redis.quit())
   .then(() => process.exit(0))
   .catch((e) => {

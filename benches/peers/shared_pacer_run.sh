@@ -8,6 +8,7 @@
 #   benches/peers/shared_pacer_run.sh                                  # one sender, 10/s, 960 contacts
 #   GUARD_MS=0 benches/peers/shared_pacer_run.sh                       # no guard on the spacing
 #   SENDERS=5585999900001:10:900,5585999900002:5:450 benches/peers/shared_pacer_run.sh
+#   SKIP_LATE_MS=25 benches/peers/shared_pacer_run.sh   # a replica waking later than that re-takes
 #
 # SENDERS is `source:max_mps:contacts,...`. Needs cargo, node + npm, redis-server, redis-cli,
 # python3. Results go to target/peers/shared-<timestamp>/ and a summary to stdout.
@@ -64,7 +65,7 @@ done
 REPL_PIDS=()
 for r in $(seq "$REPLICAS"); do
   REDIS_URL=redis://127.0.0.1:$REDIS_PORT/ FAKE_URL=$FAKE_URL REPLICA=r$r SENDERS=$SENDER_ARG \
-    GUARD_MS=$GUARD_MS node "$HERE/shared_pacer.js" 2> "$OUT/r$r.err" & REPL_PIDS+=($!)
+    GUARD_MS=$GUARD_MS SKIP_LATE_MS=${SKIP_LATE_MS:-} node "$HERE/shared_pacer.js" 2> "$OUT/r$r.err" & REPL_PIDS+=($!)
   PIDS+=("${REPL_PIDS[-1]}")
 done
 echo "started $REPLICAS replicas: ${REPL_PIDS[*]} (senders $SENDER_ARG, guard ${GUARD_MS} ms)"
@@ -105,4 +106,5 @@ done
 kill -TERM "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
 
 python3 "$HERE/shared_pacer_analyze.py" "$OUT" "$SENDERS" "$GUARD_MS" | tee "$OUT/summary.txt"
+cat "$OUT"/r*.err
 echo "results: $OUT"
