@@ -15,11 +15,15 @@
 // more than that after its reserved start does not send: it puts the contact back at the head of
 // the list and takes again (the departure side of the cap then holds whatever the wake-up delay;
 // the skipped start is lost). On exit it prints how late its wake-ups were (after the reserved
-// start, on its own clock) and how many starts it skipped.
+// start, on its own clock) and how many starts it skipped. With DEPARTURES (a file), it appends
+// `source,destination,at_ms` for every request just before handing it to the HTTP client (the
+// departure stamp tierpace's `send left` event gives), so the driver can count the strict second
+// at departures and each request's delay to the fake.
 //
 //   REDIS_URL=redis://127.0.0.1:6379/ FAKE_URL=http://127.0.0.1:8080 REPLICA=r1 \
 //   SENDERS=5585999900001:10 GUARD_MS=25 node shared_pacer.js
 'use strict';
+const fs = require('fs');
 const Redis = require('ioredis');
 const { cfg, sendTemplate } = require('./common');
 
@@ -28,6 +32,7 @@ const guardMs = Number(process.env.GUARD_MS ?? '25');
 const skipLateMs = process.env.SKIP_LATE_MS ? Number(process.env.SKIP_LATE_MS) : Infinity;
 let skipped = 0;
 const late = []; // ms after the reserved start at which each wake-up ran
+const departures = process.env.DEPARTURES ? fs.openSync(process.env.DEPARTURES, 'a') : null;
 const senders = (process.env.SENDERS ?? `${cfg.source}:10`).split(',').map((s) => {
   const [source, mps] = s.split(':');
   return { source, mps: Number(mps ?? '10') };
@@ -67,6 +72,10 @@ async function senderLoop({ source, mps }) {
       await redis.lmove(keys[1], keys[0], 'RIGHT', 'LEFT');
       skipped += 1;
       continue;
+    }
+    if (departures !== null) {
+      const at = performance.timeOrigin + performance.now();
+      fs.writeSync(departures, `${source},${dest},${at.toFixed(3)}\n`);
     }
     await sendTemplate(dest, 'Ana', source);
     await redis.lrem(keys[1], 1, dest);

@@ -5,6 +5,7 @@ tests/replicas.rs gives for the sender lease.
 shared_pacer_analyze.py OUT_DIR SENDERS GUARD_MS   (SENDERS: source:max_mps:contacts,...)
 """
 import csv
+import glob
 import os
 import sys
 
@@ -31,6 +32,12 @@ def main():
             if line.strip():
                 src, dest = line.strip().split(",")
                 unknown.setdefault(src, set()).add(dest)
+    departed = {}  # source -> {destination: departure ms}, merged over every process's file
+    for path in glob.glob(os.path.join(out, "departures-*.csv")):
+        with open(path) as f:
+            for line in f:
+                src, dest, at = line.strip().split(",")
+                departed.setdefault(src, {})[dest] = float(at)
     killed = None
     if os.path.exists(os.path.join(out, "killed_at_ms")):
         killed = float(open(os.path.join(out, "killed_at_ms")).read())
@@ -67,6 +74,13 @@ def main():
         if short:
             print(f"  gaps between arrivals: min {short[0]:.1f} ms, 1st percentile "
                   f"{short[len(short) // 100]:.1f} ms, median {short[len(short) // 2]:.1f} ms")
+        dep = departed.get(source, {})
+        if dep:
+            delays = sorted(t - dep[d] for t, d in rows if d in dep)
+            print(f"  departures: {len(dep)}, max in any closed 1 s: "
+                  f"{max_in_window(sorted(dep.values()), 1000.0)}; departure to arrival: median "
+                  f"{delays[len(delays) // 2]:.1f} ms, p99 {delays[len(delays) * 99 // 100]:.1f} ms, "
+                  f"max {delays[-1]:.1f} ms; over 25 ms: {sum(1 for x in delays if x > 25)}")
         print(f"  duplicates: {n - len(reached)}; never reached: {len(missing)} "
               f"(of them in-flight at the kill, `unknown`: {len(missing & unk)}); "
               f"in-flight but reached: {len(unk & reached)}")

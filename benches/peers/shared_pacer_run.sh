@@ -65,7 +65,7 @@ done
 REPL_PIDS=()
 for r in $(seq "$REPLICAS"); do
   REDIS_URL=redis://127.0.0.1:$REDIS_PORT/ FAKE_URL=$FAKE_URL REPLICA=r$r SENDERS=$SENDER_ARG \
-    GUARD_MS=$GUARD_MS SKIP_LATE_MS=${SKIP_LATE_MS:-} node "$HERE/shared_pacer.js" 2> "$OUT/r$r.err" & REPL_PIDS+=($!)
+    GUARD_MS=$GUARD_MS SKIP_LATE_MS=${SKIP_LATE_MS:-} DEPARTURES=$OUT/departures-r$r.csv node "$HERE/shared_pacer.js" 2> "$OUT/r$r.err" & REPL_PIDS+=($!)
   PIDS+=("${REPL_PIDS[-1]}")
 done
 echo "started $REPLICAS replicas: ${REPL_PIDS[*]} (senders $SENDER_ARG, guard ${GUARD_MS} ms)"
