@@ -23,10 +23,11 @@ function destination(i) {
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 // POST /wa/api/v1/template/msg, form body, apikey header; resolves with the status code.
-function sendTemplate(dest, name) {
+// `source` (the sender's number) defaults to SOURCE.
+function sendTemplate(dest, name, source = cfg.source) {
   const body = new URLSearchParams({
     channel: 'whatsapp',
-    source: cfg.source,
+    source,
     destination: dest,
     'src.name': cfg.appName,
     template: JSON.stringify({ id: '6f1c2a3b-0000-4000-8000-000000000001', params: [name] }),
