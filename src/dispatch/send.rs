@@ -272,7 +272,7 @@ impl SendJob {
             })
             .observe(took.as_secs_f64());
         if let SendOutcome::Failed(f) = outcome {
-            if let Some(status) = f.code.strip_prefix("http_") {
+            if let Some(status) = f.http_status() {
                 m.sender_http_errors
                     .get_or_create(&HttpErrorLabels {
                         sender,

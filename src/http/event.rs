@@ -20,8 +20,10 @@ pub enum DeliveryStatus {
     Read,
     Deleted,
     Failed {
-        /// Gupshup's (e.g. 1002) or WhatsApp's (e.g. 131048) error code, when given.
-        code: Option<i64>,
+        /// Gupshup's (e.g. `1002`) or WhatsApp's (e.g. `131048`) error code as the provider
+        /// wrote it (a JSON number or string), read by [`error_code`]; it is classified as text
+        /// (`provider::outcome::classify`), so it stays text.
+        code: Option<String>,
         reason: Option<String>,
     },
 }

@@ -10,12 +10,13 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::auth::secret_matches;
 use super::event::{DeliveryStatus, ProviderEvent, ReceivedEvent, WebhookError, WebhookSource};
 use super::source::Refusal;
+use super::webhook_json::{self, millis, seconds};
 use super::HttpState;
 use crate::campaign::phone::digits_of;
 
@@ -89,7 +90,9 @@ fn message_event(
         Some("read") => DeliveryStatus::Read,
         Some("deleted") => DeliveryStatus::Deleted,
         Some("failed") => DeliveryStatus::Failed {
-            code: inner.and_then(|p| p.get("code")).and_then(int),
+            code: inner
+                .and_then(|p| p.get("code"))
+                .and_then(webhook_json::error_code),
             reason: inner
                 .and_then(|p| str_at(p, &["reason"]))
                 .map(str::to_string),
@@ -244,19 +247,4 @@ fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter()
         .try_fold(value, |v, key| v.get(key))
         .and_then(Value::as_str)
-}
-
-/// Codes come as numbers or as numeric strings depending on the callback.
-fn int(value: &Value) -> Option<i64> {
-    value
-        .as_i64()
-        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-}
-
-fn seconds(value: &Value) -> Option<DateTime<Utc>> {
-    int(value).and_then(|s| Utc.timestamp_opt(s, 0).single())
-}
-
-fn millis(value: &Value) -> Option<DateTime<Utc>> {
-    int(value).and_then(|ms| Utc.timestamp_millis_opt(ms).single())
 }

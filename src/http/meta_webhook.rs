@@ -10,7 +10,6 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -18,6 +17,7 @@ use std::collections::HashMap;
 
 use super::auth::secret_matches;
 use super::event::{DeliveryStatus, ProviderEvent, ReceivedEvent, WebhookError, WebhookSource};
+use super::webhook_json::{self, seconds};
 use super::HttpState;
 use crate::campaign::phone::digits_of;
 
@@ -137,7 +137,9 @@ fn messages(value: &Value) -> Result<Vec<ProviderEvent>, WebhookError> {
             Some("read") => DeliveryStatus::Read,
             Some("deleted") => DeliveryStatus::Deleted,
             Some("failed") => DeliveryStatus::Failed {
-                code: first_error.and_then(|e| e.get("code")).and_then(int),
+                code: first_error
+                    .and_then(|e| e.get("code"))
+                    .and_then(webhook_json::error_code),
                 reason: first_error
                     .and_then(|e| {
                         e.pointer("/error_data/details")
@@ -323,16 +325,6 @@ fn text(value: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
-}
-
-fn int(value: &Value) -> Option<i64> {
-    value
-        .as_i64()
-        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-}
-
-fn seconds(value: &Value) -> Option<DateTime<Utc>> {
-    int(value).and_then(|s| Utc.timestamp_opt(s, 0).single())
 }
 
 /// `GET /webhooks/meta`: the subscription handshake.

@@ -36,6 +36,7 @@ pub mod self_proof;
 pub mod settings;
 pub mod source;
 pub mod unreadable;
+mod webhook_json;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -167,6 +167,11 @@ impl Failure {
     pub fn action(&self) -> FailureAction {
         self.class.action()
     }
+
+    /// The HTTP status the provider answered with, when that is what the code says.
+    pub fn http_status(&self) -> Option<u16> {
+        http_status(&self.code)
+    }
 }
 
 /// Which codes a table row applies to.
@@ -259,18 +264,22 @@ pub fn classify(kind: ProviderKind, code: &str) -> FailureClass {
     if let Some((_, _, class)) = found {
         return *class;
     }
-    match code
-        .strip_prefix("http_")
-        .and_then(|s| s.parse::<u16>().ok())
-    {
+    match http_status(code) {
         Some(500..=599) => FailureClass::Unavailable,
         _ => FailureClass::Unknown,
     }
 }
 
-/// The code string for an HTTP status, as [`classify`] reads it.
+/// The code string for an HTTP status, as [`classify`] reads it; [`http_status`] reads it back.
+/// A string, not a variant: the code is a metric label and a campaign's failure count key, where
+/// `http_429` stands beside WhatsApp's `131048` and Gupshup's messages.
 pub fn http_code(status: u16) -> String {
     format!("http_{status}")
+}
+
+/// The HTTP status of a code written by [`http_code`] (`"http_429"` -> 429), else `None`.
+pub fn http_status(code: &str) -> Option<u16> {
+    code.strip_prefix("http_")?.parse().ok()
 }
 
 #[cfg(test)]

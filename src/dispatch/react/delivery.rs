@@ -36,9 +36,7 @@ impl Reactor {
         now: DateTime<Utc>,
     ) -> Result<(), ProgressError> {
         if let DeliveryStatus::Failed { code, reason } = status {
-            let code = code
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "unknown".into());
+            let code = code.clone().unwrap_or_else(|| "unknown".into());
             let failure = Failure::reported(provider, code, reason.as_deref().unwrap_or(""));
             self.react(&failure, now, contact, senders).await?;
             return Ok(());
@@ -81,7 +79,7 @@ mod tests {
             DeliveryStatus::Sent,
             DeliveryStatus::Deleted,
             DeliveryStatus::Failed {
-                code: Some(1002),
+                code: Some("1002".into()),
                 reason: None,
             },
         ] {
