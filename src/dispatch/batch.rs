@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::dispatcher::Dispatcher;
-use super::progress::{ContactState, ProgressError, Write};
+use super::progress::{contact_field, skipped_row_field, ContactState, ProgressError, Write};
 use super::runner::{fill_window, save_cursor};
 use super::send::SendJob;
 use crate::campaign::consent::ConsentError;
@@ -54,7 +54,7 @@ impl Dispatcher {
         for &i in &picked {
             match &r.window.get(i).map(|s| &s.row) {
                 Some(Err(skip)) => {
-                    skips.push((i, format!("L{}", skip.line), skip.line, skip.reason))
+                    skips.push((i, skipped_row_field(skip.line), skip.line, skip.reason))
                 }
                 Some(Ok(row)) => valid.push((i, row.key, row.line)),
                 None => {}
@@ -82,13 +82,18 @@ impl Dispatcher {
         let mut candidates = Vec::new();
         for ((i, key, line), scope) in valid.into_iter().zip(blocked) {
             match scope {
-                Some(scope) => skips.push((i, key.to_hex(), line, consent::skip_reason(scope))),
+                Some(scope) => {
+                    skips.push((i, contact_field(key), line, consent::skip_reason(scope)))
+                }
                 None => candidates.push((i, key, line)),
             }
         }
 
         // 2. Already handled (same line, re-read after a restart) or a duplicate row.
-        let fields: Vec<String> = candidates.iter().map(|(_, k, _)| k.to_hex()).collect();
+        let fields: Vec<String> = candidates
+            .iter()
+            .map(|(_, k, _)| contact_field(*k))
+            .collect();
         let existing = deps.progress.states(&run, &fields).await?;
         let mut fresh = Vec::new();
         let mut due = Vec::new();
@@ -117,7 +122,7 @@ impl Dispatcher {
             deps.progress.note_retry(&run, t).await?;
         }
         if !due.is_empty() {
-            let fields: Vec<String> = due.iter().map(|(_, k, _)| k.to_hex()).collect();
+            let fields: Vec<String> = due.iter().map(|(_, k, _)| contact_field(*k)).collect();
             deps.progress.requeue(&run, &fields, false).await?;
             fresh.extend(due);
         }
@@ -174,7 +179,7 @@ impl Dispatcher {
         let writes: Vec<Write> = admitted
             .iter()
             .map(|(_, key, line, _)| Write {
-                field: key.to_hex(),
+                field: contact_field(*key),
                 state: ContactState::InFlight { line: *line },
             })
             .collect();
@@ -238,7 +243,7 @@ impl Dispatcher {
             let job = SendJob {
                 campaign: id.to_string(),
                 run: run.clone(),
-                field: key.to_hex(),
+                field: contact_field(key),
                 key,
                 line,
                 counted,

@@ -224,10 +224,27 @@ fn clean(s: &str) -> String {
         .collect()
 }
 
+/// The progress store's field for a contact: its key in hex. [`skipped_row_field`] names rows
+/// without a valid number; [`field_contact`] reads a field back. The one place that spells them.
+pub fn contact_field(key: crate::contact::ContactKey) -> String {
+    key.to_hex()
+}
+
+/// The progress store's field for an audience row skipped before it had a contact key
+/// (`L<line>`: no valid number, a missing parameter, ...).
+pub fn skipped_row_field(line: u64) -> String {
+    format!("L{line}")
+}
+
+/// The contact a field names, or `None` for a skipped row's field.
+pub fn field_contact(field: &str) -> Option<crate::contact::ContactKey> {
+    crate::contact::ContactKey::from_hex(field)
+}
+
 /// A new state to write for one contact field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Write {
-    /// The contact's key in hex, or `L<line>` for rows without a valid number.
+    /// [`contact_field`] or [`skipped_row_field`].
     pub field: String,
     pub state: ContactState,
 }

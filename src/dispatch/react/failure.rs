@@ -26,8 +26,7 @@ use chrono::{DateTime, Utc};
 
 use super::{ContactRef, Reactor, SenderControls};
 use crate::campaign::consent::OptOutSource;
-use crate::contact::ContactKey;
-use crate::dispatch::progress::{ContactState, Control, ProgressError, Write};
+use crate::dispatch::progress::{field_contact, ContactState, Control, ProgressError, Write};
 use crate::policy::brake::Brake;
 use crate::policy::retry_policy::RetrySettings;
 use crate::provider::{Failure, FailureAction, FailureClass};
@@ -171,7 +170,7 @@ impl Reactor {
         } else {
             None
         };
-        if let (Some(source), Some(key)) = (global, ContactKey::from_hex(contact.field)) {
+        if let (Some(source), Some(key)) = (global, field_contact(contact.field)) {
             self.consent
                 .opt_out(key, source, now)
                 .await
