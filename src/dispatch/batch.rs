@@ -199,8 +199,6 @@ impl Dispatcher {
                 return Err(e.into());
             }
         };
-        let controls = self.sender_controls();
-        let reactor = self.reactor();
         let deps = &self.deps;
         let Some(r) = self.runners.get_mut(id) else {
             return Ok(());
@@ -240,7 +238,7 @@ impl Dispatcher {
                 header_params: filled.header_params,
                 buttons: filled.buttons,
             };
-            let job = SendJob {
+            let job = Box::new(SendJob {
                 campaign: id.to_string(),
                 run: run.clone(),
                 field: contact_field(key),
@@ -259,20 +257,10 @@ impl Dispatcher {
                         ahead_ms = (at - at_now).num_milliseconds(), "start reserved");
                     at
                 },
-                timeline: self.timeline.clone(),
                 not_after: r.live.calendar.next_close(now),
-                horizon: self.horizon.clone(),
                 msg,
-                group: deps.group.clone(),
-                sender: controls.clone(),
-                provider: deps.provider.clone(),
-                progress: deps.progress.clone(),
-                ledger: deps.ledger.clone(),
-                reactor: reactor.clone(),
-                clock: deps.clock.clone(),
-                metrics: deps.metrics.clone(),
-                hasher: deps.hasher.clone(),
-            };
+                ctx: self.send_ctx.clone(),
+            });
             let permit = self.permits.clone().acquire_owned().await;
             self.sends.spawn(async move {
                 let _permit = permit;

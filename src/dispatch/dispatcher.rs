@@ -23,7 +23,7 @@ use super::in_flight::InFlightLimit;
 use super::progress::ProgressStore;
 use super::react::{Reactor, SenderControls};
 use super::runner::{LiveCampaign, Runner};
-use super::send::Finished;
+use super::send::{Finished, SendContext};
 use super::sender_hold::SenderHold;
 use super::status::StatusBoard;
 use super::timeline::SendTimeline;
@@ -108,16 +108,34 @@ pub struct Dispatcher {
     /// The sender's horizon on this replica, in ms since the epoch (`SenderHold::horizon`),
     /// shared with the send jobs: none starts at or after it. `i64::MIN` when not held.
     pub(super) horizon: Arc<std::sync::atomic::AtomicI64>,
+    /// What every send job shares (the timeline and horizon above, the stores, the sender's
+    /// controls): one pointer per job.
+    pub(super) send_ctx: Arc<SendContext>,
 }
 
 impl Dispatcher {
     pub fn new(deps: SenderDeps) -> Self {
+        let timeline = Arc::new(Mutex::new(SendTimeline::new(
+            deps.max_mps,
+            deps.pacer.settings().arrival_jitter,
+        )));
+        let horizon = Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN));
+        let send_ctx = Arc::new(SendContext {
+            timeline: timeline.clone(),
+            horizon: horizon.clone(),
+            group: deps.group.clone(),
+            sender: sender_controls(&deps),
+            provider: deps.provider.clone(),
+            progress: deps.progress.clone(),
+            ledger: deps.ledger.clone(),
+            reactor: reactor(&deps),
+            clock: deps.clock.clone(),
+            metrics: deps.metrics.clone(),
+            hasher: deps.hasher.clone(),
+        });
         Self {
             permits: Arc::new(Semaphore::new(deps.concurrency)),
-            timeline: Arc::new(Mutex::new(SendTimeline::new(
-                deps.max_mps,
-                deps.pacer.settings().arrival_jitter,
-            ))),
+            timeline,
             in_flight: InFlightLimit::default(),
             last_tick_at: None,
             deps,
@@ -129,7 +147,8 @@ impl Dispatcher {
             last_stats: None,
             hold: SenderHold::default(),
             uniques_read_at: None,
-            horizon: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
+            horizon,
+            send_ctx,
         }
     }
 
@@ -202,25 +221,6 @@ impl Dispatcher {
                 self.in_flight.observe(latency);
             }
             tracing::trace!(sender = %self.deps.sender_id, campaign = %d.campaign, "send finished");
-        }
-    }
-
-    pub(super) fn sender_controls(&self) -> SenderControls {
-        SenderControls {
-            id: self.deps.sender_id.clone(),
-            brakes: self.deps.brakes.clone(),
-            rate: self.deps.rate.clone(),
-        }
-    }
-
-    pub(super) fn reactor(&self) -> Reactor {
-        Reactor {
-            progress: self.deps.progress.clone(),
-            consent: self.deps.consent.clone(),
-            ledger: self.deps.ledger.clone(),
-            metrics: self.deps.metrics.clone(),
-            retries: self.deps.retries.clone(),
-            pacing: self.deps.pacing.clone(),
         }
     }
 
@@ -502,5 +502,24 @@ impl Dispatcher {
                 )
                 .await;
         }
+    }
+}
+
+fn sender_controls(deps: &SenderDeps) -> SenderControls {
+    SenderControls {
+        id: deps.sender_id.clone(),
+        brakes: deps.brakes.clone(),
+        rate: deps.rate.clone(),
+    }
+}
+
+fn reactor(deps: &SenderDeps) -> Reactor {
+    Reactor {
+        progress: deps.progress.clone(),
+        consent: deps.consent.clone(),
+        ledger: deps.ledger.clone(),
+        metrics: deps.metrics.clone(),
+        retries: deps.retries.clone(),
+        pacing: deps.pacing.clone(),
     }
 }

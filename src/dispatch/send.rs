@@ -25,27 +25,16 @@ pub(super) struct Finished {
     pub(super) latency: Option<Duration>,
 }
 
-/// One send, from provider call to recorded outcome.
-pub(super) struct SendJob {
-    pub(super) campaign: String,
-    pub(super) run: RunId,
-    pub(super) field: String,
-    pub(super) key: ContactKey,
-    pub(super) line: u64,
-    pub(super) counted: bool,
-    pub(super) admitted_at: DateTime<Utc>,
-    /// When the send may start, on the sender's timeline (`timeline.rs`).
-    pub(super) start_at: DateTime<Utc>,
+/// What every send of one sender shares: built once per dispatcher and shared by reference, so
+/// a send's task carries one pointer instead of a copy of each store, the metric families and
+/// the sender's controls (issue #15: CPU and memory per send).
+pub(super) struct SendContext {
     /// The sender's timeline, for the actual start.
     pub(super) timeline: Arc<std::sync::Mutex<super::timeline::SendTimeline>>,
-    /// When the campaign's calendar closes: a send whose start comes at or after it is not
-    /// made (never outside business hours) and its contact goes back to pending.
-    pub(super) not_after: Option<DateTime<Utc>>,
     /// The sender's horizon on this replica (ms since the epoch, `SenderHold::horizon`): a send
     /// whose start comes at or after it is not made (the sender may be another replica's by
     /// then) and its contact goes back to pending. `i64::MIN` when the sender is not held.
     pub(super) horizon: Arc<std::sync::atomic::AtomicI64>,
-    pub(super) msg: TemplateMessage,
     pub(super) group: LimitGroup,
     pub(super) sender: SenderControls,
     pub(super) provider: Arc<dyn Provider>,
@@ -58,23 +47,45 @@ pub(super) struct SendJob {
     pub(super) hasher: ContactHasher,
 }
 
+/// One send, from provider call to recorded outcome. Boxed in its task: the task's future
+/// then moves a pointer, not the job, between its states.
+pub(super) struct SendJob {
+    pub(super) campaign: String,
+    pub(super) run: RunId,
+    pub(super) field: String,
+    pub(super) key: ContactKey,
+    pub(super) line: u64,
+    pub(super) counted: bool,
+    pub(super) admitted_at: DateTime<Utc>,
+    /// When the send may start, on the sender's timeline (`timeline.rs`).
+    pub(super) start_at: DateTime<Utc>,
+    /// When the campaign's calendar closes: a send whose start comes at or after it is not
+    /// made (never outside business hours) and its contact goes back to pending.
+    pub(super) not_after: Option<DateTime<Utc>>,
+    pub(super) msg: TemplateMessage,
+    /// The sender's stores, timeline and controls.
+    pub(super) ctx: Arc<SendContext>,
+}
+
 impl SendJob {
     /// The calendar closed while this send waited for its start (a stalled process): nothing is
     /// sent; the ledger slot is given back and the contact returns to pending, to go in the next
     /// open window.
-    async fn put_back(self, why: &str) -> Finished {
+    async fn put_back(self: Box<Self>, why: &str) -> Finished {
         tracing::info!(campaign = %self.campaign, contact = %self.key, why,
             "send not started: back to pending");
         if self.counted {
             if let Err(e) = self
+                .ctx
                 .ledger
-                .release(&self.group, self.key, self.admitted_at)
+                .release(&self.ctx.group, self.key, self.admitted_at)
                 .await
             {
                 tracing::warn!(error = %e, "ledger slot not released");
             }
         }
         if let Err(e) = self
+            .ctx
             .progress
             .requeue(&self.run, std::slice::from_ref(&self.field), true)
             .await
@@ -87,11 +98,12 @@ impl SendJob {
         }
     }
 
-    pub(super) async fn run(self) -> Finished {
-        crate::clock::sleep_until(self.clock.as_ref(), self.start_at).await;
+    pub(super) async fn run(self: Box<Self>) -> Finished {
+        crate::clock::sleep_until(self.ctx.clock.as_ref(), self.start_at).await;
         // Woken late with others (a busy machine)? Still one spacing after the previous start.
-        let woke = self.clock.now();
+        let woke = self.ctx.clock.now();
         let start = self
+            .ctx
             .timeline
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -102,8 +114,9 @@ impl SendJob {
             shift_ms = (at - woke).num_milliseconds(), "send starts");
         // An earlier send that left late while this one waited moves it too.
         loop {
-            crate::clock::sleep_until(self.clock.as_ref(), at).await;
+            crate::clock::sleep_until(self.ctx.clock.as_ref(), at).await;
             let need = self
+                .ctx
                 .timeline
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -117,27 +130,26 @@ impl SendJob {
             return self.put_back("the calendar closed before its start").await;
         }
         // A manual clock (tests, simulations) jumps past any horizon between two ticks.
-        let horizon = self.horizon.load(std::sync::atomic::Ordering::Relaxed);
-        if !self.clock.is_manual() && at.timestamp_millis() >= horizon {
+        let horizon = self.ctx.horizon.load(std::sync::atomic::Ordering::Relaxed);
+        if !self.ctx.clock.is_manual() && at.timestamp_millis() >= horizon {
             return self
                 .put_back("this replica no longer sends for the sender at its start")
                 .await;
         }
         let started = std::time::Instant::now();
-        let (timeline, clock) = (self.timeline.clone(), self.clock.clone());
-        let sender_id = self.sender.id.clone();
-        let outcome = after_first_poll(self.provider.send(&self.msg), move || {
-            if clock.is_manual() {
+        let ctx = &*self.ctx;
+        let outcome = after_first_poll(ctx.provider.send(&self.msg), move || {
+            if ctx.clock.is_manual() {
                 return; // virtual time jumps between polls: no lateness to measure
             }
-            let left = clock.now();
-            timeline
+            let left = ctx.clock.now();
+            ctx.timeline
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .departed(start.ticket, left);
             // `left_us` (µs since the epoch) lets a fleet's logs be merged per sender to check
             // the cap where the process hands a request over (tests/replicas.rs).
-            tracing::debug!(target: "tierpace::pace", sender = %sender_id, left_us = left.timestamp_micros(),
+            tracing::debug!(target: "tierpace::pace", sender = %ctx.sender.id, left_us = left.timestamp_micros(),
                 late_departure_ms = (left - at).num_milliseconds(), "send left");
         })
         .await;
@@ -149,8 +161,9 @@ impl SendJob {
                 if let Some(wa_id) = wa_id {
                     self.record_alias(wa_id).await;
                 }
-                tracing::debug!(campaign = %self.campaign, sender = %self.sender.id, contact = %self.key, outcome = "accepted", "sent");
-                self.sender
+                tracing::debug!(campaign = %self.campaign, sender = %self.ctx.sender.id, contact = %self.key, outcome = "accepted", "sent");
+                self.ctx
+                    .sender
                     .rate
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -161,12 +174,13 @@ impl SendJob {
                 }
             }
             SendOutcome::Failed(f) => {
-                tracing::info!(campaign = %self.campaign, sender = %self.sender.id, contact = %self.key,
+                tracing::info!(campaign = %self.campaign, sender = %self.ctx.sender.id, contact = %self.key,
                     outcome = "failed", code = %f.code, class = ?f.class, "send failed");
                 if !f.reached_whatsapp && self.counted {
                     if let Err(e) = self
+                        .ctx
                         .ledger
-                        .release(&self.group, self.key, self.admitted_at)
+                        .release(&self.ctx.group, self.key, self.admitted_at)
                         .await
                     {
                         tracing::warn!(error = %e, "ledger slot not released");
@@ -177,10 +191,11 @@ impl SendJob {
                     field: &self.field,
                     line,
                 };
-                let now = self.clock.now();
+                let now = self.ctx.clock.now();
                 if let Err(e) = self
+                    .ctx
                     .reactor
-                    .react(f, now, contact, std::slice::from_ref(&self.sender))
+                    .react(f, now, contact, std::slice::from_ref(&self.ctx.sender))
                     .await
                 {
                     tracing::warn!(campaign = %self.campaign, error = %e, "failure not recorded");
@@ -191,7 +206,7 @@ impl SendJob {
                 };
             }
             SendOutcome::Unknown { detail } => {
-                tracing::warn!(campaign = %self.campaign, sender = %self.sender.id, contact = %self.key,
+                tracing::warn!(campaign = %self.campaign, sender = %self.ctx.sender.id, contact = %self.key,
                     outcome = "unknown", detail = %detail, "send outcome unknown: not resent");
                 ContactState::Unknown { line }
             }
@@ -204,6 +219,7 @@ impl SendJob {
         // otherwise, and becomes unknown after a restart: safe, but less exact).
         for attempt in 0..5u32 {
             match self
+                .ctx
                 .progress
                 .update(&self.run, std::slice::from_ref(&write))
                 .await
@@ -217,6 +233,7 @@ impl SendJob {
         }
         if let SendOutcome::Accepted { message_id, .. } = &outcome {
             let _ = self
+                .ctx
                 .progress
                 .index_message(message_id, &self.run, &self.field)
                 .await;
@@ -236,11 +253,11 @@ impl SendJob {
             tracing::debug!(campaign = %self.campaign, contact = %self.key, "provider's wa_id is not a number; ignored");
             return;
         };
-        let alias = self.hasher.key(&number);
+        let alias = self.ctx.hasher.key(&number);
         if alias == self.key {
             return;
         }
-        match self.reactor.consent.link_alias(alias, self.key).await {
+        match self.ctx.reactor.consent.link_alias(alias, self.key).await {
             Ok(()) => {
                 tracing::info!(campaign = %self.campaign, contact = %self.key, alias = %alias, "WhatsApp id differs from the number sent: alias recorded")
             }
@@ -253,8 +270,8 @@ impl SendJob {
     /// One send's outcome and latency in the sender's metric families.
     fn observe(&self, outcome: &SendOutcome, took: Duration) {
         use crate::http::metrics::{HttpErrorLabels, SendOutcomeLabels, SenderLabels};
-        let m = &self.metrics;
-        let sender = self.sender.id.clone();
+        let m = &self.ctx.metrics;
+        let sender = self.ctx.sender.id.clone();
         let name = match outcome {
             SendOutcome::Accepted { .. } => "accepted".to_string(),
             SendOutcome::Failed(f) => format!("failed_{}", f.class.as_str()),

@@ -17,6 +17,9 @@ use crate::secret::Secret;
 /// The path of the template send API under the base URL.
 pub const TEMPLATE_MSG_PATH: &str = "/wa/api/v1/template/msg";
 
+/// The header that carries the API key.
+const APIKEY: reqwest::header::HeaderName = reqwest::header::HeaderName::from_static("apikey");
+
 /// One Gupshup sender.
 #[derive(Debug, Clone)]
 pub struct GupshupConfig {
@@ -55,6 +58,10 @@ pub struct GupshupProvider {
     cfg: GupshupConfig,
     http: reqwest::Client,
     url: String,
+    /// `url` and the `apikey` header, parsed once rather than per request (issue #15: CPU per
+    /// send). `None` when they do not parse: each request then reports the error as before.
+    parsed_url: Option<reqwest::Url>,
+    apikey: Option<reqwest::header::HeaderValue>,
 }
 
 impl GupshupProvider {
@@ -64,7 +71,20 @@ impl GupshupProvider {
             cfg.base_url.trim_end_matches('/'),
             TEMPLATE_MSG_PATH
         );
-        Self { cfg, http, url }
+        let parsed_url = reqwest::Url::parse(&url).ok();
+        let apikey = reqwest::header::HeaderValue::from_str(cfg.api_key.expose())
+            .ok()
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            });
+        Self {
+            cfg,
+            http,
+            url,
+            parsed_url,
+            apikey,
+        }
     }
 
     /// The form fields of one message, in the order DOMAIN.md §4 lists them. `params` holds
@@ -120,10 +140,15 @@ impl GupshupProvider {
     }
 
     async fn attempt(&self, form: &[(&'static str, String)]) -> Attempt {
-        let request = self
-            .http
-            .post(&self.url)
-            .header("apikey", self.cfg.api_key.expose())
+        let request = match &self.parsed_url {
+            Some(url) => self.http.post(url.clone()),
+            None => self.http.post(&self.url),
+        };
+        let request = match &self.apikey {
+            Some(key) => request.header(APIKEY, key.clone()),
+            None => request.header(APIKEY, self.cfg.api_key.expose()),
+        };
+        let request = request
             .header(reqwest::header::ACCEPT, "application/json")
             .form(form);
         attempt(request, self.cfg.timeout, response_attempt).await
