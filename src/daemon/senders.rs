@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Brakes, Shared};
 use crate::config::{DaemonConfig, ProviderChoice, SenderConfig};
-use crate::dispatch::dispatcher::{Command, Dispatcher, SenderDeps};
+use crate::dispatch::dispatcher::{Command, Dispatcher};
 use crate::dispatch::react::{GroupedSender, SenderControls};
 use crate::dispatch::runner::LiveCampaign;
+use crate::dispatch::sender_deps::SenderDeps;
 use crate::ledger::LimitGroup;
 use crate::policy::brake::BrakeState;
 use crate::policy::pacer::Pacer;

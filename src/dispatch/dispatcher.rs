@@ -12,7 +12,6 @@
 //! 4. send, then record the outcome; a send that never reached WhatsApp releases its slot.
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, Semaphore};
@@ -20,61 +19,14 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::in_flight::InFlightLimit;
-use super::progress::ProgressStore;
-use super::react::{Reactor, SenderControls};
 use super::runner::{LiveCampaign, Runner};
 use super::send::{Finished, SendContext};
+use super::sender_deps::SenderDeps;
 use super::sender_hold::SenderHold;
-use super::status::StatusBoard;
 use super::timeline::SendTimeline;
-use crate::campaign::consent::ConsentStore;
 use crate::campaign::file::Category;
-use crate::clock::Clock;
-use crate::contact::ContactHasher;
-use crate::ledger::{Ledger, LedgerStats, LimitGroup};
-use crate::policy::brake::BrakeState;
-use crate::policy::pacer::{CampaignView, Pacer};
-use crate::policy::retry_policy::RetrySettings;
-use crate::policy::throughput::AdaptiveRate;
-use crate::provider::Provider;
-
-/// Everything a sender's dispatcher works with.
-pub struct SenderDeps {
-    pub sender_id: String,
-    pub group: LimitGroup,
-    pub provider: Arc<dyn Provider>,
-    pub ledger: Arc<dyn Ledger>,
-    pub consent: Arc<dyn ConsentStore>,
-    pub progress: Arc<dyn ProgressStore>,
-    pub clock: Arc<dyn Clock>,
-    pub hasher: ContactHasher,
-    /// Unique per dispatcher: campaign and sender leases name it.
-    pub owner: String,
-    /// Which replica should pace which sender, and this replica's id (issue #19).
-    pub ownership: Arc<super::ownership::Ownership>,
-    /// Where sender leases are taken.
-    pub sender_leases: Arc<dyn super::sender_lease::SenderLeases>,
-    pub lease_ttl: Duration,
-    pub max_mps: u32,
-    /// Its share of its limit group's grow budget, in (0, 1] (`SenderView::group_share`).
-    pub group_share: f64,
-    pub concurrency: usize,
-    pub pacer: Pacer,
-    pub tick: Duration,
-    pub drain_timeout: Duration,
-    pub brakes: Arc<Mutex<BrakeState>>,
-    /// Where brakes, sends per day and template warm-up are shared and kept.
-    pub pacing: Arc<dyn super::pacing_store::PacingStore>,
-    /// The sender's rate under throughput errors (shared with the webhook path).
-    pub rate: Arc<Mutex<AdaptiveRate>>,
-    /// When temporary failures are retried (`[retries]`).
-    pub retries: RetrySettings,
-    pub board: Arc<StatusBoard>,
-    /// Where sends by outcome and provider latency are counted.
-    pub metrics: crate::http::Metrics,
-    /// Where audience skips are counted (`tierpace_audience_skips_total`).
-    pub campaign_metrics: crate::campaign::CampaignMetrics,
-}
+use crate::ledger::LedgerStats;
+use crate::policy::pacer::CampaignView;
 
 /// What the scheduler and the admin API tell a running dispatcher.
 #[derive(Debug)]
@@ -120,19 +72,7 @@ impl Dispatcher {
             deps.pacer.settings().arrival_jitter,
         )));
         let horizon = Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN));
-        let send_ctx = Arc::new(SendContext {
-            timeline: timeline.clone(),
-            horizon: horizon.clone(),
-            group: deps.group.clone(),
-            sender: sender_controls(&deps),
-            provider: deps.provider.clone(),
-            progress: deps.progress.clone(),
-            ledger: deps.ledger.clone(),
-            reactor: reactor(&deps),
-            clock: deps.clock.clone(),
-            metrics: deps.metrics.clone(),
-            hasher: deps.hasher.clone(),
-        });
+        let send_ctx = Arc::new(SendContext::new(&deps, timeline.clone(), horizon.clone()));
         Self {
             permits: Arc::new(Semaphore::new(deps.concurrency)),
             timeline,
@@ -502,24 +442,5 @@ impl Dispatcher {
                 )
                 .await;
         }
-    }
-}
-
-fn sender_controls(deps: &SenderDeps) -> SenderControls {
-    SenderControls {
-        id: deps.sender_id.clone(),
-        brakes: deps.brakes.clone(),
-        rate: deps.rate.clone(),
-    }
-}
-
-fn reactor(deps: &SenderDeps) -> Reactor {
-    Reactor {
-        progress: deps.progress.clone(),
-        consent: deps.consent.clone(),
-        ledger: deps.ledger.clone(),
-        metrics: deps.metrics.clone(),
-        retries: deps.retries.clone(),
-        pacing: deps.pacing.clone(),
     }
 }

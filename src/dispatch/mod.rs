@@ -1,5 +1,5 @@
 //! Turning campaigns into sends: per-contact progress and leases ([`progress`]), the per-sender
-//! [`dispatcher`] loop with its run refresh (`run_refresh`), batch pipeline (`batch`) and views
+//! [`dispatcher`] loop (what it works with: [`sender_deps`]) with its run refresh (`run_refresh`), batch pipeline (`batch`) and views
 //! (`views`), the pure run-state decision ([`schedule`]) and the status board; what the
 //! provider's answers and callbacks do ([`react`], the one place that decides it); which
 //! replica paces which sender ([`ownership`], [`sender_lease`], [`sender_hold`]) and the pacing
@@ -19,6 +19,7 @@ mod run_refresh;
 pub mod runner;
 pub mod schedule;
 mod send;
+pub mod sender_deps;
 pub mod sender_hold;
 pub mod sender_lease;
 pub mod status;

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::progress::{ContactState, ProgressStore, RunId, Write};
 use super::react::{ContactRef, Reactor, SenderControls};
+use super::sender_deps::SenderDeps;
 use crate::campaign::phone::parse_provider_number;
 use crate::clock::Clock;
 use crate::contact::{ContactHasher, ContactKey};
@@ -45,6 +46,48 @@ pub(super) struct SendContext {
     pub(super) metrics: crate::http::Metrics,
     /// Keys the WhatsApp id a provider answers with.
     pub(super) hasher: ContactHasher,
+}
+
+impl SendContext {
+    /// The context of `deps`' sender, on its timeline and horizon (kept by the dispatcher too).
+    pub(super) fn new(
+        deps: &SenderDeps,
+        timeline: Arc<std::sync::Mutex<super::timeline::SendTimeline>>,
+        horizon: Arc<std::sync::atomic::AtomicI64>,
+    ) -> Self {
+        Self {
+            timeline,
+            horizon,
+            group: deps.group.clone(),
+            sender: sender_controls(deps),
+            provider: deps.provider.clone(),
+            progress: deps.progress.clone(),
+            ledger: deps.ledger.clone(),
+            reactor: reactor(deps),
+            clock: deps.clock.clone(),
+            metrics: deps.metrics.clone(),
+            hasher: deps.hasher.clone(),
+        }
+    }
+}
+
+fn sender_controls(deps: &SenderDeps) -> SenderControls {
+    SenderControls {
+        id: deps.sender_id.clone(),
+        brakes: deps.brakes.clone(),
+        rate: deps.rate.clone(),
+    }
+}
+
+fn reactor(deps: &SenderDeps) -> Reactor {
+    Reactor {
+        progress: deps.progress.clone(),
+        consent: deps.consent.clone(),
+        ledger: deps.ledger.clone(),
+        metrics: deps.metrics.clone(),
+        retries: deps.retries.clone(),
+        pacing: deps.pacing.clone(),
+    }
 }
 
 /// One send, from provider call to recorded outcome. Boxed in its task: the task's future
