@@ -288,3 +288,14 @@ impl CampaignFileError {
         }
     }
 }
+
+/// The campaign file's pacing mode is the policy's (`policy::growth`), which holds what each does.
+impl From<PacingMode> for crate::policy::growth::PacingMode {
+    fn from(m: PacingMode) -> Self {
+        match m {
+            PacingMode::Grow => Self::Grow,
+            PacingMode::Steady => Self::Steady,
+            PacingMode::Asap => Self::Asap,
+        }
+    }
+}

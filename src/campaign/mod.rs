@@ -26,8 +26,6 @@ pub mod audience;
 pub mod audience_stamp;
 pub mod check;
 pub mod consent;
-mod consent_memory;
-mod consent_redis;
 pub mod consent_scope;
 pub mod csv_records;
 pub mod file;

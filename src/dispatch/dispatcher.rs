@@ -296,7 +296,7 @@ impl Dispatcher {
                 priority: r.live.campaign.priority,
                 weight: r.live.campaign.weight,
                 age_rank: r.live.age_rank,
-                mode: super::views::pacing_mode(r.live.campaign.pacing.mode),
+                mode: r.live.campaign.pacing.mode.into(),
                 marketing: r.live.campaign.template.category == Category::Marketing,
                 // Steady mode's fixed budget and any cap: the pacer takes the smaller.
                 daily_max: match (

@@ -106,15 +106,3 @@ impl Dispatcher {
         });
     }
 }
-
-pub(super) fn pacing_mode(
-    m: crate::campaign::file::PacingMode,
-) -> crate::policy::growth::PacingMode {
-    use crate::campaign::file::PacingMode as F;
-    use crate::policy::growth::PacingMode as P;
-    match m {
-        F::Grow => P::Grow,
-        F::Steady => P::Steady,
-        F::Asap => P::Asap,
-    }
-}

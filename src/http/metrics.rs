@@ -22,7 +22,6 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 pub use super::metric_labels::*;
-pub use super::metrics_observe::normalize_quality;
 use super::HttpState;
 
 type FloatGauge = Gauge<f64, AtomicU64>;

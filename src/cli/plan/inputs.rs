@@ -30,11 +30,10 @@ use crate::policy::tier::Tier;
 /// The pacing mode and daily cap a campaign file asks for. Steady mode's `daily_budget` is its
 /// fixed day budget, so it caps the day like `daily_max` (the smaller of the two wins).
 fn campaign_pacing(c: &Campaign) -> (PacingMode, Option<u64>) {
-    use crate::campaign::file::PacingMode as F;
-    match c.pacing.mode {
-        F::Grow => (PacingMode::Grow, c.pacing.daily_max),
-        F::Asap => (PacingMode::Asap, c.pacing.daily_max),
-        F::Steady => {
+    let mode: PacingMode = c.pacing.mode.into();
+    match mode {
+        PacingMode::Grow | PacingMode::Asap => (mode, c.pacing.daily_max),
+        PacingMode::Steady => {
             let cap = match (c.pacing.daily_max, c.pacing.daily_budget) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),

@@ -1,11 +1,11 @@
 //! The in-process consent store ([`MemoryConsent`]): the embedded default and tests. The
-//! contract is [`ConsentStore`]; the rules are in the [`consent`](super::consent) module docs.
+//! contract is [`ConsentStore`]; the rules are in the [`consent`](super) module docs.
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use super::consent::*;
+use super::*;
 use crate::contact::ContactKey;
 
 /// In-process store: the embedded default and tests.

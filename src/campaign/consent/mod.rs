@@ -35,11 +35,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use super::audience::{AudienceRow, RowSkip, SkipReason};
-pub use super::consent_memory::MemoryConsent;
-pub use super::consent_redis::RedisConsent;
 pub use super::consent_scope::{ConsentScope, OptOutCounts, UnknownScope};
 use super::file::Category;
 use super::phone::normalise;
+
+mod memory;
+mod redis;
+pub use self::memory::MemoryConsent;
+pub use self::redis::RedisConsent;
 use crate::contact::{ContactHasher, ContactKey, E164};
 
 /// Where an opt-out came from.
@@ -141,8 +144,8 @@ pub enum ConsentError {
     },
 }
 
-impl From<redis::RedisError> for ConsentError {
-    fn from(e: redis::RedisError) -> Self {
+impl From<::redis::RedisError> for ConsentError {
+    fn from(e: ::redis::RedisError) -> Self {
         if e.is_io_error()
             || e.is_connection_dropped()
             || e.is_connection_refusal()

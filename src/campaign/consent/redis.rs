@@ -1,10 +1,10 @@
 //! The Redis consent store ([`RedisConsent`]): the hashes and Lua scripts described in the
-//! [`consent`](super::consent) module docs.
+//! [`consent`](super) module docs.
 
+use ::redis::AsyncCommands;
 use chrono::{DateTime, Utc};
-use redis::AsyncCommands;
 
-use super::consent::*;
+use super::*;
 use crate::contact::ContactKey;
 
 /// Redis store; `C` is a `ConnectionManager`, a cluster connection or a plain connection.
@@ -20,8 +20,8 @@ pub struct RedisConsent<C> {
 
 /// The consent store's Lua scripts, loaded once (STYLE.md 14).
 struct Scripts {
-    add: redis::Script,
-    lift: redis::Script,
+    add: ::redis::Script,
+    lift: ::redis::Script,
 }
 
 impl<C> std::fmt::Debug for RedisConsent<C> {
@@ -36,7 +36,7 @@ impl<C> std::fmt::Debug for RedisConsent<C> {
 
 impl<C> RedisConsent<C>
 where
-    C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
+    C: ::redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
 {
     /// `key_prefix` is the deployment's prefix, e.g. `tierpace`; the hashes are
     /// `tierpace:{optout}` (everything) and `tierpace:{optout}:marketing`.
@@ -48,8 +48,8 @@ where
             alias_key: format!("{key_prefix}:{{optout}}:alias"),
             lifted_key: format!("{key_prefix}:{{optout}}:lifted"),
             scripts: std::sync::Arc::new(Scripts {
-                add: redis::Script::new(include_str!("optout_add.lua")),
-                lift: redis::Script::new(include_str!("optout_lift.lua")),
+                add: ::redis::Script::new(include_str!("optout_add.lua")),
+                lift: ::redis::Script::new(include_str!("optout_lift.lua")),
             }),
         }
     }
@@ -72,7 +72,7 @@ where
     async fn present(&self, hash: &str, fields: &[String]) -> Result<Vec<bool>, ConsentError> {
         let mut conn = self.conn.clone();
         // HMGET with one field still returns an array, which the explicit cmd keeps.
-        let values: Vec<Option<String>> = redis::cmd("HMGET")
+        let values: Vec<Option<String>> = ::redis::cmd("HMGET")
             .arg(hash)
             .arg(fields)
             .query_async(&mut conn)
@@ -87,7 +87,7 @@ const HMGET_CHUNK: usize = 1000;
 #[async_trait::async_trait]
 impl<C> ConsentStore for RedisConsent<C>
 where
-    C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
+    C: ::redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
 {
     async fn scopes(&self, keys: &[ContactKey]) -> Result<Vec<Option<ConsentScope>>, ConsentError> {
         let mut out = Vec::with_capacity(keys.len());
@@ -192,7 +192,7 @@ where
         for chunk in keys.chunks(HMGET_CHUNK) {
             let fields: Vec<String> = chunk.iter().map(|k| k.to_hex()).collect();
             let mut conn = self.conn.clone();
-            let values: Vec<Option<String>> = redis::cmd("HMGET")
+            let values: Vec<Option<String>> = ::redis::cmd("HMGET")
                 .arg(&self.alias_key)
                 .arg(&fields)
                 .query_async(&mut conn)
