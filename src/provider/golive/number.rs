@@ -50,6 +50,19 @@ fn unread(id: &str, why: &str) -> [GoLiveItem; 2] {
     ]
 }
 
+/// The credentials item failed (`why`, `fix`); identity and number cannot be read (`unread`).
+fn credentials_missing(
+    sc: &SenderConfig,
+    id: &str,
+    why: String,
+    fix: String,
+    unread_why: &str,
+) -> NumberRead {
+    let mut items = vec![GoLiveItem::failed(id, "credentials", why, fix)];
+    items.extend(unread(id, unread_why));
+    read_only(items, sc)
+}
+
 fn read_only(items: Vec<GoLiveItem>, sc: &SenderConfig) -> NumberRead {
     NumberRead {
         items,
@@ -81,14 +94,13 @@ async fn meta(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead {
     let token = match sc.api_key() {
         Ok(t) => t,
         Err(e) => {
-            let mut items = vec![GoLiveItem::failed(
+            return credentials_missing(
+                sc,
                 id,
-                "credentials",
                 format!("access token not loaded: {e}"),
                 format!("set senders.{id}.api_key_env (or _file) to the system-user token"),
-            )];
-            items.extend(unread(id, "no access token"));
-            return read_only(items, sc);
+                "no access token",
+            )
         }
     };
     let access = Access::Meta {
@@ -239,14 +251,13 @@ async fn gupshup(id: &str, sc: &SenderConfig, ctx: &GoLiveContext) -> NumberRead
     let (app_id, token) = match partner {
         Ok(p) => p,
         Err(e) => {
-            let mut items = vec![GoLiveItem::failed(
+            return credentials_missing(
+                sc,
                 id,
-                "credentials",
                 format!("Partner API secrets not loaded: {e}"),
                 format!("set senders.{id}.partner_app_id_env/_file and partner_token_env/_file"),
-            )];
-            items.extend(unread(id, "no Partner API secrets"));
-            return read_only(items, sc);
+                "no Partner API secrets",
+            )
         }
     };
     let access = Access::GupshupPartner {
