@@ -16,9 +16,19 @@ use crate::http::{
     DeliveryStatus, EventOutcome, EventSink, ProviderEvent, SinkError, UnreadableReason,
     WebhookSource,
 };
+use crate::policy::retry_policy::Ladder;
 use crate::policy::tier::Quality;
 use crate::policy::tier_report::ReportedChange;
 use crate::provider::ProviderKind;
+
+/// How long a status callback looks for its message while our record of the send may not have
+/// landed yet: 50 ms, doubling to 2 s, eight looks in about 5 s.
+const CALLBACK_OVERTAKES_SEND: Ladder = Ladder {
+    first: std::time::Duration::from_millis(50),
+    factor: 2,
+    attempts: 7,
+    cap: std::time::Duration::from_secs(2),
+};
 
 pub struct Sink(pub Arc<Shared>);
 
@@ -107,20 +117,19 @@ impl Sink {
         // and posts `sent`/`delivered` at once): look again for a while before giving up. The
         // webhook has already answered 200 by then (the sink runs on past its timeout).
         let mut found = None;
-        let mut wait = std::time::Duration::from_millis(50);
-        for _attempt in 0..8 {
+        let mut attempt = 0;
+        'look: loop {
             for id in ids.into_iter().flatten() {
-                let hit = s.progress.lookup_message(id).await?;
-                if let Some(hit) = hit {
+                if let Some(hit) = s.progress.lookup_message(id).await? {
                     found = Some((hit, id.to_string()));
-                    break;
+                    break 'look;
                 }
             }
-            if found.is_some() {
+            let Some(wait) = CALLBACK_OVERTAKES_SEND.delay(attempt) else {
                 break;
-            }
+            };
             tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(std::time::Duration::from_secs(2));
+            attempt += 1;
         }
         let Some(((run, field), message_id)) = found else {
             tracing::debug!(

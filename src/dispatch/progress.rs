@@ -20,6 +20,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::policy::retry_policy::Ladder;
+
 /// One run of one campaign: a new template or audience file, or a new cron firing, is a new run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RunId(pub String);
@@ -335,6 +337,39 @@ pub enum ProgressError {
 }
 
 /// The store of runs' per-contact states, leases, cursors and controls.
+/// How an outcome write is retried while the store blips: 200 ms, 400 ms, 800 ms, 1.6 s (five
+/// tries in about 3 s). A write that never lands leaves the contact in flight, which the next
+/// lease holder turns into `unknown`: safe (never resent), only less exact.
+pub const OUTCOME_WRITE_RETRY: Ladder = Ladder {
+    first: Duration::from_millis(200),
+    factor: 2,
+    attempts: 4,
+    cap: Duration::from_secs(2),
+};
+
+/// Writes one contact's outcome, retried on [`OUTCOME_WRITE_RETRY`]; the last error when every
+/// try failed.
+pub async fn record_outcome(
+    store: &dyn ProgressStore,
+    run: &RunId,
+    write: &Write,
+) -> Result<(), ProgressError> {
+    let mut attempt = 0;
+    loop {
+        match store.update(run, std::slice::from_ref(write)).await {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let Some(wait) = OUTCOME_WRITE_RETRY.delay(attempt) else {
+                    return Err(e);
+                };
+                tracing::warn!(campaign = run.campaign(), error = %e, attempt, "outcome not recorded yet");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
 #[async_trait]
 pub trait ProgressStore: Send + Sync + 'static {
     /// Acquires or renews the lease; a new holder turns the old holder's in-flight into unknown.

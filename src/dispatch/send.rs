@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::progress::{ContactState, ProgressStore, RunId, Write};
+use super::progress::{record_outcome, ContactState, ProgressStore, RunId, Write};
 use super::react::{ContactRef, Reactor, SenderControls};
 use super::sender_deps::SenderDeps;
 use crate::campaign::phone::parse_provider_number;
@@ -258,21 +258,9 @@ impl SendJob {
             field: self.field.clone(),
             state,
         };
-        // The outcome must land: retry briefly if the store blips (the contact stays in flight
-        // otherwise, and becomes unknown after a restart: safe, but less exact).
-        for attempt in 0..5u32 {
-            match self
-                .ctx
-                .progress
-                .update(&self.run, std::slice::from_ref(&write))
-                .await
-            {
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(campaign = %self.campaign, error = %e, attempt, "outcome not recorded yet");
-                    tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
-                }
-            }
+        if let Err(e) = record_outcome(self.ctx.progress.as_ref(), &self.run, &write).await {
+            tracing::error!(campaign = %self.campaign, error = %e,
+                "outcome not recorded: the contact stays in flight and becomes unknown");
         }
         if let SendOutcome::Accepted { message_id, .. } = &outcome {
             let _ = self

@@ -26,7 +26,9 @@ use chrono::{DateTime, Utc};
 
 use super::{ContactRef, Reactor, SenderControls};
 use crate::campaign::consent::OptOutSource;
-use crate::dispatch::progress::{field_contact, ContactState, Control, ProgressError, Write};
+use crate::dispatch::progress::{
+    field_contact, record_outcome, ContactState, Control, ProgressError, Write,
+};
 use crate::policy::brake::Brake;
 use crate::policy::retry_policy::RetrySettings;
 use crate::provider::{Failure, FailureAction, FailureClass};
@@ -273,25 +275,7 @@ impl Reactor {
             field: c.field.to_string(),
             state,
         };
-        // The outcome must land: retry briefly if the store blips (the contact stays in flight
-        // otherwise, and becomes unknown after a restart: safe, but less exact).
-        let mut last = None;
-        for attempt in 0..5u32 {
-            match self
-                .progress
-                .update(c.run, std::slice::from_ref(&write))
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e) => {
-                    tracing::warn!(campaign = c.run.campaign(), error = %e, attempt, "outcome not recorded yet");
-                    last = Some(e);
-                    tokio::time::sleep(std::time::Duration::from_millis(200 * 2u64.pow(attempt)))
-                        .await;
-                }
-            }
-        }
-        Err(last.unwrap_or_else(|| ProgressError::Backend("outcome not recorded".into())))
+        record_outcome(self.progress.as_ref(), c.run, &write).await
     }
 
     fn count(&self, failure: &Failure, reaction: &Reaction, senders: &[SenderControls]) {
