@@ -190,14 +190,11 @@ impl Metrics {
     }
 }
 
-/// GREEN/YELLOW/RED (Gupshup) and HIGH/MEDIUM/LOW (Meta) onto one scale.
-pub fn normalize_quality(q: &str) -> &'static str {
-    match q.to_ascii_lowercase().as_str() {
-        "high" | "green" => "high",
-        "medium" | "yellow" => "medium",
-        "low" | "red" => "low",
-        _ => "unknown",
-    }
+/// GREEN/YELLOW/RED (Gupshup) and HIGH/MEDIUM/LOW (Meta) onto one scale, through the one
+/// quality parser (`policy::tier::Quality`); anything else is `unknown`.
+fn normalize_quality(q: &str) -> &'static str {
+    q.parse::<crate::policy::tier::Quality>()
+        .map_or("unknown", |q| q.name())
 }
 
 pub(super) fn clamp(n: u64) -> i64 {
