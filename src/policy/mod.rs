@@ -10,7 +10,7 @@
 //!   and [`tier_event`] (the events the ledger applies, each dispatched to its transition); and
 //!   [`tier_reconcile`] (the model's tier against the provider's);
 //! - business hours: [`calendar`] (a folder: spans, the calendar's rules, time-zone arithmetic,
-//!   open stretches, the answers in instants), written as [`calendar_config`], with
+//!   open stretches, the answers in instants), written as [`calendar_config`] (each `HH:MM-HH:MM` read by [`day_interval`]), with
 //!   [`holidays`] (a folder: the sets, how a set is written, Brazil's data, Easter); recurring
 //!   runs: [`cron`];
 //! - pacing: [`pacer`] (a folder: each tick, how many may go; settings, views, the tick's plan,
@@ -27,6 +27,7 @@ pub mod brake;
 pub mod calendar;
 pub mod calendar_config;
 pub mod cron;
+pub mod day_interval;
 pub mod growth;
 pub mod holidays;
 pub mod pacer;
