@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use tierpace::campaign::registry::is_campaign_file;
+use tierpace::campaign::registry::{is_campaign_file, DEBOUNCE};
 use tierpace::campaign::{
     spawn_sighup, watch_dir, CampaignContext, Registry, RegistryEvent, ReloadTrigger,
 };
@@ -229,6 +229,41 @@ async fn the_watcher_and_sighup_drive_one_reload_path() {
     std::fs::rename(d.join("b.toml"), d.join("c.toml")).unwrap();
     std::fs::remove_file(d.join("a.toml")).unwrap();
     until(&mut state, &[("beta", 1)]).await;
+}
+
+/// Reading a campaign file (a reload does, and so do `cat` and `tierpace check`) is not a
+/// change: before this, each reload's own reads triggered the next one, several times a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_a_campaign_file_is_not_a_change() {
+    let dir = setup();
+    let d = dir.path().to_path_buf();
+    write(&d, "a.toml", &campaign("alpha", T1, 1));
+    let (tx, mut triggers) = mpsc::channel::<ReloadTrigger>(16);
+    let _guard = watch_dir(&d, tx).unwrap();
+    // Let any event from the write above settle and drain it.
+    tokio::time::sleep(DEBOUNCE * 4).await;
+    while triggers.try_recv().is_ok() {}
+
+    // Read the file as a reload does, and as an operator's `cat` does, several times.
+    for _ in 0..3 {
+        let mut reg = Registry::new(d.clone(), ctx());
+        reg.reload();
+        assert_eq!(in_force(&reg), vec![("alpha".to_string(), 1)]);
+        std::fs::read_to_string(d.join("a.toml")).unwrap();
+        tokio::time::sleep(DEBOUNCE).await;
+    }
+    tokio::time::sleep(DEBOUNCE * 4).await;
+    assert!(
+        triggers.try_recv().is_err(),
+        "a read of a campaign file triggered a reload"
+    );
+
+    // A write still does.
+    write(&d, "a.toml", &campaign("alpha", T1, 2));
+    let got = tokio::time::timeout(Duration::from_secs(20), triggers.recv())
+        .await
+        .expect("a write triggers a reload");
+    assert_eq!(got, Some(ReloadTrigger::FileChange));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

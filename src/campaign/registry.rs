@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use notify_debouncer_full::notify::RecursiveMode;
+use notify_debouncer_full::notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 use tokio::sync::mpsc;
 
@@ -317,9 +317,9 @@ where
     };
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
         let relevant = match result {
-            Ok(events) => events
-                .iter()
-                .any(|e| e.event.paths.iter().any(|p| is_campaign_file(p))),
+            Ok(events) => events.iter().any(|e| {
+                changes_content(&e.event.kind) && e.event.paths.iter().any(|p| is_campaign_file(p))
+            }),
             // The watcher lost track (e.g. queue overflow): a rescan is the safe answer.
             Err(_) => true,
         };
@@ -334,6 +334,14 @@ where
     Ok(WatchGuard {
         _debouncer: debouncer,
     })
+}
+
+/// Whether a file event can change what a campaign file says: a create, write, rename or
+/// remove. Opening and reading (inotify's `IN_OPEN`, `IN_CLOSE_NOWRITE`, reported as `Access`)
+/// cannot; counting them made every reload, which reads the files, trigger the next one (and
+/// so did `cat` or `tierpace check` on a campaign file): a reload loop several times a second.
+fn changes_content(kind: &EventKind) -> bool {
+    !matches!(kind, EventKind::Access(_))
 }
 
 /// Sends [`ReloadTrigger::Signal`] (as the channel's message type) on each SIGHUP until the
