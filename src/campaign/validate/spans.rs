@@ -46,9 +46,27 @@ pub(super) fn key_at(text: &str, offset: usize) -> String {
             .max_by_key(|e| e.header)
     };
     on_line
-        .or_else(table)
         .map(|e| e.key.clone())
+        .or_else(|| header_written(&text[line_start..line_end]))
+        .or_else(|| table().map(|e| e.key.clone()))
         .unwrap_or_default()
+}
+
+/// The table a broken `[header` line declares (`[audience`, `[[audience]`, `[schedule.hours`):
+/// the parser reads no key there, and the table before it is not the one the operator wrote.
+fn header_written(line: &str) -> Option<String> {
+    let rest = line.trim_start().strip_prefix('[')?;
+    let rest = rest.strip_prefix('[').unwrap_or(rest);
+    let name: String = rest
+        .split(']')
+        .next()?
+        .split('.')
+        .map(|part| part.trim().trim_matches(|c| c == '"' || c == '\''))
+        .collect::<Vec<_>>()
+        .join(".");
+    let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+    (!name.is_empty() && name.chars().all(bare) && !name.split('.').any(str::is_empty))
+        .then_some(name)
 }
 
 /// Where the `[table]` header of the dotted `table` is written; line 1 when it is not (a table
@@ -161,9 +179,26 @@ mod tests {
         assert_eq!(key_at("\n!!", 1), "");
         let text = "[pacing]\n= 1\n";
         assert_eq!(key_at(text, text.find('=').unwrap()), "pacing");
-        // An unclosed header is no table, nor is the key after it on the next line.
+        // An unclosed header names the table it declares, not the key on the next line.
         let text = "id = \"a\"\n[template\nid = \"b\"\n";
-        assert_eq!(key_at(text, text.find("\nid").unwrap()), "");
+        assert_eq!(key_at(text, text.find("\nid").unwrap()), "template");
+    }
+
+    #[test]
+    fn a_broken_header_names_the_table_it_declares() {
+        // Field trial: `[audience` under `[schedule]` read as `schedule`.
+        let text = "id = \"x\"\n[schedule]\nstart = 1\n[audience\nfile = \"a.csv\"\n";
+        let at = text.find("[audience").unwrap() + "[audience".len();
+        assert_eq!(key_at(text, at), "audience");
+        let text = "[schedule]\n[[audience]\nfile = 1\n";
+        assert_eq!(key_at(text, text.find("[[").unwrap() + 11), "audience");
+        assert_eq!(
+            header_written("[ \"schedule\" . hours"),
+            Some("schedule.hours".into())
+        );
+        assert_eq!(header_written("[x y"), None);
+        assert_eq!(header_written("[]"), None);
+        assert_eq!(header_written("key = 1"), None);
     }
 
     #[test]
