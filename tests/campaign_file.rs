@@ -174,7 +174,7 @@ fn wrong_type_says_what_was_expected() {
     let e = d.error(&GOOD.replace("priority = 1", "priority = \"high\""));
     assert_eq!(
         e,
-        "bf.toml:4:12: priority: invalid type: string \"high\", expected u32"
+        "bf.toml:4:12: priority: invalid type: string \"high\", expected a whole number of 0 or more, without quotes"
     );
 }
 

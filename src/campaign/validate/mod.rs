@@ -372,8 +372,35 @@ fn parse_message(message: &str) -> String {
     if message.is_empty() {
         "TOML syntax error here, expected `key = value`, a [table] header or a comment".to_string()
     } else {
-        message
+        in_operator_words(&message)
     }
+}
+
+/// serde names Rust's types (`expected u64`); an operator reads what to write instead.
+fn in_operator_words(message: &str) -> String {
+    const WORDS: [(&str, &str); 10] = [
+        ("u8", "a whole number of 0 or more, without quotes"),
+        ("u16", "a whole number of 0 or more, without quotes"),
+        ("u32", "a whole number of 0 or more, without quotes"),
+        ("u64", "a whole number of 0 or more, without quotes"),
+        ("usize", "a whole number of 0 or more, without quotes"),
+        ("i32", "a whole number, without quotes"),
+        ("i64", "a whole number, without quotes"),
+        ("f32", "a number, without quotes"),
+        ("f64", "a number, without quotes"),
+        ("a boolean", "true or false, without quotes"),
+    ];
+    let mut out = message.to_string();
+    for (rust, words) in WORDS {
+        let from = format!("expected {rust}");
+        if let Some(at) = out.find(&from) {
+            let end = at + from.len();
+            if !out[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                out.replace_range(at..end, &format!("expected {words}"));
+            }
+        }
+    }
+    out
 }
 
 /// Where the top-level `id = ...` of a campaign file is written, as `file:line:column`, or the
