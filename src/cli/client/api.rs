@@ -146,18 +146,7 @@ impl AdminClient {
     /// 503 alike), without their prefix.
     pub async fn campaigns_not_loaded(&self) -> Result<Vec<String>, ClientError> {
         let url = format!("{}/readyz", self.base);
-        let resp = self.http.get(&url).send().await.map_err(|e| {
-            if e.is_connect() {
-                ClientError::NotRunning {
-                    url: self.base.clone(),
-                }
-            } else {
-                ClientError::Transport {
-                    url: url.clone(),
-                    detail: e.to_string(),
-                }
-            }
-        })?;
+        let resp = self.send(self.http.get(&url), &url).await?;
         let body: serde_json::Value = resp.json().await.map_err(|e| ClientError::Decode {
             url,
             detail: e.to_string(),
@@ -169,6 +158,26 @@ impl AdminClient {
             .flatten()
             .filter_map(|w| w.as_str()?.strip_prefix(prefix).map(str::to_string))
             .collect())
+    }
+
+    /// Sends `req` (to `url`): a refused connection means no daemon listens at the base URL.
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<reqwest::Response, ClientError> {
+        req.send().await.map_err(|e| {
+            if e.is_connect() {
+                ClientError::NotRunning {
+                    url: self.base.clone(),
+                }
+            } else {
+                ClientError::Transport {
+                    url: url.to_string(),
+                    detail: e.to_string(),
+                }
+            }
+        })
     }
 
     async fn call<T: DeserializeOwned>(
@@ -185,18 +194,7 @@ impl AdminClient {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req.send().await.map_err(|e| {
-            if e.is_connect() {
-                ClientError::NotRunning {
-                    url: self.base.clone(),
-                }
-            } else {
-                ClientError::Transport {
-                    url: url.clone(),
-                    detail: e.to_string(),
-                }
-            }
-        })?;
+        let resp = self.send(req, &url).await?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| ClientError::Transport {
             url: url.clone(),
