@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{ContactRef, Reactor, SenderControls};
-use crate::dispatch::progress::{ContactState, ProgressError, Write};
+use crate::dispatch::progress::{record_outcome, ContactState, ProgressError, Write};
 use crate::http::DeliveryStatus;
 use crate::provider::{Failure, ProviderKind};
 
@@ -48,8 +48,7 @@ impl Reactor {
             field: contact.field.to_string(),
             state,
         };
-        self.progress.update(contact.run, &[write]).await?;
-        Ok(())
+        record_outcome(self.progress.as_ref(), contact.run, &write).await
     }
 }
 
