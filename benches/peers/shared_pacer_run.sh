@@ -27,16 +27,8 @@ mkdir -p "$OUT"
 
 (cd "$ROOT" && cargo build --example fake_gupshup)
 FAKE=$ROOT/target/debug/examples/fake_gupshup
-[ -d "$HERE/node_modules" ] || (cd "$HERE" && npm ci --no-audit --no-fund)
-
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-count() { local n; n=$(wc -l < "$1" 2>/dev/null || echo 1); echo $(( n > 0 ? n - 1 : 0 )); }
+# shellcheck source=benches/peers/lib.sh
+. "$HERE/lib.sh"
 now_ms() { date +%s%3N; }
 
 REDIS_PORT=$(free_port)
