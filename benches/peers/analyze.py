@@ -53,7 +53,7 @@ def main():
         "bullmq": "BullMQ worker (`limiter`)",
         "bottleneck": "Bottleneck (`reservoir` + `minTime`)",
     }
-    print(f"| tool | sends (clean run) | achieved rate | max sends in any 1 s (asked {rate}) "
+    print(f"| tool | sends (clean run) | achieved rate | max sends in any 1 s (asked {rate or 'no cap'}) "
           f"| sends over the {cap} cap | duplicates after kill -9 | CPU s per 10,000 sends "
           f"| peak RSS | Redis CPU s per 10,000 sends |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -14,7 +14,7 @@ async function main() {
     reservoir: cfg.cap,
     reservoirRefreshAmount: cfg.cap,
     reservoirRefreshInterval: 24 * 3600 * 1000,
-    minTime: 1000 / cfg.rate,
+    minTime: cfg.rate > 0 ? 1000 / cfg.rate : 0, // RATE=0: no spacing (the capacity run)
     maxConcurrent: cfg.concurrency,
   });
   let sent = 0;

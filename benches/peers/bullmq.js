@@ -55,7 +55,8 @@ async function work() {
     {
       connection: connection(),
       concurrency: cfg.concurrency,
-      limiter: { max: cfg.rate, duration: 1000 },
+      // RATE=0: no limiter (the capacity run).
+      ...(cfg.rate > 0 ? { limiter: { max: cfg.rate, duration: 1000 } } : {}),
       // Short locks so that jobs left active by a killed worker are retried within seconds
       // instead of the default 30 s (the restart below would otherwise wait for them).
       lockDuration: 4000,

@@ -12,6 +12,8 @@
 #   RATE=80 CAP=950 CONTACTS=1200 KILL_AT=400 CONCURRENCY=16 LATENCY_MS=0 benches/peers/run.sh
 #   LATENCY_MS=300 CONCURRENCY=default ...   # tierpace's default in-flight sizing (peers: 400)
 #   TIER=unlimited CAP=100000000 ...         # a rate run: no tier cap for any tool
+#   RATE=0 TIER=unlimited CAP=100000000 ...  # a capacity run: no rate cap either (tierpace gets
+#                                            # max_mps = 1000000, BullMQ no limiter)
 #   MODES=clean                              # skip the kill-and-restart run
 #
 # Needs: cargo, node + npm (npm ci from the lockfile on first run), redis-server, python3,
@@ -36,11 +38,15 @@ SOURCE=5585999900001
 OUT=${OUT:-$ROOT/target/peers/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 
-# The fake is test scaffolding and always a debug build; PROFILE picks tierpace's build.
+# PROFILE picks tierpace's build and the fake's (FAKE_PROFILE): the fake records each arrival's
+# time, and a debug-build fake on a busy machine records them late and in clumps.
+FAKE_PROFILE=${FAKE_PROFILE:-$PROFILE}
 (cd "$ROOT" && cargo build --bin tierpace --example fake_gupshup)
-if [ "$PROFILE" = release ]; then (cd "$ROOT" && cargo build --release --bin tierpace); fi
-BIN=$ROOT/target/$PROFILE/tierpace
-FAKE=$ROOT/target/debug/examples/fake_gupshup
+if [ "$PROFILE" = release ] || [ "$FAKE_PROFILE" = release ]; then
+  (cd "$ROOT" && cargo build --release --bin tierpace --example fake_gupshup)
+fi
+BIN=${BIN:-$ROOT/target/$PROFILE/tierpace} # BIN=path: another build (A/B runs)
+FAKE=$ROOT/target/$FAKE_PROFILE/examples/fake_gupshup
 # shellcheck source=benches/peers/lib.sh
 . "$HERE/lib.sh"
 cpu_of() { # utime+stime of a live process, in seconds
@@ -82,7 +88,7 @@ state = "redis"
 redis_url = "$REDIS_URL"
 hash_key_file = "$d/tp/hash.key"
 campaigns_dir = "campaigns"
-log_level = "warn"
+log_level = "${TP_LOG:-warn}"
 lease_ttl = "3s"
 [pacing]
 warmup_share = 1
@@ -95,7 +101,7 @@ app_name = "Peers"
 api_key_file = "$d/tp/gupshup.key"
 base_url = "$FAKE_URL"
 initial_tier = "$TIER"
-max_mps = $RATE
+max_mps = $( [ "$RATE" = 0 ] && echo 1000000 || echo "$RATE" )
 $( [ "$CONCURRENCY" = default ] || echo "concurrency = $CONCURRENCY" )
 TOML
   cat > "$d/tp/campaigns/c0.toml" <<TOML
@@ -128,7 +134,7 @@ launch() { # $1 tool, $2 run dir, $3 incarnation number
   local peers_concurrency=$CONCURRENCY
   [ "$peers_concurrency" = default ] && peers_concurrency=400
   FAKE_URL=$FAKE_URL REDIS_URL=$REDIS_URL SOURCE=$SOURCE RATE=$RATE CAP=$CAP CONTACTS=$CONTACTS CONCURRENCY=$peers_concurrency \
-  RUST_LOG=warn /usr/bin/time -v -o "$2/time.$3.txt" "${cmd[@]}" > "$2/out.$3.log" 2>&1 &
+  RUST_LOG=${TP_LOG:-warn} /usr/bin/time -v -o "$2/time.$3.txt" "${cmd[@]}" > "$2/out.$3.log" 2>&1 &
   TIME_PID=$!
   PIDS+=("$TIME_PID")
   CHILD_PID=
@@ -182,5 +188,5 @@ for tool in $TOOLS; do
   for mode in $MODES; do run_one "$tool" "$mode"; done
 done
 
-echo "RATE=$RATE CAP=$CAP CONTACTS=$CONTACTS KILL_AT=$KILL_AT CONCURRENCY=$CONCURRENCY LATENCY_MS=$LATENCY_MS PROFILE=$PROFILE" > "$OUT/params"
+echo "RATE=$RATE CAP=$CAP CONTACTS=$CONTACTS KILL_AT=$KILL_AT CONCURRENCY=$CONCURRENCY LATENCY_MS=$LATENCY_MS PROFILE=$PROFILE FAKE_PROFILE=$FAKE_PROFILE" > "$OUT/params"
 python3 "$HERE/analyze.py" "$OUT" "$CAP" "$RATE" "$PROFILE" $TOOLS | tee "$OUT/table.md"

@@ -64,7 +64,7 @@ echo "started $REPLICAS replicas: ${REPL_PIDS[*]} (senders $SENDER_ARG, guard ${
 
 deadline=$(( $(date +%s) + TIMEOUT ))
 if [ "$KILL_AT" -gt 0 ]; then
-  # The fake rewrites sends.csv every 250 ms, so the kill lands a few arrivals after KILL_AT.
+  # The fake appends to sends.csv every 250 ms, so the kill lands a few arrivals after KILL_AT.
   while [ "$(count "$OUT/sends.csv")" -lt "$KILL_AT" ]; do
     [ "$(date +%s)" -lt "$deadline" ] || { echo "timeout before the kill" >&2; exit 1; }
     sleep 0.05

@@ -24,6 +24,7 @@ use super::send::{Finished, SendContext};
 use super::sender_deps::SenderDeps;
 use super::sender_hold::SenderHold;
 use super::timeline::SendTimeline;
+use super::warm_up::WarmUp;
 use crate::campaign::file::Category;
 use crate::ledger::LedgerStats;
 use crate::policy::pacer::CampaignView;
@@ -51,6 +52,8 @@ pub struct Dispatcher {
     pub(super) timeline: Arc<Mutex<SendTimeline>>,
     /// Sends kept in flight, from the provider's measured latency.
     pub(super) in_flight: InFlightLimit,
+    /// A wider guard while the sender's sends open new connections.
+    pub(super) warm_up: WarmUp,
     /// The clock at the previous tick: starts are reserved two ticks ahead.
     pub(super) last_tick_at: Option<DateTime<Utc>>,
     /// The sender's lease: only its holder leases the sender's campaign runs and sends.
@@ -77,6 +80,7 @@ impl Dispatcher {
             permits: Arc::new(Semaphore::new(deps.concurrency)),
             timeline,
             in_flight: InFlightLimit::default(),
+            warm_up: WarmUp::default(),
             last_tick_at: None,
             deps,
             runners: BTreeMap::new(),
@@ -321,11 +325,19 @@ impl Dispatcher {
             .max(chrono::Duration::milliseconds(200));
         self.last_tick_at = Some(now);
         let slots = self.free_slots(lookahead);
-        if !views.is_empty() && slots > 0 {
+        let in_flight = self.deps.concurrency - self.permits.available_permits();
+        let will_send = !views.is_empty() && slots > 0;
+        let warm_guard = self
+            .warm_up
+            .extra_guard(now, in_flight, will_send, self.in_flight.p99());
+        if will_send {
             let mut view = self.sender_view(&stats, now, &views);
             let room = {
                 let mut timeline = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
-                timeline.set_rate(view.max_mps, self.deps.pacer.settings().arrival_jitter);
+                timeline.set_rate(
+                    view.max_mps,
+                    self.deps.pacer.settings().arrival_jitter + warm_guard,
+                );
                 timeline.room(now, lookahead)
             };
             view.throughput_room = Some(room.min(slots as u64));

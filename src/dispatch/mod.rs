@@ -25,4 +25,5 @@ pub mod sender_lease;
 pub mod status;
 pub mod timeline;
 mod views;
+pub mod warm_up;
 pub mod window;

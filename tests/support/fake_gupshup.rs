@@ -293,6 +293,14 @@ impl FakeGupshup {
         lock(&self.inner.sends).clone()
     }
 
+    /// The accepted sends after the first `n`, in arrival order (a reader that keeps up).
+    pub fn sends_since(&self, n: usize) -> Vec<RecordedSend> {
+        lock(&self.inner.sends)
+            .get(n..)
+            .unwrap_or_default()
+            .to_vec()
+    }
+
     /// Every request that reached the handler, answered or not (retries show up here).
     /// Send requests to `destination` that reached the fake well-formed, whatever the answer.
     pub fn tries_to(&self, destination: &str) -> usize {
