@@ -109,8 +109,12 @@ impl Dispatcher {
                     Some(Command::Wake) => {}
                     None => break,
                 },
-                Some(done) = self.sends.join_next(), if !self.sends.is_empty() => self.finished(done),
-                _ = ticker.tick() => self.tick().await,
+                // Finished sends are reaped at the start of each tick, not as each ends: that
+                // would wake this loop once per send, 1,000 times a second at 1,000/s (#15).
+                _ = ticker.tick() => {
+                    self.reap_finished();
+                    self.tick().await
+                }
             }
         }
         self.drain().await;
@@ -152,6 +156,13 @@ impl Dispatcher {
             tokio::spawn(async move {
                 let _ = progress.release_lease(&run, &owner).await;
             });
+        }
+    }
+
+    /// Takes in every send that has ended since the last call.
+    fn reap_finished(&mut self) {
+        while let Some(done) = self.sends.try_join_next() {
+            self.finished(done);
         }
     }
 
