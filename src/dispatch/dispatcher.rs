@@ -99,6 +99,7 @@ impl Dispatcher {
     /// Runs until `shutdown`; then stops admitting, drains in-flight sends (bounded) and gives
     /// its leases up so another instance can take over at once.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, shutdown: CancellationToken) {
+        self.send_ctx.outcomes.start();
         let mut ticker = tokio::time::interval(self.deps.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -195,6 +196,8 @@ impl Dispatcher {
             )
             .await;
         if self.hold.handing_to().is_some() && self.sends.is_empty() {
+            // The next holder turns what it finds in flight into `unknown`: write ours first.
+            self.send_ctx.outcomes.flush(deps.lease_ttl).await;
             for r in self.runners.values_mut() {
                 if r.fence.take().is_some() {
                     let _ = deps.progress.release_lease(&r.live.run, &deps.owner).await;
@@ -444,6 +447,11 @@ impl Dispatcher {
                 }
                 Some(done) = self.sends.join_next() => self.finished(done),
             }
+        }
+        let left = deadline.deadline() - tokio::time::Instant::now();
+        if !self.send_ctx.outcomes.finish(left).await {
+            tracing::warn!(sender = %self.deps.sender_id,
+                "drain timeout: outcomes not written (those contacts will count as unknown)");
         }
         for r in self.runners.values() {
             if r.fence.is_some() && self.sends.is_empty() {

@@ -8,6 +8,7 @@
 mod batch;
 pub mod dispatcher;
 pub mod in_flight;
+mod outcome_writer;
 pub mod ownership;
 pub mod pacing_store;
 pub mod progress;

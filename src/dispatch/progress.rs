@@ -354,9 +354,19 @@ pub async fn record_outcome(
     run: &RunId,
     write: &Write,
 ) -> Result<(), ProgressError> {
+    record_outcomes(store, run, std::slice::from_ref(write)).await
+}
+
+/// Writes several contacts' outcomes in one run as one update, retried as
+/// [`record_outcome`] is.
+pub async fn record_outcomes(
+    store: &dyn ProgressStore,
+    run: &RunId,
+    writes: &[Write],
+) -> Result<(), ProgressError> {
     let mut attempt = 0;
     loop {
-        match store.update(run, std::slice::from_ref(write)).await {
+        match store.update(run, writes).await {
             Ok(_) => return Ok(()),
             Err(e) => {
                 let Some(wait) = OUTCOME_WRITE_RETRY.delay(attempt) else {

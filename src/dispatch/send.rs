@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::progress::{record_outcome, ContactState, ProgressStore, RunId, Write};
+use super::outcome_writer::{Outcome, OutcomeWriter};
+use super::progress::{ContactState, ProgressStore, RunId, Write};
 use super::react::{ContactRef, Reactor, SenderControls};
 use super::sender_deps::SenderDeps;
 use crate::campaign::phone::parse_provider_number;
@@ -46,6 +47,8 @@ pub(super) struct SendContext {
     pub(super) metrics: crate::http::Metrics,
     /// Keys the WhatsApp id a provider answers with.
     pub(super) hasher: ContactHasher,
+    /// Accepted and unknown outcomes, written in batches.
+    pub(super) outcomes: OutcomeWriter,
 }
 
 impl SendContext {
@@ -67,6 +70,7 @@ impl SendContext {
             clock: deps.clock.clone(),
             metrics: deps.metrics.clone(),
             hasher: deps.hasher.clone(),
+            outcomes: OutcomeWriter::new(deps.progress.clone()),
         }
     }
 }
@@ -254,21 +258,23 @@ impl SendJob {
                 ContactState::Unknown { line }
             }
         };
-        let write = Write {
-            field: self.field.clone(),
-            state,
+        let message_id = match outcome {
+            SendOutcome::Accepted { message_id, .. } => Some(message_id),
+            _ => None,
         };
-        if let Err(e) = record_outcome(self.ctx.progress.as_ref(), &self.run, &write).await {
-            tracing::error!(campaign = %self.campaign, error = %e,
-                "outcome not recorded: the contact stays in flight and becomes unknown");
-        }
-        if let SendOutcome::Accepted { message_id, .. } = &outcome {
-            let _ = self
-                .ctx
-                .progress
-                .index_message(message_id, &self.run, &self.field)
-                .await;
-        }
+        let recorded = Outcome {
+            campaign: self.campaign.clone(),
+            run: self.run.clone(),
+            write: Write {
+                field: self.field.clone(),
+                state,
+            },
+            message_id,
+        };
+        self.ctx
+            .outcomes
+            .record(recorded, self.ctx.progress.as_ref())
+            .await;
         Finished {
             campaign: self.campaign,
             latency: Some(latency),
