@@ -127,7 +127,7 @@ TOML
 launch() { # $1 tool, $2 run dir, $3 incarnation number
   local cmd
   case $1 in
-    tierpace) cmd=("$BIN" run --config "$2/tp/tierpace.toml") ;;
+    tierpace) cmd=(${TP_WRAP:-} "$BIN" run --config "$2/tp/tierpace.toml") ;; # TP_WRAP=heaptrack: a profiler
     bullmq) cmd=(node "$HERE/bullmq.js" work) ;;
     bottleneck) cmd=(node "$HERE/bottleneck.js") ;;
   esac
