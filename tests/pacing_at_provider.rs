@@ -100,3 +100,47 @@ async fn no_second_at_the_provider_goes_over_max_mps_at_300_ms_latency() {
         "the slots still bound the sender: {in_flight}"
     );
 }
+
+/// Issue #15: a sender whose slots are few against its rate (a fast provider, a low
+/// `concurrency`) refills them as its sends end, not once a 50 ms tick. With 4 slots and
+/// answers at once, a tick-bound sender puts at most 4 arrivals in any 40 ms (64 slots capped
+/// a sender at 1,280/s that way); refilled, the timeline's 1 ms spacing is the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn few_slots_are_refilled_as_sends_end_not_once_a_tick() {
+    const CONTACTS: usize = 400;
+    let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
+    let s = scenario::write(&ScenarioSpec {
+        gupshup_url: &fake.base_url(),
+        tier: "unlimited",
+        contacts: CONTACTS,
+        max_mps: 1000,
+        mode: "asap",
+        ..Default::default()
+    });
+    let config = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace("max_mps = 1000\n", "max_mps = 1000\nconcurrency = 4\n");
+    assert!(config.contains("concurrency = 4"));
+    std::fs::write(&s.config, format!("{config}\n[pacing]\nwarmup_share = 1\n")).unwrap();
+
+    let (token, task) = start_in_process(s.config.clone(), Arc::new(SystemClock));
+    assert!(
+        wait_for(|| fake.sends().len() >= CONTACTS, 60).await,
+        "sent {} of {CONTACTS}",
+        fake.sends().len()
+    );
+    token.cancel();
+    task.await.unwrap().unwrap();
+
+    let sends = fake.sends();
+    let unique: HashSet<_> = sends.iter().map(|r| r.destination.clone()).collect();
+    assert_eq!(unique.len(), CONTACTS, "every contact once");
+    let mut arrivals: Vec<SystemTime> = sends.iter().map(|r| r.at).collect();
+    arrivals.sort();
+    let most = busiest(&arrivals, Duration::from_millis(40));
+    eprintln!("4 slots, instant answers: up to {most} arrivals in 40 ms");
+    assert!(
+        most > 8,
+        "the slots are refilled only on ticks: {most} in 40 ms"
+    );
+}

@@ -50,7 +50,7 @@ def main():
     out, cap, rate, profile, tools = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5:]
     label = {
         "tierpace": f"tierpace ({profile} build, Redis state)",
-        "bullmq": "BullMQ worker (`limiter`)",
+        "bullmq": "BullMQ worker (`limiter`)" if rate else "BullMQ worker (no limiter)",
         "bottleneck": "Bottleneck (`reservoir` + `minTime`)",
     }
     print(f"| tool | sends (clean run) | achieved rate | max sends in any 1 s (asked {rate or 'no cap'}) "

@@ -56,6 +56,10 @@ pub struct Dispatcher {
     pub(super) warm_up: WarmUp,
     /// The clock at the previous tick: starts are reserved two ticks ahead.
     pub(super) last_tick_at: Option<DateTime<Utc>>,
+    /// How far ahead the last tick reserved starts.
+    pub(super) lookahead: chrono::Duration,
+    /// The last plan was bound by the free slots: refill them as sends end.
+    pub(super) slot_bound: bool,
     /// The sender's lease: only its holder leases the sender's campaign runs and sends.
     pub(super) hold: SenderHold,
     /// When the sender's new uniques today were last read from the shared store.
@@ -82,6 +86,8 @@ impl Dispatcher {
             in_flight: InFlightLimit::default(),
             warm_up: WarmUp::default(),
             last_tick_at: None,
+            lookahead: chrono::Duration::milliseconds(200),
+            slot_bound: false,
             deps,
             runners: BTreeMap::new(),
             sends: JoinSet::new(),
@@ -112,6 +118,12 @@ impl Dispatcher {
                 },
                 // Finished sends are reaped at the start of each tick, not as each ends: that
                 // would wake this loop once per send, 1,000 times a second at 1,000/s (#15).
+                // Only while the slots bound the sender does an ending send wake it, to refill.
+                Some(done) = self.sends.join_next(), if self.slot_bound => {
+                    self.finished(done);
+                    self.reap_finished();
+                    self.refill().await;
+                }
                 _ = ticker.tick() => {
                     self.reap_finished();
                     self.tick().await
@@ -298,6 +310,54 @@ impl Dispatcher {
                 tracing::warn!(campaign = %id, error = %e, "progress store error; will retry");
             }
         }
+        // Starts are reserved up to two ticks ahead (the next decision plus the admission round
+        // trips), and at least 200 ms, measured on the clock so a virtual clock's long ticks are
+        // covered too: a slow tick does not leave the timeline idle.
+        let lookahead = self
+            .last_tick_at
+            .map_or(chrono::Duration::zero(), |last| (now - last) * 2)
+            .max(chrono::Duration::milliseconds(200));
+        self.last_tick_at = Some(now);
+        self.lookahead = lookahead;
+        self.slot_bound = self.plan_and_dispatch(&stats, now, lookahead).await;
+        self.last_stats = Some(stats);
+        self.publish(now);
+    }
+
+    /// Sends as many more as the free slots allow, between ticks, while the last plan was
+    /// bound by the slots: a sender whose in-flight limit is small against its rate (a fast
+    /// provider, a low `concurrency`) refills its slots as sends end instead of once a tick
+    /// (issue #15: 64 slots on a 50 ms tick capped a sender at 1,280/s). Waits for a quarter of
+    /// the in-flight limit to be free, so each refill is one admission batch, not one per send.
+    async fn refill(&mut self) {
+        let Some(stats) = self.last_stats.clone() else {
+            return;
+        };
+        if !self.ledger_ok {
+            return;
+        }
+        let lookahead = self.lookahead;
+        let limit = self.in_flight.limit(
+            f64::from(self.deps.max_mps),
+            lookahead.to_std().unwrap_or_default(),
+            self.deps.concurrency,
+        );
+        if self.free_slots(lookahead) < (limit / 4).max(1) {
+            return;
+        }
+        let now = self.deps.clock.now();
+        self.slot_bound = self.plan_and_dispatch(&stats, now, lookahead).await;
+    }
+
+    /// Plans this moment's starts and dispatches them; true when the free slots, not the
+    /// timeline or the pacer, bounded what was granted.
+    async fn plan_and_dispatch(
+        &mut self,
+        stats: &LedgerStats,
+        now: DateTime<Utc>,
+        lookahead: chrono::Duration,
+    ) -> bool {
+        let mut slot_bound = false;
         let brakes = self
             .deps
             .brakes
@@ -330,14 +390,6 @@ impl Dispatcher {
                 open_now: true,
             })
             .collect();
-        // Starts are reserved up to two ticks ahead (the next decision plus the admission round
-        // trips), and at least 200 ms, measured on the clock so a virtual clock's long ticks are
-        // covered too: a slow tick does not leave the timeline idle.
-        let lookahead = self
-            .last_tick_at
-            .map_or(chrono::Duration::zero(), |last| (now - last) * 2)
-            .max(chrono::Duration::milliseconds(200));
-        self.last_tick_at = Some(now);
         let slots = self.free_slots(lookahead);
         let in_flight = self.deps.concurrency - self.permits.available_permits();
         let will_send = !views.is_empty() && slots > 0;
@@ -345,7 +397,7 @@ impl Dispatcher {
             .warm_up
             .extra_guard(now, in_flight, will_send, self.in_flight.p99());
         if will_send {
-            let mut view = self.sender_view(&stats, now, &views);
+            let mut view = self.sender_view(stats, now, &views);
             let room = {
                 let mut timeline = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
                 timeline.set_rate(
@@ -356,6 +408,7 @@ impl Dispatcher {
             };
             view.throughput_room = Some(room.min(slots as u64));
             let plan = self.deps.pacer.plan(&view, &brakes, &views);
+            slot_bound = room > slots as u64 && plan.total() >= slots as u64;
             tracing::debug!(target: "tierpace::pace", sender = %self.deps.sender_id,
                 lookahead_ms = lookahead.num_milliseconds(), room, slots,
                 granted = plan.total(), took_ms = (self.deps.clock.now() - now).num_milliseconds(),
@@ -396,8 +449,7 @@ impl Dispatcher {
                 }
             }
         }
-        self.last_stats = Some(stats);
-        self.publish(now);
+        slot_bound
     }
 
     /// Send slots free now: the in-flight limit (Little's law on the measured latency) less
