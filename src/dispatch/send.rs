@@ -49,6 +49,10 @@ pub(super) struct SendContext {
     pub(super) hasher: ContactHasher,
     /// Accepted and unknown outcomes, written in batches.
     pub(super) outcomes: OutcomeWriter,
+    /// The sender's accepted-sends counter and latency histogram, looked up once: two label
+    /// lookups (and their strings) per send otherwise.
+    accepted: prometheus_client::metrics::counter::Counter,
+    latency: prometheus_client::metrics::histogram::Histogram,
 }
 
 impl SendContext {
@@ -71,6 +75,21 @@ impl SendContext {
             metrics: deps.metrics.clone(),
             hasher: deps.hasher.clone(),
             outcomes: OutcomeWriter::new(deps.progress.clone()),
+            accepted: deps
+                .metrics
+                .sender_sends
+                .get_or_create(&crate::http::metrics::SendOutcomeLabels {
+                    sender: deps.sender_id.clone(),
+                    outcome: "accepted".to_string(),
+                })
+                .clone(),
+            latency: deps
+                .metrics
+                .sender_provider_latency_seconds
+                .get_or_create(&crate::http::metrics::SenderLabels {
+                    sender: deps.sender_id.clone(),
+                })
+                .clone(),
         }
     }
 }
@@ -306,25 +325,25 @@ impl SendJob {
 
     /// One send's outcome and latency in the sender's metric families.
     fn observe(&self, outcome: &SendOutcome, took: Duration) {
-        use crate::http::metrics::{HttpErrorLabels, SendOutcomeLabels, SenderLabels};
-        let m = &self.ctx.metrics;
-        let sender = self.ctx.sender.id.clone();
+        use crate::http::metrics::{HttpErrorLabels, SendOutcomeLabels};
+        let ctx = &self.ctx;
+        ctx.latency.observe(took.as_secs_f64());
         let name = match outcome {
-            SendOutcome::Accepted { .. } => "accepted".to_string(),
+            SendOutcome::Accepted { .. } => {
+                ctx.accepted.inc();
+                return;
+            }
             SendOutcome::Failed(f) => format!("failed_{}", f.class.as_str()),
             SendOutcome::Unknown { .. } => "unknown".to_string(),
         };
+        let m = &ctx.metrics;
+        let sender = ctx.sender.id.clone();
         m.sender_sends
             .get_or_create(&SendOutcomeLabels {
                 sender: sender.clone(),
                 outcome: name,
             })
             .inc();
-        m.sender_provider_latency_seconds
-            .get_or_create(&SenderLabels {
-                sender: sender.clone(),
-            })
-            .observe(took.as_secs_f64());
         if let SendOutcome::Failed(f) = outcome {
             if let Some(status) = f.http_status() {
                 m.sender_http_errors
