@@ -337,12 +337,7 @@ impl Dispatcher {
             return;
         }
         let lookahead = self.lookahead;
-        let limit = self.in_flight.limit(
-            f64::from(self.deps.max_mps),
-            lookahead.to_std().unwrap_or_default(),
-            self.deps.concurrency,
-        );
-        if self.free_slots(lookahead) < (limit / 4).max(1) {
+        if self.free_slots(lookahead) < (self.in_flight_limit(lookahead) / 4).max(1) {
             return;
         }
         let now = self.deps.clock.now();
@@ -391,7 +386,7 @@ impl Dispatcher {
             })
             .collect();
         let slots = self.free_slots(lookahead);
-        let in_flight = self.deps.concurrency - self.permits.available_permits();
+        let in_flight = self.sends_in_flight();
         let will_send = !views.is_empty() && slots > 0;
         let warm_guard = self
             .warm_up
@@ -455,16 +450,23 @@ impl Dispatcher {
     /// Send slots free now: the in-flight limit (Little's law on the measured latency) less
     /// the sends in flight, within the permits left.
     fn free_slots(&self, lookahead: chrono::Duration) -> usize {
-        let in_flight = self.deps.concurrency - self.permits.available_permits();
-        let rate = f64::from(self.deps.max_mps);
-        let limit = self.in_flight.limit(
-            rate,
+        self.in_flight_limit(lookahead)
+            .saturating_sub(self.sends_in_flight())
+            .min(self.permits.available_permits())
+    }
+
+    /// Sends of this sender holding a slot now.
+    fn sends_in_flight(&self) -> usize {
+        self.deps.concurrency - self.permits.available_permits()
+    }
+
+    /// The in-flight limit with starts reserved `lookahead` ahead (`in_flight.rs`).
+    fn in_flight_limit(&self, lookahead: chrono::Duration) -> usize {
+        self.in_flight.limit(
+            f64::from(self.deps.max_mps),
             lookahead.to_std().unwrap_or_default(),
             self.deps.concurrency,
-        );
-        limit
-            .saturating_sub(in_flight)
-            .min(self.permits.available_permits())
+        )
     }
 
     fn roll_day(&mut self, now: DateTime<Utc>) {
