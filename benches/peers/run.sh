@@ -41,9 +41,12 @@ mkdir -p "$OUT"
 # PROFILE picks tierpace's build and the fake's (FAKE_PROFILE): the fake records each arrival's
 # time, and a debug-build fake on a busy machine records them late and in clumps.
 FAKE_PROFILE=${FAKE_PROFILE:-$PROFILE}
-(cd "$ROOT" && cargo build --bin tierpace --example fake_gupshup)
-if [ "$PROFILE" = release ] || [ "$FAKE_PROFILE" = release ]; then
-  (cd "$ROOT" && cargo build --release --bin tierpace --example fake_gupshup)
+# BUILD=0: use the builds already in target/ (A/B runs with BIN= while the sources change)
+if [ "${BUILD:-1}" != 0 ]; then
+  (cd "$ROOT" && cargo build --bin tierpace --example fake_gupshup)
+  if [ "$PROFILE" = release ] || [ "$FAKE_PROFILE" = release ]; then
+    (cd "$ROOT" && cargo build --release --bin tierpace --example fake_gupshup)
+  fi
 fi
 BIN=${BIN:-$ROOT/target/$PROFILE/tierpace} # BIN=path: another build (A/B runs)
 FAKE=$ROOT/target/$FAKE_PROFILE/examples/fake_gupshup

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::capacity_probe::CapacityProbe;
 use super::in_flight::InFlightLimit;
 use super::runner::{LiveCampaign, Runner};
 use super::send::{Finished, SendContext};
@@ -52,6 +53,8 @@ pub struct Dispatcher {
     pub(super) timeline: Arc<Mutex<SendTimeline>>,
     /// Sends kept in flight, from the provider's measured latency.
     pub(super) in_flight: InFlightLimit,
+    /// The in-flight ceiling that still buys throughput, for a sender its cap does not bound.
+    pub(super) capacity: CapacityProbe,
     /// A wider guard while the sender's sends open new connections.
     pub(super) warm_up: WarmUp,
     /// The clock at the previous tick: starts are reserved two ticks ahead.
@@ -84,6 +87,7 @@ impl Dispatcher {
             permits: Arc::new(Semaphore::new(deps.concurrency)),
             timeline,
             in_flight: InFlightLimit::default(),
+            capacity: CapacityProbe::default(),
             warm_up: WarmUp::default(),
             last_tick_at: None,
             lookahead: chrono::Duration::milliseconds(200),
@@ -187,6 +191,7 @@ impl Dispatcher {
         } else if let Ok(d) = done {
             if let Some(latency) = d.latency {
                 self.in_flight.observe(latency);
+                self.capacity.answered();
             }
             tracing::trace!(sender = %self.deps.sender_id, campaign = %d.campaign, "send finished");
         }
@@ -319,7 +324,20 @@ impl Dispatcher {
             .max(chrono::Duration::milliseconds(200));
         self.last_tick_at = Some(now);
         self.lookahead = lookahead;
+        let bound = self.littles_law_limit(lookahead);
+        let before = self.capacity.ceiling(bound);
+        let p99 = self.in_flight.p99();
+        let in_flight = self.sends_in_flight();
+        if let Some(step) = self
+            .capacity
+            .tick(tokio::time::Instant::now(), bound, in_flight, p99)
+        {
+            tracing::debug!(target: "tierpace::pace", sender = %self.deps.sender_id, before,
+                after = self.capacity.ceiling(bound), bound, ?step, ?p99, "in-flight ceiling");
+        }
         self.slot_bound = self.plan_and_dispatch(&stats, now, lookahead).await;
+        self.capacity
+            .planned(self.slot_bound, tokio::time::Instant::now());
         self.last_stats = Some(stats);
         self.publish(now);
     }
@@ -342,6 +360,8 @@ impl Dispatcher {
         }
         let now = self.deps.clock.now();
         self.slot_bound = self.plan_and_dispatch(&stats, now, lookahead).await;
+        self.capacity
+            .planned(self.slot_bound, tokio::time::Instant::now());
     }
 
     /// Plans this moment's starts and dispatches them; true when the free slots, not the
@@ -460,8 +480,14 @@ impl Dispatcher {
         self.deps.concurrency - self.permits.available_permits()
     }
 
-    /// The in-flight limit with starts reserved `lookahead` ahead (`in_flight.rs`).
+    /// The in-flight limit with starts reserved `lookahead` ahead: Little's law on the cap
+    /// (`in_flight.rs`) within the ceiling that still buys throughput (`capacity_probe.rs`).
     fn in_flight_limit(&self, lookahead: chrono::Duration) -> usize {
+        self.capacity.ceiling(self.littles_law_limit(lookahead))
+    }
+
+    /// Little's law on the sender's cap and measured latency, within `concurrency`.
+    fn littles_law_limit(&self, lookahead: chrono::Duration) -> usize {
         self.in_flight.limit(
             f64::from(self.deps.max_mps),
             lookahead.to_std().unwrap_or_default(),

@@ -6,6 +6,7 @@
 //! counters every replica sees ([`pacing_store`]), whose Redis backends share one key scheme
 //! (`redis_wire`).
 mod batch;
+pub mod capacity_probe;
 pub mod dispatcher;
 pub mod in_flight;
 mod outcome_writer;

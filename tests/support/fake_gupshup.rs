@@ -41,6 +41,9 @@ pub struct FakeGupshupConfig {
     /// The app name the API key belongs to: the template list of any other app answers
     /// `400 Invalid App Details`, as Gupshup does. `None`: any app name.
     pub app_name: Option<String>,
+    /// The provider works on at most this many sends at once; the others wait their turn
+    /// (a provider's own capacity: more in flight then buys no throughput). `None`: no bound.
+    pub capacity: Option<usize>,
 }
 
 impl Default for FakeGupshupConfig {
@@ -52,6 +55,7 @@ impl Default for FakeGupshupConfig {
             callback_url: None,
             clock: Arc::new(SystemClock),
             app_name: None,
+            capacity: None,
         }
     }
 }
@@ -131,6 +135,11 @@ struct Inner {
     partner: Mutex<Option<FakePartnerApp>>,
     /// `GET .../templates` answered (the pre-flight's provider reads).
     template_reads: AtomicU64,
+    /// Send requests being answered now (waiting for `capacity` included), and the most ever.
+    in_progress: AtomicU64,
+    most_in_progress: AtomicU64,
+    /// `cfg.capacity` permits.
+    capacity: Option<tokio::sync::Semaphore>,
 }
 
 /// One app as the fake Partner API shows it (`GET /partner/app/{appId}/...`, issue #21).
@@ -204,7 +213,6 @@ impl FakeGupshup {
     /// Starts the fake on the current tokio runtime, on a free loopback port.
     pub async fn start(cfg: FakeGupshupConfig) -> Self {
         let inner = Arc::new(Inner {
-            cfg,
             sends: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
@@ -213,6 +221,10 @@ impl FakeGupshup {
             callbacks: reqwest::Client::new(),
             partner: Mutex::new(None),
             template_reads: AtomicU64::new(0),
+            in_progress: AtomicU64::new(0),
+            most_in_progress: AtomicU64::new(0),
+            capacity: cfg.capacity.map(tokio::sync::Semaphore::new),
+            cfg,
         });
         let app = Router::new()
             .route("/wa/api/v1/template/msg", post(send_template))
@@ -308,6 +320,11 @@ impl FakeGupshup {
             .iter()
             .filter(|d| *d == destination)
             .count()
+    }
+
+    /// The most send requests the fake was answering at once: the sends a sender had in flight.
+    pub fn most_in_progress(&self) -> u64 {
+        self.inner.most_in_progress.load(Ordering::SeqCst)
     }
 
     pub fn requests(&self) -> u64 {
@@ -462,6 +479,7 @@ async fn send_template(
 ) -> Response {
     inner.requests.fetch_add(1, Ordering::SeqCst);
     let arrived = SystemTime::from(inner.cfg.clock.now());
+    let _in_progress = InProgress::enter(&inner);
 
     if headers.get("apikey").and_then(|v| v.to_str().ok()) != Some(inner.cfg.api_key.as_str()) {
         return error(401, "Authentication Failed");
@@ -571,6 +589,15 @@ async fn send_template(
     if let Some(url) = inner.cfg.callback_url.clone() {
         tokio::spawn(post_events(inner.clone(), url, send.clone(), fail_code));
     }
+    let _turn = match &inner.capacity {
+        Some(permits) => Some(
+            permits
+                .acquire()
+                .await
+                .expect("the fake's permits stay open"),
+        ),
+        None => None,
+    };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -579,6 +606,23 @@ async fn send_template(
         Json(json!({ "status": "submitted", "messageId": send.message_id })),
     )
         .into_response()
+}
+
+/// Counts a send request as in progress until dropped.
+struct InProgress<'a>(&'a Inner);
+
+impl<'a> InProgress<'a> {
+    fn enter(inner: &'a Inner) -> Self {
+        let now = inner.in_progress.fetch_add(1, Ordering::SeqCst) + 1;
+        inner.most_in_progress.fetch_max(now, Ordering::SeqCst);
+        Self(inner)
+    }
+}
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        self.0.in_progress.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Reads the form as Gupshup does; the error text is what Gupshup would answer with a 400.
