@@ -7,11 +7,12 @@
 mod support;
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use support::daemon::{start_in_process, wait_for};
-use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig};
+use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig, RecordedSend};
 use support::scenario::{self, ScenarioSpec};
 use tierpace::clock::SystemClock;
 
@@ -26,6 +27,26 @@ fn busiest(arrivals: &[SystemTime], width: Duration) -> usize {
         most = most.max(i - j + 1);
     }
     most
+}
+
+/// Runs the in-process daemon on `config` until the fake has `contacts` sends, then `linger`
+/// longer (to catch any send too many), stops it and returns what the fake recorded.
+async fn send_everyone(
+    fake: &FakeGupshup,
+    config: &Path,
+    contacts: usize,
+    linger: Duration,
+) -> Vec<RecordedSend> {
+    let (token, task) = start_in_process(config.to_path_buf(), Arc::new(SystemClock));
+    assert!(
+        wait_for(|| fake.sends().len() >= contacts, 60).await,
+        "sent {} of {contacts}",
+        fake.sends().len()
+    );
+    tokio::time::sleep(linger).await;
+    token.cancel();
+    task.await.unwrap().unwrap();
+    fake.sends()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,17 +73,7 @@ async fn no_second_at_the_provider_goes_over_max_mps_at_300_ms_latency() {
     config.push_str("\n[pacing]\nwarmup_share = 1\narrival_jitter = \"20ms\"\n");
     std::fs::write(&s.config, config).unwrap();
 
-    let (token, task) = start_in_process(s.config.clone(), Arc::new(SystemClock));
-    assert!(
-        wait_for(|| fake.sends().len() >= CONTACTS, 60).await,
-        "sent {} of {CONTACTS}",
-        fake.sends().len()
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    token.cancel();
-    task.await.unwrap().unwrap();
-
-    let sends = fake.sends();
+    let sends = send_everyone(&fake, &s.config, CONTACTS, Duration::from_millis(500)).await;
     let unique: HashSet<_> = sends.iter().map(|r| r.destination.clone()).collect();
     assert_eq!(sends.len(), CONTACTS, "every contact once");
     assert_eq!(unique.len(), CONTACTS);
@@ -123,16 +134,7 @@ async fn few_slots_are_refilled_as_sends_end_not_once_a_tick() {
     assert!(config.contains("concurrency = 4"));
     std::fs::write(&s.config, format!("{config}\n[pacing]\nwarmup_share = 1\n")).unwrap();
 
-    let (token, task) = start_in_process(s.config.clone(), Arc::new(SystemClock));
-    assert!(
-        wait_for(|| fake.sends().len() >= CONTACTS, 60).await,
-        "sent {} of {CONTACTS}",
-        fake.sends().len()
-    );
-    token.cancel();
-    task.await.unwrap().unwrap();
-
-    let sends = fake.sends();
+    let sends = send_everyone(&fake, &s.config, CONTACTS, Duration::ZERO).await;
     let unique: HashSet<_> = sends.iter().map(|r| r.destination.clone()).collect();
     assert_eq!(unique.len(), CONTACTS, "every contact once");
     let mut arrivals: Vec<SystemTime> = sends.iter().map(|r| r.at).collect();
@@ -171,16 +173,7 @@ async fn an_uncapped_sender_keeps_only_the_sends_in_flight_that_buy_throughput()
     config.push_str("\n[pacing]\nwarmup_share = 1\n");
     std::fs::write(&s.config, config).unwrap();
 
-    let (token, task) = start_in_process(s.config.clone(), Arc::new(SystemClock));
-    assert!(
-        wait_for(|| fake.sends().len() >= CONTACTS, 60).await,
-        "sent {} of {CONTACTS}",
-        fake.sends().len()
-    );
-    token.cancel();
-    task.await.unwrap().unwrap();
-
-    let sends = fake.sends();
+    let sends = send_everyone(&fake, &s.config, CONTACTS, Duration::ZERO).await;
     let unique: HashSet<_> = sends.iter().map(|r| r.destination.clone()).collect();
     assert_eq!(sends.len(), CONTACTS, "every contact once");
     assert_eq!(unique.len(), CONTACTS);

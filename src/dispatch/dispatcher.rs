@@ -336,8 +336,6 @@ impl Dispatcher {
                 after = self.capacity.ceiling(bound), bound, ?step, ?p99, "in-flight ceiling");
         }
         self.slot_bound = self.plan_and_dispatch(&stats, now, lookahead).await;
-        self.capacity
-            .planned(self.slot_bound, tokio::time::Instant::now());
         self.last_stats = Some(stats);
         self.publish(now);
     }
@@ -360,12 +358,10 @@ impl Dispatcher {
         }
         let now = self.deps.clock.now();
         self.slot_bound = self.plan_and_dispatch(&stats, now, lookahead).await;
-        self.capacity
-            .planned(self.slot_bound, tokio::time::Instant::now());
     }
 
     /// Plans this moment's starts and dispatches them; true when the free slots, not the
-    /// timeline or the pacer, bounded what was granted.
+    /// timeline or the pacer, bounded what was granted (the capacity probe is told either way).
     async fn plan_and_dispatch(
         &mut self,
         stats: &LedgerStats,
@@ -464,6 +460,8 @@ impl Dispatcher {
                 }
             }
         }
+        self.capacity
+            .planned(slot_bound, tokio::time::Instant::now());
         slot_bound
     }
 
