@@ -11,7 +11,7 @@ use tierpace::http::metrics::{
     UnknownCodeLabels, UnreadableLabels,
 };
 
-const FAMILIES: [&str; 22] = [
+const FAMILIES: [&str; 24] = [
     "tierpace_group_tier_limit",
     "tierpace_group_unique_customers_24h",
     "tierpace_group_unique_customers_7d",
@@ -24,6 +24,8 @@ const FAMILIES: [&str; 22] = [
     "tierpace_sender_provider_latency_seconds",
     "tierpace_sender_http_errors",
     "tierpace_sender_rate_messages_per_second",
+    "tierpace_sender_sends_in_flight",
+    "tierpace_sender_in_flight_limit",
     "tierpace_campaign_contacts",
     "tierpace_campaign_skipped_contacts",
     "tierpace_campaign_failed_contacts",
@@ -219,6 +221,16 @@ async fn metrics_carry_the_values_the_daemon_set() {
             &[("sender", "sac-2")]
         ),
         Some(0.0)
+    );
+
+    let sac = [("sender", "sac")];
+    assert_eq!(
+        value(&s, "tierpace_sender_sends_in_flight", &sac),
+        Some(12.0)
+    );
+    assert_eq!(
+        value(&s, "tierpace_sender_in_flight_limit", &sac),
+        Some(96.0)
     );
 
     let p2 = [("group", "portfolio-2")];

@@ -337,6 +337,17 @@ async fn contact_level_rows_end_in_their_state_and_others_go_on() {
         m.contains(r#"tierpace_sender_rate_limit_messages_per_second{sender="sac"} 2"#),
         "halved from 40 to 20 (climbing back a little): {m}"
     );
+    // The sender's in-flight limit reaches the metrics from the dispatcher (issue #15): at
+    // least the floor of 16, at most the default `concurrency`.
+    let limit = m
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"tierpace_sender_in_flight_limit{sender="sac"} "#))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(
+        limit.is_some_and(|l| (16..=1024).contains(&l)),
+        "in-flight limit {limit:?}: {m}"
+    );
+    assert!(m.contains(r#"tierpace_sender_sends_in_flight{sender="sac"} "#));
     rig.until("every row settled", 40, |c, _| {
         c.totals.retrying == 0
             && c.totals.deferred == 0

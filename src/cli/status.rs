@@ -417,6 +417,8 @@ mod tests {
             rate_per_second: 2.5,
             rate_limit_mps: 20,
             max_mps: 20,
+            sends_in_flight: 0,
+            in_flight_limit: 64,
             provider_tier: None,
             provider_limit: None,
             provider_quality: None,

@@ -474,13 +474,13 @@ impl Dispatcher {
     }
 
     /// Sends of this sender holding a slot now.
-    fn sends_in_flight(&self) -> usize {
+    pub(super) fn sends_in_flight(&self) -> usize {
         self.deps.concurrency - self.permits.available_permits()
     }
 
     /// The in-flight limit with starts reserved `lookahead` ahead: Little's law on the cap
     /// (`in_flight.rs`) within the ceiling that still buys throughput (`capacity_probe.rs`).
-    fn in_flight_limit(&self, lookahead: chrono::Duration) -> usize {
+    pub(super) fn in_flight_limit(&self, lookahead: chrono::Duration) -> usize {
         self.capacity.ceiling(self.littles_law_limit(lookahead))
     }
 

@@ -40,6 +40,10 @@ pub struct SenderSnapshot {
     /// The send rate cap now (AIMD after throughput errors) and the configured `max_mps`.
     pub rate_limit_mps: u32,
     pub max_mps: u32,
+    /// Sends of this sender in flight now, and the most it keeps in flight now (Little's law
+    /// within the probed ceiling, issue #15).
+    pub sends_in_flight: usize,
+    pub in_flight_limit: usize,
     /// This replica's id (issue #19).
     pub replica: String,
     /// The replica that holds the sender's lease, so sends for it (`None`: nobody yet).

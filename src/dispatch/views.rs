@@ -93,6 +93,8 @@ impl Dispatcher {
         self.deps.board.publish(SenderSnapshot {
             rate_limit_mps: rate.current().min(self.deps.max_mps),
             max_mps: self.deps.max_mps,
+            sends_in_flight: self.sends_in_flight(),
+            in_flight_limit: self.in_flight_limit(self.lookahead),
             sender: self.deps.sender_id.clone(),
             group: self.deps.group.0.clone(),
             ledger_ok: self.ledger_ok,

@@ -97,6 +97,13 @@ pub struct SenderStatus {
     /// The configured `max_mps`.
     #[serde(default)]
     pub max_mps: u32,
+    /// Sends in flight to the provider now (0 on a replica that does not send for it).
+    #[serde(default)]
+    pub sends_in_flight: u64,
+    /// The most sends it keeps in flight now: Little's law on `max_mps` and the measured
+    /// latency, within `concurrency` and the ceiling that still buys throughput (issue #15).
+    #[serde(default)]
+    pub in_flight_limit: u64,
     /// The tier as the provider last reported it (poll), beside `tier`, the model's.
     #[serde(default)]
     pub provider_tier: Option<String>,

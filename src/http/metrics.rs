@@ -48,6 +48,8 @@ pub struct Metrics {
     pub sender_rate_messages_per_second: Family<SenderLabels, FloatGauge>,
     pub sender_rate_limit_messages_per_second: Family<SenderLabels, Gauge>,
     pub sender_max_messages_per_second: Family<SenderLabels, Gauge>,
+    pub sender_sends_in_flight: Family<SenderLabels, Gauge>,
+    pub sender_in_flight_limit: Family<SenderLabels, Gauge>,
     pub sender_owner: Family<SenderReplicaLabels, Gauge>,
     pub sender_failure_reactions: Family<ReactionLabels, Counter>,
     pub sender_unknown_failure_codes: Family<UnknownCodeLabels, Counter>,
@@ -131,6 +133,8 @@ impl Metrics {
             sender_rate_messages_per_second: Family::default(),
             sender_rate_limit_messages_per_second: Family::default(),
             sender_max_messages_per_second: Family::default(),
+            sender_sends_in_flight: Family::default(),
+            sender_in_flight_limit: Family::default(),
             sender_owner: Family::default(),
             sender_failure_reactions: Family::default(),
             sender_unknown_failure_codes: Family::default(),
@@ -231,6 +235,16 @@ impl Metrics {
             "sender_max_messages_per_second",
             "The sender's configured max_mps",
             m.sender_max_messages_per_second.clone(),
+        );
+        r.register(
+            "sender_sends_in_flight",
+            "Sends of the sender in flight to the provider now",
+            m.sender_sends_in_flight.clone(),
+        );
+        r.register(
+            "sender_in_flight_limit",
+            "The most sends the sender keeps in flight now: Little's law on max_mps and the measured latency, within concurrency and the ceiling that still buys throughput",
+            m.sender_in_flight_limit.clone(),
         );
         r.register(
             "sender_failure_reactions",

@@ -39,6 +39,12 @@ impl Metrics {
             self.sender_max_messages_per_second
                 .get_or_create(&labels)
                 .set(i64::from(s.max_mps));
+            self.sender_sends_in_flight
+                .get_or_create(&labels)
+                .set(i64::try_from(s.sends_in_flight).unwrap_or(i64::MAX));
+            self.sender_in_flight_limit
+                .get_or_create(&labels)
+                .set(i64::try_from(s.in_flight_limit).unwrap_or(i64::MAX));
             // One series per sender: the replica that sends for it, 1 when that is this one.
             let owner = SenderReplicaLabels {
                 sender: s.id.clone(),

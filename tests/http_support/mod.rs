@@ -109,6 +109,8 @@ pub fn sample_sender() -> SenderStatus {
         rate_per_second: 2.5,
         rate_limit_mps: 20,
         max_mps: 20,
+        sends_in_flight: 12,
+        in_flight_limit: 96,
         provider_tier: None,
         provider_limit: None,
         provider_quality: None,

@@ -81,6 +81,8 @@ pub(super) fn sender_status(shared: &Shared, snap: &SenderSnapshot) -> SenderSta
         rate_per_second: snap.campaigns.iter().map(|c| c.rate_per_second).sum(),
         rate_limit_mps: snap.rate_limit_mps,
         max_mps: snap.max_mps,
+        sends_in_flight: snap.sends_in_flight as u64,
+        in_flight_limit: snap.in_flight_limit as u64,
         provider_tier: view
             .as_ref()
             .and_then(|v| v.tier)
