@@ -144,6 +144,18 @@ pub enum Step {
     TakenBack { rate: f64, base_rate: f64 },
 }
 
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Doubled => f.write_str("doubled before the first answer"),
+            Step::Tried { rate } => write!(f, "tried half again ({rate:.0} answers/s before)"),
+            Step::TakenBack { rate, base_rate } => {
+                write!(f, "taken back ({rate:.0} answers/s against {base_rate:.0})")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -333,7 +333,8 @@ impl Dispatcher {
             .tick(tokio::time::Instant::now(), bound, in_flight, p99)
         {
             tracing::debug!(target: "tierpace::pace", sender = %self.deps.sender_id, before,
-                after = self.capacity.ceiling(bound), bound, ?step, ?p99, "in-flight ceiling");
+                after = self.capacity.ceiling(bound), bound, %step,
+                p99_ms = p99.map(|d| d.as_millis()), "in-flight ceiling");
         }
         self.slot_bound = self.plan_and_dispatch(&stats, now, lookahead).await;
         self.last_stats = Some(stats);
