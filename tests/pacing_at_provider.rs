@@ -179,7 +179,7 @@ async fn an_uncapped_sender_keeps_only_the_sends_in_flight_that_buy_throughput()
     assert_eq!(unique.len(), CONTACTS);
     let most = fake.most_in_progress();
     eprintln!("provider capacity 32: up to {most} sends at the provider at once");
-    // The probe starts at 64 and steps by half (96, 144) while a step buys 10 % more answers a
+    // The probe starts at 64 and steps by half (96, 144) while a step buys a sixth more answers a
     // second; a window slowed by the start can let one step too many through. Sized on the cap
     // alone the sender put 1,022 there.
     assert!(most < 256, "{most} sends in flight at once");

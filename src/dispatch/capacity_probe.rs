@@ -55,8 +55,11 @@ impl CapacityProbe {
     pub const INITIAL: usize = 64;
     /// The ceiling never falls below this.
     pub const FLOOR: usize = 16;
-    /// The least gain in answers a second for which a step is kept.
-    pub const GAIN: f64 = 1.10;
+    /// The least gain in answers a second for which a step of half again is kept: a third of
+    /// what the step would bring if every send in flight carried as much as before, so a
+    /// connection added must carry at least a third of what one already carries. With 10 %,
+    /// one capacity run in seven kept a step past 144 in flight on loopback (35 MB).
+    pub const GAIN: f64 = 1.0 + 0.5 / 3.0;
     /// A settled sender tries a step again after this long.
     pub const RETRY_AFTER: Duration = Duration::from_secs(10);
     /// The shortest window a rate is measured over.
