@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use support::daemon::{start_in_process, wait_for};
 use support::fake_gupshup::{FakeGupshup, FakeGupshupConfig, RecordedSend};
-use support::scenario::{self, ScenarioSpec};
+use support::scenario::{self, Scenario, ScenarioSpec};
 use tierpace::clock::SystemClock;
 
 /// The most arrivals in any closed interval of `width`.
@@ -27,6 +27,36 @@ fn busiest(arrivals: &[SystemTime], width: Duration) -> usize {
         most = most.max(i - j + 1);
     }
     most
+}
+
+/// An unlimited-tier `asap` campaign of `contacts` on a sender with `max_mps` and
+/// `sender_extra` (more `[senders.*]` lines) sending to `fake`, with no template warm-up (it would
+/// halve the first 1,000) and `pacing_extra` in `[pacing]`.
+fn unlimited_asap(
+    fake: &FakeGupshup,
+    contacts: usize,
+    max_mps: u32,
+    sender_extra: &str,
+    pacing_extra: &str,
+) -> Scenario {
+    let s = scenario::write(&ScenarioSpec {
+        gupshup_url: &fake.base_url(),
+        tier: "unlimited",
+        contacts,
+        max_mps,
+        mode: "asap",
+        ..Default::default()
+    });
+    let line = format!("max_mps = {max_mps}\n");
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    assert!(config.contains(&line));
+    let config = config.replacen(&line, &format!("{line}{sender_extra}"), 1);
+    std::fs::write(
+        &s.config,
+        format!("{config}\n[pacing]\nwarmup_share = 1\n{pacing_extra}"),
+    )
+    .unwrap();
+    s
 }
 
 /// Runs the in-process daemon on `config` until the fake has `contacts` sends, then `linger`
@@ -58,20 +88,10 @@ async fn no_second_at_the_provider_goes_over_max_mps_at_300_ms_latency() {
         ..Default::default()
     })
     .await;
-    let s = scenario::write(&ScenarioSpec {
-        gupshup_url: &fake.base_url(),
-        tier: "unlimited",
-        contacts: CONTACTS,
-        max_mps: MAX_MPS,
-        mode: "asap",
-        ..Default::default()
-    });
-    // No warm-up (it would halve the first 1,000). A 20 ms arrival-jitter guard: a loopback fake
-    // on a shared CI machine can stall longer than the 5 ms default assumes, and the test is
-    // about the cap holding for the jitter the guard is set to, not about this machine.
-    let mut config = std::fs::read_to_string(&s.config).unwrap();
-    config.push_str("\n[pacing]\nwarmup_share = 1\narrival_jitter = \"20ms\"\n");
-    std::fs::write(&s.config, config).unwrap();
+    // A 20 ms arrival-jitter guard: a loopback fake on a shared CI machine can stall longer
+    // than the 5 ms default assumes, and the test is about the cap holding for the jitter the
+    // guard is set to, not about this machine.
+    let s = unlimited_asap(&fake, CONTACTS, MAX_MPS, "", "arrival_jitter = \"20ms\"\n");
 
     let sends = send_everyone(&fake, &s.config, CONTACTS, Duration::from_millis(500)).await;
     let unique: HashSet<_> = sends.iter().map(|r| r.destination.clone()).collect();
@@ -120,19 +140,7 @@ async fn no_second_at_the_provider_goes_over_max_mps_at_300_ms_latency() {
 async fn few_slots_are_refilled_as_sends_end_not_once_a_tick() {
     const CONTACTS: usize = 400;
     let fake = FakeGupshup::start(FakeGupshupConfig::default()).await;
-    let s = scenario::write(&ScenarioSpec {
-        gupshup_url: &fake.base_url(),
-        tier: "unlimited",
-        contacts: CONTACTS,
-        max_mps: 1000,
-        mode: "asap",
-        ..Default::default()
-    });
-    let config = std::fs::read_to_string(&s.config)
-        .unwrap()
-        .replace("max_mps = 1000\n", "max_mps = 1000\nconcurrency = 4\n");
-    assert!(config.contains("concurrency = 4"));
-    std::fs::write(&s.config, format!("{config}\n[pacing]\nwarmup_share = 1\n")).unwrap();
+    let s = unlimited_asap(&fake, CONTACTS, 1000, "concurrency = 4\n", "");
 
     let sends = send_everyone(&fake, &s.config, CONTACTS, Duration::ZERO).await;
     let unique: HashSet<_> = sends.iter().map(|r| r.destination.clone()).collect();
@@ -161,17 +169,7 @@ async fn an_uncapped_sender_keeps_only_the_sends_in_flight_that_buy_throughput()
         ..Default::default()
     })
     .await;
-    let s = scenario::write(&ScenarioSpec {
-        gupshup_url: &fake.base_url(),
-        tier: "unlimited",
-        contacts: CONTACTS,
-        max_mps: 1_000_000,
-        mode: "asap",
-        ..Default::default()
-    });
-    let mut config = std::fs::read_to_string(&s.config).unwrap();
-    config.push_str("\n[pacing]\nwarmup_share = 1\n");
-    std::fs::write(&s.config, config).unwrap();
+    let s = unlimited_asap(&fake, CONTACTS, 1_000_000, "", "");
 
     let sends = send_everyone(&fake, &s.config, CONTACTS, Duration::ZERO).await;
     let unique: HashSet<_> = sends.iter().map(|r| r.destination.clone()).collect();
